@@ -1,0 +1,226 @@
+"""Waypoint's own rules for a set of BPMN/DMN/form files, beyond what SpiffWorkflow parses.
+
+Each finding names the file, line and element (id and name) so a person can fix it:
+element ids that collide with SpiffWorkflow's built-in `Start`/`End`, user tasks in lanes
+that are not roles or without a valid form, gateways with an unguarded outgoing flow,
+timers that are not ISO 8601, and scripts/conditions/DMN cells that the restricted
+environment would refuse (imports, `_` names, unknown functions).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+
+from .definitions import FORM_PROPERTY, NS, ParsedSources, role_for_lane
+from .scripting import ALLOWED_BUILTIN_NAMES, ScriptRejected, check_source, is_iso_literal
+
+RESERVED_IDS = {"Start", "End"}
+DURATION_PROPERTIES = ("dueIn", "reminderEvery", "escalateAfter")
+
+
+def _finding(path: str, node: Any, message: str) -> dict:
+    element = node if node is not None else None
+    while element is not None and element.get("id") is None:
+        element = element.getparent()
+    return {
+        "file": path,
+        "line": node.sourceline if node is not None else None,
+        "element": element.get("id") if element is not None else None,
+        "name": element.get("name") if element is not None else None,
+        "message": message,
+    }
+
+
+def check_sources(
+    sources: ParsedSources,
+    known_roles: Iterable[str] | None,
+    helper_names: Iterable[str],
+) -> list[dict]:
+    """All findings for the BPMN and DMN files of `sources` (empty list: all good)."""
+    roles = set(known_roles) if known_roles is not None else None
+    names = set(ALLOWED_BUILTIN_NAMES) | set(helper_names)
+    findings: list[dict] = []
+    for path, root in sources.trees.items():
+        if path.endswith(".bpmn"):
+            findings += _check_bpmn(path, root, sources, roles, names)
+        else:
+            findings += _check_dmn(path, root, names)
+    return findings
+
+
+def _check_bpmn(path: str, root: Any, sources: ParsedSources, roles: set[str] | None, names: set[str]) -> list[dict]:
+    out: list[dict] = []
+    for node in root.xpath("//*[@id]"):
+        if node.get("id") in RESERVED_IDS:
+            out.append(
+                _finding(
+                    path,
+                    node,
+                    f"the id '{node.get('id')}' collides with SpiffWorkflow's "
+                    "built-in task of that name: rename it (e.g. StartEvent_1)",
+                )
+            )
+    lanes = _lanes_by_node(root)
+    for task in root.xpath("//bpmn:userTask", namespaces=NS):
+        out += _check_user_task(path, task, lanes.get(task.get("id")), sources, roles)
+    for start in root.xpath("//bpmn:process/bpmn:startEvent", namespaces=NS):
+        form = _property(start, FORM_PROPERTY)
+        if form is not None:
+            out += _check_form(path, start, form, sources)
+    out += _check_gateways(path, root)
+    out += _check_expressions(path, root, names)
+    return out
+
+
+def _lanes_by_node(root: Any) -> dict[str, str]:
+    lanes = {}
+    for lane in root.xpath("//bpmn:lane", namespaces=NS):
+        for ref in lane.xpath("bpmn:flowNodeRef/text()", namespaces=NS):
+            lanes[ref.strip()] = lane.get("name") or lane.get("id")
+    return lanes
+
+
+def _property(node: Any, name: str) -> str | None:
+    values = node.xpath(
+        f"bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property[@name='{name}']/@value",
+        namespaces=NS,
+    )
+    return values[0].strip() if values else None
+
+
+def _check_user_task(
+    path: str, task: Any, lane: str | None, sources: ParsedSources, roles: set[str] | None
+) -> list[dict]:
+    out = []
+    role = role_for_lane(lane)
+    if lane is None:
+        out.append(_finding(path, task, "user task is in no lane, so no role may work on it"))
+    elif roles is not None and role not in roles:
+        out.append(_finding(path, task, f"lane '{lane}' is not a known role ({role})"))
+    form = _property(task, FORM_PROPERTY)
+    if form is None:
+        out.append(_finding(path, task, f"user task has no '{FORM_PROPERTY}' property"))
+    else:
+        out += _check_form(path, task, form, sources)
+    for prop in DURATION_PROPERTIES:
+        value = _property(task, prop)
+        if value is not None and not _is_duration(value):
+            out.append(_finding(path, task, f"property {prop}='{value}' is not an ISO 8601 duration"))
+    return out
+
+
+def _check_form(path: str, node: Any, form: str, sources: ParsedSources) -> list[dict]:
+    text = sources.files.get(form)
+    if text is None:
+        return [_finding(path, node, f"form '{form}' does not exist")]
+    try:
+        Draft202012Validator.check_schema(json.loads(text))
+    except json.JSONDecodeError as exc:
+        return [_finding(path, node, f"form '{form}' is not valid JSON: {exc.msg} (line {exc.lineno})")]
+    except SchemaError as exc:
+        return [_finding(path, node, f"form '{form}' is not a valid JSON Schema: {exc.message}")]
+    return []
+
+
+def _is_duration(value: str) -> bool:
+    if not value.upper().startswith("P"):
+        return False
+    try:
+        TimerEventDefinition.parse_iso_duration(value)
+    except Exception:
+        return False
+    return True
+
+
+def _check_gateways(path: str, root: Any) -> list[dict]:
+    out = []
+    for gateway in root.xpath("//bpmn:exclusiveGateway | //bpmn:inclusiveGateway", namespaces=NS):
+        flows = root.xpath(f"//bpmn:sequenceFlow[@sourceRef='{gateway.get('id')}']", namespaces=NS)
+        if len(flows) < 2:
+            continue
+        default = gateway.get("default")
+        for flow in flows:
+            if flow.get("id") != default and not flow.xpath("bpmn:conditionExpression", namespaces=NS):
+                out.append(
+                    _finding(
+                        path,
+                        gateway,
+                        f"outgoing flow '{flow.get('id')}' has no condition and is not the gateway's default",
+                    )
+                )
+    return out
+
+
+def _check_expressions(path: str, root: Any, names: set[str]) -> list[dict]:
+    out = []
+    for node, mode in _expression_nodes(root):
+        out += _check_one(path, node, (node.text or "").strip(), mode, names)
+    for node in root.xpath("//bpmn:timerEventDefinition/*", namespaces=NS):
+        text = (node.text or "").strip()
+        if is_iso_literal(text):
+            try:
+                TimerEventDefinition.parse_iso_recurring_interval(text) if text.upper().startswith(
+                    "R"
+                ) else TimerEventDefinition.parse_time_or_duration(text)
+            except Exception:
+                out.append(_finding(path, node, f"timer '{text}' is not a valid ISO 8601 value"))
+        else:
+            out += _check_one(path, node, text, "eval", names)
+    return out
+
+
+def _expression_nodes(root: Any) -> Iterable[tuple[Any, str]]:
+    for node in root.xpath(
+        "//bpmn:scriptTask/bpmn:script | //spiffworkflow:preScript | //spiffworkflow:postScript", namespaces=NS
+    ):
+        yield node, "exec"
+    for node in root.xpath(
+        "//bpmn:conditionExpression | //bpmn:completionCondition | //bpmn:loopCardinality"
+        " | //bpmn:correlationPropertyRetrievalExpression/* | //spiffworkflow:messagePayload"
+        " | //spiffworkflow:processVariableCorrelation/spiffworkflow:expression",
+        namespaces=NS,
+    ):
+        yield node, "eval"
+
+
+def _check_one(path: str, node: Any, text: str, mode: str, names: set[str]) -> list[dict]:
+    if not text:
+        return [_finding(path, node, "empty expression")] if mode == "eval" else []
+    try:
+        check_source(text, mode, names)
+    except SyntaxError as exc:
+        return [_finding(path, node, f"syntax error in '{_short(text)}': {exc.msg} (line {exc.lineno})")]
+    except ScriptRejected as exc:
+        return [_finding(path, node, f"refused in '{_short(text)}': {exc}")]
+    return []
+
+
+def _short(text: str) -> str:
+    first = text.splitlines()[0] if text else ""
+    return first if len(first) <= 60 and "\n" not in text else first[:57] + "..."
+
+
+def _check_dmn(path: str, root: Any, names: set[str]) -> list[dict]:
+    out = []
+    dmn_ns = {"dmn": root.nsmap.get(None) or root.nsmap.get("dmn")}
+    for node in root.xpath("//dmn:inputExpression/dmn:text | //dmn:outputEntry/dmn:text", namespaces=dmn_ns):
+        text = (node.text or "").strip()
+        if text:
+            out += _check_one(path, node, text, "eval", names)
+    for node in root.xpath("//dmn:inputEntry/dmn:text", namespaces=dmn_ns):
+        text = (node.text or "").strip().replace("?", "value")
+        if not text or text == "-":
+            continue
+        try:
+            compile(text, "<cell>", "eval")
+            combined = f"(value) == ({text})"
+        except SyntaxError:
+            combined = f"value {text}"
+        out += _check_one(path, node, combined, "eval", names | {"value"})
+    return out

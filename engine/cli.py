@@ -1,0 +1,492 @@
+"""The `waypoint` command line: for people (readable output) and scripts (`--json`).
+
+Every data command runs in one transaction; any expected failure prints `error: ...` on
+stderr and exits with status 1 (2 for bad usage), never a bare traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import audit
+from .config import Settings
+from .db import Database
+from .demo import DEMO_PASSWORD, seed_demo_users
+from .errors import DefinitionError, ValidationFailed, WaypointError
+from .models import ProcessInstance
+from .queries import instance_view, list_processes, list_tasks, resolve_task_id, task_view
+from .runtime import Engine
+from .users import KNOWN_ROLES, add_user
+
+
+class Context:
+    """Settings, database and engine for one CLI invocation (built lazily)."""
+
+    def __init__(self) -> None:
+        self.settings = Settings.from_env()
+        self._db: Database | None = None
+        self._engine: Engine | None = None
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            self._db = Database(self.settings.database_url)
+        return self._db
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = Engine(office_tz=self.settings.timezone)
+        return self._engine
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        self.db.check_schema()
+        with self.db.transaction() as session:
+            yield session
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def handled(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn expected failures into `error: ...` and a non-zero exit."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ValidationFailed as exc:
+            _fail(str(exc))
+        except DefinitionError as exc:
+            _fail(str(exc))
+        except WaypointError as exc:
+            _fail(str(exc))
+
+    return wrapper
+
+
+def parse_json(value: str | None, what: str) -> Any:
+    """JSON from an option value, or from a file when the value is `@path`."""
+    if value is None:
+        return None
+    text = value
+    if value.startswith("@"):
+        try:
+            text = Path(value[1:]).read_text()
+        except OSError as exc:
+            raise click.BadParameter(f"cannot read {value[1:]}: {exc.strerror}") from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(
+            f"{what} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from exc
+
+
+def parse_object(value: str | None, what: str) -> dict | None:
+    data = parse_json(value, what)
+    if data is not None and not isinstance(data, dict):
+        raise click.BadParameter(f"{what} must be a JSON object")
+    return data
+
+
+def emit(as_json: bool, data: Any, human: Callable[[], None]) -> None:
+    if as_json:
+        click.echo(json.dumps(data, indent=2, default=str))
+    else:
+        human()
+
+
+pass_ctx = click.make_pass_decorator(Context, ensure=True)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Waypoint: approvals for international travel and visits."""
+
+
+# --- database ---------------------------------------------------------------------------
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@pass_ctx
+@handled
+def db_upgrade(ctx: Context) -> None:
+    """Create or migrate the database schema to the latest revision."""
+    before, after = ctx.db.upgrade()
+    if before == after:
+        click.echo(f"database already at revision {after} ({ctx.db.safe_url})")
+    else:
+        click.echo(f"database upgraded from {before or '(empty)'} to {after} ({ctx.db.safe_url})")
+
+
+@db.command("status")
+@pass_ctx
+@handled
+def db_status(ctx: Context) -> None:
+    """Show the schema revision of the database and of the code."""
+    current, head = ctx.db.schema_revisions()
+    click.echo(
+        f"database: {current or '(empty)'}\ncode:     {head}\n"
+        + ("up to date" if current == head else "behind: run `waypoint db upgrade`")
+    )
+
+
+# --- definitions ------------------------------------------------------------------------
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--as", "user", help="Record this user as the deployer.")
+@json_option
+@pass_ctx
+@handled
+def deploy(ctx: Context, paths: tuple[str, ...], user: str | None, as_json: bool) -> None:
+    """Deploy BPMN files or folders (their DMN and forms come along)."""
+    with ctx.transaction() as session:
+        results = ctx.engine.deploy(session, paths, deployed_by=user)
+    rows = [{"key": r.key, "version": r.version, "created": r.created, "content_hash": r.content_hash} for r in results]
+    emit(
+        as_json,
+        rows,
+        lambda: [
+            click.echo(f"{r['key']}\tversion {r['version']}\t{'deployed' if r['created'] else 'unchanged'}")
+            for r in rows
+        ],
+    )
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@json_option
+@pass_ctx
+@handled
+def check(ctx: Context, paths: tuple[str, ...], as_json: bool) -> None:
+    """Check BPMN files against SpiffWorkflow and Waypoint's rules (exit 1 on findings)."""
+    from .definitions import read_sources
+
+    findings = ctx.engine.check(read_sources(paths))
+    emit(
+        as_json,
+        findings,
+        lambda: click.echo(
+            "\n".join(
+                f"{f.get('file')}:{f.get('line') or '-'} {f.get('element') or ''} {f.get('message')}" for f in findings
+            )
+            or "no findings"
+        ),
+    )
+    if findings:
+        sys.exit(1)
+
+
+@main.command()
+@json_option
+@pass_ctx
+@handled
+def processes(ctx: Context, as_json: bool) -> None:
+    """List deployed processes (latest version of each key)."""
+    with ctx.transaction() as session:
+        rows = list_processes(session)
+    emit(
+        as_json,
+        rows,
+        lambda: (
+            [click.echo(f"{r['key']}\tv{r['version']}\t{r['running']} running\t{r['name']}") for r in rows]
+            or click.echo("no processes deployed")
+        ),
+    )
+
+
+# --- runtime ------------------------------------------------------------------------------
+@main.command()
+@click.argument("key")
+@click.option("--data", help="Start data as JSON (or @file.json).")
+@click.option("--as", "user", help="Start as this user (the requester).")
+@json_option
+@pass_ctx
+@handled
+def start(ctx: Context, key: str, data: str | None, user: str | None, as_json: bool) -> None:
+    """Start a request; print its instance id."""
+    payload = parse_object(data, "--data")
+    with ctx.transaction() as session:
+        instance = ctx.engine.start(session, key, payload, user)
+        result = {"instance_id": instance.id, "status": instance.status}
+    emit(as_json, result, lambda: click.echo(result["instance_id"]))
+
+
+@main.command()
+@click.option("--user", help="Tasks this user may work on (assigned, claimed, queues).")
+@click.option("--role", help="Tasks in this role's lane.")
+@click.option("--instance", "instance_id", type=int, help="Tasks of one request.")
+@click.option("--all", "include_done", is_flag=True, help="Include completed and cancelled tasks.")
+@json_option
+@pass_ctx
+@handled
+def tasks(
+    ctx: Context, user: str | None, role: str | None, instance_id: int | None, include_done: bool, as_json: bool
+) -> None:
+    """List open tasks."""
+    with ctx.transaction() as session:
+        rows = [
+            task_view(t)
+            for t in list_tasks(
+                session, user=user, role=role, instance_id=instance_id, status=None if include_done else "ready"
+            )
+        ]
+    emit(
+        as_json,
+        rows,
+        lambda: (
+            [
+                click.echo(
+                    f"{r['id']}\t#{r['instance_id']}\t{r['name']}\t{r['role']}\t"
+                    f"{r['claimed_by'] or r['assignee'] or '(queue)'}\tdue {r['due_at'][:16]}\t{r['status']}"
+                )
+                for r in rows
+            ]
+            or click.echo("no tasks")
+        ),
+    )
+
+
+@main.command()
+@click.argument("task_id")
+@click.option("--as", "user", required=True, help="The user completing the task.")
+@click.option("--data", help="Form data as JSON (or @file.json).")
+@json_option
+@pass_ctx
+@handled
+def complete(ctx: Context, task_id: str, user: str, data: str | None, as_json: bool) -> None:
+    """Complete a task with form data."""
+    payload = parse_object(data, "--data")
+    with ctx.transaction() as session:
+        row = ctx.engine.complete(session, resolve_task_id(session, task_id), user, payload)
+        view = instance_view(session, row.instance_id)
+    next_tasks = [t for t in view["tasks"] if t["status"] == "ready"]
+    emit(
+        as_json,
+        {
+            "task_id": row.id,
+            "instance": view["id"],
+            "status": view["status"],
+            "outcome": view["outcome"],
+            "next_tasks": next_tasks,
+        },
+        lambda: click.echo(
+            f"completed '{row.name}' on #{row.instance_id}; request is {view['status']}"
+            + (f" ({view['outcome']})" if view["outcome"] else "")
+            + "".join(f"\n  next: {t['id']} {t['name']} ({t['role']})" for t in next_tasks)
+        ),
+    )
+
+
+@main.command()
+@click.argument("task_id")
+@click.option("--as", "user", required=True, help="The user claiming the task.")
+@pass_ctx
+@handled
+def claim(ctx: Context, task_id: str, user: str) -> None:
+    """Claim a queue task."""
+    with ctx.transaction() as session:
+        row = ctx.engine.claim(session, resolve_task_id(session, task_id), user)
+    click.echo(f"{user} claimed '{row.name}' on #{row.instance_id}")
+
+
+@main.command()
+@click.argument("task_id")
+@click.option("--as", "user", required=True, help="The user releasing the task.")
+@pass_ctx
+@handled
+def release(ctx: Context, task_id: str, user: str) -> None:
+    """Release a claimed task back to its queue."""
+    with ctx.transaction() as session:
+        row = ctx.engine.release(session, resolve_task_id(session, task_id), user)
+    click.echo(f"released '{row.name}' on #{row.instance_id}")
+
+
+@main.command()
+@click.argument("name")
+@click.option("--data", help="Message payload as JSON (or @file.json).")
+@click.option("--correlation", help='Explicit correlation as JSON, e.g. {"visa_ref": "V-1"} or {"instance": 7}.')
+@json_option
+@pass_ctx
+@handled
+def message(ctx: Context, name: str, data: str | None, correlation: str | None, as_json: bool) -> None:
+    """Deliver a BPMN message to the request waiting for it."""
+    payload = parse_object(data, "--data") or {}
+    corr = parse_object(correlation, "--correlation")
+    with ctx.transaction() as session:
+        instance = ctx.engine.deliver_message(session, name, payload, corr)
+        result = {"instance_id": instance.id, "status": instance.status}
+    emit(as_json, result, lambda: click.echo(f"message '{name}' delivered to #{instance.id}"))
+
+
+@main.command()
+@click.argument("instance_id", type=int)
+@click.option("--as", "user", required=True, help="The requester or an admin.")
+@click.option("--reason", default="", help="Why the request is cancelled.")
+@pass_ctx
+@handled
+def cancel(ctx: Context, instance_id: int, user: str, reason: str) -> None:
+    """Cancel a running request."""
+    with ctx.transaction() as session:
+        ctx.engine.cancel(session, instance_id, user, reason)
+    click.echo(f"request #{instance_id} cancelled")
+
+
+@main.command()
+@click.argument("instance_id", type=int)
+@json_option
+@pass_ctx
+@handled
+def show(ctx: Context, instance_id: int, as_json: bool) -> None:
+    """Show a request: state, data, tasks and audit trail."""
+    with ctx.transaction() as session:
+        view = instance_view(session, instance_id)
+
+    def human() -> None:
+        click.echo(
+            f"#{view['id']} {view['process_key']} v{view['process_version']}  {view['status']}"
+            + (f" ({view['outcome']})" if view["outcome"] else "")
+            + f"\n{view['summary']}"
+        )
+        click.echo("data:\n" + json.dumps(view["data"], indent=2, default=str))
+        click.echo("tasks:")
+        for t in view["tasks"]:
+            click.echo(f"  {t['id']}  {t['name']}  [{t['status']}]  {t['completed_by'] or t['assignee'] or ''}")
+        click.echo("audit:")
+        for e in view["audit"]:
+            click.echo(f"  {e['seq']:>3} {e['at'][:19]} {e['actor']:<12} {e['action']:<17} {e['element_name'] or ''}")
+
+    emit(as_json, view, human)
+
+
+@main.group()
+def timers() -> None:
+    """BPMN timer commands."""
+
+
+@timers.command("fire")
+@json_option
+@pass_ctx
+@handled
+def timers_fire(ctx: Context, as_json: bool) -> None:
+    """Fire every timer that is due now (each in its own transaction)."""
+    fired = []
+    with ctx.transaction() as session:
+        due = [(t.id, t.instance_id) for t in ctx.engine.due_timers(session, limit=10_000)]
+    for timer_id, instance_id in due:
+        with ctx.transaction() as session:
+            if ctx.engine.fire_timer(session, timer_id):
+                fired.append(instance_id)
+    emit(as_json, {"fired": fired}, lambda: click.echo(f"{len(fired)} timer(s) fired"))
+
+
+# --- people -----------------------------------------------------------------------------------
+@main.group()
+def users() -> None:
+    """Manage users and roles."""
+
+
+@users.command("add")
+@click.argument("username")
+@click.option("--role", "roles", multiple=True, help=f"Repeatable. One of: {', '.join(KNOWN_ROLES)}.")
+@click.option("--name", "display_name", help="Display name.")
+@click.option("--email")
+@click.option("--manager", help="Username of the user's manager.")
+@click.option("--password", help="Password (prompted if --prompt-password).")
+@click.option("--language", default="en", type=click.Choice(["en", "fr"]))
+@pass_ctx
+@handled
+def users_add(
+    ctx: Context,
+    username: str,
+    roles: tuple[str, ...],
+    display_name: str | None,
+    email: str | None,
+    manager: str | None,
+    password: str | None,
+    language: str,
+) -> None:
+    """Create or update a user."""
+    with ctx.transaction() as session:
+        user = add_user(
+            session,
+            username,
+            now=ctx.engine.clock.now(),
+            roles=roles or ("requester",),
+            display_name=display_name,
+            email=email,
+            manager=manager,
+            password=password,
+            language=language,
+        )
+        click.echo(f"{user.username}\t{', '.join(sorted(user.roles))}")
+
+
+@main.command("seed-demo")
+@pass_ctx
+@handled
+def seed_demo(ctx: Context) -> None:
+    """Create the demo users (org chart covering every role) and print them."""
+    with ctx.transaction() as session:
+        rows = seed_demo_users(session, ctx.engine.clock.now())
+    click.echo(f"Demo users (password for all: {DEMO_PASSWORD}):")
+    for username, name, roles, manager in rows:
+        click.echo(f"  {username:<10} {name:<16} {', '.join(roles):<45} manager: {manager or '-'}")
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """Audit trail commands."""
+
+
+@audit_group.command("verify")
+@pass_ctx
+@handled
+def audit_verify(ctx: Context) -> None:
+    """Check every instance's hash chain; exit 1 on any break."""
+    from sqlalchemy import select
+
+    breaks = []
+    with ctx.transaction() as session:
+        instances = list(session.scalars(select(ProcessInstance).order_by(ProcessInstance.id)))
+        for instance in instances:
+            breaks += audit.verify(session, instance)
+    for b in breaks:
+        click.echo(f"#{b.instance_id} event {b.seq}: {b.problem}")
+    click.echo(f"{len(instances)} instance(s) checked, {len(breaks)} break(s)")
+    if breaks:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@pass_ctx
+@handled
+def serve(ctx: Context, host: str, port: int) -> None:
+    """Run the web server (development server; see README for production)."""
+    from web import create_app
+
+    app = create_app()
+    click.echo(f"Waypoint on http://{host}:{port}/ (database {ctx.db.safe_url})")
+    app.run(host=host, port=port, debug=False, use_reloader=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

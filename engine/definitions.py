@@ -1,0 +1,315 @@
+"""Process definitions: read BPMN/DMN/form files, parse them, deploy versions, cache specs.
+
+A deployment stores, per process key, every file the key needs (its BPMN, the BPMN of the
+processes it calls, the DMN its rule tasks use, the forms its tasks show) as a new version,
+unless the latest version already has the same content hash. Parsed specs are cached per
+(key, content hash), so a request never re-parses XML.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.spiff.parser import SpiffBpmnParser
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .errors import DefinitionError, NotFound
+from .models import DefinitionFile, ProcessDefinition
+from .xmlsafe import MAX_FILE_BYTES, parse_xml, to_bytes
+
+NS = {
+    "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
+    "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core",
+    "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI",
+}
+FORM_PROPERTY = "formJsonSchemaFilename"
+SOURCE_SUFFIXES = (".bpmn", ".dmn", ".json")
+MAX_TOTAL_BYTES = 20 * 1024 * 1024
+
+
+def role_for_lane(lane: str | None) -> str | None:
+    """The role a lane stands for: `Passport officer` → `passport_officer`."""
+    if not lane:
+        return None
+    return "_".join(lane.strip().lower().replace("-", " ").split())
+
+
+@dataclass
+class SourceSet:
+    """Files by path relative to their `bpmn/` root, and the BPMN files asked to deploy."""
+
+    files: dict[str, str] = field(default_factory=dict)
+    requested: list[str] = field(default_factory=list)
+
+    def add(self, path: str, content: str | bytes) -> None:
+        raw = to_bytes(content)
+        if len(raw) > MAX_FILE_BYTES:
+            raise DefinitionError(
+                f"{path}: file is {len(raw):,} bytes, over the {MAX_FILE_BYTES:,}-byte limit",
+                [{"file": path, "message": "file too large"}],
+            )
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DefinitionError(f"{path}: not UTF-8 text", [{"file": path, "message": "not UTF-8 text"}]) from exc
+        if path in self.files and self.files[path] != text:
+            raise DefinitionError(f"two different files are both called {path}")
+        self.files[path] = text
+        if sum(len(v) for v in self.files.values()) > MAX_TOTAL_BYTES:
+            raise DefinitionError("the files together exceed the deployment size limit")
+
+
+def read_sources(paths: Iterable[str | Path]) -> SourceSet:
+    """Collect files from folders and files; a file pulls in its folder for dependencies."""
+    sources = SourceSet()
+    for raw_path in paths:
+        path = Path(raw_path)
+        if not path.exists():
+            raise NotFound(f"no such file or folder: {path}")
+        root = path if path.is_dir() else path.parent
+        found = []
+        for candidate in sorted(root.rglob("*")):
+            relative = candidate.relative_to(root)
+            if (
+                candidate.is_file()
+                and candidate.suffix in SOURCE_SUFFIXES
+                and not any(part.startswith(".") or part == "node_modules" for part in relative.parts)
+            ):
+                sources.add(relative.as_posix(), candidate.read_bytes())
+                found.append(relative.as_posix())
+        if path.is_dir():
+            sources.requested.extend(p for p in found if p.endswith(".bpmn"))
+        elif path.suffix == ".bpmn":
+            sources.requested.append(path.name)
+        else:
+            raise DefinitionError(f"{path}: only .bpmn files (or folders) can be deployed")
+    sources.requested = sorted(set(sources.requested))
+    return sources
+
+
+@dataclass
+class ParsedSources:
+    """A parser loaded with a source set, plus each file's XML root."""
+
+    parser: SpiffBpmnParser
+    trees: dict[str, Any]
+    files: dict[str, str]
+
+    def process_file(self, process_id: str) -> str:
+        return self.parser.get_process_parser(process_id).filename
+
+    def executable_ids(self, path: str) -> list[str]:
+        root = self.trees[path]
+        return [
+            p.get("id") for p in root.xpath("//bpmn:process", namespaces=NS) if p.get("isExecutable", "true") == "true"
+        ]
+
+    def files_for(self, key: str) -> dict[str, str]:
+        """Every file process `key` needs: its BPMN, called BPMN, DMN and forms."""
+        process_ids = [key, *self.parser.get_subprocess_specs(key)]
+        paths = {self.process_file(pid) for pid in process_ids}
+        for pid in process_ids:
+            node = self.parser.get_process_parser(pid).node
+            for decision in node.xpath(".//spiffworkflow:calledDecisionId/text()", namespaces=NS):
+                dmn = self.parser.dmn_parsers.get(decision.strip())
+                if dmn is not None:
+                    paths.add(dmn.filename)
+            paths.update(form_references(node))
+        return {p: self.files[p] for p in sorted(paths) if p in self.files}
+
+
+def form_references(node: Any) -> set[str]:
+    """Form file paths referenced by user tasks and start events under `node`."""
+    xpath = f".//spiffworkflow:property[@name='{FORM_PROPERTY}']/@value"
+    return {v.strip() for v in node.xpath(xpath, namespaces=NS)}
+
+
+def parse_sources(files: Mapping[str, str]) -> ParsedSources:
+    """Load every BPMN and DMN file into one SpiffWorkflow parser (XSD-validated)."""
+    parser = SpiffBpmnParser()
+    trees: dict[str, Any] = {}
+    findings: list[dict] = []
+    ordered = sorted(files, key=lambda p: (not p.endswith(".dmn"), p))
+    for path in ordered:
+        if not path.endswith((".bpmn", ".dmn")):
+            continue
+        root = parse_xml(files[path], path)
+        trees[path] = root
+        try:
+            if path.endswith(".dmn"):
+                parser.add_dmn_xml(root, filename=path)
+            else:
+                _require_bpmn_root(root, path)
+                parser.add_bpmn_xml(root, filename=path)
+        except ValidationException as exc:
+            findings.append(finding_from_validation(exc, path))
+        except (SpiffWorkflowException, KeyError, AttributeError, TypeError, ValueError) as exc:
+            findings.append({"file": path, "message": f"cannot parse: {exc}"})
+    if findings:
+        raise DefinitionError("the files were rejected", findings)
+    return ParsedSources(parser, trees, dict(files))
+
+
+def _require_bpmn_root(root: Any, path: str) -> None:
+    if root.tag != f"{{{NS['bpmn']}}}definitions":
+        raise DefinitionError(
+            f"{path}: not a BPMN 2.0 document (root element is {root.tag})",
+            [{"file": path, "line": root.sourceline, "message": "root is not bpmn:definitions"}],
+        )
+
+
+def finding_from_validation(exc: ValidationException, path: str | None = None) -> dict:
+    """A finding dict from SpiffWorkflow's ValidationException."""
+    message = str(exc.args[0]) if exc.args else str(exc)
+    return {
+        "file": getattr(exc, "file_name", None) or path,
+        "line": getattr(exc, "line_number", None) or None,
+        "element": getattr(exc, "id", None) or None,
+        "name": getattr(exc, "name", None) or None,
+        "message": message,
+    }
+
+
+def content_hash(files: Mapping[str, str]) -> str:
+    """sha256 over (path, sha256(content)) pairs in path order."""
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(path.encode())
+        digest.update(b"\0")
+        digest.update(hashlib.sha256(files[path].encode()).digest())
+    return digest.hexdigest()
+
+
+# --- parsed definitions, cached ----------------------------------------------------------
+@dataclass(frozen=True)
+class ParsedDefinition:
+    """Everything the runtime needs from one deployed version, parsed once."""
+
+    key: str
+    name: str
+    content_hash: str
+    spec: BpmnProcessSpec
+    subprocess_specs: dict[str, BpmnProcessSpec]
+    forms: dict[str, dict]
+    files: dict[str, str]
+
+    def form(self, path: str | None) -> dict | None:
+        return self.forms.get(path) if path else None
+
+
+def build_parsed(key: str, files: Mapping[str, str], sources: ParsedSources | None = None) -> ParsedDefinition:
+    """Parse `files` (one version's files) into specs and forms."""
+    sources = sources or parse_sources(files)
+    try:
+        spec = sources.parser.get_spec(key)
+        subprocess_specs = sources.parser.get_subprocess_specs(key)
+    except ValidationException as exc:
+        raise DefinitionError(f"process {key} cannot be built", [finding_from_validation(exc)]) from exc
+    forms = {}
+    for path, text in files.items():
+        if path.endswith(".json"):
+            try:
+                forms[path] = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise DefinitionError(
+                    f"{path}: not valid JSON (line {exc.lineno}): {exc.msg}",
+                    [{"file": path, "line": exc.lineno, "message": f"invalid JSON: {exc.msg}"}],
+                ) from exc
+    name = sources.parser.get_process_parser(key).get_name()
+    return ParsedDefinition(key, name, content_hash(files), spec, subprocess_specs, forms, dict(files))
+
+
+class SpecCache:
+    """Parsed definitions by (key, content hash); thread-safe, parse once per version."""
+
+    def __init__(self) -> None:
+        self._items: dict[tuple[str, str], ParsedDefinition] = {}
+        self._lock = threading.Lock()
+
+    def get(self, session: Session, definition: ProcessDefinition) -> ParsedDefinition:
+        cache_key = (definition.key, definition.content_hash)
+        parsed = self._items.get(cache_key)
+        if parsed is None:
+            with self._lock:
+                parsed = self._items.get(cache_key)
+                if parsed is None:
+                    files = {f.path: f.content for f in definition.files}
+                    parsed = build_parsed(definition.key, files)
+                    self._items[cache_key] = parsed
+        return parsed
+
+
+# --- deployment ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DeployResult:
+    key: str
+    version: int
+    definition_id: int
+    created: bool
+    content_hash: str
+
+
+def latest_definition(session: Session, key: str) -> ProcessDefinition:
+    """The newest version of `key`; NotFound when it was never deployed."""
+    definition = session.scalars(
+        select(ProcessDefinition)
+        .where(ProcessDefinition.key == key)
+        .order_by(ProcessDefinition.version.desc())
+        .limit(1)
+    ).first()
+    if definition is None:
+        raise NotFound(f"no process with key '{key}' is deployed")
+    return definition
+
+
+def store_versions(
+    session: Session,
+    sources: ParsedSources,
+    keys: list[str],
+    deployed_by: str | None,
+    now: datetime,
+) -> list[DeployResult]:
+    """Store a new version for each key whose files changed; identical content is a no-op."""
+    results = []
+    for key in keys:
+        try:
+            files = sources.files_for(key)
+        except ValidationException as exc:
+            raise DefinitionError(f"process {key} cannot be built", [finding_from_validation(exc)]) from exc
+        digest = content_hash(files)
+        latest = session.scalars(
+            select(ProcessDefinition)
+            .where(ProcessDefinition.key == key)
+            .order_by(ProcessDefinition.version.desc())
+            .limit(1)
+        ).first()
+        if latest is not None and latest.content_hash == digest:
+            results.append(DeployResult(key, latest.version, latest.id, False, digest))
+            continue
+        version = (
+            session.scalar(select(func.max(ProcessDefinition.version)).where(ProcessDefinition.key == key)) or 0
+        ) + 1
+        definition = ProcessDefinition(
+            key=key,
+            version=version,
+            name=sources.parser.get_process_parser(key).get_name(),
+            content_hash=digest,
+            deployed_by=deployed_by,
+            deployed_at=now,
+            files=[DefinitionFile(path=p, content=c) for p, c in files.items()],
+        )
+        session.add(definition)
+        session.flush()
+        results.append(DeployResult(key, version, definition.id, True, digest))
+    return results

@@ -1,0 +1,89 @@
+"""Registry through which `workflows/` plugs per-process Python glue into the engine.
+
+The engine never imports a process module by name: each module in `workflows/` registers
+its script helpers, its inbox summary line and its cross-field form validators here, and
+the engine reads them when it runs scripts, saves an instance or validates a submission.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+#: A validator gets the submitted form data (merged over the task data) and returns
+#: a list of (field path, message) pairs; an empty list means the data is acceptable.
+FormValidator = Callable[[Mapping[str, Any]], list[tuple[str, str]]]
+#: A summary function gets the instance data and returns the one-line inbox summary.
+SummaryFunction = Callable[[Mapping[str, Any]], str]
+
+
+@dataclass
+class ProcessGlue:
+    """What one process contributes besides its BPMN: summary line and form validators."""
+
+    key: str
+    summary: SummaryFunction | None = None
+    validators: dict[str, FormValidator] = field(default_factory=dict)
+
+
+class GlueRegistry:
+    """Holds script helpers and per-process glue registered by `workflows/`."""
+
+    def __init__(self) -> None:
+        self.helpers: dict[str, Callable[..., Any]] = {}
+        self.processes: dict[str, ProcessGlue] = {}
+
+    def helper(self, fn: Callable[..., Any] | None = None, *, name: str | None = None):
+        """Register `fn` as a function BPMN scripts, conditions and DMN cells may call."""
+
+        def register(f: Callable[..., Any]) -> Callable[..., Any]:
+            helper_name = name or f.__name__
+            if helper_name.startswith("_"):
+                raise ValueError(f"helper names may not start with '_': {helper_name}")
+            self.helpers[helper_name] = f
+            return f
+
+        return register(fn) if fn is not None else register
+
+    def process(
+        self,
+        key: str,
+        *,
+        summary: SummaryFunction | None = None,
+        validators: Mapping[str, FormValidator] | None = None,
+    ) -> ProcessGlue:
+        """Register the summary line and form validators of process `key`."""
+        glue_entry = ProcessGlue(key, summary, dict(validators or {}))
+        self.processes[key] = glue_entry
+        return glue_entry
+
+    def summary_for(self, key: str, data: Mapping[str, Any]) -> str:
+        """The inbox summary of an instance of `key`, or '' when the process has none."""
+        entry = self.processes.get(key)
+        if entry is None or entry.summary is None:
+            return ""
+        try:
+            return str(entry.summary(data))[:500]
+        except Exception:  # a summary must never block an approval
+            return ""
+
+    def validate_form(self, form: str, data: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """Run every registered cross-field validator for the form file `form`."""
+        errors: list[tuple[str, str]] = []
+        for entry in self.processes.values():
+            validator = entry.validators.get(form)
+            if validator is not None:
+                errors.extend(validator(data))
+        return errors
+
+
+#: The registry `workflows/` modules register into.
+glue = GlueRegistry()
+
+
+def load_workflows() -> GlueRegistry:
+    """Import the `workflows` package so its modules register, and return the registry."""
+    import workflows  # noqa: F401  (imported for its registrations)
+
+    return glue

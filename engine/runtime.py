@@ -1,0 +1,579 @@
+"""The engine facade: every action on an instance, each inside the caller's transaction.
+
+An action loads the instance row, rebuilds the workflow around its cached spec, acts
+(start, complete, claim, release, message, timer, cancel), runs engine steps until the
+workflow waits, serializes it, and writes the row back under its optimistic version check
+(`UPDATE ... WHERE version = :v`) before touching the task index, timers, subscriptions
+and audit trail. A lost race raises `ConcurrentUpdate`; the caller's rollback then leaves
+no trace. The engine never commits.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from . import audit
+from .checks import check_sources
+from .clock import Clock, SystemClock, frozen_time
+from .definitions import (
+    FORM_PROPERTY,
+    DeployResult,
+    ParsedDefinition,
+    SourceSet,
+    SpecCache,
+    latest_definition,
+    parse_sources,
+    read_sources,
+    store_versions,
+)
+from .errors import (
+    AmbiguousMessage,
+    ConcurrentUpdate,
+    DefinitionError,
+    InvalidState,
+    NotFound,
+    PermissionDenied,
+    ScriptError,
+    TaskAlreadyClaimed,
+    TaskAlreadyCompleted,
+    ValidationFailed,
+)
+from .forms import validate_submission
+from .glue import GlueRegistry, load_workflows
+from .models import MessageSubscription, ProcessInstance, TaskRecord, Timer, User
+from .scripting import DEFAULT_TIME_LIMIT, ScriptRejected, ScriptTimeout, WaypointScriptEngine, builtin_helpers
+from .serialization import SERIALIZER_VERSION, dump, load
+from .taskindex import IndexContext, canonical, clear_waits, sync_all
+from .users import KNOWN_ROLES, find_user
+
+#: Data keys the engine sets at start; forms cannot submit them.
+RESERVED_FIELDS = frozenset({"requester", "requester_name", "instance_id", "process_key"})
+SYSTEM_ACTOR = "system"
+MAX_ENGINE_PASSES = 1000
+
+
+class Engine:
+    """Runs Waypoint's processes. One per application; methods take the caller's session."""
+
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        helpers: Mapping[str, Any] | None = None,
+        glue: GlueRegistry | None = None,
+        office_tz: str = "America/Toronto",
+        script_time_limit: float = DEFAULT_TIME_LIMIT,
+    ):
+        self.clock = clock or SystemClock()
+        self.glue = glue if glue is not None else load_workflows()
+        self.helpers = {**builtin_helpers(office_tz), **self.glue.helpers, **(helpers or {})}
+        self.script_engine = WaypointScriptEngine(self.helpers, script_time_limit)
+        self.specs = SpecCache()
+
+    # --- definitions -------------------------------------------------------------------
+    def check(self, sources: SourceSet) -> list[dict]:
+        """Findings for a set of files (parse errors raise DefinitionError)."""
+        parsed = parse_sources(sources.files)
+        findings = check_sources(parsed, KNOWN_ROLES, self.helpers)
+        for path in sources.requested:
+            if not parsed.executable_ids(path):
+                findings.append({"file": path, "message": "no executable process in this file"})
+        return findings
+
+    def deploy(
+        self,
+        session: Session,
+        paths: Iterable[str | Path] = (),
+        *,
+        sources: SourceSet | None = None,
+        deployed_by: str | None = None,
+    ) -> list[DeployResult]:
+        """Deploy every executable process of the requested files; nothing is stored on error."""
+        sources = sources or read_sources(paths)
+        if not sources.requested:
+            raise DefinitionError("no .bpmn file to deploy")
+        findings = self.check(sources)
+        if findings:
+            raise DefinitionError("the files were rejected", findings)
+        parsed = parse_sources(sources.files)
+        keys = [key for path in sources.requested for key in parsed.executable_ids(path)]
+        return store_versions(session, parsed, keys, deployed_by, self.clock.now())
+
+    def definition_for(self, session: Session, instance: ProcessInstance) -> ParsedDefinition:
+        return self.specs.get(session, instance.definition)
+
+    # --- actions -----------------------------------------------------------------------
+    def start(
+        self, session: Session, key: str, data: Mapping[str, Any] | None = None, user: User | str | None = None
+    ) -> ProcessInstance:
+        """Start the latest version of `key` with `data`; run until it waits."""
+        definition = latest_definition(session, key)
+        parsed = self.specs.get(session, definition)
+        actor = self._user(session, user) if user is not None else None
+        form = _start_form(parsed)
+        if form is not None:
+            clean = validate_submission(parsed.form(form), data, reserved=RESERVED_FIELDS)
+        else:
+            clean = validate_submission({"properties": dict.fromkeys(data or {}, {})}, data, reserved=RESERVED_FIELDS)
+        self._cross_field_check(form, clean)
+        now = self.clock.now()
+        instance = ProcessInstance(
+            definition=definition,
+            process_key=key,
+            status="running",
+            state="{}",
+            serializer_version=SERIALIZER_VERSION,
+            data={},
+            started_by=actor,
+            summary="",
+            created_at=now,
+            updated_at=now,
+            audit_seq=0,
+            audit_head="",
+        )
+        session.add(instance)
+        session.flush()
+        initial = {
+            **clean,
+            "instance_id": instance.id,
+            "process_key": key,
+            "requester": actor.username if actor else None,
+            "requester_name": actor.display_name if actor else None,
+        }
+        with frozen_time(now), self._script_errors():
+            wf = BpmnWorkflow(parsed.spec, parsed.subprocess_specs, script_engine=self.script_engine)
+            wf.get_next_task(state=TaskState.READY).data.update(initial)
+            self._run(wf)
+        self._save(
+            session,
+            instance,
+            parsed,
+            wf,
+            now,
+            _name(actor),
+            [dict(action="started", details={"fields": sorted(clean), "version": definition.version})],
+        )
+        return instance
+
+    def complete(
+        self,
+        session: Session,
+        task_id: str,
+        user: User | str,
+        data: Mapping[str, Any] | None = None,
+        *,
+        expected_version: int | None = None,
+    ) -> TaskRecord:
+        """Complete a READY user task with the submitted form data; run until it waits."""
+        row = self._open_task(session, task_id)
+        instance = row.instance
+        if expected_version is not None and instance.version != expected_version:
+            raise ConcurrentUpdate("the request changed since you opened it: reload and try again")
+        actor = self._user(session, user)
+        self._require_may_work(actor, row, instance)
+        parsed = self.specs.get(session, instance.definition)
+        clean = validate_submission(parsed.form(row.form), data, reserved=RESERVED_FIELDS)
+        now = self.clock.now()
+        with frozen_time(now), self._script_errors():
+            wf = load(instance.state, parsed, self.script_engine)
+            task = self._ready_task(wf, row)
+            self._cross_field_check(row.form, {**task.data, **clean})
+            changed = sorted(k for k, v in clean.items() if task.data.get(k, object()) != v)
+            task.data.update(clean)
+            task.run()
+            self._run(wf)
+        row.completed_by_id, row.completed_at, row.status = actor.id, now, "completed"
+        details: dict[str, Any] = {"fields": changed}
+        for key, value in clean.items():
+            if key.endswith(("decision", "comment")) and isinstance(value, str):
+                details[key] = value[:1000]
+        self._save(
+            session,
+            instance,
+            parsed,
+            wf,
+            now,
+            actor.username,
+            [dict(action="task_completed", task=row, details=details)],
+        )
+        return row
+
+    def claim(self, session: Session, task_id: str, user: User | str) -> TaskRecord:
+        """Take an open queue task so that only this user works on it."""
+        row = self._open_task(session, task_id)
+        actor = self._user(session, user)
+        if row.claimed_by_id == actor.id:
+            return row
+        self._require_may_work(actor, row, row.instance)
+        row.claimed_by_id = actor.id
+        self._touch(session, row.instance, actor.username, "task_claimed", row)
+        return row
+
+    def release(self, session: Session, task_id: str, user: User | str) -> TaskRecord:
+        """Give a claimed task back to its queue (the claimant or an admin)."""
+        row = self._open_task(session, task_id)
+        actor = self._user(session, user)
+        if row.claimed_by_id is None:
+            raise InvalidState("this task is not claimed")
+        if row.claimed_by_id != actor.id and "admin" not in actor.roles:
+            raise PermissionDenied("only the person who claimed this task (or an admin) can release it")
+        row.claimed_by_id = None
+        self._touch(session, row.instance, actor.username, "task_released", row)
+        return row
+
+    def cancel(self, session: Session, instance_id: int, user: User | str, reason: str = "") -> ProcessInstance:
+        """Cancel a running instance (its starter or an admin)."""
+        instance = self._instance(session, instance_id)
+        actor = self._user(session, user)
+        if instance.started_by_id != actor.id and "admin" not in actor.roles:
+            raise PermissionDenied("only the person who started this request (or an admin) can cancel it")
+        if instance.status != "running":
+            raise InvalidState(f"instance {instance.id} is {instance.status}, not running")
+        parsed = self.specs.get(session, instance.definition)
+        now = self.clock.now()
+        with frozen_time(now), self._script_errors():
+            wf = load(instance.state, parsed, self.script_engine)
+            wf.cancel()
+        instance.status, instance.ended_at, instance.outcome = "cancelled", now, "cancelled"
+        self._save(
+            session,
+            instance,
+            parsed,
+            wf,
+            now,
+            actor.username,
+            [dict(action="cancelled", details={"reason": reason[:1000]})],
+        )
+        return instance
+
+    def deliver_message(
+        self,
+        session: Session,
+        name: str,
+        payload: Mapping[str, Any] | None = None,
+        correlation: Mapping[str, Any] | None = None,
+        actor: str = SYSTEM_ACTOR,
+    ) -> ProcessInstance:
+        """Deliver message `name` to the one waiting event it correlates with."""
+        payload = validate_submission({"properties": dict.fromkeys(payload or {}, {})}, payload)
+        matches = self._subscriptions_for(session, name, payload, correlation)
+        if not matches:
+            raise NotFound(f"no request is waiting for message '{name}' with that correlation")
+        if len(matches) > 1:
+            ids = sorted({m.instance_id for m in matches})
+            raise AmbiguousMessage(
+                f"message '{name}' matches {len(matches)} waiting events (instances {ids}): "
+                "give a more specific correlation"
+            )
+        sub = matches[0]
+        instance = self._instance(session, sub.instance_id)
+        parsed = self.specs.get(session, instance.definition)
+        now = self.clock.now()
+        with frozen_time(now), self._script_errors():
+            wf = load(instance.state, parsed, self.script_engine)
+            task = _find_task(wf, sub.task_id)
+            if task is None or task.state != TaskState.WAITING:
+                raise ConcurrentUpdate("the waiting event moved on before the message arrived")
+            event = BpmnEvent(task.task_spec.event_definition, dict(payload))
+            task.task_spec.catch(task, event)
+            task.task_spec._update(task)
+            self._run(wf)
+        details = {"message": name, "correlation": json.loads(sub.correlation)}
+        self._save(
+            session,
+            instance,
+            parsed,
+            wf,
+            now,
+            actor,
+            [dict(action="message_received", element=(sub.element_id, name), task_id=sub.task_id, details=details)],
+        )
+        return instance
+
+    def due_timers(self, session: Session, now: datetime | None = None, limit: int = 100) -> list[Timer]:
+        """Timers due before `now` (default: the clock), oldest first."""
+        moment = now or self.clock.now()
+        return list(
+            session.scalars(select(Timer).where(Timer.due_at < moment).order_by(Timer.due_at, Timer.id).limit(limit))
+        )
+
+    def fire_timer(self, session: Session, timer_id: int) -> bool:
+        """Fire one due timer; False when it is gone, not yet due, or its instance ended."""
+        timer = session.get(Timer, timer_id)
+        if timer is None:
+            return False
+        instance = self._instance(session, timer.instance_id)
+        now = self.clock.now()
+        if instance.status != "running":
+            session.delete(timer)
+            return False
+        if timer.due_at >= now:
+            return False
+        parsed = self.specs.get(session, instance.definition)
+        with frozen_time(now), self._script_errors():
+            wf = load(instance.state, parsed, self.script_engine)
+            task = _find_task(wf, timer.task_id)
+            if task is None or task.state != TaskState.WAITING:
+                session.delete(timer)
+                return False
+            wf.refresh_timers()
+            if task.state == TaskState.WAITING:
+                return False
+            element = (task.task_spec.bpmn_id, task.task_spec.bpmn_name)
+            self._run(wf)
+        self._save(
+            session,
+            instance,
+            parsed,
+            wf,
+            now,
+            SYSTEM_ACTOR,
+            [
+                dict(
+                    action="timer_fired",
+                    element=element,
+                    task_id=timer.task_id,
+                    details={"due_at": timer.due_at.isoformat()},
+                )
+            ],
+        )
+        return True
+
+    # --- internals -----------------------------------------------------------------------
+    def _user(self, session: Session, user: User | str) -> User:
+        if isinstance(user, User):
+            return user
+        found = find_user(session, user)
+        if found is None:
+            raise NotFound(f"no user called '{user}'")
+        if not found.active:
+            raise PermissionDenied(f"user '{user}' is deactivated")
+        return found
+
+    def _instance(self, session: Session, instance_id: int) -> ProcessInstance:
+        instance = session.get(ProcessInstance, instance_id)
+        if instance is None:
+            raise NotFound(f"no request with id {instance_id}")
+        return instance
+
+    def _open_task(self, session: Session, task_id: str) -> TaskRecord:
+        row = session.get(TaskRecord, str(task_id))
+        if row is None:
+            raise NotFound(f"no task with id {task_id}")
+        if row.status != "ready":
+            who = f" by {row.completed_by.display_name}" if row.completed_by else ""
+            raise TaskAlreadyCompleted(f"task '{row.name}' was already {row.status}{who}")
+        return row
+
+    @staticmethod
+    def _require_may_work(actor: User, row: TaskRecord, instance: ProcessInstance) -> None:
+        if row.role != "requester" and instance.started_by_id == actor.id:
+            raise PermissionDenied("you started this request, so you cannot approve or review it yourself")
+        if row.claimed_by_id is not None and row.claimed_by_id != actor.id:
+            raise TaskAlreadyClaimed(f"{row.claimed_by.display_name} is working on task '{row.name}'")
+        if row.assignee_id is not None:
+            if row.assignee_id != actor.id:
+                raise PermissionDenied(f"task '{row.name}' is assigned to {row.assignee.display_name}")
+        elif row.role not in actor.roles:
+            raise PermissionDenied(f"task '{row.name}' needs the role '{row.role}'")
+
+    @staticmethod
+    def _ready_task(wf: BpmnWorkflow, row: TaskRecord) -> Any:
+        task = _find_task(wf, row.id)
+        if task is None or task.state != TaskState.READY:
+            raise ConcurrentUpdate(f"task '{row.name}' is no longer waiting: reload the request")
+        return task
+
+    def _cross_field_check(self, form: str | None, data: Mapping[str, Any]) -> None:
+        if form:
+            errors = self.glue.validate_form(form, data)
+            if errors:
+                raise ValidationFailed("the form has errors", errors)
+
+    def _run(self, wf: BpmnWorkflow) -> None:
+        """Run engine steps (and due timers) until only people, timers or messages remain."""
+        for _ in range(MAX_ENGINE_PASSES):
+            wf.do_engine_steps()
+            if not any(not t.task_spec.manual for t in wf.get_tasks(state=TaskState.READY)):
+                return
+        raise ScriptError("the process did not come to rest (a loop without a wait?)")
+
+    @contextmanager
+    def _script_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except (ScriptRejected, ScriptTimeout) as exc:
+            raise ScriptError(f"script refused: {exc}") from exc
+        except SpiffWorkflowException as exc:
+            raise ScriptError(_describe_spiff_error(exc)) from exc
+
+    def _touch(self, session: Session, instance: ProcessInstance, actor: str, action: str, row: TaskRecord) -> None:
+        """Record a task-only change (claim/release) under the instance's version check."""
+        now = self.clock.now()
+        instance.updated_at = now
+        audit.append(
+            session,
+            instance,
+            at=now,
+            actor=actor,
+            action=action,
+            task_id=row.id,
+            element_id=row.element_id,
+            element_name=row.name,
+        )
+        _flush_checked(session)
+
+    def _save(
+        self,
+        session: Session,
+        instance: ProcessInstance,
+        parsed: ParsedDefinition,
+        wf: BpmnWorkflow,
+        now: datetime,
+        actor: str,
+        events: list[dict],
+    ) -> list[TaskRecord]:
+        instance.state = dump(wf)
+        instance.serializer_version = SERIALIZER_VERSION
+        instance.updated_at = now
+        instance.data = _snapshot(wf)
+        instance.summary = self.glue.summary_for(instance.process_key, instance.data)
+        ended = wf.completed and instance.status == "running"
+        if ended:
+            instance.status, instance.ended_at, instance.outcome = "completed", now, _outcome(wf)
+        for event in events:
+            task = event.get("task")
+            element_id, element_name = event.get("element") or (
+                (task.element_id, task.name) if task is not None else (None, None)
+            )
+            audit.append(
+                session,
+                instance,
+                at=now,
+                actor=actor,
+                action=event["action"],
+                task_id=task.id if task is not None else event.get("task_id"),
+                element_id=element_id,
+                element_name=element_name,
+                details=event.get("details"),
+            )
+        if ended:
+            audit.append(
+                session, instance, at=now, actor=SYSTEM_ACTOR, action="ended", details={"outcome": instance.outcome}
+            )
+        _flush_checked(session)
+
+        def user_id(username: str) -> int | None:
+            found = find_user(session, username)
+            return found.id if found is not None else None
+
+        ctx = IndexContext(instance, parsed, now, user_id, self._evaluate)
+        created = sync_all(session, ctx, wf)
+        if instance.status != "running":
+            clear_waits(session, instance.id)
+        session.flush()
+        return created
+
+    def _evaluate(self, expression: str, data: Mapping[str, Any]) -> Any:
+        return self.script_engine.environment.evaluate(expression, dict(data))
+
+    def _subscriptions_for(
+        self, session: Session, name: str, payload: Mapping[str, Any], correlation: Mapping[str, Any] | None
+    ) -> list[MessageSubscription]:
+        base = select(MessageSubscription).where(MessageSubscription.message_name == name)
+        if correlation is not None:
+            if set(correlation) == {"instance"}:
+                return list(session.scalars(base.where(MessageSubscription.instance_id == correlation["instance"])))
+            return list(session.scalars(base.where(MessageSubscription.correlation == canonical(correlation))))
+        matches: list[MessageSubscription] = []
+        retrievals = session.scalars(
+            select(MessageSubscription.retrieval).where(MessageSubscription.message_name == name).distinct()
+        )
+        for retrieval in list(retrievals):
+            expressions = json.loads(retrieval)
+            if not expressions:
+                continue
+            try:
+                values = {prop: self._evaluate(expr, payload) for prop, expr in expressions.items()}
+            except Exception:
+                continue
+            matches += session.scalars(
+                base.where(
+                    MessageSubscription.retrieval == retrieval, MessageSubscription.correlation == canonical(values)
+                )
+            )
+        return matches
+
+
+def _flush_checked(session: Session) -> None:
+    try:
+        session.flush()
+    except StaleDataError as exc:
+        raise ConcurrentUpdate("someone else changed this request at the same moment: reload and try again") from exc
+
+
+def _name(user: User | None) -> str:
+    return user.username if user is not None else SYSTEM_ACTOR
+
+
+def _start_form(parsed: ParsedDefinition) -> str | None:
+    start = parsed.spec.start
+    for spec in [*start.outputs, start]:
+        props = getattr(spec, "extensions", {}).get("properties", {}) or {}
+        if FORM_PROPERTY in props:
+            return props[FORM_PROPERTY]
+    return None
+
+
+def _find_task(wf: BpmnWorkflow, task_id: str) -> Any:
+    try:
+        return wf.get_task_from_id(UUID(task_id))
+    except (TaskNotFoundException, ValueError):
+        return None
+
+
+def _snapshot(wf: BpmnWorkflow) -> dict:
+    data: dict[str, Any] = {}
+    if wf.last_task is not None:
+        data.update(wf.last_task.data)
+    for task in wf.get_tasks(state=TaskState.READY, manual=True):
+        data.update(task.data)
+    return json.loads(json.dumps(data, default=str))
+
+
+def _outcome(wf: BpmnWorkflow) -> str | None:
+    ends = [
+        t for t in wf.get_tasks(state=TaskState.COMPLETED) if t.workflow is wf and isinstance(t.task_spec, EndEvent)
+    ]
+    if not ends:
+        return None
+    last = max(ends, key=lambda t: t.last_state_change)
+    return last.task_spec.bpmn_name or last.task_spec.bpmn_id
+
+
+def _describe_spiff_error(exc: SpiffWorkflowException) -> str:
+    task = getattr(exc, "task", None)
+    where = ""
+    if task is not None:
+        spec = task.task_spec
+        where = f"step '{getattr(spec, 'bpmn_name', None) or getattr(spec, 'bpmn_id', spec.name)}': "
+    notes = " ".join(getattr(exc, "notes", []) or getattr(exc, "__notes__", []) or [])
+    inner = getattr(exc, "error_type", "") or ""
+    message = str(exc.args[0]) if exc.args else str(exc)
+    return (
+        f"{where}{message}{' (' + inner + ')' if inner and inner not in message else ''}{' ' + notes if notes else ''}"
+    )

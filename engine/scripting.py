@@ -1,0 +1,288 @@
+"""The restricted environment in which BPMN scripts, conditions, DMN cells and timers run.
+
+Three layers (see DESIGN.md): every source is checked by AST before it is compiled (no
+imports, no names starting with `_`, attributes only from an allow-list, calls only to
+allowed builtins and registered helpers); it runs with empty `__builtins__` plus that
+allow-list; and it runs under a deadline enforced by a trace function, with `*` and `**`
+bounded so one line cannot allocate gigabytes.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import calendar
+import re
+import sys
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+
+from .clock import current_time
+
+SCRIPT_FILENAME = "<bpmn-script>"
+DEFAULT_TIME_LIMIT = 1.0
+MAX_SEQUENCE = 100_000
+MAX_EXPONENT = 1_000
+
+ALLOWED_BUILTIN_NAMES = (
+    "abs all any bool dict enumerate filter float int isinstance len list map max min "
+    "range round set sorted str sum tuple zip"
+).split()
+
+#: Methods of str/list/dict/set values that scripts may call; every other attribute is refused.
+ALLOWED_ATTRIBUTES = frozenset(
+    """
+    lower upper strip lstrip rstrip split rsplit join replace startswith endswith title
+    capitalize isdigit isalpha isalnum isspace zfill find count removeprefix removesuffix
+    append extend insert pop remove index sort reverse copy clear
+    get keys values items update setdefault
+    add discard union intersection difference issubset issuperset
+    year month day hour minute second isoformat weekday days
+    """.split()
+)
+
+_ISO_LITERAL = re.compile(
+    r"^(R\d*/)?P(?=\d|T\d)(\d+(\.\d+)?Y)?(\d+(\.\d+)?M)?(\d+(\.\d+)?W)?(\d+(\.\d+)?D)?"
+    r"(T(?=\d)(\d+(\.\d+)?H)?(\d+(\.\d+)?M)?(\d+(\.\d+)?S)?)?$"
+    r"|^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$"
+)
+
+
+class ScriptRejected(Exception):
+    """The source uses something the restricted environment does not allow."""
+
+
+class ScriptTimeout(Exception):
+    """The script ran past its time limit."""
+
+
+def is_iso_literal(source: str) -> bool:
+    """True when `source` is a bare ISO 8601 duration, interval or date-time."""
+    return bool(_ISO_LITERAL.match(source.strip()))
+
+
+# --- static checks -------------------------------------------------------------------
+_FORBIDDEN_NODES: dict[type, str] = {
+    ast.Import: "imports are not allowed",
+    ast.ImportFrom: "imports are not allowed",
+    ast.Global: "'global' is not allowed",
+    ast.Nonlocal: "'nonlocal' is not allowed",
+    ast.ClassDef: "class definitions are not allowed",
+    ast.FunctionDef: "function definitions are not allowed (use a registered helper)",
+    ast.AsyncFunctionDef: "function definitions are not allowed",
+    ast.Await: "'await' is not allowed",
+    ast.Yield: "'yield' is not allowed",
+    ast.YieldFrom: "'yield' is not allowed",
+    ast.With: "'with' is not allowed",
+    ast.AsyncWith: "'with' is not allowed",
+    ast.AsyncFor: "'async for' is not allowed",
+}
+
+
+def check_source(source: str, mode: str = "exec", known_names: set[str] | None = None) -> None:
+    """Raise `ScriptRejected` (or SyntaxError) when `source` is not allowed.
+
+    `known_names` (builtins + helpers) makes calls to any other function an error; the
+    deploy-time check passes it, the runtime check relies on the empty builtins instead.
+    """
+    tree = ast.parse(source, filename=SCRIPT_FILENAME, mode=mode)
+    _check_tree(tree, known_names)
+
+
+def _check_tree(tree: ast.AST, known_names: set[str] | None) -> None:
+    for node in ast.walk(tree):
+        reason = _FORBIDDEN_NODES.get(type(node))
+        if reason:
+            raise ScriptRejected(_at(node, reason))
+        if isinstance(node, ast.Name) and node.id.startswith("_"):
+            raise ScriptRejected(_at(node, f"the name '{node.id}' is not allowed"))
+        if isinstance(node, ast.Attribute) and node.attr not in ALLOWED_ATTRIBUTES:
+            raise ScriptRejected(_at(node, f"the attribute '.{node.attr}' is not allowed"))
+        if isinstance(node, ast.Call) and known_names is not None:
+            func = node.func
+            if isinstance(func, ast.Name) and func.id not in known_names:
+                raise ScriptRejected(_at(node, f"unknown function '{func.id}'"))
+
+
+def _at(node: ast.AST, message: str) -> str:
+    line = getattr(node, "lineno", None)
+    return f"line {line}: {message}" if line else message
+
+
+class _BoundArithmetic(ast.NodeTransformer):
+    """Rewrites `a * b` and `a ** b` into bounded helper calls."""
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        self.generic_visit(node)
+        helper = {ast.Mult: "_wp_mul", ast.Pow: "_wp_pow"}.get(type(node.op))
+        if helper is None:
+            return node
+        call = ast.Call(func=ast.Name(helper, ast.Load()), args=[node.left, node.right], keywords=[])
+        return ast.copy_location(call, node)
+
+
+@lru_cache(maxsize=4096)
+def compile_restricted(source: str, mode: str) -> Any:
+    """Check and compile `source` once; later calls reuse the code object."""
+    tree = ast.parse(source, filename=SCRIPT_FILENAME, mode=mode)
+    _check_tree(tree, None)
+    tree = ast.fix_missing_locations(_BoundArithmetic().visit(tree))
+    return compile(tree, SCRIPT_FILENAME, mode)
+
+
+# --- runtime -------------------------------------------------------------------------
+def _sized(value: Any) -> int:
+    return len(value) if isinstance(value, (str, bytes, list, tuple)) else 1
+
+
+def _wp_mul(a: Any, b: Any) -> Any:
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a * b
+    if (
+        _sized(a) * (b if isinstance(b, int) else 1) > MAX_SEQUENCE
+        or _sized(b) * (a if isinstance(a, int) else 1) > MAX_SEQUENCE
+    ):
+        raise ScriptRejected("sequence repetition too large")
+    return a * b
+
+
+def _wp_pow(a: Any, b: Any) -> Any:
+    if isinstance(b, int | float) and abs(b) > MAX_EXPONENT:
+        raise ScriptRejected("exponent too large")
+    return a**b
+
+
+def _bounded_range(*args: int) -> range:
+    r = range(*args)
+    if len(r) > MAX_SEQUENCE:
+        raise ScriptRejected(f"range() of more than {MAX_SEQUENCE} items")
+    return r
+
+
+SAFE_BUILTINS: dict[str, Any] = {name: getattr(builtins, name) for name in ALLOWED_BUILTIN_NAMES}
+SAFE_BUILTINS.update({"range": _bounded_range, "True": True, "False": False, "None": None})
+_INTERNALS = {"_wp_mul": _wp_mul, "_wp_pow": _wp_pow}
+
+
+def _run_with_deadline(fn: Callable[[], Any], seconds: float) -> Any:
+    deadline = time.monotonic() + seconds
+
+    def local_trace(frame, event, arg):  # type: ignore[no-untyped-def]
+        if time.monotonic() > deadline:
+            raise ScriptTimeout(f"script ran longer than {seconds:g} s")
+        return local_trace
+
+    def global_trace(frame, event, arg):  # type: ignore[no-untyped-def]
+        if frame.f_code.co_filename != SCRIPT_FILENAME:
+            return None
+        return local_trace(frame, event, arg)
+
+    previous = sys.gettrace()
+    sys.settrace(global_trace)
+    try:
+        return fn()
+    finally:
+        sys.settrace(previous)
+
+
+class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
+    """SpiffWorkflow script environment: task data + helpers, nothing else."""
+
+    def __init__(self, helpers: Mapping[str, Callable[..., Any]], time_limit: float):
+        super().__init__(dict(helpers))
+        self.time_limit = time_limit
+        self._base_globals = {"__builtins__": SAFE_BUILTINS, **_INTERNALS, **self.globals}
+
+    def evaluate(self, expression, context, external_context=None):  # type: ignore[no-untyped-def]
+        if is_iso_literal(expression):
+            return expression.strip()
+        code = compile_restricted(expression.strip(), "eval")
+        scope = {**context, **(external_context or {}), **self._base_globals}
+        return _run_with_deadline(lambda: eval(code, scope), self.time_limit)
+
+    def execute(self, script, context, external_context=None):  # type: ignore[no-untyped-def]
+        clash = set(self.globals).intersection(context)
+        if clash:
+            raise ScriptRejected(f"task data uses the helper name(s) {sorted(clash)}: rename those fields")
+        code = compile_restricted(script, "exec")
+        scope = {**context, **(external_context or {}), **self._base_globals}
+        _run_with_deadline(lambda: exec(code, scope), self.time_limit)
+        hidden = set(self._base_globals) | set(external_context or {})
+        for key in [k for k in context if k not in scope]:
+            del context[key]
+        for key, value in scope.items():
+            if key not in hidden and not callable(value):
+                context[key] = value
+        return True
+
+
+class WaypointScriptEngine(PythonScriptEngine):
+    """PythonScriptEngine whose environment is `RestrictedEnvironment`."""
+
+    def __init__(self, helpers: Mapping[str, Callable[..., Any]], time_limit: float = DEFAULT_TIME_LIMIT):
+        super().__init__(environment=RestrictedEnvironment(helpers, time_limit))
+
+    def validate(self, expression: str) -> None:
+        # DMN uses validate() to tell "expression" from "operator + value"; keep it a parse.
+        ast.parse(expression)
+
+
+# --- built-in helpers ------------------------------------------------------------------
+def builtin_helpers(office_tz: str = "America/Toronto") -> dict[str, Callable[..., Any]]:
+    """Date helpers every process may use; they read the engine's clock, not the wall clock."""
+    tz = ZoneInfo(office_tz)
+
+    def today() -> str:
+        """The office's current date, ISO."""
+        return current_time().astimezone(tz).date().isoformat()
+
+    def now() -> str:
+        """The current instant, ISO with offset (UTC)."""
+        return current_time().astimezone(UTC).isoformat()
+
+    def add_days(day: str, n: int) -> str:
+        """The ISO date `n` days after `day`."""
+        return (date.fromisoformat(day[:10]) + timedelta(days=n)).isoformat()
+
+    def add_months(day: str, n: int) -> str:
+        """The ISO date `n` calendar months after `day` (clamped to the month's end)."""
+        d = date.fromisoformat(day[:10])
+        month_index = d.month - 1 + n
+        year, month = d.year + month_index // 12, month_index % 12 + 1
+        return date(year, month, min(d.day, calendar.monthrange(year, month)[1])).isoformat()
+
+    def days_between(start: str, end: str) -> int:
+        """Whole days from `start` to `end` (negative when `end` is earlier)."""
+        return (date.fromisoformat(end[:10]) - date.fromisoformat(start[:10])).days
+
+    def at_end_of_day(day: str) -> str:
+        """17:00 office time on `day`, as an ISO date-time (for timers)."""
+        local = datetime.combine(date.fromisoformat(day[:10]), dtime(17, 0), tz)
+        return local.astimezone(UTC).isoformat()
+
+    def duration_after(moment: str, duration: str) -> str:
+        """The ISO date-time `duration` (ISO 8601, e.g. P3D) after `moment`."""
+        start = datetime.fromisoformat(moment)
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=tz)
+        parsed = TimerEventDefinition.parse_iso_duration(duration)
+        return (start + TimerEventDefinition.get_timedelta_from_start(parsed, start)).isoformat()
+
+    return {
+        "today": today,
+        "now": now,
+        "add_days": add_days,
+        "add_months": add_months,
+        "days_between": days_between,
+        "at_end_of_day": at_end_of_day,
+        "duration_after": duration_after,
+    }

@@ -1,0 +1,78 @@
+"""Workflow state to JSON and back, without the process spec.
+
+SpiffWorkflow embeds the whole spec in every serialized workflow; Waypoint stores the spec
+once per deployed version instead. `dump` leaves `spec`/`subprocess_specs` out and `load`
+rebuilds the workflow around the cached spec objects. One serializer per thread: the
+library's serializer flips a global flag while encoding and is not thread-safe.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SERIALIZER_VERSION
+from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG
+
+from .definitions import ParsedDefinition
+
+__all__ = ["SERIALIZER_VERSION", "dump", "load"]
+
+
+class SpecFreeWorkflowConverter(BpmnWorkflowConverter):
+    """Serializes a top-level workflow without its specs; restores it around given specs."""
+
+    def to_dict(self, workflow: BpmnWorkflow) -> dict:
+        dct = WorkflowConverter.to_dict(self, workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def restore(self, dct: dict, parsed: ParsedDefinition) -> BpmnWorkflow:
+        workflow = self.target_class(parsed.spec, parsed.subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+_local = threading.local()
+
+
+def _serializer() -> tuple[BpmnWorkflowSerializer, SpecFreeWorkflowConverter]:
+    pair = getattr(_local, "pair", None)
+    if pair is None:
+        registry = BpmnWorkflowSerializer.configure(DEFAULT_CONFIG)
+        converter = SpecFreeWorkflowConverter(BpmnWorkflow, registry)  # replaces the default
+        pair = _local.pair = (BpmnWorkflowSerializer(registry), converter)
+    return pair
+
+
+def dump(workflow: BpmnWorkflow) -> str:
+    """The workflow's state as compact JSON (without spec), tagged with the serializer version."""
+    return _serializer()[0].serialize_json(workflow)
+
+
+def load(state: str, parsed: ParsedDefinition, script_engine: Any) -> BpmnWorkflow:
+    """Rebuild a workflow from `dump` output around the cached specs of its version."""
+    serializer, converter = _serializer()
+    dct = json.loads(state)
+    if dct.get(serializer.VERSION_KEY) != SERIALIZER_VERSION:
+        # Library migrations expect the spec inside the document: put it back for them.
+        dct["spec"] = serializer.registry.convert(parsed.spec)
+        dct["subprocess_specs"] = {k: serializer.registry.convert(v) for k, v in parsed.subprocess_specs.items()}
+        serializer.migrate(dct)
+        dct.pop("spec", None)
+        dct.pop("subprocess_specs", None)
+    else:
+        dct.pop(serializer.VERSION_KEY)
+    workflow = converter.restore(dct, parsed)
+    workflow.script_engine = script_engine
+    return workflow

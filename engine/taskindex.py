@@ -1,0 +1,220 @@
+"""Keeps the SQL side tables in step with a workflow after every action.
+
+After the engine acts, `sync_all` brings three tables level with what the workflow says:
+the task index (READY user/manual tasks, who may do them, when they are due), the timer
+table (each waiting BPMN timer's due time) and message subscriptions (each waiting message
+catch event with the correlation values it expects). Queues read these tables only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    TimerEventDefinition,
+)
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from .definitions import FORM_PROPERTY, ParsedDefinition, role_for_lane
+from .models import MessageSubscription, ProcessInstance, TaskRecord, Timer, User
+
+DEFAULT_DUE = "P5D"
+BPMN_TIMER = "bpmn_timer"
+
+
+def canonical(mapping: Mapping[str, Any]) -> str:
+    """Stable JSON text of a mapping, used as an exact-match key for correlations."""
+    return json.dumps(mapping, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def task_properties(task: Any) -> dict[str, str]:
+    """The `spiffworkflow:properties` of a task's spec."""
+    return dict(getattr(task.task_spec, "extensions", {}).get("properties", {}) or {})
+
+
+def duration_after(start: datetime, duration: str) -> datetime:
+    """`start` plus an ISO 8601 duration (calendar-aware for months and years)."""
+    parsed = TimerEventDefinition.parse_iso_duration(duration)
+    return start + TimerEventDefinition.get_timedelta_from_start(parsed, start)
+
+
+@dataclass
+class IndexContext:
+    """What syncing needs besides the workflow: the row, its version, the time, users."""
+
+    instance: ProcessInstance
+    parsed: ParsedDefinition
+    now: datetime
+    find_user_id: Callable[[str], int | None]
+    evaluate: Callable[[str, Mapping[str, Any]], Any]
+
+
+def sync_all(session: Session, ctx: IndexContext, wf: BpmnWorkflow) -> list[TaskRecord]:
+    """Update task index, timers and subscriptions; return the newly offered task rows."""
+    created = sync_tasks(session, ctx, wf)
+    waiting = list(wf.event_manager.tasks.values()) if not wf.completed else []
+    sync_timers(session, ctx, waiting)
+    sync_subscriptions(session, ctx, waiting)
+    return created
+
+
+def sync_tasks(session: Session, ctx: IndexContext, wf: BpmnWorkflow) -> list[TaskRecord]:
+    instance = ctx.instance
+    ready = {str(t.id): t for t in wf.get_tasks(state=TaskState.READY, manual=True)}
+    open_rows = {
+        row.id: row
+        for row in session.scalars(
+            select(TaskRecord).where(TaskRecord.instance_id == instance.id, TaskRecord.status == "ready")
+        )
+    }
+    for task_id, row in open_rows.items():
+        if task_id not in ready:
+            spiff_task = wf.get_task_from_id(UUID(task_id)) if not wf.completed else None
+            done = spiff_task is not None and spiff_task.state == TaskState.COMPLETED
+            row.status = "completed" if done or row.completed_by_id else "cancelled"
+            row.completed_at = row.completed_at or ctx.now
+    created = []
+    for task_id, task in ready.items():
+        if task_id in open_rows:
+            continue
+        row = _new_task_row(ctx, task_id, task)
+        session.add(row)
+        created.append(row)
+    return created
+
+
+def _new_task_row(ctx: IndexContext, task_id: str, task: Any) -> TaskRecord:
+    props = task_properties(task)
+    lane = getattr(task.task_spec, "lane", None)
+    role = role_for_lane(lane)
+    try:
+        due_at = duration_after(ctx.now, props.get("dueIn", DEFAULT_DUE))
+    except Exception:
+        due_at = ctx.now + timedelta(days=5)
+    return TaskRecord(
+        id=task_id,
+        instance_id=ctx.instance.id,
+        process_key=ctx.instance.process_key,
+        element_id=task.task_spec.bpmn_id,
+        name=task.task_spec.bpmn_name or task.task_spec.bpmn_id,
+        lane=lane,
+        role=role,
+        form=props.get(FORM_PROPERTY),
+        assignee_id=_assignee(ctx, props.get("assignee"), role, task.data),
+        status="ready",
+        created_at=ctx.now,
+        due_at=due_at,
+    )
+
+
+def _assignee(ctx: IndexContext, rule: str | None, role: str | None, data: Mapping[str, Any]) -> int | None:
+    starter = ctx.instance.started_by
+    if rule is None:
+        rule = "requester" if role == "requester" else ""
+    rule = rule.strip()
+    if rule == "requester":
+        return ctx.instance.started_by_id
+    if rule == "manager":
+        return starter.manager_id if isinstance(starter, User) else None
+    if rule.startswith("${") and rule.endswith("}"):
+        username = data.get(rule[2:-1].strip())
+        return ctx.find_user_id(username) if isinstance(username, str) and username else None
+    return None
+
+
+def _timer_due(task: Any) -> datetime | None:
+    definition = task.task_spec.event_definition
+    value = task.internal_data.get("event_value")
+    if value is None:
+        return None
+    if isinstance(definition, CycleTimerEventDefinition):
+        if not isinstance(value, dict) or value.get("cycles") == 0:
+            return None
+        value = value["next"]
+    try:
+        return TimerEventDefinition.get_datetime(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def sync_timers(session: Session, ctx: IndexContext, waiting: list[Any]) -> None:
+    due_by_task = {}
+    for task in waiting:
+        if isinstance(task.task_spec.event_definition, TimerEventDefinition):
+            due = _timer_due(task)
+            if due is not None:
+                due_by_task[str(task.id)] = due
+    existing = {
+        t.task_id: t
+        for t in session.scalars(select(Timer).where(Timer.instance_id == ctx.instance.id, Timer.kind == BPMN_TIMER))
+    }
+    for task_id, timer in existing.items():
+        if task_id not in due_by_task:
+            session.delete(timer)
+        elif timer.due_at != due_by_task[task_id]:
+            timer.due_at, timer.attempts, timer.lease_until, timer.lease_owner = due_by_task[task_id], 0, None, None
+    for task_id, due in due_by_task.items():
+        if task_id not in existing:
+            session.add(Timer(instance_id=ctx.instance.id, task_id=task_id, kind=BPMN_TIMER, due_at=due, attempts=0))
+
+
+def expected_correlation(ctx: IndexContext, task: Any) -> tuple[dict, dict]:
+    """(values the waiting event expects, retrieval expressions to apply to a payload)."""
+    definition = task.task_spec.event_definition
+    properties = list(getattr(definition, "correlation_properties", []) or [])
+    by_process = {p.name: p.retrieval_expression for p in getattr(definition, "process_correlations", []) or []}
+    if not properties:
+        return {"instance": ctx.instance.id}, {}
+    expected, retrieval = {}, {}
+    for prop in properties:
+        retrieval[prop.name] = prop.retrieval_expression
+        try:
+            expected[prop.name] = ctx.evaluate(by_process.get(prop.name, prop.retrieval_expression), task.data)
+        except Exception:
+            expected[prop.name] = None
+    return expected, retrieval
+
+
+def sync_subscriptions(session: Session, ctx: IndexContext, waiting: list[Any]) -> None:
+    wanted = {}
+    for task in waiting:
+        definition = task.task_spec.event_definition
+        if isinstance(definition, MessageEventDefinition):
+            expected, retrieval = expected_correlation(ctx, task)
+            wanted[str(task.id)] = (task, definition.name, canonical(expected), canonical(retrieval))
+    existing = {
+        s.task_id: s
+        for s in session.scalars(select(MessageSubscription).where(MessageSubscription.instance_id == ctx.instance.id))
+    }
+    for task_id, sub in existing.items():
+        if task_id not in wanted or (sub.message_name, sub.correlation, sub.retrieval) != wanted[task_id][1:]:
+            session.delete(sub)
+    for task_id, (task, name, correlation, retrieval) in wanted.items():
+        sub = existing.get(task_id)
+        if sub is None or (sub.message_name, sub.correlation, sub.retrieval) != (name, correlation, retrieval):
+            session.add(
+                MessageSubscription(
+                    instance_id=ctx.instance.id,
+                    task_id=task_id,
+                    element_id=task.task_spec.bpmn_id,
+                    message_name=name,
+                    correlation=correlation,
+                    retrieval=retrieval,
+                )
+            )
+
+
+def clear_waits(session: Session, instance_id: int) -> None:
+    """Drop timers and subscriptions of an instance that ended or was cancelled."""
+    session.execute(delete(Timer).where(Timer.instance_id == instance_id))
+    session.execute(delete(MessageSubscription).where(MessageSubscription.instance_id == instance_id))

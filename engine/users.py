@@ -1,0 +1,126 @@
+"""People and roles: local accounts with scrypt-hashed passwords and a manager chain."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .errors import NotFound, ValidationFailed
+from .models import User, UserRole
+
+#: Roles that own lanes in the processes, plus the two that own pages.
+PROCESS_ROLES = (
+    "requester",
+    "supervisor",
+    "finance",
+    "ethics",
+    "senior_management",
+    "itv_coordinator",
+    "passport_officer",
+    "security",
+    "host_unit",
+    "liaison_officer",
+)
+KNOWN_ROLES = (*PROCESS_ROLES, "process_designer", "admin")
+
+_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
+
+
+def hash_password(password: str) -> str:
+    """scrypt with a random salt, stored as `scrypt$n$r$p$salt$hash` (base64)."""
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32)
+    b64 = base64.b64encode
+    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${b64(salt).decode()}${b64(digest).decode()}"
+
+
+def verify_password(stored: str | None, password: str) -> bool:
+    """True when `password` matches the stored scrypt hash (constant-time compare)."""
+    if not stored or not stored.startswith("scrypt$"):
+        return False
+    try:
+        _, n, r, p, salt, digest = stored.split("$")
+        expected = base64.b64decode(digest)
+        actual = hashlib.scrypt(
+            password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p), dklen=len(expected)
+        )
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(actual, expected)
+
+
+def get_user(session: Session, username: str) -> User:
+    """The user called `username`; NotFound otherwise."""
+    user = session.scalars(select(User).where(User.username == username)).first()
+    if user is None:
+        raise NotFound(f"no user called '{username}'")
+    return user
+
+
+def find_user(session: Session, username: str | None) -> User | None:
+    if not username:
+        return None
+    return session.scalars(select(User).where(User.username == username)).first()
+
+
+def add_user(
+    session: Session,
+    username: str,
+    *,
+    now: datetime,
+    roles: Iterable[str] = ("requester",),
+    display_name: str | None = None,
+    email: str | None = None,
+    manager: str | None = None,
+    password: str | None = None,
+    language: str = "en",
+) -> User:
+    """Create a user (or update an existing one with the same username) with these roles."""
+    username = username.strip()
+    if not username or len(username) > 64 or not all(c.isalnum() or c in "._-@" for c in username):
+        raise ValidationFailed("invalid username", [("username", "letters, digits and . _ - @ only, 1-64")])
+    unknown = sorted(set(roles) - set(KNOWN_ROLES))
+    if unknown:
+        raise ValidationFailed(
+            f"unknown role(s): {', '.join(unknown)}", [("roles", f"known roles: {', '.join(KNOWN_ROLES)}")]
+        )
+    if language not in ("en", "fr"):
+        raise ValidationFailed("unknown language", [("language", "en or fr")])
+    user = find_user(session, username)
+    if user is None:
+        user = User(username=username, display_name=display_name or username, created_at=now, active=True)
+        session.add(user)
+    elif display_name:
+        user.display_name = display_name
+    if email is not None:
+        user.email = email
+    user.language = language
+    if manager is not None:
+        boss = get_user(session, manager)
+        if boss.username == username:
+            raise ValidationFailed("a user cannot be their own manager", [("manager", "choose someone else")])
+        user.manager = boss
+    if password is not None:
+        user.password_hash = hash_password(password)
+    wanted = set(roles)
+    user.role_rows = [r for r in user.role_rows if r.role in wanted] + [
+        UserRole(role=r) for r in sorted(wanted - user.roles)
+    ]
+    session.flush()
+    return user
+
+
+def users_with_role(session: Session, role: str) -> list[User]:
+    """Active users holding `role`."""
+    return list(
+        session.scalars(
+            select(User).join(UserRole).where(UserRole.role == role, User.active.is_(True)).order_by(User.username)
+        )
+    )

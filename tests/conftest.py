@@ -1,0 +1,112 @@
+"""Shared fixtures: a database per test on SQLite and PostgreSQL, a manual clock, an engine.
+
+`db` is parametrized over both databases. SQLite tests copy a migrated template file;
+PostgreSQL tests share one freshly migrated schema per run and truncate it between tests.
+When no PostgreSQL server answers at 127.0.0.1:5432 the PostgreSQL variants skip and say so.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from engine import Database, Engine, ManualClock
+from engine.demo import seed_demo_users
+from engine.models import Base
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "engine" / "fixtures"
+PG_ADMIN_URL = os.environ.get("WAYPOINT_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _postgres_problem() -> str | None:
+    try:
+        engine = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+    except Exception as exc:  # any failure means: no usable server here
+        return f"PostgreSQL not reachable at {PG_ADMIN_URL}: {str(exc).splitlines()[0]}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    db = Database(f"sqlite:///{path}")
+    db.upgrade()
+    db.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    problem = _postgres_problem()
+    if problem:
+        pytest.skip(problem)
+    schema = f"wp_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}"
+    db = Database(url)
+    db.upgrade()
+    db.dispose()
+    yield url
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+def _truncate_all(db: Database) -> None:
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with db.engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A migrated, empty database: SQLite file or PostgreSQL schema."""
+    if request.param == "sqlite":
+        path = tmp_path / "waypoint.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        database = Database(f"sqlite:///{path}")
+    else:
+        database = Database(request.getfixturevalue("postgres_url"))
+        _truncate_all(database)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path, sqlite_template: Path) -> Iterator[Database]:
+    """A migrated SQLite database, for tests that are about SQLite itself."""
+    path = tmp_path / "waypoint.db"
+    shutil.copy(sqlite_template, path)
+    database = Database(f"sqlite:///{path}")
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def engine(clock: ManualClock) -> Engine:
+    return Engine(clock=clock)
+
+
+@pytest.fixture
+def people(db: Database, clock: ManualClock) -> Database:
+    """The demo org chart in `db` (jdoe → msmith → dlee, one user per role)."""
+    with db.transaction() as session:
+        seed_demo_users(session, clock.now(), password=None)
+    return db
