@@ -10,6 +10,7 @@ environment would refuse (imports, `_` names, unknown functions).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -21,6 +22,7 @@ from .definitions import FORM_PROPERTY, NS, ParsedSources, role_for_lane
 from .scripting import ALLOWED_BUILTIN_NAMES, ScriptRejected, check_source, is_iso_literal
 
 RESERVED_IDS = {"Start", "End"}
+_LOOKS_ISO = re.compile(r"^(R\d*/)?P[\dT]|^\d{4}-\d{2}")
 DURATION_PROPERTIES = ("dueIn", "reminderEvery", "escalateAfter")
 
 
@@ -163,7 +165,7 @@ def _check_expressions(path: str, root: Any, names: set[str]) -> list[dict]:
         out += _check_one(path, node, (node.text or "").strip(), mode, names)
     for node in root.xpath("//bpmn:timerEventDefinition/*", namespaces=NS):
         text = (node.text or "").strip()
-        if is_iso_literal(text):
+        if is_iso_literal(text) or _LOOKS_ISO.match(text):
             try:
                 TimerEventDefinition.parse_iso_recurring_interval(text) if text.upper().startswith(
                     "R"

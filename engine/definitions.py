@@ -20,7 +20,7 @@ from typing import Any
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.exceptions import SpiffWorkflowException
-from SpiffWorkflow.spiff.parser import SpiffBpmnParser
+from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -137,7 +137,7 @@ def form_references(node: Any) -> set[str]:
 
 def parse_sources(files: Mapping[str, str]) -> ParsedSources:
     """Load every BPMN and DMN file into one SpiffWorkflow parser (XSD-validated)."""
-    parser = SpiffBpmnParser()
+    parser = SpiffBpmnParser(validator=VALIDATOR)
     trees: dict[str, Any] = {}
     findings: list[dict] = []
     ordered = sorted(files, key=lambda p: (not p.endswith(".dmn"), p))

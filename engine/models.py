@@ -108,7 +108,7 @@ class ProcessInstance(Base):
     outcome: Mapped[str | None] = mapped_column(String(255))
     state: Mapped[str] = mapped_column(Text)
     serializer_version: Mapped[str] = mapped_column(String(10))
-    #: optimistic lock: every UPDATE checks and bumps it (a lost race raises StaleDataError)
+    #: optimistic lock: every action bumps it with `UPDATE ... WHERE version = :v` (see runtime)
     version: Mapped[int] = mapped_column(Integer)
     data: Mapped[dict] = mapped_column(JSON, default=dict)
     started_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
@@ -121,8 +121,6 @@ class ProcessInstance(Base):
 
     definition: Mapped[ProcessDefinition] = relationship()
     started_by: Mapped[User | None] = relationship()
-
-    __mapper_args__ = {"version_id_col": version}
 
 
 class TaskRecord(Base):

@@ -22,9 +22,9 @@ from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from . import audit
 from .checks import check_sources
@@ -137,6 +137,7 @@ class Engine:
             status="running",
             state="{}",
             serializer_version=SERIALIZER_VERSION,
+            version=1,
             data={},
             started_by=actor,
             summary="",
@@ -371,7 +372,9 @@ class Engine:
         return instance
 
     def _open_task(self, session: Session, task_id: str) -> TaskRecord:
-        row = session.get(TaskRecord, str(task_id))
+        # Task and instance in one statement: the version we later check is then no older
+        # than the task row our permission decision is based on.
+        row = session.get(TaskRecord, str(task_id), options=[joinedload(TaskRecord.instance)])
         if row is None:
             raise NotFound(f"no task with id {task_id}")
         if row.status != "ready":
@@ -423,6 +426,7 @@ class Engine:
 
     def _touch(self, session: Session, instance: ProcessInstance, actor: str, action: str, row: TaskRecord) -> None:
         """Record a task-only change (claim/release) under the instance's version check."""
+        _lock_instance(session, instance)
         now = self.clock.now()
         instance.updated_at = now
         audit.append(
@@ -435,7 +439,7 @@ class Engine:
             element_id=row.element_id,
             element_name=row.name,
         )
-        _flush_checked(session)
+        session.flush()
 
     def _save(
         self,
@@ -447,6 +451,7 @@ class Engine:
         actor: str,
         events: list[dict],
     ) -> list[TaskRecord]:
+        _lock_instance(session, instance)
         instance.state = dump(wf)
         instance.serializer_version = SERIALIZER_VERSION
         instance.updated_at = now
@@ -475,7 +480,7 @@ class Engine:
             audit.append(
                 session, instance, at=now, actor=SYSTEM_ACTOR, action="ended", details={"outcome": instance.outcome}
             )
-        _flush_checked(session)
+        session.flush()
 
         def user_id(username: str) -> int | None:
             found = find_user(session, username)
@@ -519,11 +524,23 @@ class Engine:
         return matches
 
 
-def _flush_checked(session: Session) -> None:
-    try:
-        session.flush()
-    except StaleDataError as exc:
-        raise ConcurrentUpdate("someone else changed this request at the same moment: reload and try again") from exc
+def _lock_instance(session: Session, instance: ProcessInstance) -> None:
+    """Bump the instance's version if it is still the one we loaded, else ConcurrentUpdate.
+
+    `UPDATE ... SET version = version + 1 WHERE id = :id AND version = :v` is the first write
+    of every action (autoflush held back), so a loser fails here before writing anything
+    else, and row locks are always taken in the same order (instance first): no deadlocks.
+    """
+    table = ProcessInstance.__table__
+    with session.no_autoflush:
+        result = session.execute(
+            update(table)
+            .where(table.c.id == instance.id, table.c.version == instance.version)
+            .values(version=table.c.version + 1)
+        )
+    if result.rowcount != 1:
+        raise ConcurrentUpdate("someone else changed this request at the same moment: reload and try again")
+    set_committed_value(instance, "version", instance.version + 1)
 
 
 def _name(user: User | None) -> str:

@@ -99,18 +99,21 @@ def check_source(source: str, mode: str = "exec", known_names: set[str] | None =
 
 
 def _check_tree(tree: ast.AST, known_names: set[str] | None) -> None:
+    problems: list[tuple[int, int, str]] = []
     for node in ast.walk(tree):
         reason = _FORBIDDEN_NODES.get(type(node))
-        if reason:
-            raise ScriptRejected(_at(node, reason))
-        if isinstance(node, ast.Name) and node.id.startswith("_"):
-            raise ScriptRejected(_at(node, f"the name '{node.id}' is not allowed"))
-        if isinstance(node, ast.Attribute) and node.attr not in ALLOWED_ATTRIBUTES:
-            raise ScriptRejected(_at(node, f"the attribute '.{node.attr}' is not allowed"))
-        if isinstance(node, ast.Call) and known_names is not None:
+        if reason is None and isinstance(node, ast.Name) and node.id.startswith("_"):
+            reason = f"the name '{node.id}' is not allowed"
+        if reason is None and isinstance(node, ast.Attribute) and node.attr not in ALLOWED_ATTRIBUTES:
+            reason = f"the attribute '.{node.attr}' is not allowed"
+        if reason is None and isinstance(node, ast.Call) and known_names is not None:
             func = node.func
             if isinstance(func, ast.Name) and func.id not in known_names:
-                raise ScriptRejected(_at(node, f"unknown function '{func.id}'"))
+                reason = f"unknown function '{func.id}'"
+        if reason is not None:
+            problems.append((getattr(node, "lineno", 0), getattr(node, "col_offset", 0), _at(node, reason)))
+    if problems:
+        raise ScriptRejected("; ".join(message for *_, message in sorted(problems)))
 
 
 def _at(node: ast.AST, message: str) -> str:
