@@ -106,6 +106,6 @@ def test_lost_race_between_load_and_save_is_detected(waiting_review, engine):
             engine.complete(early, task_id, "msmith", {"decision": "approve"})
         with pytest.raises(ConcurrentUpdate):
             engine.complete(late, task_id, "msmith", {"decision": "reject"})
+        assert stale[0].version == version  # the late transaction really held the old version
         late.rollback()
-    assert stale[0].version == version  # the late transaction really held the old version
     assert counts(db, instance_id, "task_completed") == (1, version + 1)
