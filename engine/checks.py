@@ -85,6 +85,12 @@ def _lanes_by_node(root: Any) -> dict[str, str]:
     for lane in root.xpath("//bpmn:lane", namespaces=NS):
         for ref in lane.xpath("bpmn:flowNodeRef/text()", namespaces=NS):
             lanes[ref.strip()] = lane.get("name") or lane.get("id")
+    # Nodes inside an embedded subprocess take its lane unless a lane names them (as SpiffWorkflow does).
+    for sub in root.xpath("//bpmn:subProcess[@id]", namespaces=NS):
+        lane = lanes.get(sub.get("id"))
+        if lane is not None:
+            for node in sub.xpath(".//*[@id]"):
+                lanes.setdefault(node.get("id"), lane)
     return lanes
 
 
