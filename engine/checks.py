@@ -225,10 +225,14 @@ def _check_dmn(path: str, root: Any, names: set[str]) -> list[dict]:
         text = (node.text or "").strip().replace("?", "value")
         if not text or text == "-":
             continue
+        if re.match(r"^(not\s+)?(in|is)\b", text):
+            out.append(_finding(path, node, f"write '? {text}': SpiffWorkflow joins the input and a bare "
+                                            f"'{text.split()[0]}' without a space"))
+            continue
         try:
             compile(text, "<cell>", "eval")
             combined = f"(value) == ({text})"
         except SyntaxError:
-            combined = f"value {text}"
+            combined = f"value{text}"  # exactly how SpiffWorkflow joins them
         out += _check_one(path, node, combined, "eval", names | {"value"})
     return out

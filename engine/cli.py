@@ -488,5 +488,272 @@ def serve(ctx: Context, host: str, port: int) -> None:
     app.run(host=host, port=port, debug=False, use_reloader=False)
 
 
+# --- worker, email and incidents (engine/scheduler.py, engine/outbox.py, engine/mailin.py) -----------
+def _mail_config(ctx: Context) -> Any:
+    from .notifications import MailConfig, configure
+
+    config = MailConfig.from_settings(ctx.settings)
+    configure(ctx.engine, config)
+    return config
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Do everything that is due now, then exit.")
+@click.option("--interval", default=2.0, show_default=True, type=float, help="Seconds between rounds.")
+@pass_ctx
+@handled
+def worker(ctx: Context, once: bool, interval: float) -> None:
+    """Fire due timers, reminders and escalations, and send email (run one or several)."""
+    import logging
+    import signal
+
+    from .scheduler import Worker, WorkerSettings, run_forever
+
+    ctx.db.check_schema()
+    _mail_config(ctx)
+    runner = Worker(ctx.db, ctx.engine, smtp=ctx.settings.smtp, settings=WorkerSettings(interval=interval))
+    if once:
+        report = runner.drain()
+        click.echo(
+            f"{report.fired} timer(s) fired, {report.failed} failed; {report.emails.sent} email(s) sent, "
+            f"{report.emails.retrying} to retry, {report.emails.failed} failed; {report.digests} digest(s)"
+        )
+        return
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    smtp = ctx.settings.smtp
+    click.echo(
+        f"Waypoint worker {runner.owner}: every {interval:g}s on {ctx.db.safe_url}, mail via {smtp.host}:{smtp.port}"
+    )
+    run_forever(runner)
+
+
+@main.command("mail-in")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8025, show_default=True, type=int)
+@pass_ctx
+@handled
+def mail_in(ctx: Context, host: str, port: int) -> None:
+    """Receive replies to notifications (APPROVE / REJECT on the first line) over SMTP."""
+    import signal
+    import threading
+
+    from .mailin import serve
+
+    ctx.db.check_schema()
+    config = _mail_config(ctx)
+    if not config.reply_domain:
+        click.echo("note: WAYPOINT_MAIL_REPLY_DOMAIN is not set, so notifications carry no reply address")
+    controller = serve(ctx.db, ctx.engine, host, port, config)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    click.echo(f"Waypoint mail-in on {host}:{port} (database {ctx.db.safe_url})")
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        controller.stop()
+
+
+@main.group("outbox")
+def outbox_group() -> None:
+    """Outgoing email: what is queued, sent or failed."""
+
+
+@outbox_group.command("list")
+@click.option("--status", type=click.Choice(["pending", "sent", "failed"]), help="Only this status.")
+@click.option("--limit", default=50, show_default=True, type=int)
+@json_option
+@pass_ctx
+@handled
+def outbox_list(ctx: Context, status: str | None, limit: int, as_json: bool) -> None:
+    """List outgoing email, newest first."""
+    from sqlalchemy import select
+
+    from .models import OutboxMessage
+
+    query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+    if status:
+        query = query.where(OutboxMessage.status == status)
+    with ctx.transaction() as session:
+        rows = [
+            {
+                "id": m.id,
+                "status": m.status,
+                "kind": m.kind,
+                "to": m.recipient,
+                "subject": m.subject,
+                "instance_id": m.instance_id,
+                "attempts": m.attempts,
+                "created_at": m.created_at.isoformat(),
+                "next_attempt_at": m.next_attempt_at.isoformat(),
+                "sent_at": m.sent_at.isoformat() if m.sent_at else None,
+                "last_error": m.last_error,
+            }
+            for m in session.scalars(query)
+        ]
+    emit(
+        as_json,
+        rows,
+        lambda: (
+            [
+                click.echo(
+                    f"{r['id']}\t{r['status']}\t{r['kind']}\t{r['to']}\t{r['subject']}"
+                    + (f"\t(attempt {r['attempts']}: {r['last_error']})" if r["last_error"] else "")
+                )
+                for r in rows
+            ]
+            or click.echo("no email")
+        ),
+    )
+
+
+@outbox_group.command("retry")
+@click.argument("ids", nargs=-1, type=int, required=True)
+@pass_ctx
+@handled
+def outbox_retry(ctx: Context, ids: tuple[int, ...]) -> None:
+    """Queue failed emails again (their incidents are marked retried)."""
+    from sqlalchemy import select
+
+    from .models import Incident
+    from .outbox import retry
+
+    now = ctx.engine.clock.now()
+    with ctx.transaction() as session:
+        for outbox_id in ids:
+            retry(session, outbox_id, now)
+            for incident in session.scalars(
+                select(Incident).where(Incident.outbox_id == outbox_id, Incident.status == "open")
+            ):
+                incident.status, incident.resolved_at, incident.resolved_by = "retried", now, "cli"
+    click.echo(f"{len(ids)} email(s) queued again")
+
+
+@main.group("incidents")
+def incidents_group() -> None:
+    """Timers and emails that kept failing."""
+
+
+@incidents_group.command("list")
+@click.option("--all", "include_closed", is_flag=True, help="Include retried incidents.")
+@json_option
+@pass_ctx
+@handled
+def incidents_list(ctx: Context, include_closed: bool, as_json: bool) -> None:
+    """List incidents, newest first."""
+    from .scheduler import open_incidents
+
+    with ctx.transaction() as session:
+        rows = [
+            {
+                "id": i.id,
+                "status": i.status,
+                "kind": i.kind,
+                "instance_id": i.instance_id,
+                "task_id": i.task_id,
+                "timer_kind": i.timer_kind,
+                "attempts": i.attempts,
+                "error": i.error,
+                "created_at": i.created_at.isoformat(),
+                "resolved_by": i.resolved_by,
+            }
+            for i in open_incidents(session, include_closed)
+        ]
+    emit(
+        as_json,
+        rows,
+        lambda: (
+            [
+                click.echo(
+                    f"{r['id']}\t{r['status']}\t{r['kind']}\t#{r['instance_id'] or '-'}\t{r['created_at'][:16]}\t"
+                    f"{r['error']}"
+                )
+                for r in rows
+            ]
+            or click.echo("no incidents")
+        ),
+    )
+
+
+@incidents_group.command("retry")
+@click.argument("incident_id", type=int)
+@click.option("--as", "user", required=True, help="The admin retrying it.")
+@pass_ctx
+@handled
+def incidents_retry(ctx: Context, incident_id: int, user: str) -> None:
+    """Retry the timer or email of an incident (admins)."""
+    from .errors import PermissionDenied
+    from .scheduler import retry_incident
+    from .users import get_user
+
+    with ctx.transaction() as session:
+        if "admin" not in get_user(session, user).roles:
+            raise PermissionDenied("only an admin can retry incidents")
+        incident = retry_incident(session, incident_id, user, ctx.engine.clock.now())
+    click.echo(f"incident {incident.id} retried: the worker picks it up on its next round")
+
+
+@timers.command("list")
+@click.option("--limit", default=50, show_default=True, type=int)
+@json_option
+@pass_ctx
+@handled
+def timers_list(ctx: Context, limit: int, as_json: bool) -> None:
+    """List waiting timers (BPMN timers, reminders, escalations), soonest first."""
+    from sqlalchemy import select
+
+    from .models import Timer
+
+    with ctx.transaction() as session:
+        rows = [
+            {
+                "id": t.id,
+                "kind": t.kind,
+                "instance_id": t.instance_id,
+                "task_id": t.task_id,
+                "due_at": t.due_at.isoformat(),
+                "attempts": t.attempts,
+                "failed": t.failed_at is not None,
+                "lease_owner": t.lease_owner,
+            }
+            for t in session.scalars(select(Timer).order_by(Timer.due_at, Timer.id).limit(limit))
+        ]
+    emit(
+        as_json,
+        rows,
+        lambda: (
+            [
+                click.echo(
+                    f"{r['id']}\t{r['kind']}\t#{r['instance_id']}\t{r['due_at'][:16]}"
+                    + ("\tFAILED" if r["failed"] else "")
+                )
+                for r in rows
+            ]
+            or click.echo("no timers")
+        ),
+    )
+
+
+@users.command("digest")
+@click.argument("username")
+@click.option("--off", "opt_out", flag_value=True, help="No daily digest for this user.")
+@click.option("--on", "opt_out", flag_value=False, help="Daily digest again.")
+@pass_ctx
+@handled
+def users_digest(ctx: Context, username: str, opt_out: bool | None) -> None:
+    """Turn a user's daily digest email on or off (shows the setting without --on/--off)."""
+    from .users import get_user
+
+    with ctx.transaction() as session:
+        user = get_user(session, username)
+        if opt_out is not None:
+            user.digest_opt_out = opt_out
+        state = "off" if user.digest_opt_out else "on"
+    click.echo(f"daily digest for {username}: {state}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -114,11 +114,11 @@ class Database:
         return cfg
 
     def schema_revisions(self) -> tuple[str | None, str | None]:
-        """(revision the database is at, revision the code expects)."""
-        head = ScriptDirectory.from_config(self.alembic_config()).get_current_head()
+        """(revision(s) the database is at, revision(s) the code expects), comma-joined."""
+        heads = ScriptDirectory.from_config(self.alembic_config()).get_heads()
         with self._guard(), self.engine.connect() as conn:
-            current = MigrationContext.configure(conn).get_current_revision()
-        return current, head
+            current = MigrationContext.configure(conn).get_current_heads()
+        return (",".join(sorted(current)) or None), (",".join(sorted(heads)) or None)
 
     def check_schema(self) -> None:
         """Raise `SchemaOutOfDate` unless the database is at the code's migration head."""
@@ -133,7 +133,7 @@ class Database:
         """Apply every pending migration; return (revision before, revision after)."""
         before, _ = self.schema_revisions()
         with self._guard():
-            command.upgrade(self.alembic_config(), "head")
+            command.upgrade(self.alembic_config(), "heads")
         after, _ = self.schema_revisions()
         return before, after
 

@@ -203,9 +203,35 @@ class ParsedDefinition:
     subprocess_specs: dict[str, BpmnProcessSpec]
     forms: dict[str, dict]
     files: dict[str, str]
+    main_file: str
 
     def form(self, path: str | None) -> dict | None:
         return self.forms.get(path) if path else None
+
+    @property
+    def _start_events(self) -> list[Any]:
+        return [spec for spec in self.spec.start.outputs if getattr(spec, "bpmn_id", None)]
+
+    @property
+    def start_form(self) -> str | None:
+        """The start event's form file, if the process has a start form."""
+        for spec in self._start_events:
+            props = getattr(spec, "extensions", {}).get("properties", {}) or {}
+            if FORM_PROPERTY in props:
+                return props[FORM_PROPERTY]
+        return None
+
+    @property
+    def start_roles(self) -> set[str]:
+        """Who may start the process from the catalogue: the start event's `starters`
+        property (space-separated roles), else the role of its lane."""
+        for spec in self._start_events:
+            props = getattr(spec, "extensions", {}).get("properties", {}) or {}
+            if props.get("starters"):
+                return set(props["starters"].split())
+            if getattr(spec, "lane", None):
+                return {role_for_lane(spec.lane)}
+        return set()
 
 
 def build_parsed(key: str, files: Mapping[str, str], sources: ParsedSources | None = None) -> ParsedDefinition:
@@ -227,7 +253,8 @@ def build_parsed(key: str, files: Mapping[str, str], sources: ParsedSources | No
                     [{"file": path, "line": exc.lineno, "message": f"invalid JSON: {exc.msg}"}],
                 ) from exc
     name = sources.parser.get_process_parser(key).get_name()
-    return ParsedDefinition(key, name, content_hash(files), spec, subprocess_specs, forms, dict(files))
+    return ParsedDefinition(key, name, content_hash(files), spec, subprocess_specs, forms, dict(files),
+                            sources.process_file(key))
 
 
 class SpecCache:

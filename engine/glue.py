@@ -59,10 +59,11 @@ class GlueRegistry:
         return glue_entry
 
     def summary_for(self, key: str, data: Mapping[str, Any]) -> str:
-        """The inbox summary of an instance of `key`, or '' when the process has none."""
+        """The inbox summary of an instance of `key` (default: requester — title)."""
         entry = self.processes.get(key)
         if entry is None or entry.summary is None:
-            return ""
+            parts = (data.get("requester_name"), data.get("title"))
+            return " — ".join(str(p) for p in parts if p)[:500]
         try:
             return str(entry.summary(data))[:500]
         except Exception:  # a summary must never block an approval

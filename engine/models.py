@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -53,6 +54,8 @@ class User(Base):
     language: Mapped[str] = mapped_column(String(8), default="en")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: no daily digest email for this person (the scheduler's digest job skips them)
+    digest_opt_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     manager: Mapped[User | None] = relationship(remote_side=[id])
     role_rows: Mapped[list[UserRole]] = relationship(cascade="all, delete-orphan", lazy="selectin")
@@ -171,6 +174,8 @@ class Timer(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    #: set when retries ran out: the scheduler leaves the row alone until an admin retries its incident
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class MessageSubscription(Base):
@@ -206,3 +211,121 @@ class AuditEvent(Base):
     details: Mapped[dict] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class TaskDraft(Base):
+    """A person's unsent form data for a task (save draft), one per task and user."""
+
+    __tablename__ = "task_drafts"
+
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    saved_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Attachment(Base):
+    """A file attached to a request (stored outside the web root, by content hash)."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    uploaded_by: Mapped[User] = relationship()
+
+
+class LoginFailure(Base):
+    """A failed sign-in, kept briefly to rate-limit guessing (per username and per address)."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(120), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+# --- scheduler, outbox and email actions (engine/scheduler.py, engine/outbox.py) -------------------
+class OutboxMessage(Base):
+    """An email written in the transaction of the change that caused it; the worker sends it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    #: pending -> sent, or failed once retries ran out (an admin may put it back to pending)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    recipient: Mapped[str] = mapped_column(String(254))
+    recipient_name: Mapped[str | None] = mapped_column(String(200))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    subject: Mapped[str] = mapped_column(String(300))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    reply_to: Mapped[str | None] = mapped_column(String(254))
+    #: extra headers and attachments: {"headers": {...}, "attachments": [{filename, content_type, text}]}
+    extra: Mapped[dict] = mapped_column(JSON, default=dict)
+    #: stable Message-ID, so a resend after a crash between SMTP and commit is recognisably the same mail
+    message_id: Mapped[str] = mapped_column(String(200))
+    #: "only one such email ever" (calendar invitations, daily digests); NULL for ordinary mail
+    dedup_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Incident(Base):
+    """A timer or email that kept failing after its retries: visible to admins, who may retry it."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (Index("ix_incidents_status", "status", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # "timer" or "email"
+    status: Mapped[str] = mapped_column(String(10), default="open")  # open, retried
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    timer_id: Mapped[int | None] = mapped_column(Integer)
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    timer_kind: Mapped[str | None] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class UsedToken(Base):
+    """Ids of redeemed email-action tokens: each signed link or reply address works once."""
+
+    __tablename__ = "used_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    action: Mapped[str] = mapped_column(String(20))
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PeriodicJob(Base):
+    """A recurring job of the worker (the daily digest): claimed by moving `next_due_at` forward."""
+
+    __tablename__ = "periodic_jobs"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    next_due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_owner: Mapped[str | None] = mapped_column(String(100))

@@ -26,11 +26,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import audit
+from . import audit, notifications
 from .checks import check_sources
 from .clock import Clock, SystemClock, frozen_time
 from .definitions import (
-    FORM_PROPERTY,
     DeployResult,
     ParsedDefinition,
     SourceSet,
@@ -57,7 +56,7 @@ from .glue import GlueRegistry, load_workflows
 from .models import MessageSubscription, ProcessInstance, TaskRecord, Timer, User
 from .scripting import DEFAULT_TIME_LIMIT, ScriptRejected, ScriptTimeout, WaypointScriptEngine, builtin_helpers
 from .serialization import SERIALIZER_VERSION, dump, load
-from .taskindex import IndexContext, canonical, clear_waits, sync_all
+from .taskindex import BPMN_TIMER, IndexContext, canonical, clear_waits, sync_all
 from .users import KNOWN_ROLES, find_user
 
 #: Data keys the engine sets at start; forms cannot submit them.
@@ -124,7 +123,7 @@ class Engine:
         definition = latest_definition(session, key)
         parsed = self.specs.get(session, definition)
         actor = self._user(session, user) if user is not None else None
-        form = _start_form(parsed)
+        form = parsed.start_form
         if form is not None:
             clean = validate_submission(parsed.form(form), data, reserved=RESERVED_FIELDS)
         else:
@@ -306,16 +305,21 @@ class Engine:
         return instance
 
     def due_timers(self, session: Session, now: datetime | None = None, limit: int = 100) -> list[Timer]:
-        """Timers due before `now` (default: the clock), oldest first."""
+        """BPMN timers due before `now` (default: the clock), oldest first."""
         moment = now or self.clock.now()
         return list(
-            session.scalars(select(Timer).where(Timer.due_at < moment).order_by(Timer.due_at, Timer.id).limit(limit))
+            session.scalars(
+                select(Timer)
+                .where(Timer.kind == BPMN_TIMER, Timer.due_at < moment)
+                .order_by(Timer.due_at, Timer.id)
+                .limit(limit)
+            )
         )
 
     def fire_timer(self, session: Session, timer_id: int) -> bool:
         """Fire one due timer; False when it is gone, not yet due, or its instance ended."""
         timer = session.get(Timer, timer_id)
-        if timer is None:
+        if timer is None or timer.kind != BPMN_TIMER:  # reminders/escalations: engine/notifications.py
             return False
         instance = self._instance(session, timer.instance_id)
         now = self.clock.now()
@@ -491,6 +495,7 @@ class Engine:
         if instance.status != "running":
             clear_waits(session, instance.id)
         session.flush()
+        notifications.after_save(session, self, instance, parsed, wf, created, now)  # task timers + outbox emails
         return created
 
     def _evaluate(self, expression: str, data: Mapping[str, Any]) -> Any:
@@ -545,15 +550,6 @@ def _lock_instance(session: Session, instance: ProcessInstance) -> None:
 
 def _name(user: User | None) -> str:
     return user.username if user is not None else SYSTEM_ACTOR
-
-
-def _start_form(parsed: ParsedDefinition) -> str | None:
-    start = parsed.spec.start
-    for spec in [*start.outputs, start]:
-        props = getattr(spec, "extensions", {}).get("properties", {}) or {}
-        if FORM_PROPERTY in props:
-            return props[FORM_PROPERTY]
-    return None
 
 
 def _find_task(wf: BpmnWorkflow, task_id: str) -> Any:

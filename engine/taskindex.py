@@ -30,6 +30,9 @@ from .models import MessageSubscription, ProcessInstance, TaskRecord, Timer, Use
 
 DEFAULT_DUE = "P5D"
 BPMN_TIMER = "bpmn_timer"
+#: Timer kinds kept per open user task by engine/notifications.py (not by `sync_timers`).
+TASK_REMINDER = "task_reminder"
+TASK_ESCALATION = "task_escalation"
 
 
 def canonical(mapping: Mapping[str, Any]) -> str:

@@ -1,14 +1,26 @@
-"""Waypoint's web application (Flask app factory; the inbox lands in its own issue)."""
+"""Waypoint's web application: the Flask app factory, wiring blueprints, security and errors.
+
+`web/` talks only to `engine/`: views open a transaction with `db.transaction()` (or
+`db.reading()`), call the engine facade or its query modules, and render Jinja2 templates.
+"""
 
 from __future__ import annotations
 
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
-from flask import Flask, render_template
+from flask import Flask, abort, redirect, send_from_directory, url_for
 
 from engine import Database, Engine, Settings
+from engine.attachments import AttachmentStore
 from engine.config import DEFAULT_SECRET_KEY
-from engine.queries import list_processes
+
+from . import csrf, errors, i18n, render
+
+#: Front-end packages installed from the npm registry (package.json), served read-only.
+NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
+VENDOR_PACKAGES = frozenset({"bpmn-js"})
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -19,27 +31,69 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         SECRET_KEY=settings.secret_key,
         WAYPOINT_SETTINGS=settings,
         DATABASE_URL=settings.database_url,
+        ATTACHMENTS_DIR=str(Path("instance") / "attachments"),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.https,
+        SESSION_COOKIE_NAME="waypoint_session",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=10),
+        MAX_CONTENT_LENGTH=12 * 1024 * 1024,
+        LOGIN_MAX_FAILURES=5,
+        LOGIN_WINDOW=timedelta(minutes=15),
     )
     if config:
         app.config.update(config)
     if settings.is_production and app.config["SECRET_KEY"] == DEFAULT_SECRET_KEY:
-        raise RuntimeError("WAYPOINT_SECRET_KEY must be set in production")
+        raise RuntimeError("WAYPOINT_SECRET_KEY must be set to a long random value in production")
     db = app.config.get("WAYPOINT_DB") or Database(app.config["DATABASE_URL"])
     db.check_schema()  # refuse to start on a schema that is behind
     engine = app.config.get("WAYPOINT_ENGINE") or Engine(office_tz=settings.timezone)
     app.extensions["waypoint.db"] = db
     app.extensions["waypoint.engine"] = engine
+    app.extensions["waypoint.attachments"] = AttachmentStore(app.config["ATTACHMENTS_DIR"])
+
+    i18n.init_app(app)
+    csrf.init_app(app)
+    errors.init_app(app)
+    render.init_app(app)
+
+    from .admin import bp as admin_bp
+    from .auth import bp as auth_bp
+    from .auth import load_user
+    from .inbox import bp as inbox_bp
+    from .requests import bp as requests_bp
+
+    app.before_request(load_user)
+    for blueprint in (auth_bp, inbox_bp, requests_bp, admin_bp):
+        app.register_blueprint(blueprint)
+
+    @app.after_request
+    def security_headers(response):  # type: ignore[no-untyped-def]
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+            "script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'",
+        )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
 
     @app.get("/")
-    def home() -> str:
-        """Placeholder home page: what is deployed."""
-        with db.reading() as session:
-            processes = list_processes(session)
-        return render_template("home.html", processes=processes)
+    def home():  # type: ignore[no-untyped-def]
+        """The inbox is the home page."""
+        return redirect(url_for("inbox.index"))
+
+    @app.get("/vendor/<path:filename>", endpoint="vendor")
+    def vendor(filename: str):  # type: ignore[no-untyped-def]
+        """Files of allow-listed npm packages (404 when `npm install` has not run)."""
+        if filename.split("/", 1)[0] not in VENDOR_PACKAGES:
+            abort(404)
+        return send_from_directory(NODE_MODULES, filename, max_age=86400)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
-        """Liveness: the database answers."""
+        """Liveness: the database answers and its schema is current."""
         db.check_schema()
         return {"status": "ok"}
 

@@ -3,10 +3,17 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-from engine.models import Base
+from engine.models import Base, UTCDateTime
 
 config = context.config
 target_metadata = Base.metadata
+
+
+def render_item(type_, obj, autogen_context):  # type: ignore[no-untyped-def]
+    """Migrations store plain DateTime: the UTC conversion lives in the model, not the schema."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime()"
+    return False
 
 
 def run_migrations_online() -> None:
@@ -19,6 +26,7 @@ def run_migrations_online() -> None:
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             transaction_per_migration=True,
+            render_item=render_item,
         )
         with context.begin_transaction():
             context.run_migrations()

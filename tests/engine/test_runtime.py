@@ -92,7 +92,7 @@ def test_boundary_timer_escalates_after_three_days(deployed, engine, clock):
     iid = start(db, engine)
     [(review_id, *_)] = open_tasks(db, iid)
     with db.reading() as s:
-        timer = s.scalars(select(Timer).where(Timer.instance_id == iid)).one()
+        timer = s.scalars(select(Timer).where(Timer.instance_id == iid, Timer.kind == "bpmn_timer")).one()
         assert timer.due_at == clock.now() + timedelta(days=3)
         assert engine.due_timers(s) == []
 
@@ -120,7 +120,7 @@ def test_timer_not_yet_due_does_nothing(deployed, engine, clock):
     db = deployed
     iid = start(db, engine)
     with db.reading() as s:
-        timer_id = s.scalars(select(Timer.id).where(Timer.instance_id == iid)).one()
+        timer_id = s.scalars(select(Timer.id).where(Timer.instance_id == iid, Timer.kind == "bpmn_timer")).one()
     clock.advance(days=2)
     with db.transaction() as s:
         assert engine.fire_timer(s, timer_id) is False

@@ -23,11 +23,22 @@ def test_production_needs_a_real_secret_key(monkeypatch, sqlite_db):
         create_app({"WAYPOINT_DB": sqlite_db})
 
 
-def test_home_lists_deployed_processes(db, engine):
+def test_home_is_the_inbox_and_health_answers(db, engine):
     with db.transaction() as s:
         engine.deploy(s, [FIXTURES / "small"])
     app = create_app({"WAYPOINT_DB": db, "WAYPOINT_ENGINE": engine, "TESTING": True})
-    page = app.test_client().get("/")
-    assert page.status_code == 200
-    assert b"Small approval" in page.data and b"small_approval" in page.data
-    assert app.test_client().get("/healthz").json == {"status": "ok"}
+    client = app.test_client()
+    assert client.get("/").headers["Location"] == "/inbox"
+    assert client.get("/healthz").json == {"status": "ok"}
+    page = client.get("/login")
+    assert (
+        page.headers["X-Frame-Options"] == "DENY"
+        and "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    )
+
+
+def test_vendor_route_serves_only_allow_listed_packages(sqlite_db, engine):
+    app = create_app({"WAYPOINT_DB": sqlite_db, "WAYPOINT_ENGINE": engine, "TESTING": True})
+    client = app.test_client()
+    assert client.get("/vendor/left-pad/index.js").status_code == 404
+    assert client.get("/vendor/bpmn-js/../../pyproject.toml").status_code == 404

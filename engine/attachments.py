@@ -1,0 +1,106 @@
+"""Files attached to requests: type- and size-checked, stored by content hash outside the web root."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .errors import NotFound, ValidationFailed
+from .models import Attachment, ProcessInstance, User
+
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+#: Accepted types, recognised by their first bytes (the browser's claim is not trusted).
+SIGNATURES = {
+    "application/pdf": (b"%PDF-",),
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+}
+_UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
+
+
+def sniff_type(content: bytes) -> str | None:
+    """The accepted content type whose signature `content` starts with, if any."""
+    for content_type, signatures in SIGNATURES.items():
+        if any(content.startswith(sig) for sig in signatures):
+            return content_type
+    return None
+
+
+def safe_filename(name: str) -> str:
+    """A display name without path parts or odd characters."""
+    base = os.path.basename(name.replace("\\", "/")).strip() or "attachment"
+    return _UNSAFE.sub("_", base)[:200]
+
+
+class AttachmentStore:
+    """Content-addressed files under a root folder (e.g. instance/attachments)."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def path_for(self, digest: str) -> Path:
+        if not re.fullmatch(r"[0-9a-f]{64}", digest):
+            raise NotFound("no such file")
+        return self.root / digest[:2] / digest
+
+    def add(
+        self,
+        session: Session,
+        instance: ProcessInstance,
+        user: User,
+        filename: str,
+        content: bytes,
+        now: datetime,
+        task_id: str | None = None,
+    ) -> Attachment:
+        """Check and store a file for `instance`; the caller has checked the user may see it."""
+        if not content:
+            raise ValidationFailed("the file is empty", [("file", "choose a PDF, PNG or JPEG file")])
+        if len(content) > MAX_ATTACHMENT_BYTES:
+            raise ValidationFailed(
+                f"the file is larger than {MAX_ATTACHMENT_BYTES // (1024 * 1024)} MB",
+                [("file", "files may be at most 10 MB")],
+            )
+        content_type = sniff_type(content)
+        if content_type is None:
+            raise ValidationFailed("only PDF, PNG and JPEG files are accepted", [("file", "unsupported type")])
+        digest = hashlib.sha256(content).hexdigest()
+        path = self.path_for(digest)
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_bytes(content)
+            os.replace(tmp, path)
+        attachment = Attachment(
+            instance_id=instance.id,
+            task_id=task_id,
+            filename=safe_filename(filename),
+            content_type=content_type,
+            size=len(content),
+            sha256=digest,
+            uploaded_by_id=user.id,
+            uploaded_at=now,
+        )
+        session.add(attachment)
+        session.flush()
+        return attachment
+
+    def read(self, attachment: Attachment) -> bytes:
+        path = self.path_for(attachment.sha256)
+        if not path.exists():
+            raise NotFound("the file is missing from storage")
+        return path.read_bytes()
+
+
+def list_for(session: Session, instance_id: int) -> list[Attachment]:
+    return list(
+        session.scalars(
+            select(Attachment).where(Attachment.instance_id == instance_id).order_by(Attachment.uploaded_at)
+        )
+    )

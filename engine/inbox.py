@@ -1,0 +1,383 @@
+"""The inbox's queries and rules: tabs, filters, counts, who may see a request, drafts.
+
+Every query here reads the task index and instance rows with a fixed number of SQL
+statements per page, whatever the number of tasks: rows (one joined query), the total for
+pagination, and the tab counts (one query with conditional sums).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy.orm import Session, aliased, contains_eager
+
+from .errors import NotFound, PermissionDenied
+from .forms import validate_submission
+from .models import ProcessDefinition, ProcessInstance, TaskDraft, TaskRecord, User
+
+TABS = ("mine", "queue", "overdue", "started")
+OVERSIGHT_ROLES = frozenset({"admin", "itv_coordinator"})
+MAX_PER_PAGE = 100
+
+
+@dataclass
+class InboxQuery:
+    """What the person asked for: a tab, filters, sort order and page."""
+
+    tab: str = "mine"
+    process: str | None = None
+    step: str | None = None
+    overdue_only: bool = False
+    search: str | None = None
+    sort: str = "due"
+    page: int = 1
+    per_page: int = 25
+
+    def normalized(self) -> InboxQuery:
+        return InboxQuery(
+            tab=self.tab if self.tab in TABS else "mine",
+            process=self.process or None,
+            step=self.step or None,
+            overdue_only=bool(self.overdue_only),
+            search=(self.search or "").strip()[:200] or None,
+            sort=self.sort if self.sort in ("due", "age", "-due", "-age") else "due",
+            page=max(1, min(int(self.page or 1), 10_000)),
+            per_page=max(1, min(int(self.per_page or 25), MAX_PER_PAGE)),
+        )
+
+
+@dataclass
+class InboxRow:
+    task_id: str | None
+    instance_id: int
+    process_key: str
+    process_name: str
+    summary: str
+    step: str
+    role: str | None
+    requester: str | None
+    holder: str | None
+    created_at: datetime
+    due_at: datetime | None
+    overdue: bool
+    status: str
+
+
+@dataclass
+class InboxPage:
+    query: InboxQuery
+    rows: list[InboxRow]
+    total: int
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.query.per_page))
+
+
+def _actionable(user: User):
+    """Tasks the user holds, plus open queue tasks of their roles (not their own approvals)."""
+    mine = or_(TaskRecord.assignee_id == user.id, TaskRecord.claimed_by_id == user.id)
+    queue = and_(
+        TaskRecord.assignee_id.is_(None),
+        TaskRecord.claimed_by_id.is_(None),
+        TaskRecord.role.in_(sorted(user.roles) or [""]),
+        or_(
+            TaskRecord.role == "requester",
+            ProcessInstance.started_by_id != user.id,
+            ProcessInstance.started_by_id.is_(None),
+        ),
+    )
+    return mine, queue
+
+
+def tab_counts(session: Session, user: User, now: datetime) -> dict[str, int]:
+    """Open items per tab, in one statement."""
+    mine, queue = _actionable(user)
+    overdue = and_(or_(mine, queue), TaskRecord.due_at < now)
+    row = session.execute(
+        select(
+            func.coalesce(func.sum(case((mine, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((queue, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((overdue, 1), else_=0)), 0),
+        )
+        .select_from(TaskRecord)
+        .join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id)
+        .where(TaskRecord.status == "ready", or_(mine, queue))
+    ).one()
+    started = session.scalar(
+        select(func.count())
+        .select_from(ProcessInstance)
+        .where(ProcessInstance.started_by_id == user.id, ProcessInstance.status == "running")
+    )
+    return {"mine": int(row[0]), "queue": int(row[1]), "overdue": int(row[2]), "started": int(started or 0)}
+
+
+def inbox_page(session: Session, user: User, query: InboxQuery, now: datetime) -> InboxPage:
+    """One page of a tab, with its total and every tab's count."""
+    q = query.normalized()
+    if q.tab == "started":
+        rows, total = _started_page(session, user, q, now)
+    else:
+        rows, total = _task_page(session, user, q, now)
+    return InboxPage(q, rows, total, tab_counts(session, user, now))
+
+
+def _task_page(session: Session, user: User, q: InboxQuery, now: datetime) -> tuple[list[InboxRow], int]:
+    mine, queue = _actionable(user)
+    condition = {"mine": mine, "queue": queue, "overdue": and_(or_(mine, queue), TaskRecord.due_at < now)}[q.tab]
+    starter = aliased(User)
+    holder = aliased(User, name="holder")
+    claimant = aliased(User, name="claimant")
+    filters = [TaskRecord.status == "ready", condition]
+    if q.process:
+        filters.append(TaskRecord.process_key == q.process)
+    if q.step:
+        filters.append(TaskRecord.name == q.step)
+    if q.overdue_only:
+        filters.append(TaskRecord.due_at < now)
+    if q.search:
+        filters.append(func.lower(ProcessInstance.summary).contains(q.search.lower(), autoescape=True))
+    order = {
+        "due": (TaskRecord.due_at.asc(), TaskRecord.created_at.asc()),
+        "-due": (TaskRecord.due_at.desc(), TaskRecord.created_at.desc()),
+        "age": (TaskRecord.created_at.asc(), TaskRecord.id),
+        "-age": (TaskRecord.created_at.desc(), TaskRecord.id),
+    }[q.sort]
+    base = (
+        select(
+            TaskRecord,
+            ProcessInstance,
+            ProcessDefinition.name,
+            starter.display_name,
+            holder.display_name,
+            claimant.display_name,
+        )
+        .join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id)
+        .join(ProcessDefinition, ProcessInstance.definition_id == ProcessDefinition.id)
+        .outerjoin(starter, ProcessInstance.started_by_id == starter.id)
+        .outerjoin(holder, TaskRecord.assignee_id == holder.id)
+        .outerjoin(claimant, TaskRecord.claimed_by_id == claimant.id)
+        .where(*filters)
+    )
+    total = session.scalar(
+        select(func.count())
+        .select_from(TaskRecord)
+        .join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id)
+        .where(*filters)
+    )
+    result = session.execute(base.order_by(*order).offset((q.page - 1) * q.per_page).limit(q.per_page))
+    rows = [
+        InboxRow(
+            task_id=t.id,
+            instance_id=i.id,
+            process_key=t.process_key,
+            process_name=pname,
+            summary=i.summary,
+            step=t.name,
+            role=t.role,
+            requester=sname,
+            holder=cname or hname,
+            created_at=t.created_at,
+            due_at=t.due_at,
+            overdue=t.due_at is not None and t.due_at < now,
+            status=t.status,
+        )
+        for t, i, pname, sname, hname, cname in result
+    ]
+    return rows, int(total or 0)
+
+
+def _started_page(session: Session, user: User, q: InboxQuery, now: datetime) -> tuple[list[InboxRow], int]:
+    filters = [ProcessInstance.started_by_id == user.id]
+    if q.process:
+        filters.append(ProcessInstance.process_key == q.process)
+    if q.search:
+        filters.append(func.lower(ProcessInstance.summary).contains(q.search.lower(), autoescape=True))
+    order = ProcessInstance.created_at.asc() if q.sort == "age" else ProcessInstance.created_at.desc()
+    total = session.scalar(select(func.count()).select_from(ProcessInstance).where(*filters))
+    instances = session.execute(
+        select(ProcessInstance, ProcessDefinition.name)
+        .join(ProcessDefinition, ProcessInstance.definition_id == ProcessDefinition.id)
+        .where(*filters)
+        .order_by(order, ProcessInstance.id.desc())
+        .offset((q.page - 1) * q.per_page)
+        .limit(q.per_page)
+    ).all()
+    ids = [i.id for i, _ in instances]
+    open_steps: dict[int, list[TaskRecord]] = {}
+    if ids:
+        holder = aliased(User)
+        for task, name in session.execute(
+            select(TaskRecord, holder.display_name)
+            .outerjoin(holder, holder.id == func.coalesce(TaskRecord.claimed_by_id, TaskRecord.assignee_id))
+            .where(TaskRecord.instance_id.in_(ids), TaskRecord.status == "ready")
+            .order_by(TaskRecord.created_at)
+        ):
+            task.holder_name = name  # type: ignore[attr-defined]
+            open_steps.setdefault(task.instance_id, []).append(task)
+    rows = []
+    for instance, pname in instances:
+        steps = open_steps.get(instance.id, [])
+        first = steps[0] if steps else None
+        rows.append(
+            InboxRow(
+                task_id=None,
+                instance_id=instance.id,
+                process_key=instance.process_key,
+                process_name=pname,
+                summary=instance.summary,
+                step=", ".join(s.name for s in steps) or (instance.outcome or instance.status),
+                role=first.role if first else None,
+                requester=user.display_name,
+                holder=", ".join(sorted({s.holder_name or s.role or "" for s in steps})) or None,
+                created_at=instance.created_at,
+                due_at=first.due_at if first else None,
+                overdue=bool(first and first.due_at and first.due_at < now),
+                status=instance.status,
+            )
+        )
+    return rows, int(total or 0)
+
+
+def step_choices(session: Session, user: User) -> list[tuple[str, str]]:
+    """(process key, step name) pairs among the user's actionable tasks, for the filter."""
+    mine, queue = _actionable(user)
+    return [
+        (k, n)
+        for k, n in session.execute(
+            select(TaskRecord.process_key, TaskRecord.name)
+            .distinct()
+            .join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id)
+            .where(TaskRecord.status == "ready", or_(mine, queue))
+            .order_by(TaskRecord.process_key, TaskRecord.name)
+        )
+    ]
+
+
+# --- visibility -------------------------------------------------------------------------------
+def can_view(session: Session, user: User, instance: ProcessInstance) -> bool:
+    """May `user` see this request? Its starter, anyone who holds or held one of its tasks,
+    members of the role of one of its open queue tasks, and the office's coordinators and admins."""
+    if user.roles & OVERSIGHT_ROLES or instance.started_by_id == user.id:
+        return True
+    involved = exists().where(
+        TaskRecord.instance_id == instance.id,
+        or_(
+            TaskRecord.assignee_id == user.id,
+            TaskRecord.claimed_by_id == user.id,
+            TaskRecord.completed_by_id == user.id,
+            and_(
+                TaskRecord.status == "ready",
+                TaskRecord.assignee_id.is_(None),
+                TaskRecord.claimed_by_id.is_(None),
+                TaskRecord.role.in_(sorted(user.roles) or [""]),
+            ),
+        ),
+    )
+    return bool(session.scalar(select(involved)))
+
+
+def visible_instance(session: Session, user: User, instance_id: int) -> ProcessInstance:
+    """The instance if the user may see it; NotFound otherwise (no hint that it exists)."""
+    instance = session.get(ProcessInstance, instance_id)
+    if instance is None or not can_view(session, user, instance):
+        raise NotFound(f"no request with id {instance_id}")
+    return instance
+
+
+def visible_task(session: Session, user: User, task_id: str) -> TaskRecord:
+    """The task row if the user may see its request; NotFound otherwise."""
+    row = session.scalars(
+        select(TaskRecord)
+        .join(TaskRecord.instance)
+        .options(contains_eager(TaskRecord.instance))
+        .where(TaskRecord.id == str(task_id))
+    ).first()
+    if row is None or not can_view(session, user, row.instance):
+        raise NotFound("no such task")
+    return row
+
+
+# --- drafts -----------------------------------------------------------------------------------
+def save_draft(
+    session: Session, row: TaskRecord, user: User, data: dict[str, Any], now: datetime, schema: dict | None
+) -> TaskDraft:
+    """Keep a person's unfinished form data (checked only for size and declared fields)."""
+    if row.status != "ready":
+        raise PermissionDenied("this task is no longer open")
+    declared = {k: v for k, v in data.items() if k in (schema or {}).get("properties", {})}
+    validate_submission({"properties": dict.fromkeys(declared, {})}, declared)
+    draft = session.get(TaskDraft, (row.id, user.id))
+    if draft is None:
+        draft = TaskDraft(task_id=row.id, user_id=user.id, data=declared, saved_at=now)
+        session.add(draft)
+    else:
+        draft.data, draft.saved_at = declared, now
+    return draft
+
+
+def get_draft(session: Session, task_id: str, user: User) -> TaskDraft | None:
+    return session.get(TaskDraft, (str(task_id), user.id))
+
+
+def delete_drafts(session: Session, task_id: str) -> None:
+    for draft in session.scalars(select(TaskDraft).where(TaskDraft.task_id == str(task_id))):
+        session.delete(draft)
+
+
+def task_data(engine: Any, session: Session, row: TaskRecord) -> dict[str, Any]:
+    """The data a READY task sees (deserializes one workflow: for the task page, never queues)."""
+    from uuid import UUID
+
+    from .serialization import load
+
+    if row.status != "ready":
+        return dict(row.instance.data)
+    parsed = engine.definition_for(session, row.instance)
+    wf = load(row.instance.state, parsed, engine.script_engine)
+    task = wf.get_task_from_id(UUID(row.id))
+    return dict(task.data) if task is not None else dict(row.instance.data)
+
+
+def catalogue(engine: Any, session: Session, user: User) -> list[dict[str, Any]]:
+    """Deployed processes this user may start (a start form, and a starter role they hold)."""
+    from .queries import list_processes
+
+    entries = []
+    for process in list_processes(session):
+        definition = session.scalars(
+            select(ProcessDefinition).where(
+                ProcessDefinition.key == process["key"], ProcessDefinition.version == process["version"]
+            )
+        ).one()
+        parsed = engine.specs.get(session, definition)
+        if parsed.start_form is None or not (parsed.start_roles & user.roles):
+            continue
+        entries.append({**process, "form": parsed.form(parsed.start_form) or {}})
+    return entries
+
+
+def diagram_state(engine: Any, session: Session, instance: ProcessInstance) -> dict[str, Any]:
+    """The instance's main BPMN file and which of its elements are done or current (page only)."""
+    from SpiffWorkflow.util.task import TaskState
+
+    from .serialization import load
+
+    parsed = engine.definition_for(session, instance)
+    wf = load(instance.state, parsed, engine.script_engine)
+    done, current = set(), set()
+    for task in wf.get_tasks():
+        if task.workflow is not wf:
+            continue
+        bpmn_id = getattr(task.task_spec, "bpmn_id", None)
+        if not bpmn_id:
+            continue
+        if task.state == TaskState.COMPLETED:
+            done.add(bpmn_id)
+        elif task.state in (TaskState.READY, TaskState.WAITING, TaskState.STARTED):
+            current.add(bpmn_id)
+    return {"xml": parsed.files[parsed.main_file], "done": sorted(done - current), "current": sorted(current)}

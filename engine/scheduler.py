@@ -1,0 +1,404 @@
+"""The worker: fires due timers, sends the outbox, runs the daily digest; the truth lives in the database.
+
+`Worker.tick()` does one round: claim due rows of `timers` under a lease (engine/leases.py),
+fire each in its own transaction, deliver a batch of outbox mail, and run the digest when its
+`periodic_jobs` row is due. `run_forever` only asks APScheduler's `BlockingScheduler` to call
+the rounds every few seconds; nothing is kept in its memory, so any number of workers on any
+number of machines may run, and a restarted worker fires what fell due while it was down, once.
+
+Exactly once, per timer kind (see docs/scheduler.md):
+
+* `bpmn_timer`: `Engine.fire_timer` locks the instance (`UPDATE ... WHERE version = :v`) and
+  deletes or moves the timer row in the same transaction; a second firing finds the row gone or
+  loses the version check.
+* `task_reminder` / `task_escalation`: the worker first re-takes its lease with a conditional
+  UPDATE (`lease_owner = me AND due_at = claimed due`), which also row-locks the timer, then
+  writes the emails and moves (reminder) or deletes (escalation) the row in that transaction.
+  An escalation that reassigns the task locks the instance first, like every engine action.
+
+A failure is retried with backoff (the lease expiry doubles as "not before"); after
+`max_attempts` the timer is marked failed and becomes an incident on its instance.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from . import audit, leases, notifications
+from .config import SmtpSettings
+from .db import Database
+from .errors import Conflict, DatabaseUnavailable, InvalidState, NotFound, WaypointError
+from .models import Incident, PeriodicJob, ProcessInstance, Timer
+from .outbox import DeliveryReport, OutboxSender, backoff
+from .outbox import retry as retry_email
+from .runtime import SYSTEM_ACTOR, Engine, _lock_instance
+from .taskindex import BPMN_TIMER, TASK_ESCALATION, TASK_REMINDER
+
+log = logging.getLogger("waypoint.worker")
+
+DIGEST_JOB = "daily_digest"
+
+
+def worker_name() -> str:
+    """A name unique to this worker: host, process id and a random suffix."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """How much a worker takes at once, for how long, and how often it retries."""
+
+    batch: int = 50
+    lease: timedelta = timedelta(seconds=60)
+    max_timer_attempts: int = 5
+    email_batch: int = 20
+    email_lease: timedelta = timedelta(minutes=5)
+    max_email_attempts: int = 12
+    #: seconds between rounds in `run_forever`
+    interval: float = 2.0
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A timer this worker leased: enough to check, when firing, that it is still ours and unchanged."""
+
+    id: int
+    kind: str
+    instance_id: int
+    task_id: str
+    due_at: datetime
+
+
+@dataclass
+class TickReport:
+    """What one round did."""
+
+    fired: int = 0
+    skipped: int = 0
+    failed: int = 0
+    emails: DeliveryReport = field(default_factory=DeliveryReport)
+    digests: int = 0
+
+
+class Worker:
+    """One worker: claims and fires timers, delivers the outbox, runs periodic jobs."""
+
+    def __init__(
+        self,
+        db: Database,
+        engine: Engine,
+        *,
+        smtp: SmtpSettings | None = None,
+        owner: str | None = None,
+        settings: WorkerSettings | None = None,
+        transport: Callable[[SmtpSettings], Any] | None = None,
+    ):
+        self.db, self.engine, self.clock = db, engine, engine.clock
+        self.owner = owner or worker_name()
+        self.settings = settings or WorkerSettings()
+        kwargs = {"transport": transport} if transport is not None else {}
+        self.sender = OutboxSender(
+            db,
+            self.clock,
+            smtp or SmtpSettings(),
+            self.owner,
+            batch=self.settings.email_batch,
+            lease=self.settings.email_lease,
+            max_attempts=self.settings.max_email_attempts,
+            **kwargs,
+        )
+
+    # --- timers ---------------------------------------------------------------------------------
+    def claim_timers(self, limit: int | None = None) -> list[Claimed]:
+        """Lease up to `limit` due timers (oldest first) that nobody holds."""
+        now = self.clock.now()
+        with self.db.transaction() as session:
+            rows = leases.claim(
+                session,
+                Timer,
+                due=[Timer.due_at < now, Timer.failed_at.is_(None)],
+                order_by=[Timer.due_at, Timer.id],
+                owner=self.owner,
+                now=now,
+                lease=self.settings.lease,
+                limit=limit or self.settings.batch,
+                returning=[Timer.id, Timer.kind, Timer.instance_id, Timer.task_id, Timer.due_at],
+            )
+        claimed = [Claimed(r.id, r.kind, r.instance_id, r.task_id, _aware(r.due_at)) for r in rows]
+        return sorted(claimed, key=lambda c: (c.due_at, c.id))
+
+    def fire(self, claimed: Claimed) -> str:
+        """Fire one leased timer in its own transaction: 'fired', 'skipped' or 'failed'."""
+        try:
+            with self.db.transaction() as session:
+                outcome = self._fire_in(session, claimed)
+        except Conflict:  # someone acted on the instance at the same moment: try again next round
+            self._release(claimed)
+            return "skipped"
+        except DatabaseUnavailable:  # not the timer's fault: the lease runs out and it is retried
+            log.warning("database unavailable while firing timer %s", claimed.id)
+            return "skipped"
+        except Exception as exc:
+            self._record_failure(claimed, exc)
+            return "failed"
+        return outcome
+
+    def _fire_in(self, session: Session, claimed: Claimed) -> str:
+        now = self.clock.now()
+        if claimed.kind == BPMN_TIMER:
+            # the instance lock inside fire_timer is what makes a BPMN timer fire once
+            if self.engine.fire_timer(session, claimed.id):
+                leases.release(session, Timer, claimed.id, self.owner)
+                return "fired"
+            timer = session.get(Timer, claimed.id)
+            if timer is None or timer.lease_owner != self.owner or timer.due_at >= now:
+                if timer is not None:
+                    leases.release(session, Timer, claimed.id, self.owner)
+                return "skipped"
+            raise InvalidState("the process did not consider this timer due")
+        if claimed.kind == TASK_ESCALATION:
+            timer = session.get(Timer, claimed.id)
+            if timer is not None and notifications.escalation_reassigns(session, self.engine, timer):
+                _lock_instance(session, session.get(ProcessInstance, claimed.instance_id))  # instance first, always
+        if not self._hold(session, claimed, now):
+            return "skipped"
+        timer = session.get(Timer, claimed.id, populate_existing=True)
+        assert timer is not None
+        if claimed.kind == TASK_REMINDER:
+            notifications.fire_reminder(session, self.engine, timer, now)
+        elif claimed.kind == TASK_ESCALATION:
+            notifications.fire_escalation(session, self.engine, timer, now)
+        else:
+            raise InvalidState(f"unknown timer kind '{claimed.kind}'")
+        return "fired"
+
+    def _hold(self, session: Session, claimed: Claimed, now: datetime) -> bool:
+        """Still our lease, and the timer unchanged since we claimed it? (Also row-locks it.)"""
+        return leases.hold(
+            session, Timer, claimed.id, self.owner, now + self.settings.lease, Timer.due_at == claimed.due_at
+        )
+
+    def _release(self, claimed: Claimed) -> None:
+        try:
+            with self.db.transaction() as session:
+                leases.release(session, Timer, claimed.id, self.owner)
+        except DatabaseUnavailable:
+            log.warning("could not release timer %s; its lease will expire", claimed.id)
+
+    def _record_failure(self, claimed: Claimed, exc: BaseException) -> None:
+        """Count a failed attempt: retry after backoff, or mark failed with an incident."""
+        error = str(exc) if isinstance(exc, WaypointError) else f"{type(exc).__name__}: {exc}"
+        log.warning("timer %s (%s) on #%s failed: %s", claimed.id, claimed.kind, claimed.instance_id, error)
+        for _ in range(3):  # the incident's audit event needs the instance lock: retry a lost race
+            try:
+                with self.db.transaction() as session:
+                    self._failure_in(session, claimed, error[:2000])
+                return
+            except Conflict:
+                continue
+
+    def _failure_in(self, session: Session, claimed: Claimed, error: str) -> None:
+        now = self.clock.now()
+        timer = session.get(Timer, claimed.id)
+        if timer is None or timer.lease_owner != self.owner:
+            return
+        timer.attempts += 1
+        timer.last_error = error
+        timer.lease_owner = None
+        if timer.attempts < self.settings.max_timer_attempts:
+            timer.lease_until = now + backoff(timer.attempts)  # "not before": the claim skips it until then
+            return
+        timer.lease_until, timer.failed_at = None, now
+        open_incident(session, timer, error, now)
+
+    def run_timers(self) -> tuple[int, int, int]:
+        """Claim one batch of due timers and fire them: (fired, skipped, failed)."""
+        counts = {"fired": 0, "skipped": 0, "failed": 0}
+        for claimed in self.claim_timers():
+            counts[self.fire(claimed)] += 1
+        return counts["fired"], counts["skipped"], counts["failed"]
+
+    # --- periodic jobs --------------------------------------------------------------------------
+    def run_periodic(self) -> int:
+        """Run the daily digest if it is due (one worker wins the row); returns emails queued."""
+        now = self.clock.now()
+        config = notifications.config_for(self.engine)
+        try:
+            with self.db.transaction() as session:
+                if session.get(PeriodicJob, DIGEST_JOB) is None:
+                    session.add(PeriodicJob(name=DIGEST_JOB, next_due_at=notifications.next_digest_time(now, config)))
+                    return 0
+        except IntegrityError:  # another worker created the row at the same moment
+            return 0
+        with self.db.transaction() as session:
+            job = session.get(PeriodicJob, DIGEST_JOB)
+            if job is None or job.next_due_at > now:
+                return 0
+            taken = session.execute(
+                update(PeriodicJob)
+                .where(PeriodicJob.name == DIGEST_JOB, PeriodicJob.next_due_at == job.next_due_at)
+                .values(next_due_at=notifications.next_digest_time(now, config), last_run_at=now, last_owner=self.owner)
+                .execution_options(synchronize_session=False)
+            )
+            if taken.rowcount != 1:
+                return 0
+            return notifications.send_digests(session, self.engine, now)
+
+    # --- one round ------------------------------------------------------------------------------
+    def tick(self) -> TickReport:
+        """One round: timers until none is due (bounded), one outbox batch, periodic jobs."""
+        report = TickReport()
+        for _ in range(20):  # bounded, so mail still goes out while a backlog of timers drains
+            fired, skipped, failed = self.run_timers()
+            report.fired += fired
+            report.skipped += skipped
+            report.failed += failed
+            if fired + skipped + failed < self.settings.batch:
+                break
+        report.digests = self.run_periodic()
+        report.emails = self.sender.deliver_once()
+        return report
+
+    def drain(self, rounds: int = 50) -> TickReport:
+        """Tick until nothing is left to do now (tests, `waypoint worker --once`)."""
+        total = TickReport()
+        for _ in range(rounds):
+            report = self.tick()
+            total.fired += report.fired
+            total.skipped += report.skipped
+            total.failed += report.failed
+            total.digests += report.digests
+            total.emails.sent += report.emails.sent
+            total.emails.retrying += report.emails.retrying
+            total.emails.failed += report.emails.failed
+            if not (report.fired or report.skipped or report.failed or report.emails.sent or report.digests):
+                break
+        return total
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+# --- incidents -----------------------------------------------------------------------------------
+def open_incident(session: Session, timer: Timer, error: str, now: datetime) -> Incident:
+    """Record a timer whose retries ran out, on its instance (audit trail included)."""
+    incident = Incident(
+        kind="timer",
+        status="open",
+        instance_id=timer.instance_id,
+        task_id=timer.task_id,
+        timer_id=timer.id,
+        timer_kind=timer.kind,
+        attempts=timer.attempts,
+        error=error,
+        created_at=now,
+    )
+    session.add(incident)
+    instance = session.get(ProcessInstance, timer.instance_id)
+    if instance is not None:
+        _lock_instance(session, instance)
+        audit.append(
+            session,
+            instance,
+            at=now,
+            actor=SYSTEM_ACTOR,
+            action="incident_opened",
+            task_id=timer.task_id,
+            details={"timer": timer.kind, "attempts": timer.attempts, "error": error[:1000]},
+        )
+    session.flush()
+    return incident
+
+
+def retry_incident(session: Session, incident_id: int, actor: str, now: datetime) -> Incident:
+    """Put the timer or email of an open incident back to work (admin action)."""
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise NotFound(f"no incident with id {incident_id}")
+    if incident.status != "open":
+        raise InvalidState(f"incident {incident_id} is {incident.status}, not open")
+    if incident.kind == "email" and incident.outbox_id is not None:
+        retry_email(session, incident.outbox_id, now)
+    elif incident.timer_id is not None:
+        timer = session.get(Timer, incident.timer_id)
+        if timer is not None:
+            timer.failed_at, timer.attempts, timer.lease_owner, timer.lease_until = None, 0, None, None
+    incident.status, incident.resolved_at, incident.resolved_by = "retried", now, actor
+    instance = session.get(ProcessInstance, incident.instance_id) if incident.instance_id else None
+    if instance is not None:
+        _lock_instance(session, instance)
+        audit.append(
+            session,
+            instance,
+            at=now,
+            actor=actor,
+            action="incident_retried",
+            task_id=incident.task_id,
+            details={"incident": incident.id, "kind": incident.kind},
+        )
+    session.flush()
+    return incident
+
+
+def open_incidents(session: Session, include_closed: bool = False) -> list[Incident]:
+    """Incidents, newest first (open ones only unless `include_closed`)."""
+    query = select(Incident).order_by(Incident.created_at.desc(), Incident.id.desc())
+    if not include_closed:
+        query = query.where(Incident.status == "open")
+    return list(session.scalars(query))
+
+
+# --- the long-running worker ---------------------------------------------------------------------
+def run_forever(worker: Worker, stop: threading.Event | None = None) -> None:
+    """Tick every `worker.settings.interval` seconds with APScheduler until stopped (SIGINT/SIGTERM)."""
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    scheduler = BlockingScheduler(timezone="UTC")
+
+    def safe_tick() -> None:
+        try:
+            report = worker.tick()
+        except DatabaseUnavailable as exc:
+            log.warning("worker round skipped: %s", exc)
+            return
+        except Exception:  # one bad round must not kill the worker
+            log.exception("worker round failed")
+            return
+        if report.fired or report.failed or report.emails.sent or report.emails.retrying or report.digests:
+            log.info(
+                "fired %s timer(s), %s failed; sent %s email(s), %s to retry, %s failed; %s digest(s)",
+                report.fired,
+                report.failed,
+                report.emails.sent,
+                report.emails.retrying,
+                report.emails.failed,
+                report.digests,
+            )
+
+    scheduler.add_job(
+        safe_tick,
+        "interval",
+        seconds=worker.settings.interval,
+        id="waypoint-tick",
+        max_instances=1,
+        coalesce=True,
+        next_run_time=datetime.now().astimezone(),  # first round at once (APScheduler's own clock)
+    )
+    if stop is not None:
+        threading.Thread(target=lambda: (stop.wait(), scheduler.shutdown(wait=False)), daemon=True).start()
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
+        scheduler.start()

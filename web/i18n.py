@@ -1,0 +1,90 @@
+"""Language choice and locale-aware formatting (English and French).
+
+The language comes from, in order: the `lang` chosen in this session, the signed-in user's
+preference, the browser's Accept-Language, English. Process content (form titles, enum
+labels) carries its French in `x-fr` objects; `localized(node, "title")` picks it.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime, format_timedelta
+from babel.numbers import format_currency, format_decimal
+from flask import Flask, current_app, g, request, session
+from flask_babel import Babel, get_locale
+
+LANGUAGES = ("en", "fr")
+BABEL_LOCALES = {"en": "en_CA", "fr": "fr_CA"}
+
+
+def select_locale() -> str:
+    chosen = session.get("lang")
+    if chosen in LANGUAGES:
+        return chosen
+    user = g.get("user")
+    if user is not None and user.language in LANGUAGES:
+        return user.language
+    return request.accept_languages.best_match(LANGUAGES) or "en"
+
+
+def language() -> str:
+    return str(get_locale() or "en")[:2]
+
+
+def localized(node: dict[str, Any] | None, key: str = "title", default: str = "") -> str:
+    """`node[key]`, or its French in `node["x-fr"][key]` when the page is in French."""
+    if not node:
+        return default
+    if language() == "fr":
+        french = (node.get("x-fr") or {}).get(key)
+        if french:
+            return french
+    return node.get(key) or default
+
+
+def money(value: Any) -> str:
+    try:
+        return format_currency(float(value), "CAD", locale=BABEL_LOCALES[language()])
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def number(value: Any) -> str:
+    try:
+        return format_decimal(value, locale=BABEL_LOCALES[language()])
+    except (TypeError, ValueError, ArithmeticError):
+        return str(value)
+
+
+def when(value: datetime | None, fmt: str = "medium") -> str:
+    if value is None:
+        return ""
+    tz = ZoneInfo(current_app.config["WAYPOINT_SETTINGS"].timezone)
+    return format_datetime(value.astimezone(tz), format=fmt, locale=BABEL_LOCALES[language()])
+
+
+def day(value: Any) -> str:
+    if not value:
+        return ""
+    try:
+        parsed = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return str(value)
+    return format_date(parsed, format="medium", locale=BABEL_LOCALES[language()])
+
+
+def age(value: datetime | None, now: datetime) -> str:
+    """How long ago, in words ("3 days", "3 jours")."""
+    if value is None:
+        return ""
+    return format_timedelta(now - value, threshold=1.5, locale=BABEL_LOCALES[language()])
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")
+    Babel(app, locale_selector=select_locale)
+    app.jinja_env.filters.update(money=money, number=number, when=when, day=day, age=age)
+    app.jinja_env.globals.update(localized=localized, language=language, LANGUAGES=LANGUAGES)

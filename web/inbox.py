@@ -1,0 +1,240 @@
+"""The inbox: task lists by tab, claim/release, the task page with its form, bulk approve."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from engine import Conflict, PermissionDenied, ValidationFailed, WaypointError
+from engine import audit as audit_trail
+from engine.attachments import list_for
+from engine.inbox import (
+    InboxQuery,
+    delete_drafts,
+    get_draft,
+    inbox_page,
+    save_draft,
+    step_choices,
+    task_data,
+    visible_task,
+)
+from engine.queries import list_processes
+from engine.runtime import Engine
+
+from .auth import login_required
+from .context import db, engine, user
+from .render import build_fields, label_map, parse_form
+
+bp = Blueprint("inbox", __name__)
+
+
+def _query_from_args() -> InboxQuery:
+    args = request.args
+    return InboxQuery(
+        tab=args.get("tab", "mine"),
+        process=args.get("process"),
+        step=args.get("step"),
+        overdue_only=args.get("overdue") == "1",
+        search=args.get("q"),
+        sort=args.get("sort", "due"),
+        page=_int(args.get("page"), 1),
+        per_page=_int(args.get("per_page"), 25),
+    ).normalized()
+
+
+def _int(value: str | None, default: int) -> int:
+    try:
+        return int(value) if value else default
+    except ValueError:
+        return default
+
+
+@bp.get("/inbox")
+@login_required
+def index():  # type: ignore[no-untyped-def]
+    """A tab of the inbox with filters, sorting, search and pagination."""
+    query = _query_from_args()
+    with db().reading() as s:
+        page = inbox_page(s, user(), query, engine().clock.now())
+        steps = step_choices(s, user())
+        processes = list_processes(s)
+
+    def page_url(number: int) -> str:
+        return url_for("inbox.index", **{**request.args.to_dict(), "page": number})
+
+    return render_template(
+        "inbox/index.html", page=page, steps=steps, processes=processes, now=engine().clock.now(), page_url=page_url
+    )
+
+
+def _back() -> str:
+    target = request.form.get("next") or ""
+    return target if target.startswith("/") and not target.startswith("//") else url_for("inbox.index")
+
+
+@bp.post("/tasks/<task_id>/claim")
+@login_required
+def claim(task_id: str):  # type: ignore[no-untyped-def]
+    """Take a queue task."""
+    try:
+        with db().transaction() as s:
+            row = engine().claim(s, task_id, user().username)
+            flash(_("You took “%(name)s”.", name=row.name), "success")
+    except (Conflict, PermissionDenied) as exc:
+        flash(str(exc), "error")
+    return redirect(_back())
+
+
+@bp.post("/tasks/<task_id>/release")
+@login_required
+def release(task_id: str):  # type: ignore[no-untyped-def]
+    """Give a claimed task back to its queue."""
+    try:
+        with db().transaction() as s:
+            row = engine().release(s, task_id, user().username)
+            flash(_("“%(name)s” is back in the queue.", name=row.name), "success")
+    except (Conflict, PermissionDenied) as exc:
+        flash(str(exc), "error")
+    return redirect(_back())
+
+
+def _task_context(s: Any, task_id: str, values: dict | None = None, errors: dict | None = None) -> dict:
+    eng = engine()
+    row = visible_task(s, user(), task_id)
+    instance = row.instance
+    parsed = eng.definition_for(s, instance)
+    schema = parsed.form(row.form)
+    data = task_data(eng, s, row)
+    draft = get_draft(s, row.id, user()) if row.status == "ready" else None
+    if values is None:
+        values = {
+            **{k: data.get(k) for k in (schema or {}).get("properties", {}) if k in data},
+            **(draft.data if draft else {}),
+        }
+    reason = None
+    try:
+        Engine._require_may_work(user(), row, instance)
+    except WaypointError as exc:
+        reason = str(exc)
+    return {
+        "task": row,
+        "instance": instance,
+        "schema": schema,
+        "fields": build_fields(schema, values, errors),
+        "data": data,
+        "labels": label_map(list(parsed.forms.values())),
+        "draft": draft,
+        "may_work": row.status == "ready" and reason is None,
+        "reason": reason,
+        "can_claim": row.status == "ready" and row.assignee_id is None and row.claimed_by_id is None and reason is None,
+        "events": audit_trail.events(s, instance.id),
+        "attachments": list_for(s, instance.id),
+        "errors": errors or {},
+    }
+
+
+@bp.get("/tasks/<task_id>")
+@login_required
+def task(task_id: str):  # type: ignore[no-untyped-def]
+    """The task page: the request so far, this step's form, the timeline."""
+    with db().reading() as s:  # rendered inside: the template follows relationships
+        return render_template("inbox/task.html", **_task_context(s, task_id))
+
+
+@bp.post("/tasks/<task_id>")
+@login_required
+def submit(task_id: str):  # type: ignore[no-untyped-def]
+    """Complete the task (or save a draft) with the posted form."""
+    eng = engine()
+    with db().reading() as s:
+        row = visible_task(s, user(), task_id)
+        schema = eng.definition_for(s, row.instance).form(row.form)
+    data, errors = parse_form(schema, request.form)
+    if request.form.get("action") == "draft":
+        with db().transaction() as s:
+            save_draft(s, visible_task(s, user(), task_id), user(), data, eng.clock.now(), schema)
+        flash(_("Draft saved."), "success")
+        return redirect(url_for("inbox.task", task_id=task_id))
+    if not errors:
+        try:
+            with db().transaction() as s:
+                done = eng.complete(
+                    s, task_id, user().username, data, expected_version=_int(request.form.get("version"), 0) or None
+                )
+                delete_drafts(s, done.id)
+                name, instance_id = done.name, done.instance_id
+            flash(_("Done: “%(name)s” on request #%(id)s.", name=name, id=instance_id), "success")
+            return redirect(url_for("inbox.index"))
+        except ValidationFailed as exc:
+            errors = {path: message for path, message in exc.errors} or {"": str(exc)}
+        except Conflict as exc:
+            return render_template(
+                "inbox/conflict.html", message=str(exc), task_id=task_id, instance_id=row.instance_id
+            ), 409
+    flash(_("Please correct the highlighted fields."), "error")
+    with db().reading() as s:
+        return render_template("inbox/task.html", **_task_context(s, task_id, values=data, errors=errors)), 400
+
+
+def decision_fields(schema: dict | None) -> tuple[str | None, str | None]:
+    """The form's decision field (…_decision, offering "approve") and its comment field."""
+    props = (schema or {}).get("properties", {})
+    decision = next((k for k in props if k == "decision" or k.endswith("_decision")), None)
+    if decision is None:
+        return None, None
+    values = {str(o.get("const")) for o in props[decision].get("oneOf", [])} | set(props[decision].get("enum", []))
+    if "approve" not in values:
+        return None, None
+    prefix = decision[: -len("decision")]
+    comment = next((k for k in (f"{prefix}comment", "comment") if k in props), None)
+    return decision, comment
+
+
+@bp.post("/inbox/bulk")
+@login_required
+def bulk():  # type: ignore[no-untyped-def]
+    """Approve several tasks of one step with one comment; each in its own transaction."""
+    ids = list(dict.fromkeys(request.form.getlist("task_ids")))[:100]
+    comment = (request.form.get("comment") or "").strip()
+    if not ids:
+        flash(_("Select at least one task."), "error")
+        return redirect(_back())
+    eng = engine()
+    results = []
+    with db().reading() as s:
+        rows = []
+        for task_id in ids:
+            try:
+                rows.append(visible_task(s, user(), task_id))
+            except WaypointError:
+                results.append({"task_id": task_id, "name": "?", "ok": False, "message": _("not found")})
+        steps = {(r.process_key, r.element_id) for r in rows}
+        forms = {r.id: eng.definition_for(s, r.instance).form(r.form) for r in rows}
+        labels = {r.id: (r.name, r.instance_id, r.instance.summary) for r in rows}
+    if len(steps) > 1:
+        flash(_("Bulk approval works on tasks of one and the same step: select tasks of one step."), "error")
+        return redirect(_back())
+    for row in rows:
+        name, instance_id, summary = labels[row.id]
+        decision, comment_field = decision_fields(forms[row.id])
+        entry = {"task_id": row.id, "name": name, "instance_id": instance_id, "summary": summary}
+        if decision is None:
+            results.append({**entry, "ok": False, "message": _("this step has no approve decision: open it")})
+            continue
+        data = {decision: "approve"}
+        if comment and comment_field:
+            data[comment_field] = comment
+        try:
+            with db().transaction() as s:
+                eng.complete(s, row.id, user().username, data)
+                delete_drafts(s, row.id)
+            results.append({**entry, "ok": True, "message": _("approved")})
+        except ValidationFailed as exc:
+            results.append(
+                {**entry, "ok": False, "message": _("needs more than an approval: %(detail)s", detail=str(exc))}
+            )
+        except WaypointError as exc:
+            results.append({**entry, "ok": False, "message": str(exc)})
+    return render_template("inbox/bulk_result.html", results=results)

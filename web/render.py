@@ -1,0 +1,225 @@
+"""JSON Schema ↔ HTML forms: build field trees to render, parse posted forms back to JSON data.
+
+Field names are dotted paths (`costs.airfare`, `members.0.name`), the same paths jsonschema
+reports errors under, so every error lands next to its field. Supported: strings (text,
+textarea, date), numbers (number, money), integers, booleans, labelled choices (`oneOf`
+consts or `enum`, as select or radio), nested objects and arrays of objects or choices.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask
+from werkzeug.datastructures import MultiDict
+
+from .i18n import localized
+
+INTERNAL_KEYS = frozenset({"instance_id", "process_key", "requester"})
+_INDEXED = re.compile(r"^(?P<prefix>.+)\.(?P<index>\d+)(?:\.(?P<rest>.+))?$")
+
+
+@dataclass
+class Field:
+    name: str
+    key: str
+    label: str
+    help: str
+    kind: str
+    required: bool = False
+    value: Any = None
+    error: str | None = None
+    options: list[tuple[str, str]] = field(default_factory=list)
+    children: list[Field] = field(default_factory=list)
+    rows: list[list[Field]] = field(default_factory=list)
+    template: list[Field] = field(default_factory=list)
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return "f-" + self.name.replace(".", "-")
+
+    @property
+    def decision(self) -> bool:
+        return self.kind in ("radio", "select") and (self.key == "decision" or self.key.endswith("_decision"))
+
+
+def choices(node: dict[str, Any]) -> list[tuple[str, str]] | None:
+    """(value, label) pairs of a labelled choice, or None when the node is not a choice."""
+    if "oneOf" in node and all("const" in o for o in node["oneOf"]):
+        return [(str(o["const"]), localized(o, "title", str(o["const"]))) for o in node["oneOf"]]
+    if "enum" in node:
+        labels = node.get("x-enumLabels") or {}
+        return [(str(v), labels.get(str(v), str(v))) for v in node["enum"]]
+    return None
+
+
+def _kind(node: dict[str, Any]) -> str:
+    if choices(node) is not None:
+        return "radio" if node.get("x-widget") == "radio" else "select"
+    kind = node.get("type")
+    if kind == "object":
+        return "object"
+    if kind == "array":
+        return "array"
+    if kind == "boolean":
+        return "checkbox"
+    if kind in ("number", "integer"):
+        return "money" if node.get("x-widget") == "money" else kind
+    if node.get("format") == "date":
+        return "date"
+    if node.get("x-widget") == "textarea":
+        return "textarea"
+    return "text"
+
+
+def build_fields(
+    schema: dict[str, Any] | None,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    prefix: str = "",
+) -> list[Field]:
+    """Fields for every property of an object schema, filled with `values` and `errors`."""
+    if not schema:
+        return []
+    values = values or {}
+    errors = errors or {}
+    required = set(schema.get("required", []))
+    return [
+        _field(key, node, values.get(key), errors, prefix, key in required)
+        for key, node in schema.get("properties", {}).items()
+    ]
+
+
+def _field(key: str, node: dict[str, Any], value: Any, errors: dict[str, str], prefix: str, required: bool) -> Field:
+    name = f"{prefix}{key}"
+    f = Field(
+        name=name,
+        key=key,
+        label=localized(node, "title", key.replace("_", " ").capitalize()),
+        help=localized(node, "description"),
+        kind=_kind(node),
+        required=required,
+        value=value,
+        error=errors.get(name),
+    )
+    f.options = choices(node) or []
+    for attr, schema_key in (
+        ("minlength", "minLength"),
+        ("maxlength", "maxLength"),
+        ("min", "minimum"),
+        ("max", "maximum"),
+    ):
+        if schema_key in node:
+            f.attrs[attr] = node[schema_key]
+    if f.kind == "money":
+        f.attrs.setdefault("step", "0.01")
+    elif f.kind == "number":
+        f.attrs.setdefault("step", "any")
+    if f.kind == "object":
+        f.children = build_fields(node, value if isinstance(value, dict) else {}, errors, f"{name}.")
+    elif f.kind == "array":
+        items = node.get("items", {})
+        if items.get("type") == "object":
+            rows = value if isinstance(value, list) else []
+            f.rows = [
+                build_fields(items, r if isinstance(r, dict) else {}, errors, f"{name}.{i}.")
+                for i, r in enumerate(rows)
+            ]
+            if not f.rows and required:
+                f.rows = [build_fields(items, {}, errors, f"{name}.0.")]
+            f.template = build_fields(items, {}, {}, f"{name}.__index__.")
+        else:
+            f.options = choices(items) or []
+            f.kind = "multi" if f.options else "list"
+            f.value = value if isinstance(value, list) else []
+    return f
+
+
+def parse_form(schema: dict[str, Any] | None, form: MultiDict) -> tuple[dict[str, Any], dict[str, str]]:
+    """Posted form → JSON data for `schema`, plus conversion errors by field path."""
+    errors: dict[str, str] = {}
+    data = _parse_object(schema or {}, form, "", errors)
+    return data, errors
+
+
+def _parse_object(schema: dict[str, Any], form: MultiDict, prefix: str, errors: dict[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, node in schema.get("properties", {}).items():
+        name = f"{prefix}{key}"
+        value = _parse_value(node, form, name, errors)
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def _parse_value(node: dict[str, Any], form: MultiDict, name: str, errors: dict[str, str]) -> Any:
+    kind = _kind(node)
+    if kind == "object":
+        inner = _parse_object(node, form, f"{name}.", errors)
+        return inner or None
+    if kind == "array":
+        items = node.get("items", {})
+        if items.get("type") == "object":
+            indexes = sorted(
+                {int(m.group("index")) for k in form if (m := _INDEXED.match(k)) and m.group("prefix") == name}
+            )
+            rows = [_parse_object(items, form, f"{name}.{i}.", errors) for i in indexes]
+            return [r for r in rows if r] or None
+        raw = [line.strip() for v in form.getlist(name) for line in v.splitlines() if line.strip()]
+        return raw or None
+    if kind == "checkbox":
+        return name in form
+    raw = (form.get(name) or "").strip()
+    if raw == "":
+        return None
+    if kind in ("number", "money", "integer"):
+        cleaned = raw.replace(" ", "").replace("\u00a0", "").replace("$", "")
+        if "," in cleaned and "." not in cleaned:
+            cleaned = cleaned.replace(",", ".")  # French decimal comma
+        cleaned = cleaned.replace(",", "")
+        try:
+            number = float(cleaned)
+        except ValueError:
+            errors[name] = "enter a number"
+            return None
+        if kind == "integer":
+            if not number.is_integer():
+                errors[name] = "enter a whole number"
+                return None
+            return int(number)
+        return int(number) if number.is_integer() and kind != "money" else number
+    return raw
+
+
+def label_map(schemas: list[dict[str, Any]]) -> dict[str, str]:
+    """Field key → localized title, over every form of a process version (for read-only data)."""
+    labels: dict[str, str] = {}
+
+    def walk(node: dict[str, Any]) -> None:
+        for key, child in (node.get("properties") or {}).items():
+            labels.setdefault(key, localized(child, "title", key))
+            if child.get("type") == "object":
+                walk(child)
+            elif child.get("type") == "array" and isinstance(child.get("items"), dict):
+                walk(child["items"])
+
+    for schema in schemas:
+        walk(schema)
+    return labels
+
+
+def visible_data(data: dict[str, Any]) -> dict[str, Any]:
+    """Task data without engine bookkeeping and empty values, for read-only display."""
+    return {k: v for k, v in data.items() if k not in INTERNAL_KEYS and not k.startswith("_") and v not in (None, "")}
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.globals.update(visible_data=visible_data)
+    app.jinja_env.tests["mapping"] = lambda v: isinstance(v, dict)
+    app.jinja_env.tests["sequence_of_mappings"] = lambda v: (
+        isinstance(v, list) and bool(v) and all(isinstance(i, dict) for i in v)
+    )
+    app.jinja_env.tests["number"] = lambda v: isinstance(v, int | float) and not isinstance(v, bool)

@@ -1,0 +1,143 @@
+"""Requests: the catalogue and start forms, the request page (data, timeline, diagram), files."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+
+from engine import PermissionDenied, ValidationFailed, WaypointError
+from engine import audit as audit_trail
+from engine.attachments import list_for
+from engine.inbox import catalogue, diagram_state, visible_instance
+from engine.models import Attachment
+from engine.queries import list_tasks
+
+from .auth import login_required
+from .context import attachments, db, engine, user
+from .render import build_fields, label_map, parse_form
+
+bp = Blueprint("requests", __name__)
+
+
+@bp.get("/requests/new")
+@login_required
+def new():  # type: ignore[no-untyped-def]
+    """The processes this person may start."""
+    with db().reading() as s:
+        entries = catalogue(engine(), s, user())
+    return render_template("requests/catalogue.html", entries=entries)
+
+
+def _start_entry(key: str) -> dict:
+    with db().reading() as s:
+        entry = next((e for e in catalogue(engine(), s, user()) if e["key"] == key), None)
+    if entry is None:
+        abort(404)
+    return entry
+
+
+@bp.route("/requests/new/<key>", methods=["GET", "POST"])
+@login_required
+def start(key: str):  # type: ignore[no-untyped-def]
+    """Show a start form; on POST start the request."""
+    entry = _start_entry(key)
+    schema = entry["form"]
+    values, errors = {}, {}
+    if request.method == "POST":
+        values, errors = parse_form(schema, request.form)
+        if not errors:
+            try:
+                with db().transaction() as s:
+                    instance = engine().start(s, key, values, user().username)
+                    instance_id = instance.id
+                flash(_("Request #%(id)s submitted.", id=instance_id), "success")
+                return redirect(url_for("requests.detail", instance_id=instance_id))
+            except ValidationFailed as exc:
+                errors = {path: message for path, message in exc.errors} or {"": str(exc)}
+        flash(_("Please correct the highlighted fields."), "error")
+    fields = build_fields(schema, values, errors)
+    return render_template("requests/start.html", entry=entry, fields=fields, errors=errors), 400 if errors else 200
+
+
+@bp.get("/requests/<int:instance_id>")
+@login_required
+def detail(instance_id: int):  # type: ignore[no-untyped-def]
+    """Status, current steps and who holds them, data, timeline, diagram and files."""
+    with db().reading() as s:
+        instance = visible_instance(s, user(), instance_id)
+        parsed = engine().definition_for(s, instance)
+        context = {
+            "instance": instance,
+            "version": instance.definition.version,
+            "open_tasks": list_tasks(s, instance_id=instance.id),
+            "labels": label_map(list(parsed.forms.values())),
+            "events": audit_trail.events(s, instance.id),
+            "attachments": list_for(s, instance.id),
+            "diagram": diagram_state(engine(), s, instance),
+            "can_cancel": instance.status == "running"
+            and (instance.started_by_id == user().id or "admin" in user().roles),
+        }
+        return render_template("requests/detail.html", **context)
+
+
+@bp.get("/requests/<int:instance_id>/diagram.bpmn")
+@login_required
+def diagram(instance_id: int):  # type: ignore[no-untyped-def]
+    """The BPMN XML of the request's process version (for the diagram viewer)."""
+    with db().reading() as s:
+        instance = visible_instance(s, user(), instance_id)
+        xml = diagram_state(engine(), s, instance)["xml"]
+    return Response(xml, mimetype="application/xml")
+
+
+@bp.post("/requests/<int:instance_id>/cancel")
+@login_required
+def cancel(instance_id: int):  # type: ignore[no-untyped-def]
+    """Withdraw (requester) or cancel (admin) a running request."""
+    reason = (request.form.get("reason") or "").strip()
+    try:
+        with db().transaction() as s:
+            visible_instance(s, user(), instance_id)
+            engine().cancel(s, instance_id, user().username, reason)
+        flash(_("Request #%(id)s was withdrawn.", id=instance_id), "success")
+    except (PermissionDenied, WaypointError) as exc:
+        flash(str(exc), "error")
+    return redirect(url_for("requests.detail", instance_id=instance_id))
+
+
+@bp.post("/requests/<int:instance_id>/attachments")
+@login_required
+def upload(instance_id: int):  # type: ignore[no-untyped-def]
+    """Attach a PDF or image to the request."""
+    file = request.files.get("file")
+    task_id = request.form.get("task_id") or None
+    back = request.form.get("next") or url_for("requests.detail", instance_id=instance_id)
+    if not back.startswith("/") or back.startswith("//"):
+        back = url_for("requests.detail", instance_id=instance_id)
+    if file is None or not file.filename:
+        flash(_("Choose a file to upload."), "error")
+        return redirect(back)
+    try:
+        with db().transaction() as s:
+            instance = visible_instance(s, user(), instance_id)
+            attachments().add(s, instance, user(), file.filename, file.read(), engine().clock.now(), task_id)
+        flash(_("File attached."), "success")
+    except ValidationFailed as exc:
+        flash(str(exc), "error")
+    return redirect(back)
+
+
+@bp.get("/attachments/<int:attachment_id>")
+@login_required
+def download(attachment_id: int):  # type: ignore[no-untyped-def]
+    """Download a file, for people who may see its request."""
+    with db().reading() as s:
+        attachment = s.get(Attachment, attachment_id)
+        if attachment is None:
+            abort(404)
+        visible_instance(s, user(), attachment.instance_id)
+        path = attachments().path_for(attachment.sha256)
+        name, content_type = attachment.filename, attachment.content_type
+    if not path.exists():
+        abort(404)
+    return send_file(path, mimetype=content_type, as_attachment=True, download_name=name)
