@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test install lint stress clean
+.PHONY: run test install lint stress clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,21 @@ $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
 	touch $@
 
-install: $(STAMP)
+NPM_STAMP := node_modules/.installed
+
+# Front-end packages (bpmn-js) from the npm registry; without npm the pages work, minus the diagram.
+$(NPM_STAMP): package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: the BPMN diagram viewer will be missing"; fi
+
+# Debian's Chromium for the browser tests (installed when missing and running as root).
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; \
+		else echo "Chromium missing and not root: browser tests will be skipped"; fi; fi
+
+install: $(STAMP) $(NPM_STAMP)
 
 ## make run: install, migrate the SQLite database, deploy bpmn/, seed demo users, serve on 127.0.0.1:5000
 run: install
@@ -25,7 +39,7 @@ run: install
 	$(BIN)/waypoint serve --host 127.0.0.1 --port 5000
 
 ## make test: install (with test dependencies) and run the whole suite
-test: install
+test: install chromium
 	$(BIN)/ruff check engine workflows web tests
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -16,7 +16,7 @@ from engine import Database, Engine, Settings
 from engine.attachments import AttachmentStore
 from engine.config import DEFAULT_SECRET_KEY
 
-from . import csrf, errors, i18n, render
+from . import csrf, email_actions, errors, i18n, render
 
 #: Front-end packages installed from the npm registry (package.json), served read-only.
 NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
@@ -66,6 +66,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.before_request(load_user)
     for blueprint in (auth_bp, inbox_bp, requests_bp, admin_bp):
         app.register_blueprint(blueprint)
+    email_actions.init_app(app)  # links in emails: confirm-then-act pages, /admin/outbox
 
     @app.after_request
     def security_headers(response):  # type: ignore[no-untyped-def]

@@ -178,18 +178,26 @@ def submit(task_id: str):  # type: ignore[no-untyped-def]
         return render_template("inbox/task.html", **_task_context(s, task_id, values=data, errors=errors)), 400
 
 
-def decision_fields(schema: dict | None) -> tuple[str | None, str | None]:
-    """The form's decision field (…_decision, offering "approve") and its comment field."""
+APPROVE_VALUES = ("approve", "confirm")
+
+
+def approval_data(schema: dict | None, comment: str) -> dict | None:
+    """The submission that approves a step: its decision field (`decision` or `…_decision`) set to
+    "approve" (or "confirm"), plus the comment in its comment field; None when the form has no such choice."""
     props = (schema or {}).get("properties", {})
     decision = next((k for k in props if k == "decision" or k.endswith("_decision")), None)
     if decision is None:
-        return None, None
+        return None
     values = {str(o.get("const")) for o in props[decision].get("oneOf", [])} | set(props[decision].get("enum", []))
-    if "approve" not in values:
-        return None, None
+    approve = next((v for v in APPROVE_VALUES if v in values), None)
+    if approve is None:
+        return None
+    data = {decision: approve}
     prefix = decision[: -len("decision")]
-    comment = next((k for k in (f"{prefix}comment", "comment") if k in props), None)
-    return decision, comment
+    comment_field = next((k for k in (f"{prefix}comment", "comment") if k in props), None)
+    if comment and comment_field:
+        data[comment_field] = comment
+    return data
 
 
 @bp.post("/inbox/bulk")
@@ -218,14 +226,11 @@ def bulk():  # type: ignore[no-untyped-def]
         return redirect(_back())
     for row in rows:
         name, instance_id, summary = labels[row.id]
-        decision, comment_field = decision_fields(forms[row.id])
+        data = approval_data(forms[row.id], comment)
         entry = {"task_id": row.id, "name": name, "instance_id": instance_id, "summary": summary}
-        if decision is None:
+        if data is None:
             results.append({**entry, "ok": False, "message": _("this step has no approve decision: open it")})
             continue
-        data = {decision: "approve"}
-        if comment and comment_field:
-            data[comment_field] = comment
         try:
             with db().transaction() as s:
                 eng.complete(s, row.id, user().username, data)

@@ -194,13 +194,16 @@ def _parse_value(node: dict[str, Any], form: MultiDict, name: str, errors: dict[
     return raw
 
 
-def label_map(schemas: list[dict[str, Any]]) -> dict[str, str]:
-    """Field key → localized title, over every form of a process version (for read-only data)."""
-    labels: dict[str, str] = {}
+def label_map(schemas: list[dict[str, Any]]) -> dict[Any, str]:
+    """Localized titles over every form of a process version, for read-only data: field key →
+    title, and (field key, choice value) → the choice's label."""
+    labels: dict[Any, str] = {}
 
     def walk(node: dict[str, Any]) -> None:
         for key, child in (node.get("properties") or {}).items():
             labels.setdefault(key, localized(child, "title", key))
+            for value, label in choices(child) or []:
+                labels.setdefault((key, value), label)
             if child.get("type") == "object":
                 walk(child)
             elif child.get("type") == "array" and isinstance(child.get("items"), dict):

@@ -1,0 +1,109 @@
+"""Real headless Chromium (Debian's /usr/bin/chromium) against a live Waypoint on 127.0.0.1.
+
+One server per test session on a migrated SQLite file with the demo people (real passwords),
+the three processes deployed and a manual clock the tests move. Each test gets a fresh browser
+context (no shared cookies). Screenshots for review go to tests/artifacts/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from engine import Database, Engine, ManualClock
+from engine.demo import DEMO_PASSWORD, seed_demo_users
+from web import create_app
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+pytestmark = pytest.mark.browser
+
+
+class Live:
+    """The running server and the handles tests use to move time and fire timers."""
+
+    def __init__(self, url: str, db: Database, engine: Engine, clock: ManualClock):
+        self.url, self.db, self.engine, self.clock = url, db, engine, clock
+
+    def fire_due_timers(self) -> int:
+        fired = 0
+        with self.db.transaction() as s:
+            due = [t.id for t in self.engine.due_timers(s, limit=1000)]
+        for timer_id in due:
+            with self.db.transaction() as s:
+                fired += self.engine.fire_timer(s, timer_id)
+        return fired
+
+
+@pytest.fixture(scope="session")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Chromium not found at {CHROMIUM}: `make test` installs Debian's chromium (as root)")
+    folder = tmp_path_factory.mktemp("live")
+    db = Database(f"sqlite:///{folder / 'waypoint.db'}")
+    db.upgrade()
+    clock = ManualClock()
+    engine = Engine(clock=clock)
+    with db.transaction() as s:
+        seed_demo_users(s, clock.now(), password=DEMO_PASSWORD)
+        engine.deploy(s, [ROOT / "bpmn"])
+    app = create_app({"WAYPOINT_DB": db, "WAYPOINT_ENGINE": engine, "ATTACHMENTS_DIR": str(folder / "files")})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield Live(f"http://127.0.0.1:{server.server_port}", db, engine, clock)
+    server.shutdown()
+    db.dispose()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def open_page(chromium, live):  # type: ignore[no-untyped-def]
+    """`open_page("jdoe")` → a signed-in page in its own browser context."""
+    contexts = []
+
+    def opener(username: str, width: int = 1280):  # type: ignore[no-untyped-def]
+        context = chromium.new_context(viewport={"width": width, "height": 900}, locale="en-CA")
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.goto(f"{live.url}/login")
+        page.fill("#username", username)
+        page.fill("#password", DEMO_PASSWORD)
+        page.click("form[action='/login'] button[type=submit]")
+        page.wait_for_url(f"{live.url}/inbox")
+        return page
+
+    yield opener
+    for context in contexts:
+        context.close()
+
+
+def screenshot(page, name: str) -> Path:  # type: ignore[no-untyped-def]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

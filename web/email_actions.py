@@ -1,0 +1,201 @@
+"""One-click links from emails: a confirmation page for approve/reject, digest opt-out, the outbox page.
+
+A link carries a signed, expiring, single-use token bound to one user and one task
+(engine/tokens.py). GET only shows what would happen; the POST of the confirmation form acts,
+as the token's user, through `Engine.complete` (engine/decisions.py), so nothing changes on a
+GET (mail scanners and link previews follow links). The token authenticates that one action,
+so this blueprint's POSTs need no session or CSRF token. Pages speak the recipient's language.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, make_response, render_template, request
+from sqlalchemy import func, select
+
+from engine import Database, Engine
+from engine.decisions import NeedsTaskPage, decide, form_for_task, load_grant
+from engine.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from engine.models import Incident, OutboxMessage, User
+from engine.notifications import config_for
+from engine.tokens import ActionToken, TokenExpired, TokenRejected, TokenUsed, is_used, redeem, verify
+
+from .auth import role_required
+
+bp = Blueprint("email_actions", __name__)
+
+TEXT = {
+    "en": {
+        "approve": "Approve",
+        "reject": "Reject",
+        "confirm_title": "Confirm your decision",
+        "confirm_lead": "You are about to record this decision as {name}:",
+        "comment": "Comment (optional)",
+        "comment_required": "Comment (required when rejecting in most forms)",
+        "confirm_button": "Confirm: {verb}",
+        "open_task": "Open the task instead",
+        "done_title": "Decision recorded",
+        "done_lead": "Your decision “{verb}” on “{task}” was recorded. Thank you.",
+        "problem_title": "This link cannot be used",
+        "expired": "This link has expired. Open the task in Waypoint to decide.",
+        "invalid": "This link is not valid. Open the task in Waypoint to decide.",
+        "used": "This link was already used. Each link works once.",
+        "closed": "This task is no longer waiting: it was already completed or withdrawn.",
+        "needs_page": "This task needs more than a one-word decision. Please open it in Waypoint.",
+        "digest_title": "Daily summary",
+        "digest_lead": "Stop receiving the daily summary of waiting tasks, {name}?",
+        "digest_button": "Stop the daily summary",
+        "digest_done": "You will no longer receive the daily summary.",
+        "task": "Task",
+        "request": "Request",
+        "due": "Due",
+    },
+    "fr": {
+        "approve": "Approuver",
+        "reject": "Rejeter",
+        "confirm_title": "Confirmez votre décision",
+        "confirm_lead": "Vous allez enregistrer cette décision au nom de {name} :",
+        "comment": "Commentaire (facultatif)",
+        "comment_required": "Commentaire (obligatoire pour un rejet dans la plupart des formulaires)",
+        "confirm_button": "Confirmer : {verb}",
+        "open_task": "Ouvrir plutôt la tâche",
+        "done_title": "Décision enregistrée",
+        "done_lead": "Votre décision « {verb} » pour « {task} » a été enregistrée. Merci.",
+        "problem_title": "Ce lien ne peut pas être utilisé",
+        "expired": "Ce lien a expiré. Ouvrez la tâche dans Waypoint pour décider.",
+        "invalid": "Ce lien n'est pas valide. Ouvrez la tâche dans Waypoint pour décider.",
+        "used": "Ce lien a déjà servi. Chaque lien ne fonctionne qu'une fois.",
+        "closed": "Cette tâche n'est plus en attente : elle a déjà été traitée ou retirée.",
+        "needs_page": "Cette tâche demande plus qu'une décision. Veuillez l'ouvrir dans Waypoint.",
+        "digest_title": "Résumé quotidien",
+        "digest_lead": "Ne plus recevoir le résumé quotidien des tâches en attente, {name}?",
+        "digest_button": "Arrêter le résumé quotidien",
+        "digest_done": "Vous ne recevrez plus le résumé quotidien.",
+        "task": "Tâche",
+        "request": "Demande",
+        "due": "Échéance",
+    },
+}
+
+
+def _db() -> Database:
+    return current_app.extensions["waypoint.db"]
+
+
+def _engine() -> Engine:
+    return current_app.extensions["waypoint.engine"]
+
+
+def _page(template: str, status: int = 200, lang: str = "en", **context: Any) -> Any:
+    """Render a page of this blueprint, never cached (it is reached through a secret link)."""
+    text = TEXT.get(lang, TEXT["en"])
+    response = make_response(render_template(f"email_actions/{template}", t=text, lang=lang, **context), status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _problem(key: str, status: int, lang: str = "en", task_url: str | None = None) -> Any:
+    return _page("problem.html", status, lang, message=TEXT.get(lang, TEXT["en"])[key], task_url=task_url)
+
+
+def _grant(token: str) -> ActionToken | Any:
+    """The token's grant, or the problem page to show instead."""
+    try:
+        return verify(config_for(_engine()).secret_key, token, _engine().clock.now())
+    except TokenExpired:
+        return _problem("expired", 410)
+    except TokenRejected:
+        return _problem("invalid", 404)
+
+
+def _task_url(task_id: str | None) -> str | None:
+    return f"{config_for(_engine()).base_url}/tasks/{task_id}" if task_id else None
+
+
+@bp.route("/email-actions/<token>", methods=["GET", "POST"])
+def action(token: str) -> Any:
+    """GET: confirm the decision (or digest opt-out) a link carries; POST: record it, once."""
+    grant = _grant(token)
+    if not isinstance(grant, ActionToken):
+        return grant
+    if grant.action == "digest_off":
+        return _digest_off(grant)
+    if grant.action not in ("approve", "reject"):
+        return _problem("invalid", 404)
+    with _db().reading() as s:
+        try:
+            user, row = load_grant(s, grant)
+        except (NotFound, PermissionDenied):
+            return _problem("invalid", 404)
+        lang = user.language if user.language in TEXT else "en"
+        task_url = _task_url(row.id)
+        if is_used(s, grant):
+            return _problem("used", 409, lang, task_url)
+        if row.status != "ready":
+            return _problem("closed", 409, lang, task_url)
+        form = form_for_task(s, _engine(), row)
+        if form is None or not form.allows(grant.action):
+            return _problem("needs_page", 409, lang, task_url)
+        view = {
+            "user_name": user.display_name,
+            "task_name": row.name,
+            "summary": row.instance.summary,
+            "due": row.due_at,
+            "has_comment": form.comment_field is not None,
+        }
+    verb = TEXT[lang][grant.action]
+    if request.method == "GET":
+        return _page("confirm.html", lang=lang, verb=verb, task_url=task_url, view=view, error=None, comment="")
+    comment = request.form.get("comment", "")
+    now = _engine().clock.now()
+    try:
+        with _db().transaction() as s:
+            decide(s, _engine(), grant, grant.action, comment, now)
+    except ValidationFailed as exc:
+        errors = "; ".join(message for _, message in exc.errors) or str(exc)
+        return _page("confirm.html", 400, lang, verb=verb, task_url=task_url, view=view, error=errors, comment=comment)
+    except TokenUsed:
+        return _problem("used", 409, lang, task_url)
+    except NeedsTaskPage:
+        return _problem("needs_page", 409, lang, task_url)
+    except Conflict:
+        return _problem("closed", 409, lang, task_url)
+    except PermissionDenied as exc:
+        return _page("problem.html", 403, lang, message=str(exc), task_url=task_url)
+    return _page("done.html", lang=lang, verb=verb, task_name=view["task_name"], task_url=task_url)
+
+
+def _digest_off(grant: ActionToken) -> Any:
+    with _db().transaction() as s:
+        user = s.get(User, grant.user_id)
+        if user is None:
+            return _problem("invalid", 404)
+        lang = user.language if user.language in TEXT else "en"
+        if request.method == "GET":
+            return _page("digest.html", lang=lang, user_name=user.display_name, done=False)
+        if not is_used(s, grant):
+            redeem(s, grant, _engine().clock.now())
+        user.digest_opt_out = True
+    return _page("digest.html", lang=lang, user_name=user.display_name, done=True)
+
+
+@bp.get("/admin/outbox")
+@role_required("admin")
+def outbox() -> Any:
+    """Read-only view of outgoing email and open incidents (admins only; no bodies, no links)."""
+    with _db().reading() as s:
+        counts = dict(s.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all())
+        rows = list(s.scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(200)))
+        incidents = list(
+            s.scalars(select(Incident).where(Incident.status == "open").order_by(Incident.created_at.desc()))
+        )
+    return _page("outbox.html", lang="en", counts=counts, rows=rows, incidents=incidents)
+
+
+def init_app(app: Flask) -> None:
+    """Register the blueprint; its POSTs are authenticated by their signed single-use tokens."""
+    from . import csrf
+
+    csrf.exempt(bp.name)
+    app.register_blueprint(bp)
