@@ -4,6 +4,7 @@ the return-for-changes round trip, bulk approval, the diagram, and screenshots f
 from __future__ import annotations
 
 import re
+
 import pytest
 
 from tests.browser.conftest import screenshot
