@@ -474,6 +474,49 @@ def audit_verify(ctx: Context) -> None:
         sys.exit(1)
 
 
+@main.command("demo-data")
+@click.option("--requests", "count", default=200, show_default=True, type=click.IntRange(1, 1_000_000))
+@click.option("--days", default=180, show_default=True, type=click.IntRange(1, 3650), help="History length.")
+@click.option("--seed", default=42, show_default=True, type=int)
+@pass_ctx
+@handled
+def demo_data(ctx: Context, count: int, days: int, seed: int) -> None:
+    """Create realistic requests in every state over the past DAYS (for demos and benchmarks)."""
+    from .demo_data import generate
+
+    ctx.db.check_schema()
+    outcome = generate(ctx.db, count, now=ctx.engine.clock.now(), days=days, seed=seed,
+                       office_tz=ctx.settings.timezone)
+    click.echo(f"{count} requests: " + ", ".join(f"{n} {status}" for status, n in sorted(outcome.items())))
+
+
+@main.command("backup")
+@click.argument("target", type=click.Path())
+@pass_ctx
+@handled
+def backup_command(ctx: Context, target: str) -> None:
+    """Copy the SQLite database to TARGET while Waypoint runs (online backup)."""
+    from .backup import backup
+
+    size = backup(ctx.db, target)
+    click.echo(f"backup written to {target} ({size:,} bytes)")
+
+
+@main.command("restore")
+@click.argument("source", type=click.Path())
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_ctx
+@handled
+def restore_command(ctx: Context, source: str, yes: bool) -> None:
+    """Replace the SQLite database's content with the backup SOURCE (stop the server first)."""
+    from .backup import restore
+
+    if not yes and not click.confirm(f"Replace everything in {ctx.db.safe_url} with {source}?"):
+        _fail("nothing restored", 1)
+    size = restore(ctx.db, source)
+    click.echo(f"restored {source} ({size:,} bytes) into {ctx.db.safe_url}")
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
@@ -753,6 +796,63 @@ def users_digest(ctx: Context, username: str, opt_out: bool | None) -> None:
             user.digest_opt_out = opt_out
         state = "off" if user.digest_opt_out else "on"
     click.echo(f"daily digest for {username}: {state}")
+
+
+
+# --- process designer ---------------------------------------------------------------------
+@main.command()
+@click.argument("file", type=click.Path())
+@click.option("--scenario", "names", multiple=True, help="Run only this scenario (by name); repeatable.")
+@click.option(
+    "--scenarios",
+    "scenario_file",
+    type=click.Path(),
+    help="The scenario file (default: scenarios/<process key>.json next to FILE).",
+)
+@json_option
+@pass_ctx
+@handled
+def simulate(ctx: Context, file: str, names: tuple[str, ...], scenario_file: str | None, as_json: bool) -> None:
+    """Run a process's scenarios against FILE on a throwaway in-memory database (exit 1 on a failure)."""
+    from .definitions import read_sources
+    from .simulate import Simulator, parse_scenarios, scenario_path
+    from .xmlsafe import parse_xml
+
+    sources = read_sources([file])
+    root = Path(file).parent
+    path = Path(file)
+    keys = parse_xml(path.read_bytes(), path.name).xpath(
+        "//bpmn:process[not(@isExecutable='false')]/@id", namespaces={"bpmn": NS_BPMN}
+    )
+    if not keys:
+        raise DefinitionError(f"{file}: no executable process")
+    scenario_at = Path(scenario_file) if scenario_file else root / scenario_path(keys[0])
+    if not scenario_at.is_file():
+        raise DefinitionError(f"no scenario file at {scenario_at}")
+    key, scenarios = parse_scenarios(scenario_at.read_text(encoding="utf-8"), str(scenario_at))
+    key = key or keys[0]
+    if names:
+        unknown = sorted(set(names) - {s.name for s in scenarios})
+        if unknown:
+            raise DefinitionError(f"no scenario called {', '.join(repr(u) for u in unknown)} in {scenario_at}")
+        scenarios = [s for s in scenarios if s.name in names]
+    simulator = Simulator(sources, key, office_tz=ctx.settings.timezone)
+    results = [simulator.run(s) for s in scenarios]
+
+    def human() -> None:
+        for r in results:
+            click.echo(f"{'PASS' if r.ok else 'FAIL'}  {r.scenario}")
+            click.echo("      path: " + " → ".join(p["name"] or p["element"] for p in r.path))
+            click.echo(f"      status: {r.status}" + (f" ({r.outcome})" if r.outcome else ""))
+            for problem in ([r.error] if r.error else []) + r.failures:
+                click.echo(f"      {problem}")
+
+    emit(as_json, [r.as_dict() for r in results], human)
+    if not all(r.ok for r in results):
+        sys.exit(1)
+
+
+NS_BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 
 
 if __name__ == "__main__":  # pragma: no cover

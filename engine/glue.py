@@ -16,6 +16,10 @@ from typing import Any
 FormValidator = Callable[[Mapping[str, Any]], list[tuple[str, str]]]
 #: A summary function gets the instance data and returns the one-line inbox summary.
 SummaryFunction = Callable[[Mapping[str, Any]], str]
+#: A start sampler gets a random generator and "today" (ISO) and returns realistic start data.
+StartSampler = Callable[[Any, str], dict[str, Any]]
+#: A message sampler gets the correlation a waiting event expects and a random generator.
+MessageSampler = Callable[[Mapping[str, Any], Any], dict[str, Any]]
 
 
 @dataclass
@@ -33,6 +37,10 @@ class GlueRegistry:
     def __init__(self) -> None:
         self.helpers: dict[str, Callable[..., Any]] = {}
         self.processes: dict[str, ProcessGlue] = {}
+        self.start_samplers: dict[str, tuple[StartSampler, tuple[str, ...]]] = {}
+        self.message_samplers: dict[str, MessageSampler] = {}
+        #: message names that arrive from outside the BPMN files (API, CLI, mail), with a description
+        self.messages: dict[str, str] = {}
 
     def helper(self, fn: Callable[..., Any] | None = None, *, name: str | None = None):
         """Register `fn` as a function BPMN scripts, conditions and DMN cells may call."""
@@ -46,6 +54,13 @@ class GlueRegistry:
 
         return register(fn) if fn is not None else register
 
+    def message(self, name: str, description: str = "") -> str:
+        """Register `name` as a message delivered from outside (checks then accept events that use it)."""
+        if not name or name != name.strip():
+            raise ValueError(f"message names must be non-empty without surrounding spaces: {name!r}")
+        self.messages[name] = description
+        return name
+
     def process(
         self,
         key: str,
@@ -57,6 +72,27 @@ class GlueRegistry:
         glue_entry = ProcessGlue(key, summary, dict(validators or {}))
         self.processes[key] = glue_entry
         return glue_entry
+
+    def sample_start(self, key: str, starters: tuple[str, ...] = ("requester",)):
+        """Register realistic start data for demo requests of `key`, started by users of `starters`."""
+
+        def register(fn: StartSampler) -> StartSampler:
+            self.start_samplers[key] = (fn, starters)
+            return fn
+
+        return register
+
+    def sample_message(self, name: str, correlation: Mapping[str, Any] | None = None, rng: Any = None):
+        """Register a sampler for message `name` (decorator), or, with a correlation, sample a payload."""
+        if correlation is None:
+
+            def register(fn: MessageSampler) -> MessageSampler:
+                self.message_samplers[name] = fn
+                return fn
+
+            return register
+        sampler = self.message_samplers.get(name)
+        return sampler(correlation, rng) if sampler is not None else None
 
     def summary_for(self, key: str, data: Mapping[str, Any]) -> str:
         """The inbox summary of an instance of `key` (default: requester — title)."""

@@ -169,12 +169,14 @@ def _parse_value(node: dict[str, Any], form: MultiDict, name: str, errors: dict[
             rows = [_parse_object(items, form, f"{name}.{i}.", errors) for i in indexes]
             return [r for r in rows if r] or None
         raw = [line.strip() for v in form.getlist(name) for line in v.splitlines() if line.strip()]
-        return raw or None
+        return [_const(items, v) if choices(items) else v for v in raw] or None
     if kind == "checkbox":
         return name in form
     raw = (form.get(name) or "").strip()
     if raw == "":
         return None
+    if kind in ("select", "radio"):
+        return _const(node, raw)
     if kind in ("number", "money", "integer"):
         cleaned = raw.replace(" ", "").replace("\u00a0", "").replace("$", "")
         if "," in cleaned and "." not in cleaned:
@@ -192,6 +194,12 @@ def _parse_value(node: dict[str, Any], form: MultiDict, name: str, errors: dict[
             return int(number)
         return int(number) if number.is_integer() and kind != "money" else number
     return raw
+
+
+def _const(node: dict[str, Any], raw: str) -> Any:
+    """The choice whose text is `raw`, with its JSON type (1, not "1"); `raw` when none matches."""
+    consts = [o["const"] for o in node.get("oneOf", []) if "const" in o] + list(node.get("enum", []))
+    return next((c for c in consts if str(c) == raw), raw)
 
 
 def label_map(schemas: list[dict[str, Any]]) -> dict[Any, str]:
