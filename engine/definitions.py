@@ -19,6 +19,8 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
+from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 from sqlalchemy import func, select
@@ -148,6 +150,7 @@ def parse_sources(files: Mapping[str, str]) -> ParsedSources:
         trees[path] = root
         try:
             if path.endswith(".dmn"):
+                _require_dmn_root(root, path)
                 parser.add_dmn_xml(root, filename=path)
             else:
                 _require_bpmn_root(root, path)
@@ -166,6 +169,16 @@ def _require_bpmn_root(root: Any, path: str) -> None:
         raise DefinitionError(
             f"{path}: not a BPMN 2.0 document (root element is {root.tag})",
             [{"file": path, "line": root.sourceline, "message": "root is not bpmn:definitions"}],
+        )
+
+
+def _require_dmn_root(root: Any, path: str) -> None:
+    # SpiffWorkflow reads a DMN file by XPath with the DMN prefixes: another root makes it raise
+    # an lxml XPathEvalError instead of a finding.
+    if root.tag not in {f"{{{ns}}}definitions" for ns in DMN_SCHEMAS}:
+        raise DefinitionError(
+            f"{path}: not a DMN document (root element is {root.tag})",
+            [{"file": path, "line": root.sourceline, "message": "root is not dmn:definitions"}],
         )
 
 
@@ -252,9 +265,22 @@ def build_parsed(key: str, files: Mapping[str, str], sources: ParsedSources | No
                     f"{path}: not valid JSON (line {exc.lineno}): {exc.msg}",
                     [{"file": path, "line": exc.lineno, "message": f"invalid JSON: {exc.msg}"}],
                 ) from exc
+    for process_spec in [spec, *subprocess_specs.values()]:
+        _connect_loop_tasks(process_spec)
     name = sources.parser.get_process_parser(key).get_name()
     return ParsedDefinition(key, name, content_hash(files), spec, subprocess_specs, forms, dict(files),
                             sources.process_file(key))
+
+
+def _connect_loop_tasks(process_spec: BpmnProcessSpec) -> None:
+    """Link each multi-instance/loop task to its child's completion, as the library's own spec
+    deserializer does: SpiffWorkflow otherwise connects it only when it creates a child, so an
+    instance loaded mid-loop in a fresh process would never merge its last children."""
+    for task_spec in process_spec.task_specs.values():
+        if isinstance(task_spec, LoopTask):
+            child = process_spec.task_specs[task_spec.task_spec]
+            if not child.completed_event.is_connected(task_spec.merge_child):
+                child.completed_event.connect(task_spec.merge_child)
 
 
 class SpecCache:

@@ -22,6 +22,7 @@ DEMO_USERS = (
     ("ppatel", "Priya Patel", ["passport_officer"], "cgagnon", "en"),
     ("sroy", "Sam Roy", ["security"], "dlee", "en"),
     ("htremblay", "Hugo Tremblay", ["host_unit"], "dlee", "fr"),
+    ("mgirard", "Marie Girard", ["host_unit"], "dlee", "en"),
     ("lokafor", "Lina Okafor", ["liaison_officer"], "cgagnon", "en"),
     ("ddesigner", "Dana Designer", ["process_designer"], "dlee", "en"),
     ("admin", "Alex Admin", ["admin", "process_designer"], None, "en"),

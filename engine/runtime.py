@@ -19,6 +19,7 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
@@ -335,27 +336,19 @@ class Engine:
             if task is None or task.state != TaskState.WAITING:
                 session.delete(timer)
                 return False
+            # refresh_timers fires every due timer of the instance: audit each one that fired
+            waiting = [t for t in wf.event_manager.tasks.values()
+                       if isinstance(t.task_spec.event_definition, TimerEventDefinition)]
             wf.refresh_timers()
             if task.state == TaskState.WAITING:
                 return False
-            element = (task.task_spec.bpmn_id, task.task_spec.bpmn_name)
+            events = [
+                dict(action="timer_fired", element=(t.task_spec.bpmn_id, t.task_spec.bpmn_name), task_id=str(t.id),
+                     details={"due_at": str(t.internal_data.get("event_value", ""))})
+                for t in waiting if t.state != TaskState.WAITING
+            ]
             self._run(wf)
-        self._save(
-            session,
-            instance,
-            parsed,
-            wf,
-            now,
-            SYSTEM_ACTOR,
-            [
-                dict(
-                    action="timer_fired",
-                    element=element,
-                    task_id=timer.task_id,
-                    details={"due_at": timer.due_at.isoformat()},
-                )
-            ],
-        )
+        self._save(session, instance, parsed, wf, now, SYSTEM_ACTOR, events)
         return True
 
     # --- internals -----------------------------------------------------------------------

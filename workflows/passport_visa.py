@@ -52,13 +52,25 @@ def passport_return_due_date(trip_end_date: str) -> str:
     return (back + datetime.timedelta(days=RETURN_DAYS_AFTER_TRIP)).isoformat()
 
 
+def _country_key(destination: Any) -> str:
+    """A destination as the visa table compares it: trimmed, lower case."""
+    return str(destination or "").strip().lower()
+
+
 @glue.helper
 def destinations_requiring_visa(visa_requirements: Iterable[Mapping[str, Any]]) -> list[str]:
-    """Destinations whose visa_requirement record (from the DMN table) says a visa is required."""
+    """Destinations whose visa_requirement record (from the DMN table) says a visa is required.
+
+    One entry per country: "China" and " china" are the same destination for the table, so they
+    must not become two visa applications.
+    """
     seen: list[str] = []
+    keys: set[str] = set()
     for record in visa_requirements or []:
         destination = record.get("destination")
-        if record.get("required") is True and destination and destination not in seen:
+        key = _country_key(destination)
+        if record.get("required") is True and key and key not in keys:
+            keys.add(key)
             seen.append(destination)
     return seen
 
@@ -117,7 +129,7 @@ def summary(data: Mapping[str, Any]) -> str:
 
 
 def validate_request(data: Mapping[str, Any]) -> Errors:
-    """Start form: dates in order, at least one destination, passport details when one is held."""
+    """Start form: dates in order, at least one destination (each once), passport details when one is held."""
     errors = check_date_order(
         data, "trip_start_date", "trip_end_date", "The return date must be on or after the departure date."
     )
@@ -125,7 +137,14 @@ def validate_request(data: Mapping[str, Any]) -> Errors:
     if not isinstance(destinations, list) or not destinations:
         errors.append(("destinations", "Give at least one destination."))
     else:
-        errors += [(f"destinations.{i}", "Enter a country.") for i, d in enumerate(destinations) if is_blank(d)]
+        seen: set[str] = set()
+        for i, destination in enumerate(destinations):
+            if is_blank(destination):
+                errors.append((f"destinations.{i}", "Enter a country."))
+            elif _country_key(destination) in seen:
+                errors.append((f"destinations.{i}", "This destination is already listed."))
+            else:
+                seen.add(_country_key(destination))
     return errors + check_passport(data.get("current_passport"), "current_passport")
 
 
