@@ -1,0 +1,66 @@
+"""Reports: who may see them, the dashboard's numbers, CSV exports (formula-safe)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from engine.reports import outcome_class, percentile
+
+
+def start(app, title, user="jdoe"):
+    db, engine = app.extensions["waypoint.db"], app.extensions["waypoint.engine"]
+    with db.transaction() as s:
+        return engine.start(s, "small_approval", {"title": title, "amount": 5}, user).id
+
+
+def complete_review(app, instance_id, decision, user="msmith"):
+    db, engine = app.extensions["waypoint.db"], app.extensions["waypoint.engine"]
+    from engine.queries import list_tasks
+
+    with db.transaction() as s:
+        [task] = list_tasks(s, instance_id=instance_id)
+        engine.complete(s, task.id, user, {"decision": decision})
+
+
+def test_only_office_roles_see_reports(as_user):
+    assert as_user("jdoe").get("/reports").status_code == 403
+    assert as_user("jdoe").get("/reports/stuck.csv").status_code == 403
+    for who in ("cgagnon", "dlee", "admin"):
+        assert as_user(who).get("/reports").status_code == 200, who
+
+
+def test_dashboard_and_exports(app, as_user, clock):
+    waiting = start(app, "Waiting one")
+    rejected = start(app, '=HYPERLINK("http://evil")')
+    clock.advance(days=1)
+    complete_review(app, rejected, "reject")
+    clock.advance(days=3)  # the waiting review is now overdue (due in 2 days)
+    coordinator = as_user("cgagnon")
+    page = coordinator.get("/reports")
+    assert "Supervisor review" in page.text and "<svg" in page.text and "Overdue" in page.text
+    stuck = list(csv.DictReader(io.StringIO(coordinator.get("/reports/stuck.csv").text)))
+    assert [(r["step"], r["open"], r["overdue"]) for r in stuck] == [("Supervisor review", "1", "1")]
+    overdue = list(csv.DictReader(io.StringIO(coordinator.get("/reports/overdue.csv").text)))
+    assert [int(r["instance_id"]) for r in overdue] == [waiting]
+    steps = list(csv.DictReader(io.StringIO(coordinator.get("/reports/time-per-step.csv").text)))
+    assert [(r["step"], r["completed"], r["median_days"]) for r in steps] == [("Supervisor review", "1", "1.0")]
+    e2e = list(csv.DictReader(io.StringIO(coordinator.get("/reports/end-to-end.csv").text)))
+    assert (e2e[0]["rejected"], e2e[0]["approval_rate"]) == ("1", "0")
+    export = coordinator.get("/reports/instances.csv?process=small_approval").text
+    rows = list(csv.DictReader(io.StringIO(export)))
+    assert {int(r["id"]) for r in rows} == {waiting, rejected}
+    assert "'=HYPERLINK" in export  # formulas neutralised for spreadsheets
+    assert coordinator.get("/reports/nope.csv").status_code == 404
+    assert coordinator.get("/reports?since=not-a-date").status_code == 400
+
+
+def test_percentile_and_outcome_classes():
+    assert percentile([], 0.5) is None
+    assert percentile([1, 2, 3, 4], 0.5) == 2.5
+    assert percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 0.9) == 9.1
+    assert outcome_class("completed", "Rejected by finance") == "rejected"
+    assert outcome_class("completed", "Rejected: no member cleared") == "rejected"
+    assert outcome_class("completed", "Visa refused") == "rejected"
+    assert outcome_class("completed", "Approved, trip report filed") == "approved"
+    assert outcome_class("cancelled", None) == "cancelled"

@@ -1,0 +1,138 @@
+"""Reports for the ITV office: a dashboard (tables and SVG charts) and CSV exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, time
+from typing import Any
+
+from flask import Blueprint, Response, abort, render_template, request
+from sqlalchemy import select
+
+from engine import reports
+from engine.models import ProcessInstance
+from engine.queries import list_processes
+
+from .auth import role_required
+from .context import db, engine
+
+bp = Blueprint("reports", __name__, url_prefix="/reports")
+VIEWERS = ("itv_coordinator", "senior_management", "admin")
+
+
+def _filter() -> reports.ReportFilter:
+    def day(name: str, end: bool = False) -> datetime | None:
+        value = request.args.get(name)
+        if not value:
+            return None
+        try:
+            parsed = datetime.fromisoformat(value[:10])
+        except ValueError:
+            abort(400)
+        return datetime.combine(parsed.date(), time.max if end else time.min, UTC)
+
+    return reports.ReportFilter(
+        process=request.args.get("process") or None, since=day("since"), until=day("until", end=True)
+    )
+
+
+@bp.get("")
+@role_required(*VIEWERS)
+def dashboard():  # type: ignore[no-untyped-def]
+    """Which approvals are stuck, where, and for how long; throughput; time per step; outcomes."""
+    flt, now = _filter(), engine().clock.now()
+    with db().reading() as s:
+        context = {
+            "flt": flt,
+            "now": now,
+            "processes": list_processes(s),
+            "stuck": reports.open_by_step(s, flt, now),
+            "overdue": reports.overdue_tasks(s, flt, now, limit=50),
+            "weeks": reports.throughput_by_week(s, flt, now),
+            "steps": reports.time_per_step(s, flt, now),
+            "e2e": reports.end_to_end(s, flt, now),
+            "statuses": reports.status_counts(s, flt),
+        }
+    peak = max((w["total"] for w in context["weeks"]), default=0)
+    return render_template("reports/dashboard.html", peak=max(peak, 1), **context)
+
+
+def _csv(rows: list[dict[str, Any]], name: str) -> Response:
+    out = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]), extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _cell(v) for k, v in row.items()})
+    return Response(
+        out.getvalue(), mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}.csv"'}
+    )
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value  # keep spreadsheet formulas out of exported text
+    return value
+
+
+REPORTS = {
+    "stuck": lambda s, f, now: reports.open_by_step(s, f, now),
+    "overdue": lambda s, f, now: reports.overdue_tasks(s, f, now, limit=100_000),
+    "throughput": lambda s, f, now: reports.throughput_by_week(s, f, now),
+    "time-per-step": lambda s, f, now: reports.time_per_step(s, f, now),
+    "end-to-end": lambda s, f, now: reports.end_to_end(s, f, now),
+}
+
+
+@bp.get("/<name>.csv")
+@role_required(*VIEWERS)
+def export(name: str):  # type: ignore[no-untyped-def]
+    """Any dashboard report as CSV (same filters)."""
+    if name == "instances":
+        return _instances_csv()
+    if name not in REPORTS:
+        abort(404)
+    with db().reading() as s:
+        rows = REPORTS[name](s, _filter(), engine().clock.now())
+    return _csv(rows, name)
+
+
+def _instances_csv() -> Response:
+    """Every request (within the filters) with its data fields flattened into columns."""
+    flt = _filter()
+    conditions = flt.instance_conditions()
+    if flt.since:
+        conditions.append(ProcessInstance.created_at >= flt.since)
+    if flt.until:
+        conditions.append(ProcessInstance.created_at <= flt.until)
+    rows: list[dict[str, Any]] = []
+    columns: dict[str, None] = {}
+    with db().reading() as s:
+        for instance in s.scalars(
+            select(ProcessInstance).where(*conditions).order_by(ProcessInstance.id).execution_options(yield_per=500)
+        ):
+            row = {
+                "id": instance.id,
+                "process": instance.process_key,
+                "status": instance.status,
+                "outcome": instance.outcome or "",
+                "summary": instance.summary,
+                "created_at": instance.created_at,
+                "ended_at": instance.ended_at or "",
+            }
+            for key, value in (instance.data or {}).items():
+                if key not in ("instance_id", "process_key"):
+                    row[f"data.{key}"] = value
+                    columns.setdefault(f"data.{key}", None)
+            rows.append(row)
+    fields = ["id", "process", "status", "outcome", "summary", "created_at", "ended_at", *columns]
+    for row in rows:
+        for field in fields:
+            row.setdefault(field, "")
+    return _csv([{f: r[f] for f in fields} for r in rows], "requests")
