@@ -32,10 +32,13 @@ chromium:
 install: $(STAMP) $(NPM_STAMP)
 
 ## make run: install, migrate the SQLite database, deploy bpmn/, seed demo users, serve on 127.0.0.1:5000
+## with one `waypoint worker` running alongside (Ctrl-C stops both)
 run: install
 	$(BIN)/waypoint db upgrade
 	$(BIN)/waypoint deploy bpmn --as admin
 	$(BIN)/waypoint seed-demo
+	@# one worker process (timers, reminders, escalations, email) next to the web server; both stop together
+	$(BIN)/waypoint worker & worker=$$!; trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT; \
 	$(BIN)/waypoint serve --host 127.0.0.1 --port 5000
 
 ## make test: install (with test dependencies) and run the whole suite

@@ -3,8 +3,10 @@
 Each finding names the file, line and element (id and name) so a person can fix it:
 element ids that collide with SpiffWorkflow's built-in `Start`/`End`, user tasks in lanes
 that are not roles or without a valid form, gateways with an unguarded outgoing flow,
-timers that are not ISO 8601, and scripts/conditions/DMN cells that the restricted
-environment would refuse (imports, `_` names, unknown functions).
+timers that are not ISO 8601, scripts/conditions/DMN cells that the restricted
+environment would refuse (imports, `_` names, unknown functions), call activities and
+business rule tasks that name no process or decision in the files, and message events whose
+message is neither declared in the files (`bpmn:message`) nor registered by `workflows/`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from jsonschema.exceptions import SchemaError
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
 from .definitions import FORM_PROPERTY, NS, ParsedSources, role_for_lane
+from .glue import glue as _registered
 from .scripting import ALLOWED_BUILTIN_NAMES, ScriptRejected, check_source, is_iso_literal
 
 RESERVED_IDS = {"Start", "End"}
@@ -26,9 +29,24 @@ _LOOKS_ISO = re.compile(r"^(R\d*/)?P[\dT]|^\d{4}-\d{2}")
 DURATION_PROPERTIES = ("dueIn", "reminderEvery", "escalateAfter")
 
 
+#: BPMN elements directly inside these are the ones a diagram shows (and a finding names)
+_CONTAINERS = {"definitions", "process", "subProcess", "transaction", "adHocSubProcess", "laneSet", "collaboration"}
+
+
+def _named(node: Any) -> bool:
+    """Whether a finding should name `node`: it has an id and, in BPMN, is a diagram element
+    (not an event definition or loop marker inside one, which the diagram cannot highlight)."""
+    if node.get("id") is None:
+        return False
+    parent = node.getparent()
+    if not str(node.tag).startswith(f"{{{NS['bpmn']}}}") or parent is None:
+        return True
+    return str(parent.tag).rsplit("}", 1)[-1] in _CONTAINERS
+
+
 def _finding(path: str, node: Any, message: str) -> dict:
     element = node if node is not None else None
-    while element is not None and element.get("id") is None:
+    while element is not None and not _named(element):
         element = element.getparent()
     return {
         "file": path,
@@ -43,17 +61,103 @@ def check_sources(
     sources: ParsedSources,
     known_roles: Iterable[str] | None,
     helper_names: Iterable[str],
+    known_messages: Iterable[str] | None = None,
 ) -> list[dict]:
-    """All findings for the BPMN and DMN files of `sources` (empty list: all good)."""
+    """All findings for the BPMN and DMN files of `sources` (empty list: all good).
+
+    `known_messages`: names delivered from outside besides those the files declare
+    (default: what `workflows/` registered with `glue.message`).
+    """
     roles = set(known_roles) if known_roles is not None else None
     names = set(ALLOWED_BUILTIN_NAMES) | set(helper_names)
+    messages = set(known_messages) if known_messages is not None else set(_registered.messages)
     findings: list[dict] = []
     for path, root in sources.trees.items():
         if path.endswith(".bpmn"):
             findings += _check_bpmn(path, root, sources, roles, names)
         else:
             findings += _check_dmn(path, root, names)
+    findings += _check_called(sources)
+    findings += _check_messages(sources, messages)
     return findings
+
+
+def _bpmn_trees(sources: ParsedSources) -> list[tuple[str, Any]]:
+    return [(path, root) for path, root in sources.trees.items() if path.endswith(".bpmn")]
+
+
+def _check_called(sources: ParsedSources) -> list[dict]:
+    """Call activities and business rule tasks must name a process / decision in the files."""
+    trees = _bpmn_trees(sources)
+    processes = {p for _, root in trees for p in root.xpath("//bpmn:process/@id", namespaces=NS)}
+    decisions = set(sources.parser.dmn_parsers)
+    out = []
+    for path, root in trees:
+        for call in root.xpath("//bpmn:callActivity", namespaces=NS):
+            called = (call.get("calledElement") or "").strip()
+            if not called:
+                out.append(_finding(path, call, "call activity names no process to call (calledElement)"))
+            elif called not in processes:
+                out.append(_finding(path, call, f"calls process '{called}', which is in none of these files"))
+        for task in root.xpath("//bpmn:businessRuleTask", namespaces=NS):
+            refs = task.xpath("bpmn:extensionElements/spiffworkflow:calledDecisionId/text()", namespaces=NS)
+            decision = refs[0].strip() if refs else ""
+            if not decision:
+                out.append(_finding(path, task, "business rule task names no decision (calledDecisionId)"))
+            elif decision not in decisions:
+                out.append(_finding(path, task, f"uses decision '{decision}', which is in no DMN file here"))
+    return out
+
+
+def _check_messages(sources: ParsedSources, registered: set[str]) -> list[dict]:
+    """Message events and tasks must use a message declared in their file or registered by workflows/."""
+    out = []
+    known = set(registered)
+    for _, root in _bpmn_trees(sources):
+        known.update(n.strip() for n in root.xpath("//bpmn:message/@name", namespaces=NS))
+    for path, root in _bpmn_trees(sources):
+        declared = {m.get("id"): (m.get("name") or "").strip() for m in root.xpath("//bpmn:message", namespaces=NS)}
+        properties = set(root.xpath("//bpmn:correlationProperty/@id", namespaces=NS))
+        users = root.xpath("//bpmn:messageEventDefinition | //bpmn:receiveTask | //bpmn:sendTask", namespaces=NS)
+        for node in users:
+            ref = node.get("messageRef")
+            owner = node.getparent() if node.tag.endswith("EventDefinition") else node
+            if ref is None and node.tag.endswith("Task"):
+                out.append(_finding(path, owner, "task names no message (messageRef)"))
+            elif ref is None:
+                name = (owner.get("name") or "").strip()
+                if name not in known:
+                    out.append(
+                        _finding(
+                            path,
+                            owner,
+                            f"message event names no message (messageRef), so it would "
+                            f"use its own name '{name}', which is not a known message",
+                        )
+                    )
+            elif ref not in declared:
+                out.append(_finding(path, owner, f"message '{ref}' is not declared in this file (bpmn:message)"))
+            elif not declared[ref]:
+                out.append(_finding(path, owner, f"message '{ref}' has no name"))
+        for expr in root.xpath("//bpmn:correlationPropertyRetrievalExpression", namespaces=NS):
+            if expr.get("messageRef") not in declared:
+                out.append(
+                    _finding(
+                        path,
+                        expr.getparent(),
+                        f"correlation uses message '{expr.get('messageRef')}', which is not declared in this file",
+                    )
+                )
+        for ref in root.xpath("//spiffworkflow:processVariableCorrelation/spiffworkflow:propertyId", namespaces=NS):
+            if (ref.text or "").strip() not in properties:
+                out.append(
+                    _finding(
+                        path,
+                        ref,
+                        f"correlation property '{(ref.text or '').strip()}' is not declared (bpmn:correlationProperty)",
+                    )
+                )
+    return out
 
 
 def _check_bpmn(path: str, root: Any, sources: ParsedSources, roles: set[str] | None, names: set[str]) -> list[dict]:
@@ -226,8 +330,13 @@ def _check_dmn(path: str, root: Any, names: set[str]) -> list[dict]:
         if not text or text == "-":
             continue
         if re.match(r"^(not\s+)?(in|is)\b", text):
-            out.append(_finding(path, node, f"write '? {text}': SpiffWorkflow joins the input and a bare "
-                                            f"'{text.split()[0]}' without a space"))
+            out.append(
+                _finding(
+                    path,
+                    node,
+                    f"write '? {text}': SpiffWorkflow joins the input and a bare '{text.split()[0]}' without a space",
+                )
+            )
             continue
         try:
             compile(text, "<cell>", "eval")

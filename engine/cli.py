@@ -485,8 +485,7 @@ def demo_data(ctx: Context, count: int, days: int, seed: int) -> None:
     from .demo_data import generate
 
     ctx.db.check_schema()
-    outcome = generate(ctx.db, count, now=ctx.engine.clock.now(), days=days, seed=seed,
-                       office_tz=ctx.settings.timezone)
+    outcome = generate(ctx.db, count, now=ctx.engine.clock.now(), days=days, seed=seed, office_tz=ctx.settings.timezone)
     click.echo(f"{count} requests: " + ", ".join(f"{n} {status}" for status, n in sorted(outcome.items())))
 
 
@@ -533,7 +532,7 @@ def serve(ctx: Context, host: str, port: int) -> None:
 
 # --- worker, email and incidents (engine/scheduler.py, engine/outbox.py, engine/mailin.py) -----------
 def _mail_config(ctx: Context) -> Any:
-    from .notifications import MailConfig, configure
+    from .messages import MailConfig, configure
 
     config = MailConfig.from_settings(ctx.settings)
     configure(ctx.engine, config)
@@ -798,7 +797,6 @@ def users_digest(ctx: Context, username: str, opt_out: bool | None) -> None:
     click.echo(f"daily digest for {username}: {state}")
 
 
-
 # --- process designer ---------------------------------------------------------------------
 @main.command()
 @click.argument("file", type=click.Path())
@@ -853,6 +851,147 @@ def simulate(ctx: Context, file: str, names: tuple[str, ...], scenario_file: str
 
 
 NS_BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+
+
+# --- API tokens and service accounts (engine/api_tokens.py, engine/service_accounts.py) ----------------
+@main.group("tokens")
+def tokens_group() -> None:
+    """API tokens (bearer tokens for /api/v1/)."""
+
+
+@tokens_group.command("create")
+@click.argument("username")
+@click.option("--name", default="command line", show_default=True, help="What the token is for.")
+@click.option("--expires-days", type=int, help="Expire after this many days (default: never).")
+@json_option
+@pass_ctx
+@handled
+def tokens_create(ctx: Context, username: str, name: str, expires_days: int | None, as_json: bool) -> None:
+    """Create an API token for USERNAME and print it (shown this once only)."""
+    from .api_tokens import create_token, token_view
+    from .users import get_user
+
+    now = ctx.engine.clock.now()
+    with ctx.transaction() as session:
+        new = create_token(
+            session, get_user(session, username), name, now=now, expires_in_days=expires_days, created_by="cli"
+        )
+        view, secret = token_view(new.token, now), new.secret
+    emit(as_json, {**view, "token": secret}, lambda: click.echo(secret))
+
+
+@tokens_group.command("list")
+@click.option("--user", "username", help="Only this user's tokens.")
+@json_option
+@pass_ctx
+@handled
+def tokens_list(ctx: Context, username: str | None, as_json: bool) -> None:
+    """List API tokens (never their text)."""
+    from .api_tokens import token_view, tokens_of
+    from .users import get_user
+
+    now = ctx.engine.clock.now()
+    with ctx.transaction() as session:
+        owner = get_user(session, username) if username else None
+        rows = [token_view(t, now) for t in tokens_of(session, owner)]
+    emit(
+        as_json,
+        rows,
+        lambda: (
+            [
+                click.echo(
+                    f"{r['id']}\t{r['user']}\t{r['prefix']}...\t{r['name']}\t"
+                    + ("active" if r["active"] else "revoked" if r["revoked_at"] else "expired")
+                )
+                for r in rows
+            ]
+            or click.echo("no tokens")
+        ),
+    )
+
+
+@tokens_group.command("revoke")
+@click.argument("token_id", type=int)
+@pass_ctx
+@handled
+def tokens_revoke(ctx: Context, token_id: int) -> None:
+    """Revoke an API token by id (see `waypoint tokens list`)."""
+    from .api_tokens import revoke
+
+    with ctx.transaction() as session:
+        token = revoke(session, token_id, None, ctx.engine.clock.now())
+        owner = token.user.username
+    click.echo(f"token {token_id} of {owner} revoked")
+
+
+@main.group("service-accounts")
+def service_accounts_group() -> None:
+    """Accounts for other systems: API tokens only, with just the roles and grants they need."""
+
+
+@service_accounts_group.command("add")
+@click.argument("username")
+@click.option("--role", "roles", multiple=True, help=f"Repeatable. One of: {', '.join(KNOWN_ROLES)}.")
+@click.option("--message", "messages", multiple=True, help="Repeatable. A BPMN message name it may deliver.")
+@click.option("--start-on-behalf", is_flag=True, help="May start requests on behalf of people.")
+@click.option("--name", "display_name", help="Display name.")
+@click.option("--description", default="", help="What the system is.")
+@pass_ctx
+@handled
+def service_accounts_add(
+    ctx: Context,
+    username: str,
+    roles: tuple[str, ...],
+    messages: tuple[str, ...],
+    start_on_behalf: bool,
+    display_name: str | None,
+    description: str,
+) -> None:
+    """Create or update a service account (no password; use `waypoint tokens create` for its token)."""
+    from .service_accounts import add_service_account
+
+    with ctx.transaction() as session:
+        account = add_service_account(
+            session,
+            username,
+            now=ctx.engine.clock.now(),
+            roles=roles,
+            messages=messages,
+            start_on_behalf=start_on_behalf,
+            display_name=display_name,
+            description=description,
+            created_by="cli",
+        )
+        click.echo(
+            f"{username}\troles: {', '.join(sorted(account.user.roles)) or '-'}\t"
+            f"messages: {', '.join(account.messages) or '-'}\tstart on behalf: {'yes' if start_on_behalf else 'no'}"
+        )
+
+
+@service_accounts_group.command("list")
+@json_option
+@pass_ctx
+@handled
+def service_accounts_list(ctx: Context, as_json: bool) -> None:
+    """List service accounts with their roles and grants."""
+    from .service_accounts import account_view, list_service_accounts
+
+    with ctx.transaction() as session:
+        rows = [
+            {"username": a.user.username, "roles": sorted(a.user.roles), **(account_view(a) or {})}
+            for a in list_service_accounts(session)
+        ]
+    emit(
+        as_json,
+        rows,
+        lambda: (
+            [
+                click.echo(f"{r['username']}\t{', '.join(r['roles']) or '-'}\t{', '.join(r['messages']) or '-'}")
+                for r in rows
+            ]
+            or click.echo("no service accounts")
+        ),
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -34,6 +34,9 @@ def validate_submission(
         raise ValidationFailed(f"data is not plain JSON (finite numbers, strings, lists, objects): {exc}") from exc
     if size > MAX_SUBMISSION_BYTES:
         raise ValidationFailed(f"submission is {size:,} bytes, over the {MAX_SUBMISSION_BYTES:,}-byte limit")
+    nul = sorted(_nul_paths(data))
+    if nul:  # PostgreSQL text cannot hold NUL: refuse it here rather than fail at the database
+        raise ValidationFailed("the form has errors", [(path, "text may not contain NUL characters") for path in nul])
     errors: list[tuple[str, str]] = []
     declared = set((schema or {}).get("properties", {}))
     for key in sorted(data):
@@ -52,3 +55,18 @@ def validate_submission(
     if errors:
         raise ValidationFailed("the form has errors", errors)
     return data
+
+
+def _nul_paths(value: Any, path: str = "") -> list[str]:
+    """Dotted paths of the strings (keys or values) under `value` that contain a NUL character."""
+    if isinstance(value, str):
+        return [path] if "\x00" in value else []
+    if isinstance(value, Mapping):
+        found = []
+        for key, item in value.items():
+            child = f"{path}.{key}" if path else str(key)
+            found += [child] if "\x00" in str(key) else _nul_paths(item, child)
+        return found
+    if isinstance(value, list | tuple):
+        return [p for i, item in enumerate(value) for p in _nul_paths(item, f"{path}.{i}" if path else str(i))]
+    return []

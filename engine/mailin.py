@@ -31,8 +31,8 @@ from typing import Any
 from .db import Database
 from .decisions import NeedsTaskPage, decide, load_grant
 from .errors import ValidationFailed, WaypointError
+from .messages import MailConfig, config_for, send_plain
 from .models import TaskRecord, User
-from .notifications import MailConfig, config_for, send_plain
 from .runtime import Engine
 from .tokens import ActionToken, TokenRejected, TokenUsed, verify_reply
 
@@ -41,7 +41,7 @@ log = logging.getLogger("waypoint.mailin")
 MAX_MESSAGE = 1024 * 1024
 _COMMAND = re.compile(
     r"^\s*\**(?P<verb>approve|approved|approuver|approuvé|approuve|reject|rejected|rejeter|rejeté|rejette|refuser)\b"
-    r"[\s:,.;!*-]*(?P<comment>.*)$",
+    r"(?!\s*\?)[\s:,.;!*-]*(?P<comment>.*)$",  # "Approve?" is a question, not a decision
     re.IGNORECASE,
 )
 _VERBS = {
@@ -181,7 +181,9 @@ class MailIn:
                     "summary": row.instance.summary or "",
                     "request_url": f"{config.base_url}/requests/{row.instance_id}",
                 }
-                send_plain(session, config, "reply_done", user, now, context, instance_id=row.instance_id, task_id=row.id)
+                send_plain(
+                    session, config, "reply_done", user, now, context, instance_id=row.instance_id, task_id=row.id
+                )
                 return
             context = {**base, "reason": _reason(details.get("error"), row, fr)}
             send_plain(session, config, "reply_bounce", user, now, context, instance_id=row.instance_id, task_id=row.id)
@@ -238,8 +240,6 @@ def serve(db: Database, engine: Engine, host: str, port: int, config: MailConfig
     """Start the endpoint on `host:port` in a background thread; returns the aiosmtpd Controller."""
     from aiosmtpd.controller import Controller
 
-    controller = Controller(
-        MailIn(db, engine, config).handler(), hostname=host, port=port, data_size_limit=MAX_MESSAGE
-    )
+    controller = Controller(MailIn(db, engine, config).handler(), hostname=host, port=port, data_size_limit=MAX_MESSAGE)
     controller.start()
     return controller

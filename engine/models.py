@@ -294,12 +294,13 @@ class Incident(Base):
     __table_args__ = (Index("ix_incidents_status", "status", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(20))  # "timer" or "email"
+    kind: Mapped[str] = mapped_column(String(20))  # "timer", "email" or "job" (a periodic job)
     status: Mapped[str] = mapped_column(String(10), default="open")  # open, retried
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"), index=True)
     task_id: Mapped[str | None] = mapped_column(String(36))
     timer_id: Mapped[int | None] = mapped_column(Integer)
     outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    #: the timer's kind, or the periodic job's name for kind "job"
     timer_kind: Mapped[str | None] = mapped_column(String(20))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str] = mapped_column(Text)
@@ -329,3 +330,96 @@ class PeriodicJob(Base):
     next_due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_owner: Mapped[str | None] = mapped_column(String(100))
+
+
+# --- REST API: tokens, service accounts, idempotency (engine/api_tokens.py, engine/idempotency.py) ---------
+class ApiToken(Base):
+    """A bearer token for the JSON API: only its SHA-256 is stored; the text is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    #: the token's first characters (`wpt_` + 8), shown in lists so people can tell tokens apart
+    prefix: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_by: Mapped[str | None] = mapped_column(String(64))
+
+    user: Mapped[User] = relationship()
+
+
+class ServiceAccount(Base):
+    """Marks a user as an integration (no password, no sign-in) and lists what it may do beyond its roles."""
+
+    __tablename__ = "service_accounts"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    description: Mapped[str] = mapped_column(String(500), default="")
+    #: BPMN message names this account may deliver (`*` for any)
+    messages: Mapped[list] = mapped_column(JSON, default=list)
+    #: may start requests on behalf of another person (who becomes the requester)
+    start_on_behalf: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str | None] = mapped_column(String(64))
+
+    user: Mapped[User] = relationship()
+
+
+class IdempotencyRecord(Base):
+    """The first successful answer to a POST sent with an `Idempotency-Key`, per user and key."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("user_id", "key"), Index("ix_idempotency_created", "created_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    key: Mapped[str] = mapped_column(String(200))
+    method: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str] = mapped_column(String(500))
+    #: SHA-256 of method, path and the canonical request body: a reused key with another request is refused
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int | None] = mapped_column(Integer)
+    body: Mapped[str | None] = mapped_column(Text)
+    headers: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# --- process designer (web/designer/, engine/drafts.py, engine/migrate.py) ------------------------
+class ProcessDraft(Base):
+    """A process designer's work in progress on a process: every file it needs, edited in the browser."""
+
+    __tablename__ = "process_drafts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), index=True)
+    #: the deployed version the draft started from (None: a new process)
+    base_version: Mapped[int | None] = mapped_column(Integer)
+    main_file: Mapped[str] = mapped_column(String(255))
+    #: {path relative to bpmn/: content}: BPMN, DMN, forms and the scenario file
+    files: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DeploymentLog(Base):
+    """Who deployed or migrated what, and when (per-instance moves are also in `audit_events`)."""
+
+    __tablename__ = "deployment_log"
+    __table_args__ = (Index("ix_deployment_log_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(20))  # deploy, migrate
+    version: Mapped[int | None] = mapped_column(Integer)
+    definition_id: Mapped[int | None] = mapped_column(ForeignKey("process_definitions.id"))
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    details: Mapped[dict] = mapped_column(JSON, default=dict)

@@ -1,10 +1,11 @@
-"""Which emails and task timers an engine action causes; reminders, escalations, digest, invitations.
+"""Which task timers and emails an engine action causes; firing reminders and escalations.
 
 `after_save` runs at the end of every engine action that saves an instance, in its transaction:
-it gives each newly offered task a reminder timer (at its due time) and, when the task has an
-`escalateAfter`, an escalation timer, drops the timers of tasks that closed, writes the new-task
-emails to the outbox, and the calendar invitation once a trip or visit is approved. The worker
-later fires the timers through `fire_reminder` / `fire_escalation` and runs `send_digests` daily.
+it drops the timers of tasks that closed, gives each newly offered task a reminder timer (at its
+due time) and, when the task has `escalateAfter`, an escalation timer, writes the new-task emails
+to the outbox (engine/messages.py), and the calendar invitation once a trip or visit is approved
+(engine/invitations.py). The worker later fires the timers through `fire_reminder` and
+`fire_escalation`, under its lease (engine/scheduler.py).
 
 Task properties (docs/modelling.md): `dueIn` (first reminder), `reminderEvery` (default `P1D`),
 `escalateAfter` (from creation), `escalateTo` (a role: the task moves to that role's queue) or
@@ -13,91 +14,38 @@ Task properties (docs/modelling.md): `dueIn` (first reminder), `reminderEvery` (
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from uuid import UUID
-from weakref import WeakKeyDictionary
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, joinedload
 
-from . import audit, emails, outbox
-from .config import Settings
-from .decisions import decision_form
+from . import audit
 from .definitions import ParsedDefinition
-from .models import OutboxMessage, ProcessInstance, TaskRecord, Timer, User
+from .invitations import send_calendar_invitations
+from .messages import (
+    MailConfig,
+    config_for,
+    configure,
+    element_properties,
+    send_task_email,
+    task_recipients,
+    with_config,
+)
+from .models import ProcessInstance, TaskRecord, Timer, User
 from .taskindex import TASK_ESCALATION, TASK_REMINDER, duration_after, task_properties
-from .tokens import mint, mint_reply
-from .users import users_with_role
 
 if TYPE_CHECKING:
     from SpiffWorkflow.bpmn import BpmnWorkflow
 
     from .runtime import Engine
 
+__all__ = ["MailConfig", "after_save", "config_for", "configure", "fire_escalation", "fire_reminder", "with_config"]
+
 DEFAULT_REMINDER_EVERY = "P1D"
-DIGEST_LIMIT = 50
 SYSTEM_ACTOR = "system"
-
-
-@dataclass(frozen=True)
-class MailConfig:
-    """What writing emails needs: links, signing key, office time zone, reply domain, switches."""
-
-    base_url: str = "http://127.0.0.1:5000"
-    secret_key: str = "dev-insecure-change-me"
-    timezone: str = "America/Toronto"
-    sender: str = "waypoint@localhost"
-    #: domain of reply-to-approve addresses (`r-<token>@domain`); None: no Reply-To, no mail-in
-    reply_domain: str | None = None
-    token_ttl: timedelta = timedelta(days=7)
-    digest_hour: int = 7
-    #: False: actions write no email (timers are still kept)
-    enabled: bool = True
-
-    @classmethod
-    def from_settings(cls, settings: Settings, env: Mapping[str, str] | None = None) -> MailConfig:
-        """From `Settings` plus `WAYPOINT_MAIL_REPLY_DOMAIN`, `_EMAIL_TOKEN_DAYS`, `_DIGEST_HOUR`, `_EMAILS`."""
-        e = os.environ if env is None else env
-        return cls(
-            base_url=settings.base_url,
-            secret_key=settings.secret_key,
-            timezone=settings.timezone,
-            sender=settings.smtp.sender,
-            reply_domain=e.get("WAYPOINT_MAIL_REPLY_DOMAIN") or None,
-            token_ttl=timedelta(days=float(e.get("WAYPOINT_EMAIL_TOKEN_DAYS", "7"))),
-            digest_hour=int(e.get("WAYPOINT_DIGEST_HOUR", "7")),
-            enabled=e.get("WAYPOINT_EMAILS", "on").strip().lower() not in ("0", "off", "false", "no"),
-        )
-
-    @property
-    def domain(self) -> str:
-        """Host name for Message-IDs and calendar UIDs."""
-        return urlsplit(self.base_url).hostname or "waypoint.invalid"
-
-
-_configs: WeakKeyDictionary[Any, MailConfig] = WeakKeyDictionary()
-_default: list[MailConfig] = []
-
-
-def configure(engine: Engine, config: MailConfig) -> None:
-    """Use `config` for the emails `engine`'s actions write (default: from the environment)."""
-    _configs[engine] = config
-
-
-def config_for(engine: Engine) -> MailConfig:
-    """The mail configuration of `engine`."""
-    found = _configs.get(engine)
-    if found is None:
-        if not _default:
-            _default.append(MailConfig.from_settings(Settings.from_env()))
-        found = _default[0]
-    return found
 
 
 # --- the hook in Engine._save --------------------------------------------------------------------
@@ -130,15 +78,6 @@ def _props_from_workflow(wf: BpmnWorkflow, parsed: ParsedDefinition, row: TaskRe
         return task_properties(wf.get_task_from_id(UUID(row.id)))
     except Exception:  # the task is not in this workflow object: read the spec instead
         return element_properties(parsed, row.element_id)
-
-
-def element_properties(parsed: ParsedDefinition, element_id: str) -> dict[str, str]:
-    """The `spiffworkflow:properties` of a BPMN element in a definition (or a process it calls)."""
-    for spec in (parsed.spec, *parsed.subprocess_specs.values()):
-        task_spec = spec.task_specs.get(element_id)
-        if task_spec is not None:
-            return dict(getattr(task_spec, "extensions", {}).get("properties", {}) or {})
-    return {}
 
 
 def _drop_closed_task_timers(session: Session, instance_id: int) -> None:
@@ -177,21 +116,6 @@ def schedule_task_timers(session: Session, row: TaskRecord, props: Mapping[str, 
         )
 
 
-# --- who gets what ------------------------------------------------------------------------------
-def task_recipients(session: Session, row: TaskRecord) -> list[User]:
-    """Who a task's emails go to: its claimant, else its assignee, else its role's members."""
-    if row.claimed_by_id is not None:
-        people = [session.get(User, row.claimed_by_id)]
-    elif row.assignee_id is not None:
-        people = [session.get(User, row.assignee_id)]
-    elif row.role:
-        starter = row.instance.started_by_id
-        people = [u for u in users_with_role(session, row.role) if row.role == "requester" or u.id != starter]
-    else:
-        people = []
-    return [u for u in people if u is not None and u.active and u.email]
-
-
 def escalation_target(session: Session, row: TaskRecord) -> User | None:
     """The next level up: the manager of whoever holds the task, or the requester's manager for queue tasks.
 
@@ -208,113 +132,6 @@ def escalation_target(session: Session, row: TaskRecord) -> User | None:
         seen.add(target.id)
         target = target.manager
     return target if target is not None and target.active else None
-
-
-def _task_name(row: TaskRecord, props: Mapping[str, str], lang: str) -> str:
-    return (props.get("name_fr") or row.name) if lang == "fr" else row.name
-
-
-def task_context(
-    session: Session,
-    engine: Engine,
-    config: MailConfig,
-    row: TaskRecord,
-    user: User,
-    props: Mapping[str, str],
-    now: datetime,
-) -> tuple[dict[str, Any], str | None]:
-    """Template context for an email about `row` to `user`, and its Reply-To address (or None)."""
-    lang = emails.language_of(user.language)
-    instance = row.instance
-    parsed = engine.definition_for(session, instance)
-    form = decision_form(parsed.form(row.form))
-    links: dict[str, str | None] = {"approve_url": None, "reject_url": None}
-    for verb in ("approve", "reject"):
-        if form is not None and form.allows(verb):
-            token = mint(config.secret_key, user_id=user.id, task_id=row.id, action=verb, now=now, ttl=config.token_ttl)
-            links[f"{verb}_url"] = f"{config.base_url}/email-actions/{token}"
-    reply_to = None
-    if config.reply_domain and (links["approve_url"] or links["reject_url"]):
-        local = mint_reply(config.secret_key, user_id=user.id, task_id=row.id, now=now, ttl=config.token_ttl)
-        reply_to = f"{local}@{config.reply_domain}"
-    starter = instance.started_by
-    context = {
-        "recipient_name": user.display_name,
-        "task_name": _task_name(row, props, lang),
-        "summary": instance.summary or "",
-        "process_name": parsed.name,
-        "instance_id": instance.id,
-        "requester_name": starter.display_name if starter is not None else "",
-        "task_url": f"{config.base_url}/tasks/{row.id}",
-        "request_url": f"{config.base_url}/requests/{instance.id}",
-        "due": emails.format_datetime(row.due_at, lang, config.timezone),
-        "overdue": row.due_at is not None and row.due_at <= now,
-        "waiting_since": emails.format_datetime(row.created_at, lang, config.timezone),
-        "can_reply": reply_to is not None,
-        **links,
-    }
-    return context, reply_to
-
-
-def send_task_email(
-    session: Session,
-    engine: Engine,
-    config: MailConfig,
-    kind: str,
-    row: TaskRecord,
-    user: User,
-    props: Mapping[str, str],
-    now: datetime,
-    **extra: Any,
-) -> OutboxMessage:
-    """Queue the `kind` email (new_task, reminder, escalation) about `row` for `user`."""
-    context, reply_to = task_context(session, engine, config, row, user, props, now)
-    rendered = emails.render(kind, user.language, {**context, **extra})
-    return outbox.enqueue(
-        session,
-        now=now,
-        kind=kind,
-        recipient=user.email or "",
-        recipient_name=user.display_name,
-        user_id=user.id,
-        instance_id=row.instance_id,
-        task_id=row.id,
-        subject=rendered.subject,
-        text=rendered.text,
-        html=rendered.html,
-        reply_to=reply_to,
-        headers={"Auto-Submitted": "auto-generated"},
-        domain=config.domain,
-    )
-
-
-def send_plain(
-    session: Session,
-    config: MailConfig,
-    kind: str,
-    user: User,
-    now: datetime,
-    context: Mapping[str, Any],
-    *,
-    auto: str = "auto-replied",
-    **row: Any,
-) -> OutboxMessage:
-    """Queue a `kind` email to `user` without task action links (digest, invitation, reply answers)."""
-    rendered = emails.render(kind, user.language, {"recipient_name": user.display_name, **context})
-    return outbox.enqueue(
-        session,
-        now=now,
-        kind=kind,
-        recipient=user.email or "",
-        recipient_name=user.display_name,
-        user_id=user.id,
-        subject=rendered.subject,
-        text=rendered.text,
-        html=rendered.html,
-        headers={"Auto-Submitted": auto},
-        domain=config.domain,
-        **row,
-    )
 
 
 # --- reminders and escalations (fired by the worker, under its lease) ------------------------------
@@ -412,199 +229,3 @@ def fire_escalation(session: Session, engine: Engine, timer: Timer, now: datetim
     for user in people.values():
         send_task_email(session, engine, config, "escalation", row, user, props, now, **extra)
     return len(people)
-
-
-# --- the daily digest ---------------------------------------------------------------------------
-def next_digest_time(now: datetime, config: MailConfig) -> datetime:
-    """The next digest moment (config.digest_hour, office time) strictly after `now`."""
-    local = now.astimezone(ZoneInfo(config.timezone))
-    candidate = local.replace(hour=config.digest_hour, minute=0, second=0, microsecond=0)
-    if candidate <= local:
-        candidate = (candidate + timedelta(days=1)).replace(hour=config.digest_hour)
-    return candidate.astimezone(now.tzinfo)
-
-
-def send_digests(session: Session, engine: Engine, now: datetime) -> int:
-    """One email per person with waiting work (unless they opted out), oldest task first; returns count."""
-    config = config_for(engine)
-    if not config.enabled:
-        return 0
-    people = {
-        u.id: u
-        for u in session.scalars(select(User).where(User.active.is_(True), User.digest_opt_out.is_(False)))
-        if u.email
-    }
-    by_role: dict[str, list[int]] = {}
-    for user in people.values():
-        for role in user.roles:
-            by_role.setdefault(role, []).append(user.id)
-    waiting: dict[int, list[TaskRecord]] = {}
-    tasks = session.scalars(
-        select(TaskRecord)
-        .where(TaskRecord.status == "ready")
-        .options(joinedload(TaskRecord.instance))
-        .order_by(TaskRecord.created_at, TaskRecord.id)
-    )
-    for row in tasks:
-        holder = row.claimed_by_id or row.assignee_id
-        if holder is not None:
-            owners = [holder]
-        else:
-            starter = row.instance.started_by_id
-            owners = [u for u in by_role.get(row.role or "", ()) if row.role == "requester" or u != starter]
-        for user_id in owners:
-            if user_id in people:
-                waiting.setdefault(user_id, []).append(row)
-    names: dict[tuple[int, str], dict[str, str]] = {}
-    day = now.astimezone(ZoneInfo(config.timezone)).date().isoformat()
-    count = 0
-    for user_id, rows in waiting.items():
-        key = f"digest:{user_id}:{day}"
-        if outbox.is_queued(session, key):
-            continue
-        user = people[user_id]
-        items = [_digest_item(session, engine, config, row, user, now, names) for row in rows[:DIGEST_LIMIT]]
-        opt_out = mint(
-            config.secret_key, user_id=user.id, task_id=None, action="digest_off", now=now, ttl=timedelta(days=30)
-        )
-        context = {
-            "items": items,
-            "total": len(rows),
-            "more": max(len(rows) - DIGEST_LIMIT, 0),
-            "inbox_url": f"{config.base_url}/inbox",
-            "opt_out_url": f"{config.base_url}/email-actions/{opt_out}",
-            "today": emails.format_date(now.astimezone(ZoneInfo(config.timezone)).date(), user.language),
-        }
-        send_plain(session, config, "digest", user, now, context, auto="auto-generated", dedup_key=key)
-        count += 1
-    return count
-
-
-def _digest_item(
-    session: Session,
-    engine: Engine,
-    config: MailConfig,
-    row: TaskRecord,
-    user: User,
-    now: datetime,
-    cache: dict[tuple[int, str], dict[str, str]],
-) -> dict[str, Any]:
-    key = (row.instance.definition_id, row.element_id)
-    if key not in cache:
-        cache[key] = element_properties(engine.definition_for(session, row.instance), row.element_id)
-    lang = emails.language_of(user.language)
-    return {
-        "name": _task_name(row, cache[key], lang),
-        "summary": row.instance.summary or "",
-        "due": emails.format_datetime(row.due_at, lang, config.timezone),
-        "overdue": row.due_at is not None and row.due_at <= now,
-        "url": f"{config.base_url}/tasks/{row.id}",
-    }
-
-
-# --- calendar invitations for approved trips and visits -----------------------------------------
-@dataclass(frozen=True)
-class CalendarRule:
-    """When an instance of a process counts as approved, and what its calendar entry says."""
-
-    approved: Callable[[Mapping[str, Any]], bool]
-    title: Callable[[Mapping[str, Any], str], str]
-    location: Callable[[Mapping[str, Any]], str]
-
-
-def _conference_title(data: Mapping[str, Any], lang: str) -> str:
-    return ("Conférence : " if lang == "fr" else "Conference: ") + str(data.get("event_name") or "")
-
-
-def _delegation_title(data: Mapping[str, Any], lang: str) -> str:
-    who = ", ".join(str(p) for p in (data.get("agency"), data.get("country")) if p)
-    return ("Visite de délégation : " if lang == "fr" else "Delegation visit: ") + who
-
-
-def _delegation_approved(data: Mapping[str, Any]) -> bool:
-    senior_ok = not data.get("needs_senior_approval") or data.get("senior_decision") == "approve"
-    return data.get("host_unit_decision") == "approve" and data.get("itv_decision") == "approve" and senior_ok
-
-
-#: Process key -> rule. conference_attendance is approved once its travel authority is issued;
-#: delegation_visit once host unit, ITV and (when needed) the director approved.
-CALENDAR_RULES: dict[str, CalendarRule] = {
-    "conference_attendance": CalendarRule(
-        approved=lambda d: d.get("travel_authority_status") == "issued",
-        title=_conference_title,
-        location=lambda d: ", ".join(str(p) for p in (d.get("city"), d.get("country")) if p),
-    ),
-    "delegation_visit": CalendarRule(
-        approved=_delegation_approved,
-        title=_delegation_title,
-        location=lambda d: str(d.get("host_unit") or ""),
-    ),
-}
-
-
-def _day(value: Any) -> date | None:
-    try:
-        return date.fromisoformat(str(value)[:10]) if value else None
-    except ValueError:
-        return None
-
-
-def send_calendar_invitations(session: Session, config: MailConfig, instance: ProcessInstance, now: datetime) -> int:
-    """Queue the calendar invitation of an approved trip or visit, once per instance and person."""
-    rule = CALENDAR_RULES.get(instance.process_key)
-    data = instance.data or {}
-    if rule is None or not rule.approved(data):
-        return 0
-    start, end = _day(data.get("start_date")), _day(data.get("end_date"))
-    user = instance.started_by
-    if start is None or user is None or not user.email or not user.active:
-        return 0
-    key = f"calendar:{instance.id}:{user.id}"
-    if outbox.is_queued(session, key):
-        return 0
-    end = end if end is not None and end >= start else start
-    lang = emails.language_of(user.language)
-    title = rule.title(data, lang)
-    request_url = f"{config.base_url}/requests/{instance.id}"
-    ics = emails.calendar_invitation(
-        uid=f"waypoint-{instance.process_key}-{instance.id}@{config.domain}",
-        title=title,
-        start=start,
-        end=end,
-        now=now,
-        organizer=config.sender,
-        attendee=user.email,
-        attendee_name=user.display_name,
-        location=rule.location(data),
-        description=instance.summary or "",
-        url=request_url,
-    )
-    context = {
-        "title": title,
-        "start": emails.format_date(start, lang),
-        "end": emails.format_date(end, lang),
-        "location": rule.location(data),
-        "summary": instance.summary or "",
-        "request_url": request_url,
-    }
-    invitation = {"filename": "invitation.ics", "content_type": "text/calendar", "method": "REQUEST", "text": ics}
-    send_plain(
-        session,
-        config,
-        "calendar",
-        user,
-        now,
-        context,
-        auto="auto-generated",
-        instance_id=instance.id,
-        dedup_key=key,
-        attachments=[invitation],
-    )
-    return 1
-
-
-def with_config(engine: Engine, **changes: Any) -> MailConfig:
-    """Configure `engine` with its current mail configuration changed by `changes` (tests, CLI)."""
-    config = replace(config_for(engine), **changes)
-    configure(engine, config)
-    return config

@@ -24,7 +24,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from . import leases
 from .clock import Clock
@@ -38,7 +38,7 @@ log = logging.getLogger("waypoint.outbox")
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=1)
-MAX_ATTEMPTS = 12  # 30 s, 1, 2, 4, 8, 16, 32 min, then hourly: about 6.5 hours of retries
+MAX_ATTEMPTS = 12  # waits of 30 s, 1, 2, 4, 8, 16, 32 min, then hourly: about 5 hours of retries
 
 
 def backoff(attempts: int) -> timedelta:
@@ -238,12 +238,13 @@ class OutboxSender:
                     continue
                 try:
                     transport.send(message[0], message[1])
-                except (smtplib.SMTPServerDisconnected, OSError) as exc:
-                    self._failed(row_id, exc, report, permanent=False)
-                    self._release(ids[position + 1 :])  # the connection is gone: the rest wait for the next tick
-                    break
-                except smtplib.SMTPException as exc:
-                    self._failed(row_id, exc, report, permanent=_permanent(exc))
+                except Exception as exc:
+                    # SMTPException is an OSError: tell a refusal of this message from a lost connection
+                    lost = isinstance(exc, smtplib.SMTPServerDisconnected) or not isinstance(exc, smtplib.SMTPException)
+                    self._failed(row_id, exc, report, permanent=not lost and _permanent(exc))
+                    if lost:
+                        self._release(ids[position + 1 :])  # the rest wait for the next round
+                        break
                 else:
                     self._sent(row_id, report)
         finally:
@@ -346,3 +347,10 @@ def retry(session: Any, outbox_id: int, now: datetime) -> OutboxMessage:
     row.status, row.attempts, row.next_attempt_at = PENDING, 0, now
     row.lease_owner, row.lease_until = None, None
     return row
+
+
+def overview(session: Any, limit: int = 200) -> tuple[dict[str, int], list[OutboxMessage]]:
+    """(count per status, the latest `limit` rows) for the admins' outbox page."""
+    counts = dict(session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all())
+    rows = list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)))
+    return counts, rows

@@ -37,10 +37,10 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from . import audit, leases, notifications
+from . import audit, digest, leases, notifications
 from .config import SmtpSettings
 from .db import Database
-from .errors import Conflict, DatabaseUnavailable, InvalidState, NotFound, WaypointError
+from .errors import ConcurrentUpdate, DatabaseUnavailable, InvalidState, NotFound, WaypointError
 from .models import Incident, PeriodicJob, ProcessInstance, Timer
 from .outbox import DeliveryReport, OutboxSender, backoff
 from .outbox import retry as retry_email
@@ -50,11 +50,23 @@ from .taskindex import BPMN_TIMER, TASK_ESCALATION, TASK_REMINDER
 log = logging.getLogger("waypoint.worker")
 
 DIGEST_JOB = "daily_digest"
+JOB_RETRY = timedelta(minutes=15)
 
 
 def worker_name() -> str:
     """A name unique to this worker: host, process id and a random suffix."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class TimerNotFired(WaypointError):
+    """A due timer that could not be fired (counted as a failed attempt)."""
+
+    status = 500
+    code = "timer_not_fired"
+
+
+class _StaleClaim(Exception):
+    """Our lease on a timer was taken over: leave the timer to its new owner."""
 
 
 @dataclass(frozen=True)
@@ -145,7 +157,9 @@ class Worker:
         try:
             with self.db.transaction() as session:
                 outcome = self._fire_in(session, claimed)
-        except Conflict:  # someone acted on the instance at the same moment: try again next round
+        except _StaleClaim:  # another worker took the timer over after our lease ran out
+            return "skipped"
+        except ConcurrentUpdate:  # someone acted on the instance at the same moment: try again next round
             self._release(claimed)
             return "skipped"
         except DatabaseUnavailable:  # not the timer's fault: the lease runs out and it is retried
@@ -168,13 +182,13 @@ class Worker:
                 if timer is not None:
                     leases.release(session, Timer, claimed.id, self.owner)
                 return "skipped"
-            raise InvalidState("the process did not consider this timer due")
+            raise TimerNotFired("the process did not consider this timer due")
         if claimed.kind == TASK_ESCALATION:
             timer = session.get(Timer, claimed.id)
             if timer is not None and notifications.escalation_reassigns(session, self.engine, timer):
                 _lock_instance(session, session.get(ProcessInstance, claimed.instance_id))  # instance first, always
         if not self._hold(session, claimed, now):
-            return "skipped"
+            raise _StaleClaim  # and roll back the instance lock an escalation may have taken
         timer = session.get(Timer, claimed.id, populate_existing=True)
         assert timer is not None
         if claimed.kind == TASK_REMINDER:
@@ -182,7 +196,7 @@ class Worker:
         elif claimed.kind == TASK_ESCALATION:
             notifications.fire_escalation(session, self.engine, timer, now)
         else:
-            raise InvalidState(f"unknown timer kind '{claimed.kind}'")
+            raise TimerNotFired(f"unknown timer kind '{claimed.kind}'")
         return "fired"
 
     def _hold(self, session: Session, claimed: Claimed, now: datetime) -> bool:
@@ -207,7 +221,7 @@ class Worker:
                 with self.db.transaction() as session:
                     self._failure_in(session, claimed, error[:2000])
                 return
-            except Conflict:
+            except ConcurrentUpdate:
                 continue
 
     def _failure_in(self, session: Session, claimed: Claimed, error: str) -> None:
@@ -239,23 +253,48 @@ class Worker:
         try:
             with self.db.transaction() as session:
                 if session.get(PeriodicJob, DIGEST_JOB) is None:
-                    session.add(PeriodicJob(name=DIGEST_JOB, next_due_at=notifications.next_digest_time(now, config)))
+                    session.add(PeriodicJob(name=DIGEST_JOB, next_due_at=digest.next_digest_time(now, config)))
                     return 0
         except IntegrityError:  # another worker created the row at the same moment
             return 0
+        try:
+            with self.db.transaction() as session:
+                job = session.get(PeriodicJob, DIGEST_JOB)
+                if job is None or job.next_due_at > now:
+                    return 0
+                taken = session.execute(
+                    update(PeriodicJob)
+                    .where(PeriodicJob.name == DIGEST_JOB, PeriodicJob.next_due_at == job.next_due_at)
+                    .values(next_due_at=digest.next_digest_time(now, config), last_run_at=now, last_owner=self.owner)
+                    .execution_options(synchronize_session=False)
+                )
+                if taken.rowcount != 1:
+                    return 0
+                return digest.send_digests(session, self.engine, now)
+        except DatabaseUnavailable:
+            raise
+        except Exception as exc:  # the job's transaction rolled back: try again later, and tell the admins
+            log.exception("the daily digest failed")
+            self._job_failed(DIGEST_JOB, exc, now)
+            return 0
+
+    def _job_failed(self, name: str, exc: BaseException, now: datetime) -> None:
+        """Retry a failed periodic job in 15 minutes; open one incident for it (kind 'job')."""
+        error = f"{name}: {type(exc).__name__}: {exc}"[:2000]
         with self.db.transaction() as session:
-            job = session.get(PeriodicJob, DIGEST_JOB)
-            if job is None or job.next_due_at > now:
-                return 0
-            taken = session.execute(
+            session.execute(
                 update(PeriodicJob)
-                .where(PeriodicJob.name == DIGEST_JOB, PeriodicJob.next_due_at == job.next_due_at)
-                .values(next_due_at=notifications.next_digest_time(now, config), last_run_at=now, last_owner=self.owner)
+                .where(PeriodicJob.name == name, PeriodicJob.next_due_at <= now)
+                .values(next_due_at=now + JOB_RETRY)
                 .execution_options(synchronize_session=False)
             )
-            if taken.rowcount != 1:
-                return 0
-            return notifications.send_digests(session, self.engine, now)
+            open_one = select(Incident.id).where(
+                Incident.kind == "job", Incident.status == "open", Incident.timer_kind == name
+            )
+            if session.scalar(open_one) is None:
+                session.add(
+                    Incident(kind="job", status="open", timer_kind=name, attempts=1, error=error, created_at=now)
+                )
 
     # --- one round ------------------------------------------------------------------------------
     def tick(self) -> TickReport:
@@ -333,6 +372,10 @@ def retry_incident(session: Session, incident_id: int, actor: str, now: datetime
         raise InvalidState(f"incident {incident_id} is {incident.status}, not open")
     if incident.kind == "email" and incident.outbox_id is not None:
         retry_email(session, incident.outbox_id, now)
+    elif incident.kind == "job" and incident.timer_kind:
+        job = session.get(PeriodicJob, incident.timer_kind)
+        if job is not None:
+            job.next_due_at = now
     elif incident.timer_id is not None:
         timer = session.get(Timer, incident.timer_id)
         if timer is not None:

@@ -16,11 +16,11 @@ from engine import Database, Engine, Settings
 from engine.attachments import AttachmentStore
 from engine.config import DEFAULT_SECRET_KEY
 
-from . import csrf, email_actions, errors, i18n, render
+from . import csrf, email_actions, errors, i18n, inputs, render
 
 #: Front-end packages installed from the npm registry (package.json), served read-only.
 NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
-VENDOR_PACKAGES = frozenset({"bpmn-js"})
+VENDOR_PACKAGES = frozenset({"bpmn-js", "dmn-js"})
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -53,19 +53,25 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["waypoint.attachments"] = AttachmentStore(app.config["ATTACHMENTS_DIR"])
 
     i18n.init_app(app)
+    inputs.init_app(app)  # before the CSRF check: NUL anywhere in a request is a 400
     csrf.init_app(app)
     errors.init_app(app)
     render.init_app(app)
 
     from .admin import bp as admin_bp
+    from .api import bp as api_bp
+    from .api import ui_bp as api_ui_bp
     from .auth import bp as auth_bp
     from .auth import load_user
+    from .designer import bp as designer_bp
     from .inbox import bp as inbox_bp
+    from .reports import bp as reports_bp
     from .requests import bp as requests_bp
 
     app.before_request(load_user)
-    for blueprint in (auth_bp, inbox_bp, requests_bp, admin_bp):
+    for blueprint in (auth_bp, inbox_bp, requests_bp, admin_bp, designer_bp, api_bp, api_ui_bp, reports_bp):
         app.register_blueprint(blueprint)
+    csrf.exempt(api_bp.name)  # bearer tokens, never the session cookie
     email_actions.init_app(app)  # links in emails: confirm-then-act pages, /admin/outbox
 
     @app.after_request

@@ -12,14 +12,16 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, make_response, render_template, request
-from sqlalchemy import func, select
 
-from engine import Database, Engine
+from engine import Database, Engine, digest
 from engine.decisions import NeedsTaskPage, decide, form_for_task, load_grant
+from engine.emails import format_datetime
 from engine.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from engine.models import Incident, OutboxMessage, User
-from engine.notifications import config_for
-from engine.tokens import ActionToken, TokenExpired, TokenRejected, TokenUsed, is_used, redeem, verify
+from engine.messages import config_for
+from engine.models import User
+from engine.outbox import overview
+from engine.scheduler import open_incidents
+from engine.tokens import ActionToken, TokenExpired, TokenRejected, TokenUsed, is_used, verify
 
 from .auth import role_required
 
@@ -32,7 +34,6 @@ TEXT = {
         "confirm_title": "Confirm your decision",
         "confirm_lead": "You are about to record this decision as {name}:",
         "comment": "Comment (optional)",
-        "comment_required": "Comment (required when rejecting in most forms)",
         "confirm_button": "Confirm: {verb}",
         "open_task": "Open the task instead",
         "done_title": "Decision recorded",
@@ -57,7 +58,6 @@ TEXT = {
         "confirm_title": "Confirmez votre décision",
         "confirm_lead": "Vous allez enregistrer cette décision au nom de {name} :",
         "comment": "Commentaire (facultatif)",
-        "comment_required": "Commentaire (obligatoire pour un rejet dans la plupart des formulaires)",
         "confirm_button": "Confirmer : {verb}",
         "open_task": "Ouvrir plutôt la tâche",
         "done_title": "Décision enregistrée",
@@ -128,7 +128,7 @@ def action(token: str) -> Any:
             user, row = load_grant(s, grant)
         except (NotFound, PermissionDenied):
             return _problem("invalid", 404)
-        lang = user.language if user.language in TEXT else "en"
+        lang = _language(user)
         task_url = _task_url(row.id)
         if is_used(s, grant):
             return _problem("used", 409, lang, task_url)
@@ -141,7 +141,7 @@ def action(token: str) -> Any:
             "user_name": user.display_name,
             "task_name": row.name,
             "summary": row.instance.summary,
-            "due": row.due_at,
+            "due": format_datetime(row.due_at, lang, config_for(_engine()).timezone),
             "has_comment": form.comment_field is not None,
         }
     verb = TEXT[lang][grant.action]
@@ -167,17 +167,21 @@ def action(token: str) -> Any:
 
 
 def _digest_off(grant: ActionToken) -> Any:
+    if request.method == "GET":
+        with _db().reading() as s:
+            user = s.get(User, grant.user_id)
+            if user is None:
+                return _problem("invalid", 404)
+            lang, name = _language(user), user.display_name
+        return _page("digest.html", lang=lang, user_name=name, done=False)
     with _db().transaction() as s:
-        user = s.get(User, grant.user_id)
-        if user is None:
-            return _problem("invalid", 404)
-        lang = user.language if user.language in TEXT else "en"
-        if request.method == "GET":
-            return _page("digest.html", lang=lang, user_name=user.display_name, done=False)
-        if not is_used(s, grant):
-            redeem(s, grant, _engine().clock.now())
-        user.digest_opt_out = True
-    return _page("digest.html", lang=lang, user_name=user.display_name, done=True)
+        user = digest.opt_out(s, grant, _engine().clock.now())
+        lang, name = _language(user), user.display_name
+    return _page("digest.html", lang=lang, user_name=name, done=True)
+
+
+def _language(user: User) -> str:
+    return user.language if user.language in TEXT else "en"
 
 
 @bp.get("/admin/outbox")
@@ -185,11 +189,8 @@ def _digest_off(grant: ActionToken) -> Any:
 def outbox() -> Any:
     """Read-only view of outgoing email and open incidents (admins only; no bodies, no links)."""
     with _db().reading() as s:
-        counts = dict(s.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all())
-        rows = list(s.scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(200)))
-        incidents = list(
-            s.scalars(select(Incident).where(Incident.status == "open").order_by(Incident.created_at.desc()))
-        )
+        counts, rows = overview(s)
+        incidents = open_incidents(s)
     return _page("outbox.html", lang="en", counts=counts, rows=rows, incidents=incidents)
 
 

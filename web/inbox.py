@@ -80,6 +80,7 @@ def claim(task_id: str):  # type: ignore[no-untyped-def]
     """Take a queue task."""
     try:
         with db().transaction() as s:
+            visible_task(s, user(), task_id)  # a task of a request one may not see: 404, no name
             row = engine().claim(s, task_id, user().username)
             flash(_("You took “%(name)s”.", name=row.name), "success")
     except (Conflict, PermissionDenied) as exc:
@@ -93,6 +94,7 @@ def release(task_id: str):  # type: ignore[no-untyped-def]
     """Give a claimed task back to its queue."""
     try:
         with db().transaction() as s:
+            visible_task(s, user(), task_id)
             row = engine().release(s, task_id, user().username)
             flash(_("“%(name)s” is back in the queue.", name=row.name), "success")
     except (Conflict, PermissionDenied) as exc:

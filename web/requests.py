@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 
-from engine import PermissionDenied, ValidationFailed, WaypointError
+from engine import NotFound, PermissionDenied, ValidationFailed, WaypointError
 from engine import audit as audit_trail
 from engine.attachments import list_for
 from engine.inbox import catalogue, diagram_state, visible_instance
@@ -100,6 +100,8 @@ def cancel(instance_id: int):  # type: ignore[no-untyped-def]
             visible_instance(s, user(), instance_id)
             engine().cancel(s, instance_id, user().username, reason)
         flash(_("Request #%(id)s was withdrawn.", id=instance_id), "success")
+    except NotFound:
+        raise  # a request one may not see: 404, as on its page
     except (PermissionDenied, WaypointError) as exc:
         flash(str(exc), "error")
     return redirect(url_for("requests.detail", instance_id=instance_id))

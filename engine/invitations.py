@@ -1,0 +1,120 @@
+"""Calendar invitations (ICS) for approved conference trips and delegation visits.
+
+`CALENDAR_RULES` says, per process key, when an instance counts as approved (read from its
+data snapshot) and what its calendar entry says. `send_calendar_invitations` runs after every
+save of such an instance and queues, once per instance and person, an email to the requester
+with an all-day `METHOD:REQUEST` event from `start_date` to `end_date`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from . import emails, outbox
+from .messages import MailConfig, send_plain
+from .models import ProcessInstance
+
+
+@dataclass(frozen=True)
+class CalendarRule:
+    """When an instance of a process counts as approved, and what its calendar entry says."""
+
+    approved: Callable[[Mapping[str, Any]], bool]
+    title: Callable[[Mapping[str, Any], str], str]
+    location: Callable[[Mapping[str, Any]], str]
+
+
+def _conference_title(data: Mapping[str, Any], lang: str) -> str:
+    return ("Conférence : " if lang == "fr" else "Conference: ") + str(data.get("event_name") or "")
+
+
+def _delegation_title(data: Mapping[str, Any], lang: str) -> str:
+    who = ", ".join(str(p) for p in (data.get("agency"), data.get("country")) if p)
+    return ("Visite de délégation : " if lang == "fr" else "Delegation visit: ") + who
+
+
+def _delegation_approved(data: Mapping[str, Any]) -> bool:
+    senior_ok = not data.get("needs_senior_approval") or data.get("senior_decision") == "approve"
+    return data.get("host_unit_decision") == "approve" and data.get("itv_decision") == "approve" and senior_ok
+
+
+#: Process key -> rule. conference_attendance is approved once its travel authority is issued;
+#: delegation_visit once host unit, ITV and (when needed) the director approved.
+CALENDAR_RULES: dict[str, CalendarRule] = {
+    "conference_attendance": CalendarRule(
+        approved=lambda d: d.get("travel_authority_status") == "issued",
+        title=_conference_title,
+        location=lambda d: ", ".join(str(p) for p in (d.get("city"), d.get("country")) if p),
+    ),
+    "delegation_visit": CalendarRule(
+        approved=_delegation_approved,
+        title=_delegation_title,
+        location=lambda d: str(d.get("host_unit") or ""),
+    ),
+}
+
+
+def _day(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return None
+
+
+def send_calendar_invitations(session: Session, config: MailConfig, instance: ProcessInstance, now: datetime) -> int:
+    """Queue the calendar invitation of an approved trip or visit, once per instance and person."""
+    rule = CALENDAR_RULES.get(instance.process_key)
+    data = instance.data or {}
+    if rule is None or not rule.approved(data):
+        return 0
+    start, end = _day(data.get("start_date")), _day(data.get("end_date"))
+    user = instance.started_by
+    if start is None or user is None or not user.email or not user.active:
+        return 0
+    key = f"calendar:{instance.id}:{user.id}"
+    if outbox.is_queued(session, key):
+        return 0
+    end = end if end is not None and end >= start else start
+    lang = emails.language_of(user.language)
+    title = rule.title(data, lang)
+    request_url = f"{config.base_url}/requests/{instance.id}"
+    ics = emails.calendar_invitation(
+        uid=f"waypoint-{instance.process_key}-{instance.id}@{config.domain}",
+        title=title,
+        start=start,
+        end=end,
+        now=now,
+        organizer=config.sender,
+        attendee=user.email,
+        attendee_name=user.display_name,
+        location=rule.location(data),
+        description=instance.summary or "",
+        url=request_url,
+    )
+    context = {
+        "title": title,
+        "start": emails.format_date(start, lang),
+        "end": emails.format_date(end, lang),
+        "location": rule.location(data),
+        "summary": instance.summary or "",
+        "request_url": request_url,
+    }
+    invitation = {"filename": "invitation.ics", "content_type": "text/calendar", "method": "REQUEST", "text": ics}
+    send_plain(
+        session,
+        config,
+        "calendar",
+        user,
+        now,
+        context,
+        auto="auto-generated",
+        instance_id=instance.id,
+        dedup_key=key,
+        attachments=[invitation],
+    )
+    return 1

@@ -1,0 +1,176 @@
+"""Personal information: which fields are sensitive, their encryption at rest, and masking.
+
+Form schemas mark personal fields with `"x-sensitive": true`. Their values are encrypted
+(AES-256-GCM from the `cryptography` library, never a home-made cipher) wherever Waypoint
+stores task data: the serialized workflow and the instance's data snapshot. A stored value
+reads `enc:v1:<key id>:<base64 nonce+ciphertext>`; keys come from `WAYPOINT_DATA_KEY` as
+`kid:base64key[,kid:base64key...]`, the first one encrypting, all of them decrypting, so
+keys rotate by putting a new one first and re-encrypting (`waypoint privacy rotate`).
+
+Specific field names (`passport_number`, `date_of_birth`) are protected wherever they
+appear (copies in multi-instance items and message payloads included); generic names
+(`number`, `expiry`) only under the parent that declares them (`current_passport.number`).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from .errors import WaypointError
+
+PREFIX = "enc:v1:"
+GENERIC_NAMES = frozenset({"number", "value", "id", "name", "expiry", "date", "note", "notes", "text", "code"})
+MASK = "••••"
+_KID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+
+
+class DataKeyError(WaypointError):
+    """The data key is missing, malformed, or does not fit what is stored."""
+
+    status = 500
+    code = "data_key"
+
+
+@dataclass(frozen=True)
+class Keyring:
+    """Encryption keys by id; `current` encrypts, any decrypts."""
+
+    keys: dict[str, bytes]
+    current: str
+
+    @classmethod
+    def parse(cls, text: str | None) -> Keyring:
+        """`kid:base64key,...` → Keyring; a clear error when absent or malformed."""
+        if not text or not text.strip():
+            raise DataKeyError("WAYPOINT_DATA_KEY is not set: personal data cannot be stored or read "
+                            "(generate one with `waypoint privacy new-key`)")
+        keys: dict[str, bytes] = {}
+        order = []
+        for part in text.split(","):
+            kid, sep, encoded = part.strip().partition(":")
+            if not sep or not _KID.match(kid):
+                raise DataKeyError("WAYPOINT_DATA_KEY must look like `kid:base64key[,kid:base64key]`")
+            try:
+                key = base64.b64decode(encoded, validate=True)
+            except ValueError as exc:
+                raise DataKeyError(f"WAYPOINT_DATA_KEY key '{kid}' is not base64") from exc
+            if len(key) != 32:
+                raise DataKeyError(f"WAYPOINT_DATA_KEY key '{kid}' must be 32 bytes (AES-256), not {len(key)}")
+            keys[kid] = key
+            order.append(kid)
+        return cls(keys, order[0])
+
+    @staticmethod
+    def new_key(kid: str = "k1") -> str:
+        """A fresh `kid:base64key` entry."""
+        return f"{kid}:{base64.b64encode(AESGCM.generate_key(bit_length=256)).decode()}"
+
+    def encrypt(self, value: Any) -> str:
+        """`enc:v1:<kid>:<nonce+ciphertext>` of the JSON text of `value`."""
+        nonce = os.urandom(12)
+        sealed = AESGCM(self.keys[self.current]).encrypt(nonce, json.dumps(value).encode(), self.current.encode())
+        return f"{PREFIX}{self.current}:{base64.b64encode(nonce + sealed).decode()}"
+
+    def decrypt(self, token: str) -> Any:
+        """The original value of an `enc:v1:` string; DataKeyError when the key is unknown or wrong."""
+        kid, _, body = token[len(PREFIX):].partition(":")
+        key = self.keys.get(kid)
+        if key is None:
+            raise DataKeyError(f"personal data was encrypted with key '{kid}', which WAYPOINT_DATA_KEY does not hold")
+        raw = base64.b64decode(body)
+        try:
+            plain = AESGCM(key).decrypt(raw[:12], raw[12:], kid.encode())
+        except InvalidTag as exc:
+            raise DataKeyError(f"key '{kid}' in WAYPOINT_DATA_KEY does not decrypt the stored data (wrong key?)") from exc
+        return json.loads(plain)
+
+
+def is_encrypted(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(PREFIX)
+
+
+@dataclass(frozen=True)
+class Classification:
+    """Which data keys are personal: names protected anywhere, and (parent, name) pairs."""
+
+    names: frozenset[str] = frozenset()
+    qualified: frozenset[tuple[str, str]] = frozenset()
+    labels: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+
+    def __bool__(self) -> bool:
+        return bool(self.names or self.qualified)
+
+    def covers(self, parent: str | None, key: str) -> bool:
+        return key in self.names or (parent is not None and (parent, key) in self.qualified)
+
+
+def classify(schemas: Iterable[Mapping[str, Any]]) -> Classification:
+    """The sensitive fields declared by a set of form schemas."""
+    names: set[str] = set()
+    qualified: set[tuple[str, str]] = set()
+
+    def walk(node: Mapping[str, Any], parent: str | None) -> None:
+        for key, child in (node.get("properties") or {}).items():
+            if not isinstance(child, Mapping):
+                continue
+            if child.get("x-sensitive"):
+                if key in GENERIC_NAMES and parent:
+                    qualified.add((parent, key))
+                else:
+                    names.add(key)
+            if child.get("type") == "object":
+                walk(child, key)
+            elif child.get("type") == "array" and isinstance(child.get("items"), Mapping):
+                walk(child["items"], key)
+
+    for schema in schemas:
+        walk(schema, None)
+    return Classification(frozenset(names), frozenset(qualified))
+
+
+def transform(tree: Any, classification: Classification, fn, parent: str | None = None) -> Any:  # type: ignore[no-untyped-def]
+    """A copy of `tree` with `fn` applied to every value of a sensitive key (any depth)."""
+    if isinstance(tree, dict):
+        return {
+            k: fn(v) if classification.covers(parent, k) else transform(v, classification, fn, k)
+            for k, v in tree.items()
+        }
+    if isinstance(tree, list):
+        return [transform(v, classification, fn, parent) for v in tree]
+    return tree
+
+
+def seal(tree: Any, classification: Classification, keyring: Keyring) -> Any:
+    """Encrypt every sensitive value not yet encrypted."""
+    return transform(tree, classification, lambda v: v if v is None or is_encrypted(v) else keyring.encrypt(v))
+
+
+def unseal(tree: Any, classification: Classification, keyring: Keyring) -> Any:
+    """Decrypt every encrypted value (whatever its key: classification may have changed)."""
+    if isinstance(tree, dict):
+        return {k: unseal(v, classification, keyring) for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [unseal(v, classification, keyring) for v in tree]
+    return keyring.decrypt(tree) if is_encrypted(tree) else tree
+
+
+def mask_value(value: Any) -> str:
+    """`•••• 4821`: the last four characters of a value, the rest hidden."""
+    if value is None:
+        return ""
+    text = str(value)
+    return f"{MASK} {text[-4:]}" if len(text) > 4 else MASK
+
+
+def mask(tree: Any, classification: Classification) -> Any:
+    """A copy with every sensitive value (encrypted or not) replaced by its mask."""
+    return transform(tree, classification, lambda v: MASK if is_encrypted(v) else mask_value(v))

@@ -1,0 +1,150 @@
+"""Resource bounds: upload and submission caps, pagination limits, script deadlines, deployment
+size, and a fixed number of SQL statements per inbox page however many tasks exist.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from sqlalchemy import event, func, select
+
+from engine import DefinitionError, ValidationFailed
+from engine.attachments import MAX_ATTACHMENT_BYTES
+from engine.definitions import MAX_TOTAL_BYTES, SourceSet
+from engine.forms import MAX_SUBMISSION_BYTES, validate_submission
+from engine.inbox import MAX_PER_PAGE
+from engine.models import Attachment
+from engine.scripting import DEFAULT_TIME_LIMIT, MAX_SEQUENCE, RestrictedEnvironment, ScriptTimeout
+from tests.conftest import FIXTURES
+from tests.web.conftest import Browser, task_ids
+from web import create_app
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def app(people, engine, tmp_path):
+    with people.transaction() as s:
+        engine.deploy(s, [FIXTURES / "small"])
+    return create_app(
+        {"WAYPOINT_DB": people, "WAYPOINT_ENGINE": engine, "TESTING": True, "ATTACHMENTS_DIR": str(tmp_path)}
+    )
+
+
+def start(app, n: int, user: str = "jdoe") -> list[int]:
+    db, engine = app.extensions["waypoint.db"], app.extensions["waypoint.engine"]
+    ids = []
+    with db.transaction() as s:  # one transaction: setting up many tasks quickly
+        for i in range(n):
+            ids.append(engine.start(s, "small_approval", {"title": f"Bulk {i}", "amount": i}, user).id)
+    return ids
+
+
+def attachments(app) -> int:
+    with app.extensions["waypoint.db"].reading() as s:
+        return s.scalar(select(func.count()).select_from(Attachment))
+
+
+def post_file(browser, url: str, content: bytes, name: str) -> int:
+    """Post one file as a browser would (the multipart body built here: the test client would
+    spool a large body to a temporary file it never closes)."""
+    boundary = "waypointboundary"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\ntest-token\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    response = browser.client.post(url, data=body, content_type=f"multipart/form-data; boundary={boundary}")
+    response.close()
+    return response.status_code
+
+
+def test_upload_caps(app):
+    [iid] = start(app, 1)
+    jdoe = Browser(app).login("jdoe")
+    url = f"/requests/{iid}/attachments"
+    over = PNG + b"\0" * MAX_ATTACHMENT_BYTES  # one file just over the attachment cap
+    assert post_file(jdoe, url, over, "big.png") == 302
+    assert "larger than 10 MB" in jdoe.get(f"/requests/{iid}").text
+    huge = PNG + b"\0" * (app.config["MAX_CONTENT_LENGTH"] + 1)  # over the whole-request cap
+    assert post_file(jdoe, url, huge, "huge.png") == 413
+    fake = b"<html><script>alert(1)</script></html>"  # not a PDF or image, whatever it is called
+    assert post_file(jdoe, url, fake, "x.pdf") == 302
+    assert attachments(app) == 0
+    assert post_file(jdoe, url, PNG + b"\0" * 10, "ok.png") == 302
+    assert attachments(app) == 1
+
+
+def test_submission_and_deployment_caps():
+    with pytest.raises(ValidationFailed) as info:
+        validate_submission({"properties": {"note": {"type": "string"}}}, {"note": "x" * (MAX_SUBMISSION_BYTES + 1)})
+    assert "over the" in str(info.value)
+    sources = SourceSet()
+    chunk = "<x>" + "a" * (1_900_000) + "</x>"
+    with pytest.raises(DefinitionError) as info:
+        for n in range(MAX_TOTAL_BYTES // len(chunk) + 2):
+            sources.add(f"f{n}.bpmn", chunk)
+    assert "deployment size limit" in str(info.value)
+
+
+def test_script_deadline_and_sequence_bounds():
+    assert DEFAULT_TIME_LIMIT <= 1.0
+    env = RestrictedEnvironment({}, time_limit=DEFAULT_TIME_LIMIT)
+    started = time.monotonic()
+    with pytest.raises(ScriptTimeout):
+        env.execute("n = 0\nwhile True:\n    n = n + 1", {})
+    assert time.monotonic() - started < DEFAULT_TIME_LIMIT + 2
+    assert MAX_SEQUENCE <= 1_000_000
+
+
+def count_statements(app, url: str, username: str) -> int:
+    db = app.extensions["waypoint.db"]
+    seen: list[str] = []
+
+    def tick(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        seen.append(statement)
+
+    browser = Browser(app).login(username)
+    browser.get(url)  # warm: caches, first-request work
+    event.listen(db.engine, "before_cursor_execute", tick)
+    try:
+        response = browser.get(url)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", tick)
+    assert response.status_code == 200
+    return len(seen)
+
+
+INBOX_PAGES = [
+    ("/inbox", "msmith"),
+    ("/inbox?tab=queue", "msmith"),
+    ("/inbox?tab=overdue", "msmith"),
+    ("/inbox?tab=started", "jdoe"),
+    ("/inbox?tab=started", "dlee"),
+    ("/inbox?q=bulk&sort=-age&per_page=100", "msmith"),
+]
+
+
+def test_inbox_issues_a_fixed_number_of_statements(app, clock):
+    start(app, 3)
+    start(app, 2, user="dlee")  # queue tasks for supervisors
+    few = {url + " " + who: count_statements(app, url, who) for url, who in INBOX_PAGES}
+    start(app, 60)
+    start(app, 40, user="dlee")
+    clock.advance(days=10)  # everything overdue
+    many = {url + " " + who: count_statements(app, url, who) for url, who in INBOX_PAGES}
+    assert many == few
+    assert max(many.values()) <= 12, many
+    # pagination is clamped: 105 overdue tasks for msmith (his 63 and the queue's 42), 100 a page
+    msmith = Browser(app).login("msmith")
+    page = msmith.get("/inbox?tab=overdue&per_page=100000")
+    assert len(task_ids(page.text)) == MAX_PER_PAGE and "Page 1 of 2" in page.text
+    assert int(re.search(r"(\d+) items", page.text).group(1)) == 105
+    far = msmith.get("/inbox?page=999999999999&per_page=-5&q=" + "x" * 10_000)
+    assert far.status_code == 200 and task_ids(far.text) == []
