@@ -51,8 +51,10 @@ class Keyring:
     def parse(cls, text: str | None) -> Keyring:
         """`kid:base64key,...` → Keyring; a clear error when absent or malformed."""
         if not text or not text.strip():
-            raise DataKeyError("WAYPOINT_DATA_KEY is not set: personal data cannot be stored or read "
-                            "(generate one with `waypoint privacy new-key`)")
+            raise DataKeyError(
+                "WAYPOINT_DATA_KEY is not set: personal data cannot be stored or read "
+                "(generate one with `waypoint privacy new-key`)"
+            )
         keys: dict[str, bytes] = {}
         order = []
         for part in text.split(","):
@@ -82,7 +84,7 @@ class Keyring:
 
     def decrypt(self, token: str) -> Any:
         """The original value of an `enc:v1:` string; DataKeyError when the key is unknown or wrong."""
-        kid, _, body = token[len(PREFIX):].partition(":")
+        kid, _, body = token[len(PREFIX) :].partition(":")
         key = self.keys.get(kid)
         if key is None:
             raise DataKeyError(f"personal data was encrypted with key '{kid}', which WAYPOINT_DATA_KEY does not hold")
@@ -90,7 +92,9 @@ class Keyring:
         try:
             plain = AESGCM(key).decrypt(raw[:12], raw[12:], kid.encode())
         except InvalidTag as exc:
-            raise DataKeyError(f"key '{kid}' in WAYPOINT_DATA_KEY does not decrypt the stored data (wrong key?)") from exc
+            raise DataKeyError(
+                f"key '{kid}' in WAYPOINT_DATA_KEY does not decrypt the stored data (wrong key?)"
+            ) from exc
         return json.loads(plain)
 
 

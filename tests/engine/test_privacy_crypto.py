@@ -10,13 +10,21 @@ from engine.privacy import Classification, DataKeyError, Keyring, classify, is_e
 
 SCHEMA = {
     "properties": {
-        "members": {"type": "array", "items": {"type": "object", "properties": {
-            "name": {"type": "string"},
-            "passport_number": {"type": "string", "x-sensitive": True},
-            "date_of_birth": {"type": "string", "x-sensitive": True},
-        }}},
-        "current_passport": {"type": "object", "properties": {
-            "number": {"type": "string", "x-sensitive": True}, "held": {"type": "boolean"}}},
+        "members": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string"},
+                    "passport_number": {"type": "string", "x-sensitive": True},
+                    "date_of_birth": {"type": "string", "x-sensitive": True},
+                },
+            },
+        },
+        "current_passport": {
+            "type": "object",
+            "properties": {"number": {"type": "string", "x-sensitive": True}, "held": {"type": "boolean"}},
+        },
     }
 }
 DATA = {
