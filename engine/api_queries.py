@@ -15,8 +15,7 @@ from typing import Any
 from sqlalchemy import and_, exists, or_, select, true
 from sqlalchemy.orm import Session, aliased, joinedload
 
-from .inbox import OVERSIGHT_ROLES
-from .inbox import _actionable as actionable_conditions
+from .inbox import OVERSIGHT_ROLES, actionable_conditions, holders_for
 from .models import ProcessDefinition, ProcessInstance, TaskRecord, User
 
 TASK_SCOPES = ("actionable", "mine", "queue", "visible")
@@ -117,7 +116,7 @@ def list_tasks_for(
     offers them), `mine` (held), `queue` (takeable), `visible` (any status, on instances the
     user may see; for reports and history).
     """
-    mine, queue = actionable_conditions(user)
+    mine, queue = actionable_conditions(user, holders_for(session, user, now.date()))
     scope = {
         "actionable": and_(TaskRecord.status == "ready", or_(mine, queue)),
         "mine": and_(TaskRecord.status == "ready", mine),

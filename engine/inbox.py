@@ -8,15 +8,15 @@ pagination, and the tab counts (one query with conditional sums).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased, contains_eager
 
 from .errors import NotFound, PermissionDenied
 from .forms import validate_submission
-from .models import ProcessDefinition, ProcessInstance, TaskDraft, TaskRecord, User
+from .models import Delegation, ProcessDefinition, ProcessInstance, TaskDraft, TaskRecord, User
 
 TABS = ("mine", "queue", "overdue", "started")
 OVERSIGHT_ROLES = frozenset({"admin", "itv_coordinator"})
@@ -78,56 +78,74 @@ class InboxPage:
         return max(1, -(-self.total // self.query.per_page))
 
 
-def _actionable(user: User):
-    """Tasks the user holds, plus open queue tasks of their roles (not their own approvals)."""
-    mine = or_(TaskRecord.assignee_id == user.id, TaskRecord.claimed_by_id == user.id)
+def holders_for(session: Session, user: User, today: date) -> list[int]:
+    """The user and everyone whose out-of-office delegation to the user is active `today`."""
+    delegators = session.scalars(
+        select(Delegation.user_id).where(
+            Delegation.delegate_id == user.id,
+            Delegation.revoked_at.is_(None),
+            Delegation.starts_on <= today,
+            Delegation.ends_on >= today,
+        )
+    )
+    return [user.id, *sorted(set(delegators) - {user.id})]
+
+
+def actionable_conditions(user: User, holders: list[int] | None = None) -> tuple[Any, Any]:
+    """SQL for (tasks the user holds or holds for a delegator, open queue tasks of their roles).
+
+    Neither ever includes a non-requester task of a request the user started (no self-approval).
+    Written so the partial indexes on open tasks apply (see models.TaskRecord).
+    """
+    holders = holders or [user.id]
+    not_own = or_(TaskRecord.role == "requester", TaskRecord.requester_id.is_(None), TaskRecord.requester_id != user.id)
+    mine = and_(or_(TaskRecord.assignee_id.in_(holders), TaskRecord.claimed_by_id.in_(holders)), not_own)
     queue = and_(
         TaskRecord.assignee_id.is_(None),
         TaskRecord.claimed_by_id.is_(None),
         TaskRecord.role.in_(sorted(user.roles) or [""]),
-        or_(
-            TaskRecord.role == "requester",
-            ProcessInstance.started_by_id != user.id,
-            ProcessInstance.started_by_id.is_(None),
-        ),
+        not_own,
     )
     return mine, queue
 
 
-def tab_counts(session: Session, user: User, now: datetime) -> dict[str, int]:
-    """Open items per tab, in one statement."""
-    mine, queue = _actionable(user)
-    overdue = and_(or_(mine, queue), TaskRecord.due_at < now)
-    row = session.execute(
-        select(
-            func.coalesce(func.sum(case((mine, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((queue, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((overdue, 1), else_=0)), 0),
-        )
-        .select_from(TaskRecord)
-        .join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id)
-        .where(TaskRecord.status == "ready", or_(mine, queue))
-    ).one()
+def _count(session: Session, *conditions: Any) -> int:
+    return int(session.scalar(select(func.count()).select_from(TaskRecord).where(*conditions)) or 0)
+
+
+def tab_counts(session: Session, user: User, now: datetime, holders: list[int] | None = None) -> dict[str, int]:
+    """Open items per tab: a few index-only counts, whatever the size of the task table."""
+    mine, queue = actionable_conditions(user, holders)
+    ready, late = TaskRecord.status == "ready", TaskRecord.due_at < now
     started = session.scalar(
         select(func.count())
         .select_from(ProcessInstance)
         .where(ProcessInstance.started_by_id == user.id, ProcessInstance.status == "running")
     )
-    return {"mine": int(row[0]), "queue": int(row[1]), "overdue": int(row[2]), "started": int(started or 0)}
+    return {
+        "mine": _count(session, ready, mine),
+        "queue": _count(session, ready, queue),
+        "overdue": _count(session, ready, mine, late) + _count(session, ready, queue, late),
+        "started": int(started or 0),
+    }
 
 
 def inbox_page(session: Session, user: User, query: InboxQuery, now: datetime) -> InboxPage:
     """One page of a tab, with its total and every tab's count."""
     q = query.normalized()
+    holders = holders_for(session, user, now.date())
+    counts = tab_counts(session, user, now, holders)
     if q.tab == "started":
         rows, total = _started_page(session, user, q, now)
     else:
-        rows, total = _task_page(session, user, q, now)
-    return InboxPage(q, rows, total, tab_counts(session, user, now))
+        rows, total = _task_page(session, user, q, now, holders, counts)
+    return InboxPage(q, rows, total, counts)
 
 
-def _task_page(session: Session, user: User, q: InboxQuery, now: datetime) -> tuple[list[InboxRow], int]:
-    mine, queue = _actionable(user)
+def _task_page(
+    session: Session, user: User, q: InboxQuery, now: datetime, holders: list[int], counts: dict[str, int]
+) -> tuple[list[InboxRow], int]:
+    mine, queue = actionable_conditions(user, holders)
     condition = {"mine": mine, "queue": queue, "overdue": and_(or_(mine, queue), TaskRecord.due_at < now)}[q.tab]
     starter = aliased(User)
     holder = aliased(User, name="holder")
@@ -163,12 +181,15 @@ def _task_page(session: Session, user: User, q: InboxQuery, now: datetime) -> tu
         .outerjoin(claimant, TaskRecord.claimed_by_id == claimant.id)
         .where(*filters)
     )
-    total = session.scalar(
-        select(func.count())
-        .select_from(TaskRecord)
-        .join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id)
-        .where(*filters)
-    )
+    if len(filters) == 2:  # no filter beyond the tab: its count is the total
+        total = counts[q.tab]
+    else:
+        total = session.scalar(
+            select(func.count())
+            .select_from(TaskRecord)
+            .join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id)
+            .where(*filters)
+        )
     result = session.execute(base.order_by(*order).offset((q.page - 1) * q.per_page).limit(q.per_page))
     rows = [
         InboxRow(
@@ -243,19 +264,33 @@ def _started_page(session: Session, user: User, q: InboxQuery, now: datetime) ->
     return rows, int(total or 0)
 
 
-def step_choices(session: Session, user: User) -> list[tuple[str, str]]:
-    """(process key, step name) pairs among the user's actionable tasks, for the filter."""
-    mine, queue = _actionable(user)
-    return [
-        (k, n)
-        for k, n in session.execute(
-            select(TaskRecord.process_key, TaskRecord.name)
-            .distinct()
-            .join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id)
-            .where(TaskRecord.status == "ready", or_(mine, queue))
-            .order_by(TaskRecord.process_key, TaskRecord.name)
+def step_choices(engine: Any, session: Session) -> list[tuple[str, str]]:
+    """(process key, step name) of every user task in the deployed processes, for the filter
+    (read from the cached specs, not from the task table)."""
+    choices = set()
+    for definition in latest_definitions(session):
+        parsed = engine.specs.get(session, definition)
+        for spec in [parsed.spec, *parsed.subprocess_specs.values()]:
+            for task_spec in spec.task_specs.values():
+                if getattr(task_spec, "manual", False) and getattr(task_spec, "bpmn_name", None):
+                    choices.add((definition.key, task_spec.bpmn_name))
+    return sorted(choices)
+
+
+def latest_definitions(session: Session) -> list[ProcessDefinition]:
+    """The newest version of every process key (definitions table only)."""
+    newest = (
+        select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("version"))
+        .group_by(ProcessDefinition.key)
+        .subquery()
+    )
+    return list(
+        session.scalars(
+            select(ProcessDefinition)
+            .join(newest, and_(ProcessDefinition.key == newest.c.key, ProcessDefinition.version == newest.c.version))
+            .order_by(ProcessDefinition.key)
         )
-    ]
+    )
 
 
 # --- visibility -------------------------------------------------------------------------------

@@ -428,7 +428,7 @@ def _resync(
     def evaluate(expression: str, data: Any) -> Any:
         return engine.script_engine.environment.evaluate(expression, dict(data))
 
-    created = sync_all(session, IndexContext(instance, new, now, user_id, evaluate), wf)
+    created = sync_all(session, IndexContext(instance, new, now, user_id, evaluate), wf).created
     created_ids = {row.id for row in created}
     for row in session.scalars(
         select(TaskRecord).where(TaskRecord.instance_id == instance.id, TaskRecord.status == "ready")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -121,6 +123,14 @@ class ProcessInstance(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     audit_seq: Mapped[int] = mapped_column(Integer, default=0)
     audit_head: Mapped[str] = mapped_column(String(64), default="")
+    #: what the instance waits for (timers, messages), so unchanged waits skip their re-sync
+    waits: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    #: report facets taken from the data on every save (see glue `facets`)
+    country: Mapped[str | None] = mapped_column(String(100), index=True)
+    unit: Mapped[str | None] = mapped_column(String(100), index=True)
+    starts_on: Mapped[date | None] = mapped_column(Date, index=True)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     definition: Mapped[ProcessDefinition] = relationship()
     started_by: Mapped[User | None] = relationship()
@@ -132,9 +142,17 @@ class TaskRecord(Base):
     __tablename__ = "tasks"
     __table_args__ = (
         Index("ix_tasks_status_role", "status", "role"),
-        Index("ix_tasks_status_assignee", "status", "assignee_id"),
-        Index("ix_tasks_status_claimed", "status", "claimed_by_id"),
         Index("ix_tasks_status_due", "status", "due_at"),
+        # Inbox queues: partial indexes over open tasks only, so queues stay fast with any history.
+        Index("ix_tasks_open_assignee", "assignee_id", "due_at", postgresql_where=text("status = 'ready'"),
+              sqlite_where=text("status = 'ready'")),
+        Index("ix_tasks_open_claimed", "claimed_by_id", "due_at", "assignee_id",
+              postgresql_where=text("status = 'ready'"), sqlite_where=text("status = 'ready'")),
+        Index("ix_tasks_open_queue", "role", "due_at", "requester_id",
+              postgresql_where=text("status = 'ready' AND assignee_id IS NULL AND claimed_by_id IS NULL"),
+              sqlite_where=text("status = 'ready' AND assignee_id IS NULL AND claimed_by_id IS NULL")),
+        Index("ix_tasks_requester_open", "requester_id", postgresql_where=text("status = 'ready'"),
+              sqlite_where=text("status = 'ready'")),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -147,6 +165,8 @@ class TaskRecord(Base):
     form: Mapped[str | None] = mapped_column(String(255))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: the instance's starter, copied so queues can leave out one's own requests without a join
+    requester_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", name="fk_tasks_requester_id_users"))
     status: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -423,3 +443,37 @@ class DeploymentLog(Base):
     actor: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     details: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class Delegation(Base):
+    """Out of office: `delegate` works `user`'s tasks from `starts_on` to `ends_on` (inclusive)."""
+
+    __tablename__ = "delegations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    delegate_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    delegate: Mapped[User] = relationship(foreign_keys=[delegate_id])
+
+
+class SensitiveAccess(Base):
+    """Who saw a request's personal data in clear, when, and in what capacity (append-only)."""
+
+    __tablename__ = "sensitive_access"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    reason: Mapped[str] = mapped_column(String(200))
+    fields: Mapped[list] = mapped_column(JSON, default=list)
+
+    user: Mapped[User] = relationship()

@@ -57,9 +57,13 @@ def after_save(
     wf: BpmnWorkflow,
     created: list[TaskRecord],
     now: datetime,
+    closed: list[str] | None = None,
 ) -> None:
-    """Timers and emails for what an action changed (called by `Engine._save`, same transaction)."""
-    _drop_closed_task_timers(session, instance.id)
+    """Timers and emails for what an action changed (called by `Engine._save`, same transaction).
+
+    `closed` lists the task ids the action closed (None: not known, look them up)."""
+    if closed is None or closed:
+        _drop_closed_task_timers(session, instance.id, closed)
     props = {row.id: _props_from_workflow(wf, parsed, row) for row in created}
     if instance.status == "running":
         for row in created:
@@ -80,15 +84,15 @@ def _props_from_workflow(wf: BpmnWorkflow, parsed: ParsedDefinition, row: TaskRe
         return element_properties(parsed, row.element_id)
 
 
-def _drop_closed_task_timers(session: Session, instance_id: int) -> None:
-    open_tasks = select(TaskRecord.id).where(TaskRecord.instance_id == instance_id, TaskRecord.status == "ready")
+def _drop_closed_task_timers(session: Session, instance_id: int, closed: list[str] | None) -> None:
+    if closed is None:
+        open_tasks = select(TaskRecord.id).where(TaskRecord.instance_id == instance_id, TaskRecord.status == "ready")
+        which = Timer.task_id.not_in(open_tasks)
+    else:
+        which = Timer.task_id.in_(closed)
     session.execute(
         delete(Timer)
-        .where(
-            Timer.instance_id == instance_id,
-            Timer.kind.in_((TASK_REMINDER, TASK_ESCALATION)),
-            Timer.task_id.not_in(open_tasks),
-        )
+        .where(Timer.instance_id == instance_id, Timer.kind.in_((TASK_REMINDER, TASK_ESCALATION)), which)
         .execution_options(synchronize_session=False)
     )
 

@@ -11,6 +11,7 @@ no trace. The engine never commits.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
@@ -57,13 +58,15 @@ from .glue import GlueRegistry, load_workflows
 from .models import MessageSubscription, ProcessInstance, TaskRecord, Timer, User
 from .scripting import DEFAULT_TIME_LIMIT, ScriptRejected, ScriptTimeout, WaypointScriptEngine, builtin_helpers
 from .serialization import SERIALIZER_VERSION, dump, load
-from .taskindex import BPMN_TIMER, IndexContext, canonical, clear_waits, sync_all
+from .taskindex import BPMN_TIMER, IndexContext, canonical, sync_all
 from .users import KNOWN_ROLES, find_user
 
 #: Data keys the engine sets at start; forms cannot submit them.
 RESERVED_FIELDS = frozenset({"requester", "requester_name", "instance_id", "process_key"})
 SYSTEM_ACTOR = "system"
 MAX_ENGINE_PASSES = 1000
+MAX_ENGINE_TASKS = 800  # SpiffWorkflow stops seeing tasks 1,000 levels deep
+MAX_ENGINE_SECONDS = 1.5
 
 
 class Engine:
@@ -337,15 +340,23 @@ class Engine:
                 session.delete(timer)
                 return False
             # refresh_timers fires every due timer of the instance: audit each one that fired
-            waiting = [t for t in wf.event_manager.tasks.values()
-                       if isinstance(t.task_spec.event_definition, TimerEventDefinition)]
+            waiting = [
+                t
+                for t in wf.event_manager.tasks.values()
+                if isinstance(t.task_spec.event_definition, TimerEventDefinition)
+            ]
             wf.refresh_timers()
             if task.state == TaskState.WAITING:
                 return False
             events = [
-                dict(action="timer_fired", element=(t.task_spec.bpmn_id, t.task_spec.bpmn_name), task_id=str(t.id),
-                     details={"due_at": str(t.internal_data.get("event_value", ""))})
-                for t in waiting if t.state != TaskState.WAITING
+                dict(
+                    action="timer_fired",
+                    element=(t.task_spec.bpmn_id, t.task_spec.bpmn_name),
+                    task_id=str(t.id),
+                    details={"due_at": str(t.internal_data.get("event_value", ""))},
+                )
+                for t in waiting
+                if t.state != TaskState.WAITING
             ]
             self._run(wf)
         self._save(session, instance, parsed, wf, now, SYSTEM_ACTOR, events)
@@ -371,7 +382,9 @@ class Engine:
     def _open_task(self, session: Session, task_id: str) -> TaskRecord:
         # Task and instance in one statement: the version we later check is then no older
         # than the task row our permission decision is based on.
-        row = session.get(TaskRecord, str(task_id), options=[joinedload(TaskRecord.instance)])
+        row = session.get(
+            TaskRecord, str(task_id), options=[joinedload(TaskRecord.instance).joinedload(ProcessInstance.definition)]
+        )
         if row is None:
             raise NotFound(f"no task with id {task_id}")
         if row.status != "ready":
@@ -405,9 +418,24 @@ class Engine:
                 raise ValidationFailed("the form has errors", errors)
 
     def _run(self, wf: BpmnWorkflow) -> None:
-        """Run engine steps (and due timers) until only people, timers or messages remain."""
+        """Run engine steps (and due timers) until only people, timers or messages remain.
+
+        One action may run at most MAX_ENGINE_TASKS engine tasks for at most MAX_ENGINE_SECONDS:
+        a cycle of scripts and gateways with no wait state would otherwise loop (and grow the
+        task tree) forever.
+        """
+        ran, deadline = 0, time.monotonic() + MAX_ENGINE_SECONDS
+
+        def count(_task: Any) -> None:
+            nonlocal ran
+            ran += 1
+            if ran > MAX_ENGINE_TASKS or time.monotonic() > deadline:
+                raise ScriptError(
+                    f"the process ran {ran} steps without waiting for anyone (a loop without a wait state?)"
+                )
+
         for _ in range(MAX_ENGINE_PASSES):
-            wf.do_engine_steps()
+            wf.do_engine_steps(will_complete_task=count)
             if not any(not t.task_spec.manual for t in wf.get_tasks(state=TaskState.READY)):
                 return
         raise ScriptError("the process did not come to rest (a loop without a wait?)")
@@ -484,12 +512,13 @@ class Engine:
             return found.id if found is not None else None
 
         ctx = IndexContext(instance, parsed, now, user_id, self._evaluate)
-        created = sync_all(session, ctx, wf)
-        if instance.status != "running":
-            clear_waits(session, instance.id)
+        synced = sync_all(session, ctx, wf)
         session.flush()
-        notifications.after_save(session, self, instance, parsed, wf, created, now)  # task timers + outbox emails
-        return created
+        closed = synced.closed + [
+            e["task"].id for e in events if e.get("task") is not None and e["task"].status != "ready"
+        ]
+        notifications.after_save(session, self, instance, parsed, wf, synced.created, now, closed=closed)
+        return synced.created
 
     def _evaluate(self, expression: str, data: Mapping[str, Any]) -> Any:
         return self.script_engine.environment.evaluate(expression, dict(data))

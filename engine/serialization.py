@@ -56,7 +56,11 @@ def _serializer() -> tuple[BpmnWorkflowSerializer, SpecFreeWorkflowConverter]:
 
 
 def dump(workflow: BpmnWorkflow) -> str:
-    """The workflow's state as compact JSON (without spec), tagged with the serializer version."""
+    """The workflow's state as compact JSON (without spec), tagged with the serializer version.
+
+    Not key-sorted: SpiffWorkflow restores tasks in document order and needs each parent
+    before its children (their data is stored as deltas against the parent).
+    """
     return _serializer()[0].serialize_json(workflow)
 
 

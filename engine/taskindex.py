@@ -8,6 +8,7 @@ catch event with the correlation values it expects). Queues read these tables on
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -62,16 +63,43 @@ class IndexContext:
     evaluate: Callable[[str, Mapping[str, Any]], Any]
 
 
-def sync_all(session: Session, ctx: IndexContext, wf: BpmnWorkflow) -> list[TaskRecord]:
-    """Update task index, timers and subscriptions; return the newly offered task rows."""
-    created = sync_tasks(session, ctx, wf)
-    waiting = list(wf.event_manager.tasks.values()) if not wf.completed else []
-    sync_timers(session, ctx, waiting)
-    sync_subscriptions(session, ctx, waiting)
-    return created
+@dataclass
+class SyncResult:
+    """What syncing changed in the task index: rows offered now, and ids of rows just closed."""
+
+    created: list[TaskRecord]
+    closed: list[str]
 
 
-def sync_tasks(session: Session, ctx: IndexContext, wf: BpmnWorkflow) -> list[TaskRecord]:
+def sync_all(session: Session, ctx: IndexContext, wf: BpmnWorkflow) -> SyncResult:
+    """Update task index, timers and subscriptions to what the workflow says.
+
+    Timers and subscriptions are rewritten only when the instance's waits changed: their
+    signature is kept on the instance row, so most actions skip those two queries.
+    """
+    result = sync_tasks(session, ctx, wf)
+    running = ctx.instance.status == "running" and not wf.completed
+    waiting = list(wf.event_manager.tasks.values()) if running else []
+    timers = wanted_timers(waiting)
+    subscriptions = wanted_subscriptions(ctx, waiting)
+    signature = _signature(timers, subscriptions)
+    if signature != (ctx.instance.waits or ""):
+        sync_timers(session, ctx, timers)
+        sync_subscriptions(session, ctx, subscriptions)
+        ctx.instance.waits = signature
+    return result
+
+
+def _signature(timers: Mapping[str, datetime], subscriptions: Mapping[str, tuple]) -> str:
+    if not timers and not subscriptions:
+        return ""
+    body = canonical(
+        {"t": {k: v.isoformat() for k, v in timers.items()}, "s": {k: list(v[1:]) for k, v in subscriptions.items()}}
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def sync_tasks(session: Session, ctx: IndexContext, wf: BpmnWorkflow) -> SyncResult:
     instance = ctx.instance
     ready = {str(t.id): t for t in wf.get_tasks(state=TaskState.READY, manual=True)}
     open_rows = {
@@ -80,12 +108,14 @@ def sync_tasks(session: Session, ctx: IndexContext, wf: BpmnWorkflow) -> list[Ta
             select(TaskRecord).where(TaskRecord.instance_id == instance.id, TaskRecord.status == "ready")
         )
     }
+    closed = []
     for task_id, row in open_rows.items():
         if task_id not in ready:
             spiff_task = wf.get_task_from_id(UUID(task_id)) if not wf.completed else None
             done = spiff_task is not None and spiff_task.state == TaskState.COMPLETED
             row.status = "completed" if done or row.completed_by_id else "cancelled"
             row.completed_at = row.completed_at or ctx.now
+            closed.append(task_id)
     created = []
     for task_id, task in ready.items():
         if task_id in open_rows:
@@ -93,7 +123,7 @@ def sync_tasks(session: Session, ctx: IndexContext, wf: BpmnWorkflow) -> list[Ta
         row = _new_task_row(ctx, task_id, task)
         session.add(row)
         created.append(row)
-    return created
+    return SyncResult(created, closed)
 
 
 def _new_task_row(ctx: IndexContext, task_id: str, task: Any) -> TaskRecord:
@@ -114,6 +144,7 @@ def _new_task_row(ctx: IndexContext, task_id: str, task: Any) -> TaskRecord:
         role=role,
         form=props.get(FORM_PROPERTY),
         assignee_id=_assignee(ctx, props.get("assignee"), role, task.data),
+        requester_id=ctx.instance.started_by_id,
         status="ready",
         created_at=ctx.now,
         due_at=due_at,
@@ -150,13 +181,18 @@ def _timer_due(task: Any) -> datetime | None:
         return None
 
 
-def sync_timers(session: Session, ctx: IndexContext, waiting: list[Any]) -> None:
+def wanted_timers(waiting: list[Any]) -> dict[str, datetime]:
+    """Due time of each waiting BPMN timer, by task id."""
     due_by_task = {}
     for task in waiting:
         if isinstance(task.task_spec.event_definition, TimerEventDefinition):
             due = _timer_due(task)
             if due is not None:
                 due_by_task[str(task.id)] = due
+    return due_by_task
+
+
+def sync_timers(session: Session, ctx: IndexContext, due_by_task: Mapping[str, datetime]) -> None:
     existing = {
         t.task_id: t
         for t in session.scalars(select(Timer).where(Timer.instance_id == ctx.instance.id, Timer.kind == BPMN_TIMER))
@@ -188,13 +224,18 @@ def expected_correlation(ctx: IndexContext, task: Any) -> tuple[dict, dict]:
     return expected, retrieval
 
 
-def sync_subscriptions(session: Session, ctx: IndexContext, waiting: list[Any]) -> None:
+def wanted_subscriptions(ctx: IndexContext, waiting: list[Any]) -> dict[str, tuple]:
+    """(task, message name, expected correlation, retrieval) of each waiting message event."""
     wanted = {}
     for task in waiting:
         definition = task.task_spec.event_definition
         if isinstance(definition, MessageEventDefinition):
             expected, retrieval = expected_correlation(ctx, task)
             wanted[str(task.id)] = (task, definition.name, canonical(expected), canonical(retrieval))
+    return wanted
+
+
+def sync_subscriptions(session: Session, ctx: IndexContext, wanted: Mapping[str, tuple]) -> None:
     existing = {
         s.task_id: s
         for s in session.scalars(select(MessageSubscription).where(MessageSubscription.instance_id == ctx.instance.id))
@@ -218,6 +259,6 @@ def sync_subscriptions(session: Session, ctx: IndexContext, waiting: list[Any]) 
 
 
 def clear_waits(session: Session, instance_id: int) -> None:
-    """Drop timers and subscriptions of an instance that ended or was cancelled."""
+    """Drop every timer (reminders included) and subscription of an instance that ended."""
     session.execute(delete(Timer).where(Timer.instance_id == instance_id))
     session.execute(delete(MessageSubscription).where(MessageSubscription.instance_id == instance_id))

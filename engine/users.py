@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from .errors import NotFound, ValidationFailed
 from .models import User, UserRole
@@ -65,9 +65,12 @@ def get_user(session: Session, username: str) -> User:
 
 
 def find_user(session: Session, username: str | None) -> User | None:
+    """The user called `username` with their roles (one query), or None."""
     if not username:
         return None
-    return session.scalars(select(User).where(User.username == username)).first()
+    return session.scalars(
+        select(User).where(User.username == username).options(joinedload(User.role_rows))
+    ).unique().first()
 
 
 def add_user(

@@ -15,12 +15,12 @@ from engine.inbox import (
     delete_drafts,
     get_draft,
     inbox_page,
+    latest_definitions,
     save_draft,
     step_choices,
     task_data,
     visible_task,
 )
-from engine.queries import list_processes
 from engine.runtime import Engine
 
 from .auth import login_required
@@ -58,8 +58,8 @@ def index():  # type: ignore[no-untyped-def]
     query = _query_from_args()
     with db().reading() as s:
         page = inbox_page(s, user(), query, engine().clock.now())
-        steps = step_choices(s, user())
-        processes = list_processes(s)
+        steps = step_choices(engine(), s)
+        processes = [{"key": d.key, "name": d.name} for d in latest_definitions(s)]
 
     def page_url(number: int) -> str:
         return url_for("inbox.index", **{**request.args.to_dict(), "page": number})

@@ -355,13 +355,6 @@ def test_endless_dmn_cell_stores_nothing(people, quick_engine):
     assert snapshot(db) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/runtime.py: Engine._run bounds the passes over do_engine_steps(), but one call of "
-    "SpiffWorkflow's do_engine_steps() loops for as long as engine tasks keep becoming ready, so a "
-    "BPMN cycle of script tasks and gateways with no wait state never returns (each script is "
-    "time-limited, the cycle is not) and its task tree grows without bound",
-)
 def test_loop_without_a_wait_state_is_stopped(sqlite_db, clock):
     """A cycle of a script task and a gateway, deployed: starting it must end in a ScriptError
     from the engine itself, quickly. The test's guard helper stops the loop after 2 s otherwise."""
