@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test install lint stress clean chromium
+.PHONY: run test install lint stress clean chromium messages bench bench-quick
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,12 @@ $(BIN)/python:
 $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
 	touch $@
+
+# The French catalogue (web/translations/*/LC_MESSAGES/messages.po) compiled to .mo (git-ignored).
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard web/translations/*/LC_MESSAGES/messages.po))
+
+%.mo: %.po $(STAMP)
+	$(BIN)/pybabel compile --statistics -f -i $< -o $@
 
 NPM_STAMP := node_modules/.installed
 
@@ -29,7 +35,7 @@ chromium:
 			apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; \
 		else echo "Chromium missing and not root: browser tests will be skipped"; fi; fi
 
-install: $(STAMP) $(NPM_STAMP)
+install: $(STAMP) $(NPM_STAMP) $(MO_FILES)
 
 ## make run: install, migrate the SQLite database, deploy bpmn/, seed demo users, serve on 127.0.0.1:5000
 ## with one `waypoint worker` running alongside (Ctrl-C stops both)
@@ -52,5 +58,18 @@ lint: install
 stress: install
 	$(BIN)/python -m pytest -m stress $(PYTEST_ARGS)
 
+## make messages: extract every translatable string and merge it into the catalogues (then translate the new entries)
+messages: install
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext --no-wrap --sort-by-file -o web/translations/messages.pot .
+	$(BIN)/pybabel -q update --no-wrap -i web/translations/messages.pot -d web/translations
+
+## make bench: install, then every benchmark figure against its target (docs/benchmarks.md): prints the table and
+## writes bench/results.json; data sets are cached in bench/.cache/ and PostgreSQL schemas wp_bench* (under 10 minutes)
+bench: install
+	$(BIN)/python -m bench
+
+bench-quick: install
+	$(BIN)/python -m bench --quick
+
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache $(MO_FILES)

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select, true
-from sqlalchemy.orm import Session, aliased, joinedload
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session, joinedload
 
-from .inbox import OVERSIGHT_ROLES, actionable_conditions, holders_for
+from .inbox import actionable_conditions, holders_for, visibility_condition
 from .models import ProcessDefinition, ProcessInstance, TaskRecord, User
 
 TASK_SCOPES = ("actionable", "mine", "queue", "visible")
@@ -23,24 +23,7 @@ TASK_SCOPES = ("actionable", "mine", "queue", "visible")
 
 def visible_condition(user: User) -> Any:
     """SQL for `engine.inbox.can_view(user, instance)` over `ProcessInstance` rows."""
-    if user.roles & OVERSIGHT_ROLES:
-        return true()
-    task = aliased(TaskRecord)  # not the outer query's tasks (the task list joins them)
-    involved = exists().where(
-        task.instance_id == ProcessInstance.id,
-        or_(
-            task.assignee_id == user.id,
-            task.claimed_by_id == user.id,
-            task.completed_by_id == user.id,
-            and_(
-                task.status == "ready",
-                task.assignee_id.is_(None),
-                task.claimed_by_id.is_(None),
-                task.role.in_(sorted(user.roles) or [""]),
-            ),
-        ),
-    )
-    return or_(ProcessInstance.started_by_id == user.id, involved)
+    return visibility_condition(user, ProcessInstance.id, ProcessInstance.started_by_id)
 
 
 @dataclass

@@ -345,3 +345,69 @@ def _check_dmn(path: str, root: Any, names: set[str]) -> list[dict]:
             combined = f"value{text}"  # exactly how SpiffWorkflow joins them
         out += _check_one(path, node, combined, "eval", names | {"value"})
     return out
+
+
+# --- both official languages --------------------------------------------------------------------
+_TEXT_KEYS = ("title", "description")
+
+
+def check_bilingual(files: dict[str, str]) -> list[dict]:
+    """Text a person reads that lacks its French (or its English), in a set of process files.
+
+    Every user task needs a `name` and a `name_fr` property; in every form a BPMN file names
+    (`formJsonSchemaFilename`), each `title`/`description` needs its `x-fr` counterpart (and an
+    `x-fr` text its English), each labelled choice (`oneOf` entry with a `title`) its French
+    title, and `x-enumLabels` their `x-fr` `x-enumLabels`. The designer's check reports these
+    (docs/modelling.md, "Both official languages"); deployment does not refuse them.
+    """
+    from .xmlsafe import parse_xml
+
+    out: list[dict] = []
+    forms: set[str] = set()
+    for path in sorted(p for p in files if p.endswith(".bpmn")):
+        try:
+            root = parse_xml(files[path], path)
+        except Exception:  # noqa: BLE001 - the parse itself is reported by the other checks
+            continue
+        for task in root.xpath("//bpmn:userTask", namespaces=NS):
+            if not (task.get("name") or "").strip():
+                out.append(_finding(path, task, "user task has no name (English)"))
+            if not _property(task, "name_fr"):
+                out.append(_finding(path, task, "user task has no 'name_fr' property (its French name)"))
+        for node in root.xpath("//bpmn:userTask | //bpmn:startEvent", namespaces=NS):
+            form = _property(node, FORM_PROPERTY)
+            if form and form in files:
+                forms.add(form)
+    for form in sorted(forms):
+        try:
+            schema = json.loads(files[form])
+        except json.JSONDecodeError:
+            continue  # reported by _check_form
+        for where, problem in _missing_languages(schema, ""):
+            out.append({"file": form, "line": None, "element": None, "name": None, "message": f"{where}: {problem}"})
+    return out
+
+
+def _missing_languages(node: Any, where: str) -> list[tuple[str, str]]:
+    """(JSON path, problem) for every text of a form node without both languages."""
+    if isinstance(node, list):
+        return [p for i, item in enumerate(node) for p in _missing_languages(item, f"{where}/{i}")]
+    if not isinstance(node, dict):
+        return []
+    out = []
+    french = node.get("x-fr") if isinstance(node.get("x-fr"), dict) else {}
+    for key in _TEXT_KEYS:
+        if isinstance(node.get(key), str) and node[key].strip() and not str(french.get(key) or "").strip():
+            out.append((where or "/", f"{key} '{_short(node[key])}' has no French (x-fr.{key})"))
+        if str(french.get(key) or "").strip() and not str(node.get(key) or "").strip():
+            out.append((where or "/", f"x-fr.{key} '{_short(french[key])}' has no English ({key})"))
+    labels = node.get("x-enumLabels")
+    if isinstance(labels, dict):
+        french_labels = french.get("x-enumLabels") if isinstance(french.get("x-enumLabels"), dict) else {}
+        for value in labels:
+            if not str(french_labels.get(value) or "").strip():
+                out.append((where or "/", f"enum label '{value}' has no French (x-fr.x-enumLabels)"))
+    for key, child in node.items():
+        if key != "x-fr" and isinstance(child, dict | list):
+            out += _missing_languages(child, f"{where}/{key}")
+    return out

@@ -29,6 +29,10 @@ class ProcessGlue:
     key: str
     summary: SummaryFunction | None = None
     validators: dict[str, FormValidator] = field(default_factory=dict)
+    #: whether a request counts as approved (it can no longer be withdrawn; calendars go out)
+    approved: Callable[[Mapping[str, Any]], bool] | None = None
+    #: report facets from the data: any of country, unit, starts_on, ends_on (ISO dates)
+    facets: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
 
 
 class GlueRegistry:
@@ -67,9 +71,11 @@ class GlueRegistry:
         *,
         summary: SummaryFunction | None = None,
         validators: Mapping[str, FormValidator] | None = None,
+        approved: Callable[[Mapping[str, Any]], bool] | None = None,
+        facets: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None,
     ) -> ProcessGlue:
-        """Register the summary line and form validators of process `key`."""
-        glue_entry = ProcessGlue(key, summary, dict(validators or {}))
+        """Register the summary line, form validators, approval rule and report facets of `key`."""
+        glue_entry = ProcessGlue(key, summary, dict(validators or {}), approved, facets)
         self.processes[key] = glue_entry
         return glue_entry
 
@@ -93,6 +99,21 @@ class GlueRegistry:
             return register
         sampler = self.message_samplers.get(name)
         return sampler(correlation, rng) if sampler is not None else None
+
+    def is_approved(self, key: str, data: Mapping[str, Any]) -> bool:
+        """True when the process says this request counts as approved."""
+        entry = self.processes.get(key)
+        return bool(entry and entry.approved and entry.approved(data))
+
+    def facets_for(self, key: str, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Report facets of a request (empty when the process declares none or they fail)."""
+        entry = self.processes.get(key)
+        if entry is None or entry.facets is None:
+            return {}
+        try:
+            return dict(entry.facets(data))
+        except Exception:  # facets must never block an approval
+            return {}
 
     def summary_for(self, key: str, data: Mapping[str, Any]) -> str:
         """The inbox summary of an instance of `key` (default: requester — title)."""

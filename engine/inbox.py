@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, exists, func, literal, or_, select, true
 from sqlalchemy.orm import Session, aliased, contains_eager
 
 from .errors import NotFound, PermissionDenied
@@ -294,26 +294,41 @@ def latest_definitions(session: Session) -> list[ProcessDefinition]:
 
 
 # --- visibility -------------------------------------------------------------------------------
-def can_view(session: Session, user: User, instance: ProcessInstance) -> bool:
-    """May `user` see this request? Its starter, anyone who holds or held one of its tasks,
-    members of the role of one of its open queue tasks, and the office's coordinators and admins."""
-    if user.roles & OVERSIGHT_ROLES or instance.started_by_id == user.id:
-        return True
+def visibility_condition(user: User, instance_id: Any, started_by_id: Any) -> Any:
+    """SQL true when `user` may see the instance with these id/starter columns (or values):
+    its starter; anyone who holds or held one of its tasks; the manager of a holder, and a
+    holder's out-of-office delegate; members of the role of one of its open queue tasks; and
+    the office's coordinators and admins."""
+    if user.roles & OVERSIGHT_ROLES:
+        return true()
+    task = aliased(TaskRecord)  # not an outer query's tasks
+    related = (
+        select(User.id)
+        .where(User.manager_id == user.id)
+        .union(select(Delegation.user_id).where(Delegation.delegate_id == user.id, Delegation.revoked_at.is_(None)))
+    )
     involved = exists().where(
-        TaskRecord.instance_id == instance.id,
+        task.instance_id == instance_id,
         or_(
-            TaskRecord.assignee_id == user.id,
-            TaskRecord.claimed_by_id == user.id,
-            TaskRecord.completed_by_id == user.id,
+            task.assignee_id == user.id,
+            task.claimed_by_id == user.id,
+            task.completed_by_id == user.id,
+            and_(task.status == "ready", or_(task.assignee_id.in_(related), task.claimed_by_id.in_(related))),
             and_(
-                TaskRecord.status == "ready",
-                TaskRecord.assignee_id.is_(None),
-                TaskRecord.claimed_by_id.is_(None),
-                TaskRecord.role.in_(sorted(user.roles) or [""]),
+                task.status == "ready",
+                task.assignee_id.is_(None),
+                task.claimed_by_id.is_(None),
+                task.role.in_(sorted(user.roles) or [""]),
             ),
         ),
     )
-    return bool(session.scalar(select(involved)))
+    return or_(started_by_id == user.id, involved)
+
+
+def can_view(session: Session, user: User, instance: ProcessInstance) -> bool:
+    """May `user` see this request? (see `visibility_condition`)"""
+    condition = visibility_condition(user, literal(instance.id), literal(instance.started_by_id))
+    return bool(session.scalar(select(condition)))
 
 
 def visible_instance(session: Session, user: User, instance_id: int) -> ProcessInstance:

@@ -1,9 +1,9 @@
 """Calendar invitations (ICS) for approved conference trips and delegation visits.
 
-`CALENDAR_RULES` says, per process key, when an instance counts as approved (read from its
-data snapshot) and what its calendar entry says. `send_calendar_invitations` runs after every
-save of such an instance and queues, once per instance and person, an email to the requester
-with an all-day `METHOD:REQUEST` event from `start_date` to `end_date`.
+`CALENDAR_RULES` says, per process key, what its calendar entry says; whether an instance
+counts as approved comes from the process's glue (`glue.process(..., approved=...)`).
+`send_calendar_invitations` runs after every save of such an instance and queues, once per
+instance and person, an email to the requester with an all-day `METHOD:REQUEST` event from `start_date` to `end_date`.
 """
 
 from __future__ import annotations
@@ -16,15 +16,15 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from . import emails, outbox
+from .glue import GlueRegistry
 from .messages import MailConfig, send_plain
 from .models import ProcessInstance
 
 
 @dataclass(frozen=True)
 class CalendarRule:
-    """When an instance of a process counts as approved, and what its calendar entry says."""
+    """What the calendar entry of an approved instance of a process says."""
 
-    approved: Callable[[Mapping[str, Any]], bool]
     title: Callable[[Mapping[str, Any], str], str]
     location: Callable[[Mapping[str, Any]], str]
 
@@ -38,21 +38,13 @@ def _delegation_title(data: Mapping[str, Any], lang: str) -> str:
     return ("Visite de délégation : " if lang == "fr" else "Delegation visit: ") + who
 
 
-def _delegation_approved(data: Mapping[str, Any]) -> bool:
-    senior_ok = not data.get("needs_senior_approval") or data.get("senior_decision") == "approve"
-    return data.get("host_unit_decision") == "approve" and data.get("itv_decision") == "approve" and senior_ok
-
-
-#: Process key -> rule. conference_attendance is approved once its travel authority is issued;
-#: delegation_visit once host unit, ITV and (when needed) the director approved.
+#: Process key -> calendar entry for its approved requests.
 CALENDAR_RULES: dict[str, CalendarRule] = {
     "conference_attendance": CalendarRule(
-        approved=lambda d: d.get("travel_authority_status") == "issued",
         title=_conference_title,
         location=lambda d: ", ".join(str(p) for p in (d.get("city"), d.get("country")) if p),
     ),
     "delegation_visit": CalendarRule(
-        approved=_delegation_approved,
         title=_delegation_title,
         location=lambda d: str(d.get("host_unit") or ""),
     ),
@@ -66,11 +58,13 @@ def _day(value: Any) -> date | None:
         return None
 
 
-def send_calendar_invitations(session: Session, config: MailConfig, instance: ProcessInstance, now: datetime) -> int:
+def send_calendar_invitations(
+    session: Session, config: MailConfig, instance: ProcessInstance, now: datetime, glue: GlueRegistry
+) -> int:
     """Queue the calendar invitation of an approved trip or visit, once per instance and person."""
     rule = CALENDAR_RULES.get(instance.process_key)
     data = instance.data or {}
-    if rule is None or not rule.approved(data):
+    if rule is None or not glue.is_approved(instance.process_key, data):
         return 0
     start, end = _day(data.get("start_date")), _day(data.get("end_date"))
     user = instance.started_by

@@ -73,7 +73,7 @@ def after_save(
         for row in created:
             for user in task_recipients(session, row):
                 send_task_email(session, engine, config, "new_task", row, user, props[row.id], now)
-        send_calendar_invitations(session, config, instance, now)
+        send_calendar_invitations(session, config, instance, now, engine.glue)
     session.flush()
 
 
@@ -233,3 +233,14 @@ def fire_escalation(session: Session, engine: Engine, timer: Timer, now: datetim
     for user in people.values():
         send_task_email(session, engine, config, "escalation", row, user, props, now, **extra)
     return len(people)
+
+
+def task_reassigned(session: Session, engine: Engine, row: TaskRecord, target: User | None) -> None:
+    """Tell the new holder (or the queue) about a reassigned task, as for a new task."""
+    config = config_for(engine)
+    if not config.enabled:
+        return
+    props = element_properties(engine.definition_for(session, row.instance), row.element_id)
+    now = engine.clock.now()
+    for user in [target] if target is not None else task_recipients(session, row):
+        send_task_email(session, engine, config, "new_task", row, user, props, now)

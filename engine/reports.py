@@ -10,7 +10,7 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -28,11 +28,17 @@ class ReportFilter:
     process: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    country: str | None = None
+    unit: str | None = None
 
     def instance_conditions(self) -> list[Any]:
         out = []
         if self.process:
             out.append(ProcessInstance.process_key == self.process)
+        if self.country:
+            out.append(ProcessInstance.country == self.country)
+        if self.unit:
+            out.append(ProcessInstance.unit == self.unit)
         return out
 
 
@@ -228,3 +234,65 @@ def overdue_count(session: Session, now: datetime) -> int:
         )
         or 0
     )
+
+
+def facet_values(session: Session) -> dict[str, list[str]]:
+    """Distinct countries and units (for the filters), from their indexed columns."""
+    return {
+        "country": [
+            c
+            for c in session.scalars(select(ProcessInstance.country).distinct().order_by(ProcessInstance.country))
+            if c
+        ],
+        "unit": [
+            u for u in session.scalars(select(ProcessInstance.unit).distinct().order_by(ProcessInstance.unit)) if u
+        ],
+    }
+
+
+def upcoming(session: Session, flt: ReportFilter, today: date, days: int = 42) -> list[dict[str, Any]]:
+    """Trips and visits starting in the next `days` days (not rejected or cancelled), by start date."""
+    rows = session.execute(
+        select(
+            ProcessInstance.id,
+            ProcessInstance.process_key,
+            ProcessInstance.summary,
+            ProcessInstance.status,
+            ProcessInstance.outcome,
+            ProcessInstance.starts_on,
+            ProcessInstance.ends_on,
+            ProcessInstance.country,
+        )
+        .where(
+            ProcessInstance.starts_on >= today,
+            ProcessInstance.starts_on < today + timedelta(days=days),
+            ProcessInstance.status != "cancelled",
+            *flt.instance_conditions(),
+        )
+        .order_by(ProcessInstance.starts_on, ProcessInstance.id)
+    )
+    return [
+        {
+            "instance_id": i,
+            "process_key": k,
+            "summary": summary,
+            "starts_on": start,
+            "ends_on": end or start,
+            "country": country,
+            "state": outcome_class(status, outcome),
+        }
+        for i, k, summary, status, outcome, start, end, country in rows
+        if outcome_class(status, outcome) != "rejected"
+    ]
+
+
+def calendar_weeks(entries: list[dict[str, Any]], today: date, days: int = 42) -> list[list[dict[str, Any]]]:
+    """`days` days from the Monday of this week, as weeks of {day, entries starting that day}."""
+    monday = today - timedelta(days=today.weekday())
+    by_day: dict[date, list] = defaultdict(list)
+    for entry in entries:
+        by_day[entry["starts_on"]].append(entry)
+    cells = [
+        {"day": monday + timedelta(days=n), "entries": by_day.get(monday + timedelta(days=n), [])} for n in range(days)
+    ]
+    return [cells[i : i + 7] for i in range(0, len(cells), 7)]

@@ -14,10 +14,11 @@ import json
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
@@ -55,6 +56,7 @@ from .errors import (
 )
 from .forms import validate_submission
 from .glue import GlueRegistry, load_workflows
+from .inbox import holders_for
 from .models import MessageSubscription, ProcessInstance, TaskRecord, Timer, User
 from .scripting import DEFAULT_TIME_LIMIT, ScriptRejected, ScriptTimeout, WaypointScriptEngine, builtin_helpers
 from .serialization import SERIALIZER_VERSION, dump, load
@@ -82,6 +84,7 @@ class Engine:
         script_time_limit: float = DEFAULT_TIME_LIMIT,
     ):
         self.clock = clock or SystemClock()
+        self.office_tz = ZoneInfo(office_tz)
         self.glue = glue if glue is not None else load_workflows()
         self.helpers = {**builtin_helpers(office_tz), **self.glue.helpers, **(helpers or {})}
         self.script_engine = WaypointScriptEngine(self.helpers, script_time_limit)
@@ -188,7 +191,7 @@ class Engine:
         if expected_version is not None and instance.version != expected_version:
             raise ConcurrentUpdate("the request changed since you opened it: reload and try again")
         actor = self._user(session, user)
-        self._require_may_work(actor, row, instance)
+        on_behalf = self._require_may_work(actor, row, instance, holders_for(session, actor, self.today()))
         parsed = self.specs.get(session, instance.definition)
         clean = validate_submission(parsed.form(row.form), data, reserved=RESERVED_FIELDS)
         now = self.clock.now()
@@ -202,6 +205,8 @@ class Engine:
             self._run(wf)
         row.completed_by_id, row.completed_at, row.status = actor.id, now, "completed"
         details: dict[str, Any] = {"fields": changed}
+        if on_behalf is not None:
+            details["on_behalf_of"] = session.get(User, on_behalf).username
         for key, value in clean.items():
             if key.endswith(("decision", "comment")) and isinstance(value, str):
                 details[key] = value[:1000]
@@ -239,12 +244,52 @@ class Engine:
         self._touch(session, row.instance, actor.username, "task_released", row)
         return row
 
+    def reassign(
+        self, session: Session, task_id: str, user: User | str, to: User | str | None, reason: str
+    ) -> TaskRecord:
+        """Move an open task to another person (or back to its queue with `to=None`), with a reason.
+
+        Allowed for admins, ITV coordinators and the manager of whoever holds the task; the new
+        holder must be able to do it (its role, never the requester's own approval).
+        """
+        row = self._open_task(session, task_id)
+        actor = self._user(session, user)
+        if not reason.strip():
+            raise ValidationFailed("give a reason for the reassignment", [("reason", "this field is required")])
+        holder = (
+            session.get(User, row.claimed_by_id or row.assignee_id) if (row.claimed_by_id or row.assignee_id) else None
+        )
+        manages = holder is not None and holder.manager_id == actor.id
+        if not (actor.roles & {"admin", "itv_coordinator"} or manages):
+            raise PermissionDenied("only an admin, an ITV coordinator or the holder's manager can reassign a task")
+        target = self._user(session, to) if to is not None else None
+        if target is not None:
+            if row.role != "requester" and row.instance.started_by_id == target.id:
+                raise PermissionDenied(f"{target.display_name} started this request and cannot approve it")
+            if row.role not in target.roles:
+                raise PermissionDenied(f"{target.display_name} does not have the role '{row.role}'")
+        before = holder.username if holder else None
+        row.assignee_id, row.claimed_by_id = (target.id if target else None), None
+        self._touch(
+            session,
+            row.instance,
+            actor.username,
+            "task_reassigned",
+            row,
+            {"from": before, "to": target.username if target else None, "reason": reason.strip()[:1000]},
+        )
+        notifications.task_reassigned(session, self, row, target)
+        return row
+
     def cancel(self, session: Session, instance_id: int, user: User | str, reason: str = "") -> ProcessInstance:
-        """Cancel a running instance (its starter or an admin)."""
+        """Cancel a running instance: its starter (withdraw, until it is approved) or an admin."""
         instance = self._instance(session, instance_id)
         actor = self._user(session, user)
-        if instance.started_by_id != actor.id and "admin" not in actor.roles:
-            raise PermissionDenied("only the person who started this request (or an admin) can cancel it")
+        if "admin" not in actor.roles:
+            if instance.started_by_id != actor.id:
+                raise PermissionDenied("only the person who started this request (or an admin) can cancel it")
+            if self.glue.is_approved(instance.process_key, instance.data or {}):
+                raise InvalidState("this request is already approved: ask the ITV office to cancel it")
         if instance.status != "running":
             raise InvalidState(f"instance {instance.id} is {instance.status}, not running")
         parsed = self.specs.get(session, instance.definition)
@@ -393,16 +438,36 @@ class Engine:
         return row
 
     @staticmethod
-    def _require_may_work(actor: User, row: TaskRecord, instance: ProcessInstance) -> None:
+    def _require_may_work(
+        actor: User, row: TaskRecord, instance: ProcessInstance, holders: list[int] | None = None
+    ) -> int | None:
+        """Raise unless `actor` may work on the task; return the id of the person they stand in
+        for when it is held by someone whose out-of-office delegation names them (`holders`)."""
+        holders = holders or [actor.id]
         if row.role != "requester" and instance.started_by_id == actor.id:
             raise PermissionDenied("you started this request, so you cannot approve or review it yourself")
-        if row.claimed_by_id is not None and row.claimed_by_id != actor.id:
+        if row.claimed_by_id is not None and row.claimed_by_id not in holders:
             raise TaskAlreadyClaimed(f"{row.claimed_by.display_name} is working on task '{row.name}'")
-        if row.assignee_id is not None:
-            if row.assignee_id != actor.id:
+        holder = row.claimed_by_id or row.assignee_id
+        if holder is not None:
+            if holder not in holders:
                 raise PermissionDenied(f"task '{row.name}' is assigned to {row.assignee.display_name}")
-        elif row.role not in actor.roles:
+            return holder if holder != actor.id else None
+        if row.role not in actor.roles:
             raise PermissionDenied(f"task '{row.name}' needs the role '{row.role}'")
+        return None
+
+    def may_work(self, session: Session, actor: User, row: TaskRecord) -> str | None:
+        """Why `actor` may not work on the task now (None: they may), delegations included."""
+        try:
+            self._require_may_work(actor, row, row.instance, holders_for(session, actor, self.today()))
+        except (PermissionDenied, TaskAlreadyClaimed) as exc:
+            return str(exc)
+        return None
+
+    def today(self) -> date:
+        """The office's current date (for delegations and date rules)."""
+        return self.clock.now().astimezone(self.office_tz).date()
 
     @staticmethod
     def _ready_task(wf: BpmnWorkflow, row: TaskRecord) -> Any:
@@ -449,7 +514,15 @@ class Engine:
         except SpiffWorkflowException as exc:
             raise ScriptError(_describe_spiff_error(exc)) from exc
 
-    def _touch(self, session: Session, instance: ProcessInstance, actor: str, action: str, row: TaskRecord) -> None:
+    def _touch(
+        self,
+        session: Session,
+        instance: ProcessInstance,
+        actor: str,
+        action: str,
+        row: TaskRecord,
+        details: dict | None = None,
+    ) -> None:
         """Record a task-only change (claim/release) under the instance's version check."""
         _lock_instance(session, instance)
         now = self.clock.now()
@@ -463,6 +536,7 @@ class Engine:
             task_id=row.id,
             element_id=row.element_id,
             element_name=row.name,
+            details=details,
         )
         session.flush()
 
@@ -482,6 +556,7 @@ class Engine:
         instance.updated_at = now
         instance.data = _snapshot(wf)
         instance.summary = self.glue.summary_for(instance.process_key, instance.data)
+        _apply_facets(instance, self.glue.facets_for(instance.process_key, instance.data))
         ended = wf.completed and instance.status == "running"
         if ended:
             instance.status, instance.ended_at, instance.outcome = "completed", now, _outcome(wf)
@@ -568,6 +643,22 @@ def _lock_instance(session: Session, instance: ProcessInstance) -> None:
     if result.rowcount != 1:
         raise ConcurrentUpdate("someone else changed this request at the same moment: reload and try again")
     set_committed_value(instance, "version", instance.version + 1)
+
+
+def _apply_facets(instance: ProcessInstance, facets: Mapping[str, Any]) -> None:
+    """Copy report facets onto the instance's indexed columns (bad values are left out)."""
+
+    def text(value: Any) -> str | None:
+        return str(value)[:100] if value not in (None, "") else None
+
+    def day(value: Any) -> date | None:
+        try:
+            return date.fromisoformat(str(value)[:10]) if value else None
+        except ValueError:
+            return None
+
+    instance.country, instance.unit = text(facets.get("country")), text(facets.get("unit"))
+    instance.starts_on, instance.ends_on = day(facets.get("starts_on")), day(facets.get("ends_on"))
 
 
 def _name(user: User | None) -> str:

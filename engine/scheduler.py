@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -51,6 +51,16 @@ log = logging.getLogger("waypoint.worker")
 
 DIGEST_JOB = "daily_digest"
 JOB_RETRY = timedelta(minutes=15)
+
+
+HEARTBEAT_PREFIX = "heartbeat:"
+
+
+def last_heartbeat(session: Session) -> datetime | None:
+    """When any worker last finished a round (None: no worker ever ran)."""
+    return session.scalar(
+        select(func.max(PeriodicJob.last_run_at)).where(PeriodicJob.name.like(f"{HEARTBEAT_PREFIX}%"))
+    )
 
 
 def worker_name() -> str:
@@ -309,7 +319,18 @@ class Worker:
                 break
         report.digests = self.run_periodic()
         report.emails = self.sender.deliver_once()
+        self.beat()
         return report
+
+    def beat(self) -> None:
+        """Record that this worker is alive (read by /healthz and /metrics)."""
+        now, name = self.clock.now(), f"{HEARTBEAT_PREFIX}{self.owner}"[:40]
+        with self.db.transaction() as session:
+            job = session.get(PeriodicJob, name)
+            if job is None:
+                session.add(PeriodicJob(name=name, next_due_at=now, last_run_at=now, last_owner=self.owner))
+            else:
+                job.last_run_at = job.next_due_at = now
 
     def drain(self, rounds: int = 50) -> TickReport:
         """Tick until nothing is left to do now (tests, `waypoint worker --once`)."""

@@ -12,11 +12,11 @@ from typing import Any
 
 from flask import Flask, abort, redirect, send_from_directory, url_for
 
-from engine import Database, Engine, Settings
+from engine import Database, Engine, Settings, WaypointError
 from engine.attachments import AttachmentStore
 from engine.config import DEFAULT_SECRET_KEY
 
-from . import csrf, email_actions, errors, i18n, inputs, render
+from . import csrf, email_actions, errors, i18n, inputs, logs, render
 
 #: Front-end packages installed from the npm registry (package.json), served read-only.
 NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
@@ -52,6 +52,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["waypoint.engine"] = engine
     app.extensions["waypoint.attachments"] = AttachmentStore(app.config["ATTACHMENTS_DIR"])
 
+    logs.init_app(app)
     i18n.init_app(app)
     inputs.init_app(app)  # before the CSRF check: NUL anywhere in a request is a 400
     csrf.init_app(app)
@@ -63,13 +64,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .api import ui_bp as api_ui_bp
     from .auth import bp as auth_bp
     from .auth import load_user
+    from .delegation import bp as delegation_bp
     from .designer import bp as designer_bp
     from .inbox import bp as inbox_bp
     from .reports import bp as reports_bp
     from .requests import bp as requests_bp
 
     app.before_request(load_user)
-    for blueprint in (auth_bp, inbox_bp, requests_bp, admin_bp, designer_bp, api_bp, api_ui_bp, reports_bp):
+    blueprints = (auth_bp, inbox_bp, requests_bp, admin_bp, designer_bp, api_bp, api_ui_bp, reports_bp, delegation_bp)
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
     csrf.exempt(api_bp.name)  # bearer tokens, never the session cookie
     email_actions.init_app(app)  # links in emails: confirm-then-act pages, /admin/outbox
@@ -99,9 +102,26 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         return send_from_directory(NODE_MODULES, filename, max_age=86400)
 
     @app.get("/healthz")
-    def healthz() -> dict[str, str]:
-        """Liveness: the database answers and its schema is current."""
-        db.check_schema()
-        return {"status": "ok"}
+    def healthz():  # type: ignore[no-untyped-def]
+        """Health: database reachable and migrations current (else 503); worker heartbeat recent
+        (else 200 "degraded": pages work, timers and email wait)."""
+        from engine.metrics import health
+
+        try:
+            healthy, checks = health(db, engine.clock.now())
+        except WaypointError as exc:
+            return {"status": "down", "checks": {"database": str(exc)}}, 503
+        if checks.get("migrations") != "current":
+            return {"status": "down", "checks": checks}, 503
+        return {"status": "ok" if healthy else "degraded", "checks": checks}, 200
+
+    @app.get("/metrics")
+    def metrics():  # type: ignore[no-untyped-def]
+        """Prometheus metrics (open tasks by step, overdue, outbox, incidents, timer lag, worker)."""
+        from engine.metrics import prometheus
+
+        with db.reading() as session:
+            body = prometheus(session, engine.clock.now())
+        return body, 200, {"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}
 
     return app

@@ -9,9 +9,13 @@ so this blueprint's POSTs need no session or CSRF token. Pages speak the recipie
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, make_response, render_template, request
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 
 from engine import Database, Engine, digest
 from engine.decisions import NeedsTaskPage, decide, form_for_task, load_grant
@@ -24,58 +28,19 @@ from engine.scheduler import open_incidents
 from engine.tokens import ActionToken, TokenExpired, TokenRejected, TokenUsed, is_used, verify
 
 from .auth import role_required
+from .i18n import LANGUAGES
 
 bp = Blueprint("email_actions", __name__)
 
+#: The texts of these pages; each page is rendered in its recipient's language (`force_locale`).
 TEXT = {
-    "en": {
-        "approve": "Approve",
-        "reject": "Reject",
-        "confirm_title": "Confirm your decision",
-        "confirm_lead": "You are about to record this decision as {name}:",
-        "comment": "Comment (optional)",
-        "confirm_button": "Confirm: {verb}",
-        "open_task": "Open the task instead",
-        "done_title": "Decision recorded",
-        "done_lead": "Your decision “{verb}” on “{task}” was recorded. Thank you.",
-        "problem_title": "This link cannot be used",
-        "expired": "This link has expired. Open the task in Waypoint to decide.",
-        "invalid": "This link is not valid. Open the task in Waypoint to decide.",
-        "used": "This link was already used. Each link works once.",
-        "closed": "This task is no longer waiting: it was already completed or withdrawn.",
-        "needs_page": "This task needs more than a one-word decision. Please open it in Waypoint.",
-        "digest_title": "Daily summary",
-        "digest_lead": "Stop receiving the daily summary of waiting tasks, {name}?",
-        "digest_button": "Stop the daily summary",
-        "digest_done": "You will no longer receive the daily summary.",
-        "task": "Task",
-        "request": "Request",
-        "due": "Due",
-    },
-    "fr": {
-        "approve": "Approuver",
-        "reject": "Rejeter",
-        "confirm_title": "Confirmez votre décision",
-        "confirm_lead": "Vous allez enregistrer cette décision au nom de {name} :",
-        "comment": "Commentaire (facultatif)",
-        "confirm_button": "Confirmer : {verb}",
-        "open_task": "Ouvrir plutôt la tâche",
-        "done_title": "Décision enregistrée",
-        "done_lead": "Votre décision « {verb} » pour « {task} » a été enregistrée. Merci.",
-        "problem_title": "Ce lien ne peut pas être utilisé",
-        "expired": "Ce lien a expiré. Ouvrez la tâche dans Waypoint pour décider.",
-        "invalid": "Ce lien n'est pas valide. Ouvrez la tâche dans Waypoint pour décider.",
-        "used": "Ce lien a déjà servi. Chaque lien ne fonctionne qu'une fois.",
-        "closed": "Cette tâche n'est plus en attente : elle a déjà été traitée ou retirée.",
-        "needs_page": "Cette tâche demande plus qu'une décision. Veuillez l'ouvrir dans Waypoint.",
-        "digest_title": "Résumé quotidien",
-        "digest_lead": "Ne plus recevoir le résumé quotidien des tâches en attente, {name}?",
-        "digest_button": "Arrêter le résumé quotidien",
-        "digest_done": "Vous ne recevrez plus le résumé quotidien.",
-        "task": "Tâche",
-        "request": "Demande",
-        "due": "Échéance",
-    },
+    "approve": _l("Approve"),
+    "reject": _l("Reject"),
+    "expired": _l("This link has expired. Open the task in Waypoint to decide."),
+    "invalid": _l("This link is not valid. Open the task in Waypoint to decide."),
+    "used": _l("This link was already used. Each link works once."),
+    "closed": _l("This task is no longer waiting: it was already completed or withdrawn."),
+    "needs_page": _l("This task needs more than a one-word decision. Please open it in Waypoint."),
 }
 
 
@@ -87,16 +52,18 @@ def _engine() -> Engine:
     return current_app.extensions["waypoint.engine"]
 
 
-def _page(template: str, status: int = 200, lang: str = "en", **context: Any) -> Any:
-    """Render a page of this blueprint, never cached (it is reached through a secret link)."""
-    text = TEXT.get(lang, TEXT["en"])
-    response = make_response(render_template(f"email_actions/{template}", t=text, lang=lang, **context), status)
+def _page(template: str, status: int = 200, lang: str | None = "en", **context: Any) -> Any:
+    """Render a page of this blueprint in `lang` (the page's own language when None), never cached
+    (it is reached through a secret link)."""
+    with force_locale(lang) if lang else nullcontext():
+        context = {k: str(v) if isinstance(v, LazyString) else v for k, v in context.items()}
+        response = make_response(render_template(f"email_actions/{template}", **context), status)
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
 def _problem(key: str, status: int, lang: str = "en", task_url: str | None = None) -> Any:
-    return _page("problem.html", status, lang, message=TEXT.get(lang, TEXT["en"])[key], task_url=task_url)
+    return _page("problem.html", status, lang, message=TEXT[key], task_url=task_url)
 
 
 def _grant(token: str) -> ActionToken | Any:
@@ -140,11 +107,12 @@ def action(token: str) -> Any:
         view = {
             "user_name": user.display_name,
             "task_name": row.name,
+            "process_key": row.process_key,
             "summary": row.instance.summary,
             "due": format_datetime(row.due_at, lang, config_for(_engine()).timezone),
             "has_comment": form.comment_field is not None,
         }
-    verb = TEXT[lang][grant.action]
+    verb = TEXT[grant.action]
     if request.method == "GET":
         return _page("confirm.html", lang=lang, verb=verb, task_url=task_url, view=view, error=None, comment="")
     comment = request.form.get("comment", "")
@@ -163,7 +131,7 @@ def action(token: str) -> Any:
         return _problem("closed", 409, lang, task_url)
     except PermissionDenied as exc:
         return _page("problem.html", 403, lang, message=str(exc), task_url=task_url)
-    return _page("done.html", lang=lang, verb=verb, task_name=view["task_name"], task_url=task_url)
+    return _page("done.html", lang=lang, verb=verb, view=view, task_url=task_url)
 
 
 def _digest_off(grant: ActionToken) -> Any:
@@ -181,7 +149,7 @@ def _digest_off(grant: ActionToken) -> Any:
 
 
 def _language(user: User) -> str:
-    return user.language if user.language in TEXT else "en"
+    return user.language if user.language in LANGUAGES else "en"
 
 
 @bp.get("/admin/outbox")
@@ -191,7 +159,7 @@ def outbox() -> Any:
     with _db().reading() as s:
         counts, rows = overview(s)
         incidents = open_incidents(s)
-    return _page("outbox.html", lang="en", counts=counts, rows=rows, incidents=incidents)
+    return _page("outbox.html", lang=None, counts=counts, rows=rows, incidents=incidents)
 
 
 def init_app(app: Flask) -> None:

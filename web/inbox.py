@@ -21,7 +21,7 @@ from engine.inbox import (
     task_data,
     visible_task,
 )
-from engine.runtime import Engine
+from engine.users import users_with_role
 
 from .auth import login_required
 from .context import db, engine, user
@@ -102,6 +102,10 @@ def release(task_id: str):  # type: ignore[no-untyped-def]
     return redirect(_back())
 
 
+def _people_with_role(s: Any, role: str | None) -> list[Any]:
+    return users_with_role(s, role) if role else []
+
+
 def _task_context(s: Any, task_id: str, values: dict | None = None, errors: dict | None = None) -> dict:
     eng = engine()
     row = visible_task(s, user(), task_id)
@@ -115,11 +119,8 @@ def _task_context(s: Any, task_id: str, values: dict | None = None, errors: dict
             **{k: data.get(k) for k in (schema or {}).get("properties", {}) if k in data},
             **(draft.data if draft else {}),
         }
-    reason = None
-    try:
-        Engine._require_may_work(user(), row, instance)
-    except WaypointError as exc:
-        reason = str(exc)
+    reason = eng.may_work(s, user(), row)
+    holder = row.claimed_by or row.assignee
     return {
         "task": row,
         "instance": instance,
@@ -130,6 +131,11 @@ def _task_context(s: Any, task_id: str, values: dict | None = None, errors: dict
         "draft": draft,
         "may_work": row.status == "ready" and reason is None,
         "reason": reason,
+        "can_reassign": row.status == "ready"
+        and bool(
+            user().roles & {"admin", "itv_coordinator"} or (holder is not None and holder.manager_id == user().id)
+        ),
+        "reassign_to": _people_with_role(s, row.role) if row.status == "ready" else [],
         "can_claim": row.status == "ready" and row.assignee_id is None and row.claimed_by_id is None and reason is None,
         "events": audit_trail.events(s, instance.id),
         "attachments": list_for(s, instance.id),

@@ -15,7 +15,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.datastructures import MultiDict
 
-from .i18n import localized
+from .i18n import language, localized
 
 INTERNAL_KEYS = frozenset({"instance_id", "process_key", "requester"})
 _INDEXED = re.compile(r"^(?P<prefix>.+)\.(?P<index>\d+)(?:\.(?P<rest>.+))?$")
@@ -52,6 +52,8 @@ def choices(node: dict[str, Any]) -> list[tuple[str, str]] | None:
         return [(str(o["const"]), localized(o, "title", str(o["const"]))) for o in node["oneOf"]]
     if "enum" in node:
         labels = node.get("x-enumLabels") or {}
+        if language() == "fr":  # French labels in "x-fr": {"x-enumLabels": {...}}
+            labels = {**labels, **((node.get("x-fr") or {}).get("x-enumLabels") or {})}
         return [(str(v), labels.get(str(v), str(v))) for v in node["enum"]]
     return None
 

@@ -34,7 +34,11 @@ def _filter() -> reports.ReportFilter:
         return datetime.combine(parsed.date(), time.max if end else time.min, UTC)
 
     return reports.ReportFilter(
-        process=request.args.get("process") or None, since=day("since"), until=day("until", end=True)
+        process=request.args.get("process") or None,
+        since=day("since"),
+        until=day("until", end=True),
+        country=request.args.get("country") or None,
+        unit=request.args.get("unit") or None,
     )
 
 
@@ -54,6 +58,9 @@ def dashboard():  # type: ignore[no-untyped-def]
             "steps": reports.time_per_step(s, flt, now),
             "e2e": reports.end_to_end(s, flt, now),
             "statuses": reports.status_counts(s, flt),
+            "facets": reports.facet_values(s),
+            "weeks_ahead": reports.calendar_weeks(reports.upcoming(s, flt, engine().today()), engine().today()),
+            "today": engine().today(),
         }
     peak = max((w["total"] for w in context["weeks"]), default=0)
     return render_template("reports/dashboard.html", peak=max(peak, 1), **context)
@@ -87,6 +94,7 @@ REPORTS = {
     "throughput": lambda s, f, now: reports.throughput_by_week(s, f, now),
     "time-per-step": lambda s, f, now: reports.time_per_step(s, f, now),
     "end-to-end": lambda s, f, now: reports.end_to_end(s, f, now),
+    "upcoming": lambda s, f, now: reports.upcoming(s, f, now.date(), days=180),
 }
 
 

@@ -75,7 +75,8 @@ def detail(instance_id: int):  # type: ignore[no-untyped-def]
             "attachments": list_for(s, instance.id),
             "diagram": diagram_state(engine(), s, instance),
             "can_cancel": instance.status == "running"
-            and (instance.started_by_id == user().id or "admin" in user().roles),
+            and ("admin" in user().roles or (instance.started_by_id == user().id
+                 and not engine().glue.is_approved(instance.process_key, instance.data or {}))),
         }
         return render_template("requests/detail.html", **context)
 

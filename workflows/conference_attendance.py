@@ -159,6 +159,16 @@ def validate_trip_report(data: Mapping[str, Any]) -> Errors:
     return []
 
 
+def approved(data: Mapping[str, Any]) -> bool:
+    """A conference trip counts as approved once its travel authority is issued."""
+    return data.get("travel_authority_status") == "issued"
+
+
+def facets(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Report facets: destination country and trip dates."""
+    return {"country": data.get("country"), "starts_on": data.get("start_date"), "ends_on": data.get("end_date")}
+
+
 glue.process(
     "conference_attendance",
     summary=summary,
@@ -173,4 +183,6 @@ glue.process(
         "forms/conference_security_briefing.schema.json": validate_security_briefing,
         "forms/conference_trip_report.schema.json": validate_trip_report,
     },
+    approved=approved,
+    facets=facets,
 )

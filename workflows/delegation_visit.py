@@ -181,6 +181,22 @@ def validate_screening_information(data: Mapping[str, Any]) -> Errors:
     return require_fields(data, ("information_supplied",), message="Enter the information obtained.")
 
 
+def approved(data: Mapping[str, Any]) -> bool:
+    """A visit counts as approved once host unit, ITV and (when needed) the director approved."""
+    senior_ok = not data.get("needs_senior_approval") or data.get("senior_decision") == "approve"
+    return data.get("host_unit_decision") == "approve" and data.get("itv_decision") == "approve" and senior_ok
+
+
+def facets(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Report facets: the visitors' country, the host unit and the visit dates."""
+    return {
+        "country": data.get("country"),
+        "unit": data.get("host_unit"),
+        "starts_on": data.get("start_date"),
+        "ends_on": data.get("end_date"),
+    }
+
+
 glue.process(
     "delegation_visit",
     summary=summary,
@@ -192,6 +208,8 @@ glue.process(
         "forms/delegation_protocol.schema.json": validate_protocol,
         "forms/delegation_post_visit_report.schema.json": validate_post_visit_report,
     },
+    approved=approved,
+    facets=facets,
 )
 
 glue.process(

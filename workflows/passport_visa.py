@@ -208,6 +208,13 @@ def validate_return(data: Mapping[str, Any]) -> Errors:
     return errors
 
 
+def facets(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Report facets: the first destination and the trip dates."""
+    destinations = data.get("destinations") or []
+    first = destinations[0] if isinstance(destinations, list) and destinations else None
+    return {"country": first, "starts_on": data.get("trip_start_date"), "ends_on": data.get("trip_end_date")}
+
+
 glue.process(
     "passport_visa",
     summary=summary,
@@ -220,4 +227,5 @@ glue.process(
         "forms/passport_custody_escalation.schema.json": validate_custody_escalation,
         "forms/passport_return.schema.json": validate_return,
     },
+    facets=facets,
 )

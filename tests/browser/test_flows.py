@@ -69,8 +69,8 @@ def test_conference_request_through_every_role_to_the_end(open_page, live):
     decide(fchan, "Confirm")
     fchan.wait_for_url(re.compile(r"/inbox"))
 
-    coordinator = open_page("cgagnon")
-    open_task(coordinator, live, "E2E", "Register trip", tab="queue")
+    coordinator = open_page("cgagnon")  # reads French: the step is "Register trip" in French
+    open_task(coordinator, live, "E2E", "Enregistrer le déplacement", tab="queue")
     coordinator.fill("#f-itv_file_number", "ITV-2026-0042")
     coordinator.click("#complete")
     coordinator.wait_for_url(re.compile(r"/inbox"))

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engine import notifications
+from engine.glue import ProcessGlue, load_workflows
 from engine.invitations import CALENDAR_RULES, CalendarRule
 from engine.models import AuditEvent, OutboxMessage, PeriodicJob, TaskRecord, Timer, User
 from engine.notifications import next_reminder
@@ -174,12 +175,10 @@ def test_calendar_invitation_once_when_approved(flows, engine, clock, make_worke
     monkeypatch.setitem(
         CALENDAR_RULES,
         "reminder_demo",
-        CalendarRule(
-            approved=lambda d: d.get("decision") == "approve",
-            title=lambda d, lang: f"Trip: {d['title']}",
-            location=lambda d: "Lyon, France",
-        ),
+        CalendarRule(title=lambda d, lang: f"Trip: {d['title']}", location=lambda d: "Lyon, France"),
     )
+    monkeypatch.setitem(engine.glue.processes, "reminder_demo",
+                        ProcessGlue("reminder_demo", approved=lambda d: d.get("decision") == "approve"))
     iid = start(db, engine, user="rmartin", start_date="2026-11-20", end_date="2026-11-23")
     assert outbox_rows(db, "calendar") == []
     with db.transaction() as s:
@@ -199,14 +198,15 @@ def test_calendar_invitation_once_when_approved(flows, engine, clock, make_worke
 
 
 def test_calendar_rules_of_the_real_processes():
+    glue = load_workflows()
     conference, visit = CALENDAR_RULES["conference_attendance"], CALENDAR_RULES["delegation_visit"]
-    assert conference.approved({"travel_authority_status": "issued"})
-    assert not conference.approved({"travel_authority_status": "cancelled"})
+    assert glue.is_approved("conference_attendance", {"travel_authority_status": "issued"})
+    assert not glue.is_approved("conference_attendance", {"travel_authority_status": "cancelled"})
     assert conference.title({"event_name": "Interpol GA"}, "fr") == "Conférence : Interpol GA"
     approved = {"host_unit_decision": "approve", "itv_decision": "approve", "needs_senior_approval": True}
-    assert not visit.approved(approved)
-    assert visit.approved({**approved, "senior_decision": "approve"})
-    assert visit.approved({**approved, "needs_senior_approval": False})
+    assert not glue.is_approved("delegation_visit", approved)
+    assert glue.is_approved("delegation_visit", {**approved, "senior_decision": "approve"})
+    assert glue.is_approved("delegation_visit", {**approved, "needs_senior_approval": False})
     assert visit.title({"agency": "BKA", "country": "Germany"}, "en") == "Delegation visit: BKA, Germany"
 
 

@@ -72,6 +72,7 @@ LET_IN = 0
 MATRIX: dict[tuple[str, str], Expect] = {
     ("home", "GET"): everyone(302),  # to the inbox (which sends anonymous on to sign in)
     ("healthz", "GET"): everyone(200),
+    ("metrics", "GET"): everyone(200),  # aggregate counts only; restrict at the proxy in production
     ("static", "GET"): everyone(200),
     ("vendor", "GET"): everyone(200),
     ("auth.login", "GET"): everyone(200),
@@ -99,6 +100,11 @@ MATRIX: dict[tuple[str, str], Expect] = {
     # reports (oversight roles)
     ("reports.dashboard", "GET"): roles(200, {"coordinator", "admin"}),
     ("reports.export", "GET"): roles(200, {"coordinator", "admin"}),
+    # out of office and reassignment (rights checked by the engine; refusals come back as messages)
+    ("delegation.out_of_office", "GET"): signed_in(200),
+    ("delegation.out_of_office", "POST"): signed_in(400),  # empty form: no delegate chosen
+    ("delegation.end", "POST"): signed_in(302),  # no such delegation: a message
+    ("delegation.reassign", "POST"): signed_in(302),
     # API tokens (signed-in pages) and service accounts (admins)
     ("api_ui.tokens", "GET"): signed_in(200),
     ("api_ui.create", "POST"): signed_in(200),
@@ -211,6 +217,7 @@ def url_and_data(w: World, endpoint: str, method: str, arguments: set[str]) -> t
         "token": "forged.token.value",
         "filename": "bpmn-js/package.json" if endpoint == "vendor" else "app.css",
         "draft_id": 999,
+        "delegation_id": 999,
         "version": 1,
         "path": "small_approval.bpmn",
         "token_id": 999,

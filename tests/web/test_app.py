@@ -29,7 +29,16 @@ def test_home_is_the_inbox_and_health_answers(db, engine):
     app = create_app({"WAYPOINT_DB": db, "WAYPOINT_ENGINE": engine, "TESTING": True})
     client = app.test_client()
     assert client.get("/").headers["Location"] == "/inbox"
-    assert client.get("/healthz").json == {"status": "ok"}
+    health = client.get("/healthz")
+    assert health.status_code == 200 and health.json["status"] == "degraded"  # no worker has run yet
+    assert health.json["checks"]["migrations"] == "current" and health.json["checks"]["worker"]["ok"] is False
+    from engine.scheduler import Worker
+
+    Worker(db, engine).tick()
+    assert client.get("/healthz").json["status"] == "ok"
+    metrics = client.get("/metrics")
+    assert metrics.status_code == 200 and metrics.mimetype == "text/plain"
+    assert "waypoint_overdue_tasks 0" in metrics.text and "waypoint_worker_heartbeat_age_seconds 0.0" in metrics.text
     page = client.get("/login")
     assert (
         page.headers["X-Frame-Options"] == "DENY"
@@ -42,3 +51,20 @@ def test_vendor_route_serves_only_allow_listed_packages(sqlite_db, engine):
     client = app.test_client()
     assert client.get("/vendor/left-pad/index.js").status_code == 404
     assert client.get("/vendor/bpmn-js/../../pyproject.toml").status_code == 404
+
+
+def test_request_ids_and_json_log_lines(sqlite_db, engine):
+    import json
+    import logging
+
+    from web.logs import JsonFormatter
+
+    app = create_app({"WAYPOINT_DB": sqlite_db, "WAYPOINT_ENGINE": engine, "TESTING": True})
+    client = app.test_client()
+    assert len(client.get("/login").headers["X-Request-Id"]) == 16
+    assert client.get("/login", headers={"X-Request-Id": "abc-123"}).headers["X-Request-Id"] == "abc-123"
+    assert client.get("/login", headers={"X-Request-Id": "<script>"}).headers["X-Request-Id"] != "<script>"
+    record = logging.LogRecord("waypoint.requests", logging.INFO, __file__, 1, "GET / 200", None, None)
+    record.fields = {"request_id": "abc", "status": 200}
+    line = json.loads(JsonFormatter().format(record))
+    assert (line["level"], line["request_id"], line["status"], line["message"]) == ("INFO", "abc", 200, "GET / 200")

@@ -36,7 +36,7 @@ def test_dashboard_and_exports(app, as_user, clock):
     clock.advance(days=1)
     complete_review(app, rejected, "reject")
     clock.advance(days=3)  # the waiting review is now overdue (due in 2 days)
-    coordinator = as_user("cgagnon")
+    coordinator = as_user("dlee")  # senior management, English
     page = coordinator.get("/reports")
     assert "Supervisor review" in page.text and "<svg" in page.text and "Overdue" in page.text
     stuck = list(csv.DictReader(io.StringIO(coordinator.get("/reports/stuck.csv").text)))
@@ -64,3 +64,30 @@ def test_percentile_and_outcome_classes():
     assert outcome_class("completed", "Visa refused") == "rejected"
     assert outcome_class("completed", "Approved, trip report filed") == "approved"
     assert outcome_class("cancelled", None) == "cancelled"
+
+
+def test_calendar_and_country_filter(app, as_user, clock):
+    db, engine = app.extensions["waypoint.db"], app.extensions["waypoint.engine"]
+    base = {
+        "event_name": "Calendar Forum",
+        "organizer": "Interpol",
+        "city": "Lyon",
+        "start_date": "2026-11-10",
+        "end_date": "2026-11-12",
+        "attendance_role": "attendee",
+        "purpose": "p",
+        "benefit": "b",
+        "costs": {"registration": 0, "airfare": 100, "lodging": 100, "per_diem": 10, "other": 0},
+        "funding_source": "own_unit",
+        "members_attending": 1,
+    }
+    with db.transaction() as s:
+        lyon = engine.start(s, "conference_attendance", {**base, "country": "France"}, "jdoe").id
+        engine.start(s, "conference_attendance", {**base, "country": "Japan", "event_name": "Tokyo Meet"}, "jdoe")
+    viewer = as_user("dlee")
+    page = viewer.get("/reports").text
+    assert f'href="/requests/{lyon}"' in page and "Tokyo Meet" in page and 'id="calendar"' in page
+    france = viewer.get("/reports?country=France").text
+    assert "Calendar Forum" in france and "Tokyo Meet" not in france
+    rows = list(csv.DictReader(io.StringIO(viewer.get("/reports/upcoming.csv?country=Japan").text)))
+    assert [(r["country"], r["starts_on"]) for r in rows] == [("Japan", "2026-11-10")]

@@ -25,6 +25,7 @@ from jsonschema.exceptions import SchemaError
 
 from engine import Conflict, DefinitionError, WaypointError
 from engine import drafts as store
+from engine.checks import check_bilingual
 from engine.simulate import Simulator, parse_scenarios, scenario_path
 from engine.users import KNOWN_ROLES
 
@@ -39,16 +40,33 @@ DEFAULT_SCENARIOS_DIR = Path(__file__).resolve().parents[2] / "bpmn" / "scenario
 NEW_FORM = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "New form",
+    "x-fr": {"title": "Nouveau formulaire"},
     "type": "object",
     "required": ["decision"],
     "properties": {
         "decision": {
             "title": "Decision",
-            "oneOf": [{"const": "approve", "title": "Approve"}, {"const": "reject", "title": "Reject"}],
+            "x-fr": {"title": "Décision"},
+            "oneOf": [
+                {"const": "approve", "title": "Approve", "x-fr": {"title": "Approuver"}},
+                {"const": "reject", "title": "Reject", "x-fr": {"title": "Rejeter"}},
+            ],
         },
-        "comment": {"type": "string", "title": "Comment", "x-widget": "textarea", "maxLength": 2000},
+        "comment": {
+            "type": "string",
+            "title": "Comment",
+            "x-fr": {"title": "Commentaire"},
+            "x-widget": "textarea",
+            "maxLength": 2000,
+        },
     },
 }
+
+
+def _bilingual(files: dict[str, str]) -> bool:
+    """Whether a draft is kept in both languages (any `name_fr` or `x-fr` in it): then every text
+    without its French (or English) is a finding. Legacy English-only sets are not flagged."""
+    return any('"name_fr"' in text or '"x-fr"' in text for text in files.values())
 
 
 def _json_error(exc: WaypointError) -> tuple[Response, int]:
@@ -223,7 +241,7 @@ def new_form(draft_id: int):  # type: ignore[no-untyped-def]
         with db().transaction() as s:
             draft = store.get_draft(s, draft_id, for_update=True)
             if path in draft.files:
-                raise DefinitionError(f"{path} already exists")
+                raise DefinitionError(_("%(path)s already exists", path=path))
             store.save_file(s, draft, path, json.dumps(NEW_FORM, indent=2) + "\n", engine().clock.now())
     except DefinitionError as exc:
         flash(str(exc).splitlines()[0], "error")
@@ -276,6 +294,8 @@ def check(draft_id: int):  # type: ignore[no-untyped-def]
         snapshot = {"files": dict(draft.files), "main_file": draft.main_file}
     try:
         findings = engine().check(store.sources_of(snapshot))
+        if _bilingual(snapshot["files"]):  # both official languages (docs/modelling.md)
+            findings += check_bilingual(snapshot["files"])
     except DefinitionError as exc:
         findings = exc.findings or [{"message": str(exc)}]
     return jsonify({"ok": not findings, "findings": findings})

@@ -1,0 +1,96 @@
+"""Out-of-office delegation: a person names a delegate for a date range.
+
+While a delegation is active (from `starts_on` to `ends_on` inclusive, office dates, not
+revoked), the tasks the person holds, and any new ones, appear in the delegate's inbox and
+the delegate may complete them; completions record "on behalf of". It ends by itself. The
+rows are the audit: who created it, when, and when it was revoked. Delegation never lets a
+requester approve their own request: the engine checks that for every completion.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .errors import NotFound, PermissionDenied, ValidationFailed
+from .models import Delegation, User
+from .users import users_with_role
+
+MAX_DAYS = 366
+
+
+def delegate(
+    session: Session,
+    user: User,
+    to: str,
+    starts_on: date,
+    ends_on: date,
+    reason: str,
+    now: datetime,
+    created_by: User | None = None,
+) -> Delegation:
+    """Create a delegation from `user` to the user called `to` (admins may create one for others)."""
+    errors = []
+    if ends_on < starts_on:
+        errors.append(("ends_on", "the last day is before the first day"))
+    if (ends_on - starts_on).days > MAX_DAYS:
+        errors.append(("ends_on", f"a delegation lasts at most {MAX_DAYS} days"))
+    target = session.scalars(select(User).where(User.username == to)).first()
+    if target is None or not target.active:
+        errors.append(("delegate", "choose an active colleague"))
+    elif target.id == user.id:
+        errors.append(("delegate", "you cannot delegate to yourself"))
+    if errors:
+        raise ValidationFailed("the delegation has errors", errors)
+    creator = created_by or user
+    if creator.id != user.id and "admin" not in creator.roles:
+        raise PermissionDenied("only admins set up a delegation for someone else")
+    row = Delegation(
+        user_id=user.id,
+        delegate_id=target.id,
+        starts_on=starts_on,
+        ends_on=ends_on,
+        reason=reason.strip()[:500],
+        created_at=now,
+        created_by_id=creator.id,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def revoke(session: Session, delegation_id: int, actor: User, now: datetime) -> Delegation:
+    """End a delegation early (its owner or an admin)."""
+    row = session.get(Delegation, delegation_id)
+    if row is None:
+        raise NotFound("no such delegation")
+    if row.user_id != actor.id and "admin" not in actor.roles:
+        raise PermissionDenied("only the person who delegated (or an admin) can end a delegation")
+    if row.revoked_at is None:
+        row.revoked_at = now
+    return row
+
+
+def delegations_of(session: Session, user: User, today: date) -> tuple[list[Delegation], list[Delegation]]:
+    """(delegations the user gave, delegations given to the user) that have not ended yet."""
+    current = [Delegation.revoked_at.is_(None), Delegation.ends_on >= today]
+    given = session.scalars(
+        select(Delegation).where(Delegation.user_id == user.id, *current).order_by(Delegation.starts_on)
+    ).all()
+    received = session.scalars(
+        select(Delegation).where(Delegation.delegate_id == user.id, *current).order_by(Delegation.starts_on)
+    ).all()
+    return list(given), list(received)
+
+
+def suggested_delegate(session: Session, user: User) -> str | None:
+    """A sensible default: a colleague sharing the user's office roles, else their manager."""
+    office_roles = user.roles - {"requester"}
+    if office_roles:
+        for role in sorted(office_roles):
+            for candidate in users_with_role(session, role):
+                if candidate.id != user.id:
+                    return candidate.username
+    return user.manager.username if user.manager else None

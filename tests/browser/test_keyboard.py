@@ -1,0 +1,141 @@
+"""Keyboard only, in Chromium: an approver signs in, opens a task from the inbox, writes the
+comment and presses the decision button; then approves two tasks in bulk; a finance officer
+claims a queue task. Only Tab, Shift+Tab, Enter, Space and typing: no mouse, no clicks. Every
+element reached shows a visible focus outline.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from engine.demo import DEMO_PASSWORD
+
+pytestmark = pytest.mark.browser
+
+CONFERENCE = {
+    "organizer": "Interpol",
+    "city": "Lyon",
+    "country": "France",
+    "start_date": "2027-03-08",
+    "end_date": "2027-03-11",
+    "attendance_role": "presenter",
+    "purpose": "Present results.",
+    "benefit": "Partnerships.",
+    "costs": {"registration": 900, "airfare": 1800, "lodging": 1200, "per_diem": 410, "other": 0},
+    "funding_source": "own_unit",
+    "members_attending": 1,
+}
+
+
+def focused(page, selector: str) -> bool:  # type: ignore[no-untyped-def]
+    return bool(page.evaluate("s => !!document.activeElement && document.activeElement.matches(s)", selector))
+
+
+def tab_to(page, selector: str, limit: int = 250, backwards: bool = False) -> None:  # type: ignore[no-untyped-def]
+    """Press Tab (or Shift+Tab) until the focused element matches `selector`; its focus is visible."""
+    key = "Shift+Tab" if backwards else "Tab"
+    for _ in range(limit):
+        if focused(page, selector):
+            break
+        page.keyboard.press(key)
+    else:
+        raise AssertionError(f"{selector} is not reachable with {key}")
+    outline = page.evaluate(
+        """() => { const s = getComputedStyle(document.activeElement);
+                   return [s.outlineStyle, parseFloat(s.outlineWidth) || 0, s.boxShadow]; }"""
+    )
+    assert (outline[0] != "none" and outline[1] >= 2) or outline[2] != "none", (selector, outline)
+
+
+def keyboard_sign_in(chromium, live, username: str):  # type: ignore[no-untyped-def]
+    context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="en-CA")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.goto(f"{live.url}/login")
+    assert focused(page, "#username")  # autofocus
+    page.keyboard.type(username)
+    tab_to(page, "#password")
+    page.keyboard.type(DEMO_PASSWORD)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.url == f"{live.url}/inbox"
+    return context, page
+
+
+def search_inbox(page, text: str) -> None:  # type: ignore[no-untyped-def]
+    tab_to(page, "#filter-q")
+    page.keyboard.press("Control+A")
+    page.keyboard.type(text)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+
+
+def test_approve_open_bulk_and_claim_with_the_keyboard_only(chromium, live):
+    with live.db.transaction() as s:
+        ids = [
+            live.engine.start(
+                s, "conference_attendance", {**CONFERENCE, "event_name": f"Keyboard Summit {n}"}, "jdoe"
+            ).id
+            for n in range(3)
+        ]
+
+    context, page = keyboard_sign_in(chromium, live, "msmith")
+    try:
+        # The first Tab reaches the skip link; Enter moves on to the main content.
+        page.keyboard.press("Tab")
+        assert focused(page, "a.skip-link") and page.locator("a.skip-link").is_visible()
+        page.keyboard.press("Enter")
+        assert page.evaluate("location.hash") == "#main"
+
+        # Open one task from the inbox, write the comment, press "Approve".
+        search_inbox(page, "Keyboard Summit 0")
+        tab_to(page, "#inbox-table tbody a[href^='/tasks/']")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert re.search(r"/tasks/", page.url) and "Supervisor review" in page.inner_text("h1")
+        tab_to(page, "#f-supervisor_comment")
+        page.keyboard.type("Approved without a mouse")
+        tab_to(page, "fieldset.decision button[value=approve]")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert page.url.startswith(f"{live.url}/inbox")
+        assert "Done: “Supervisor review” on request" in page.inner_text(".flashes")
+
+        # Bulk approve the two others: select all with Space, a comment, Enter on the button.
+        search_inbox(page, "Keyboard Summit")
+        assert page.locator("#inbox-table tbody tr").count() == 2
+        tab_to(page, "#select-all")
+        page.keyboard.press("Space")
+        assert page.locator("input[name=task_ids]:checked").count() == 2
+        tab_to(page, "#bulk-comment")
+        page.keyboard.type("Approved in bulk, keyboard only")
+        tab_to(page, "#bulk-approve")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert "/inbox/bulk" in page.url and "2 of 2 approved" in page.inner_text("main")
+    finally:
+        context.close()
+
+    # Finance: the three requests wait in the finance queue; claim one with Space.
+    context, page = keyboard_sign_in(chromium, live, "fchan")
+    try:
+        search_inbox(page, "Keyboard Summit")
+        tab_to(page, ".tabs a[href*='tab=queue']", backwards=True)
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert "tab=queue" in page.url and "Keyboard Summit" not in page.inner_text("h1")
+        search_inbox(page, "Keyboard Summit 1")
+        tab_to(page, "#inbox-table button[formaction*='/claim']")
+        with page.expect_navigation():
+            page.keyboard.press("Space")
+        assert "You took “Confirm funds”." in page.inner_text(".flashes")
+    finally:
+        context.close()
+
+    with live.db.reading() as s:
+        from engine.queries import list_tasks
+
+        steps = {i: [t.name for t in list_tasks(s, instance_id=i)] for i in ids}
+    assert steps == {i: ["Confirm funds"] for i in ids}

@@ -1,0 +1,109 @@
+"""Out-of-office delegation pages, and reassigning tasks (one or many) with a reason."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from engine import WaypointError
+from engine.delegation import delegate, delegations_of, revoke, suggested_delegate
+from engine.models import User, UserRole
+
+from .auth import login_required
+from .context import db, engine, user
+
+bp = Blueprint("delegation", __name__)
+
+
+def _day(name: str, default: date) -> date:
+    try:
+        return date.fromisoformat(request.form.get(name) or "") if request.form.get(name) else default
+    except ValueError:
+        return default
+
+
+@bp.route("/account/out-of-office", methods=["GET", "POST"])
+@login_required
+def out_of_office():  # type: ignore[no-untyped-def]
+    """Name a delegate for a date range (prefilled: a colleague, today to a week from now)."""
+    today = engine().today()
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        try:
+            with db().transaction() as s:
+                me = s.get(User, user().id)
+                row = delegate(
+                    s,
+                    me,
+                    request.form.get("delegate", ""),
+                    _day("starts_on", today),
+                    _day("ends_on", today + timedelta(days=7)),
+                    request.form.get("reason", ""),
+                    engine().clock.now(),
+                )
+                name = row.delegate.display_name
+            flash(_("%(name)s handles your tasks while you are away.", name=name), "success")
+            return redirect(url_for("delegation.out_of_office"))
+        except WaypointError as exc:
+            errors = dict(getattr(exc, "errors", []) or [("", str(exc))])
+    with db().reading() as s:
+        me = s.get(User, user().id)
+        given, received = delegations_of(s, me, today)
+        colleagues = s.scalars(
+            select(User)
+            .where(
+                User.active.is_(True),
+                User.id != me.id,
+                User.id.in_(select(UserRole.user_id).where(UserRole.role != "requester")),
+            )
+            .order_by(User.display_name)
+        ).all()
+        return render_template(
+            "delegation/out_of_office.html",
+            given=given,
+            received=received,
+            colleagues=colleagues,
+            suggested=request.form.get("delegate") or suggested_delegate(s, me),
+            today=today,
+            ends=today + timedelta(days=7),
+            errors=errors,
+        ), 400 if errors else 200
+
+
+@bp.post("/account/out-of-office/<int:delegation_id>/end")
+@login_required
+def end(delegation_id: int):  # type: ignore[no-untyped-def]
+    """End a delegation now."""
+    try:
+        with db().transaction() as s:
+            revoke(s, delegation_id, s.get(User, user().id), engine().clock.now())
+        flash(_("The delegation has ended."), "success")
+    except WaypointError as exc:
+        flash(str(exc), "error")
+    return redirect(url_for("delegation.out_of_office"))
+
+
+@bp.post("/tasks/reassign")
+@login_required
+def reassign():  # type: ignore[no-untyped-def]
+    """Move one or more tasks to a person (or back to their queue) with a reason; each on its own."""
+    ids = list(dict.fromkeys(request.form.getlist("task_ids")))[:100]
+    target = (request.form.get("to") or "").strip() or "__queue__"
+    reason = request.form.get("reason", "")
+    done, failed = 0, []
+    for task_id in ids:
+        try:
+            with db().transaction() as s:
+                engine().reassign(s, task_id, user().username, None if target == "__queue__" else target, reason)
+            done += 1
+        except WaypointError as exc:
+            failed.append(str(exc))
+    if done:
+        flash(_("%(n)s task(s) reassigned.", n=done), "success")
+    for message in sorted(set(failed)):
+        flash(message, "error")
+    back = request.form.get("next") or url_for("inbox.index")
+    return redirect(back if back.startswith("/") and not back.startswith("//") else url_for("inbox.index"))

@@ -1,0 +1,221 @@
+"""Process content in the page's language, without touching the engine's tables.
+
+- Task, event and process names: the BPMN files carry the French as a `name_fr` property
+  (`<spiffworkflow:property name="name_fr" value="..."/>` in the element's extensionElements;
+  on `bpmn:process` for the process name). The task index stores the English `name` only, so
+  the French is looked up by (process key, English name) in the deployed files, read once per
+  version (key, content hash) and cached here; pages in English never look.
+- Roles (BPMN lane names and queue names): the app's role catalogue below, in the gettext
+  catalogue like every other string of the interface.
+- Statuses of tasks and requests and the actions of the audit trail: the same.
+
+See docs/modelling.md, "Both official languages".
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, g
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from engine.definitions import NS
+from engine.models import ProcessDefinition
+from engine.xmlsafe import parse_xml
+
+from .context import db, engine
+from .i18n import language
+
+#: Every role a lane, a queue or a person can have, in both languages (lane "Passport officer"
+#: is role `passport_officer`).
+ROLE_NAMES = {
+    "requester": _l("Requester"),
+    "supervisor": _l("Supervisor"),
+    "finance": _l("Finance"),
+    "ethics": _l("Ethics"),
+    "senior_management": _l("Senior management"),
+    "itv_coordinator": _l("ITV coordinator"),
+    "passport_officer": _l("Passport officer"),
+    "security": _l("Security"),
+    "host_unit": _l("Host unit"),
+    "liaison_officer": _l("Liaison officer"),
+    "process_designer": _l("Process designer"),
+    "admin": _l("Administrator"),
+}
+
+#: Statuses of tasks, requests, emails and incidents as stored (English words in the database).
+STATUS_NAMES = {
+    "ready": _l("ready"),
+    "running": _l("running"),
+    "completed": _l("completed"),
+    "cancelled": _l("cancelled"),
+    "error": _l("error"),
+    "pending": _l("pending"),
+    "sent": _l("sent"),
+    "failed": _l("failed"),
+    "open": _l("open"),
+    "retried": _l("retried"),
+    "approved": _l("approved"),
+    "rejected": _l("rejected"),
+}
+
+#: Actions of the audit trail (the timeline of a request).
+ACTION_NAMES = {
+    "started": _l("started"),
+    "task_completed": _l("task completed"),
+    "complete": _l("completed"),
+    "task_claimed": _l("task claimed"),
+    "task_released": _l("task released"),
+    "task_reassigned": _l("task reassigned"),
+    "task_escalated": _l("task escalated"),
+    "timer_fired": _l("timer fired"),
+    "message": _l("message"),
+    "message_received": _l("message received"),
+    "cancelled": _l("cancelled"),
+    "ended": _l("ended"),
+    "reply": _l("reply by email"),
+    "incident_opened": _l("incident opened"),
+    "incident_retried": _l("incident retried"),
+    "migrated": _l("moved to a new version"),
+    "attachment_added": _l("file attached"),
+    "wait": _l("waiting"),
+    "wait_until": _l("waiting until a date"),
+}
+
+#: Keys of the audit details the timeline shows, by their stored name.
+DETAIL_NAMES = {
+    "decision": _l("decision"),
+    "comment": _l("comment"),
+    "outcome": _l("outcome"),
+    "reason": _l("reason"),
+    "message": _l("message"),
+}
+
+
+@dataclass
+class ProcessText:
+    """The French of one deployed version's names: process names and element names (English → French)."""
+
+    processes: dict[str, str] = field(default_factory=dict)
+    elements: dict[str, str] = field(default_factory=dict)
+
+
+_BY_VERSION: dict[tuple[str, str], ProcessText] = {}
+_LOCK = threading.Lock()
+
+
+def _property(node: Any, name: str) -> str | None:
+    values = node.xpath(
+        f"bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property[@name='{name}']/@value",
+        namespaces=NS,
+    )
+    return values[0].strip() if values and values[0].strip() else None
+
+
+def read_text(files: dict[str, str]) -> ProcessText:
+    """The `name_fr` of every named element (and process) in a version's BPMN files."""
+    text = ProcessText()
+    for path, content in sorted(files.items()):
+        if not path.endswith(".bpmn"):
+            continue
+        root = parse_xml(content, path)
+        for node in root.xpath("//*[@name]"):
+            french = _property(node, "name_fr")
+            if not french:
+                continue
+            target = text.processes if str(node.tag).endswith("}process") else text.elements
+            target.setdefault(node.get("name").strip(), french)
+    return text
+
+
+def _texts() -> dict[str, ProcessText]:
+    """Per process key, the French names of all its deployed versions (newest wins), once per request."""
+    merged = g.get("_wp_process_text")
+    if merged is not None:
+        return merged
+    merged = {}
+    with db().reading() as s:
+        for definition in s.scalars(select(ProcessDefinition).order_by(ProcessDefinition.id.desc())):
+            key = (definition.key, definition.content_hash)
+            if key not in _BY_VERSION:
+                parsed = engine().specs.get(s, definition)
+                with _LOCK:
+                    _BY_VERSION[key] = read_text(parsed.files)
+            found = _BY_VERSION[key]
+            into = merged.setdefault(definition.key, ProcessText())
+            for english, french in found.processes.items():
+                into.processes.setdefault(english, french)
+            for english, french in found.elements.items():
+                into.elements.setdefault(english, french)
+    g._wp_process_text = merged
+    return merged
+
+
+def task_name(process_key: str | None, name: str | None) -> str:
+    """A task's (or any named BPMN element's) name in the page's language; `process_key` None:
+    the first process that has an element of that name."""
+    if not name or language() != "fr":
+        return name or ""
+    texts = _texts()
+    candidates = [texts[process_key]] if process_key in texts else [] if process_key else list(texts.values())
+    return next((t.elements[name.strip()] for t in candidates if name.strip() in t.elements), name)
+
+
+def step_names(process_key: str | None, names: str | None) -> str:
+    """Several step names joined by ", " (the "Requests I started" tab), or a status word."""
+    if not names or language() != "fr":
+        return names or ""
+    if names in STATUS_NAMES:
+        return str(STATUS_NAMES[names])
+    return ", ".join(task_name(process_key, part) for part in names.split(", "))
+
+
+def process_name(process_key: str | None, name: str | None) -> str:
+    """A process's name in the page's language (its `name_fr` property)."""
+    if not name or language() != "fr" or not process_key:
+        return name or ""
+    text = _texts().get(process_key)
+    return (text.processes.get(name.strip()) if text else None) or name
+
+
+def role_name(role: str | None) -> str:
+    """A role (or lane) in the page's language: `passport_officer` → "Passport officer"."""
+    if not role:
+        return ""
+    if ", " in role:
+        return ", ".join(role_name(part) for part in role.split(", "))
+    key = "_".join(role.strip().lower().replace("-", " ").split())
+    return str(ROLE_NAMES[key]) if key in ROLE_NAMES else role
+
+
+def status_name(status: str | None) -> str:
+    return str(STATUS_NAMES[status]) if status in STATUS_NAMES else (status or "")
+
+
+def action_name(action: str | None) -> str:
+    return str(ACTION_NAMES[action]) if action in ACTION_NAMES else (action or "").replace("_", " ")
+
+
+def detail_name(key: str) -> str:
+    """An audit detail's key ("supervisor_decision" → "supervisor decision" / « décision »)."""
+    last = key.rsplit("_", 1)[-1] if key not in DETAIL_NAMES else key
+    if language() == "fr" and last in DETAIL_NAMES:
+        return str(DETAIL_NAMES[last])
+    return key.replace("_", " ")
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters.update(role_label=role_name)
+    app.jinja_env.globals.update(clock_now=lambda: engine().clock.now())  # "overdue" in words
+    app.jinja_env.globals.update(
+        task_name=task_name,
+        step_names=step_names,
+        process_name=process_name,
+        role_name=role_name,
+        status_name=status_name,
+        action_name=action_name,
+        detail_name=detail_name,
+    )
