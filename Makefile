@@ -40,6 +40,8 @@ install: $(STAMP) $(NPM_STAMP) $(MO_FILES)
 ## make run: install, migrate the SQLite database, deploy bpmn/, seed demo users, serve on 127.0.0.1:5000
 ## with one `waypoint worker` running alongside (Ctrl-C stops both)
 run: install
+	@# a development data key for personal fields, kept in instance/data.key (production: WAYPOINT_DATA_KEY)
+	@test -n "$$WAYPOINT_DATA_KEY" || $(BIN)/waypoint privacy new-key --write instance/data.key
 	$(BIN)/waypoint db upgrade
 	$(BIN)/waypoint deploy bpmn --as admin
 	$(BIN)/waypoint seed-demo

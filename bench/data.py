@@ -30,6 +30,7 @@ import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,7 @@ from engine import audit as audit_mod
 from engine.demo import DEMO_PASSWORD, seed_demo_users
 from engine.models import Base, ProcessDefinition, ProcessInstance, TaskRecord, Timer, User
 
-from .common import ANCHOR, BPMN, CACHE, ROOT, log, pg_url, remove_sqlite, reset_pg_schema, sqlite_url
+from .common import ANCHOR, BENCH_DATA_KEY, BPMN, CACHE, ROOT, log, pg_url, remove_sqlite, reset_pg_schema, sqlite_url
 
 DATA_VERSION = 3
 TEMPLATE_REQUESTS = 300
@@ -58,12 +59,12 @@ CHUNK = 2000
 UUID_HEAD = r"(?<![0-9a-f])[0-9a-f]{8}(?=-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![0-9a-f]))"
 ISO_RE = r'"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:\+00:00|Z))"'
 UUID_FULL = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-DT_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 
 #: files whose change changes the stored data (the cache key); engine/runtime.py is left out on purpose
 #: (faster code writes the same rows): `python -m bench --rebuild` forces a rebuild after other changes
 KEY_FILES = [
     "engine/models.py",
+    "engine/privacy.py",
     "engine/serialization.py",
     "engine/taskindex.py",
     "engine/audit.py",
@@ -93,6 +94,7 @@ def template_key() -> str:
         paths += sorted(p for p in (ROOT / folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts)
     seed = (
         f"{TEMPLATE_REQUESTS}|{TEMPLATE_DAYS}|{SEED}|{ANCHOR.isoformat()}|{getattr(SpiffWorkflow, '__version__', '')}"
+        f"|{BENCH_DATA_KEY}"
     )
     return _digest(paths, seed)
 
@@ -134,6 +136,9 @@ def ensure_templates() -> tuple[Path, float]:
     db = Database(sqlite_url(partial))
     prepare(db, passwords=False)
     outcome = generate(db, TEMPLATE_REQUESTS, now=ANCHOR, days=TEMPLATE_DAYS, seed=SEED)
+    if outcome.get("running", 0) < TEMPLATE_REQUESTS // 10 or outcome.get("completed", 0) < TEMPLATE_REQUESTS // 10:
+        db.dispose()
+        raise RuntimeError(f"the demo generator made too few usable requests ({dict(outcome)}): is the engine broken?")
     with db.engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     db.dispose()
@@ -242,6 +247,7 @@ class Template:
     audit: list[dict] = field(default_factory=list)
     text_re: re.Pattern | None = None
     corr_values: set[str] = field(default_factory=set)
+    texts: dict[str, tuple] = field(default_factory=dict)  # tokenised JSON texts of the rows, by value
 
 
 @dataclass
@@ -364,7 +370,7 @@ def load_templates(path: Path) -> TemplateSet:
             updated=datetime.fromisoformat(rec["updated_at"]).replace(tzinfo=UTC),
             open_tasks=open_tasks,
             row=row,
-            state=(codec, *_tokenise(state_text, pattern)),
+            state=(codec, _compile(*_tokenise(state_text, pattern))),
             children={t.name: by_instance[t.name].get(iid, []) for t in tables[1:]},
             text_re=pattern,
             corr_values=corr_values,
@@ -385,6 +391,47 @@ def load_templates(path: Path) -> TemplateSet:
 
 
 # --- cloning --------------------------------------------------------------------------------------
+@lru_cache(maxsize=200_000)
+def _parse_dt(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def _compile(literals: list[str], tokens: list[tuple[str, Any]]) -> list[tuple[list[str], tuple | None]]:
+    """Group a tokenised text into runs of literals separated by UUID heads (joined with the clone's prefix),
+    each followed by one other token (or None at the end)."""
+    groups: list[tuple[list[str], tuple | None]] = []
+    current = [literals[0]]
+    for token, literal in zip(tokens, literals[1:], strict=True):
+        if token[0] == "uuid":
+            current.append(literal)
+        else:
+            groups.append((current, token))
+            current = [literal]
+    groups.append((current, None))
+    return groups
+
+
+def _render(
+    groups: list[tuple[list[str], tuple | None]], prefix: str, new_iid: int, delta: timedelta, suffix: str
+) -> str:
+    """A compiled template text for one clone."""
+    parts = []
+    for pieces, token in groups:
+        parts.append(prefix.join(pieces))
+        if token is None:
+            continue
+        kind, value = token
+        if kind == "iid":
+            parts.append(f'"instance_id": {new_iid}')
+        elif kind == "inst":
+            parts.append(f'"instance": {new_iid}')
+        elif kind == "iso":
+            parts.append(json.dumps((value + delta).isoformat()))
+        else:
+            parts.append(json.dumps(value + suffix))
+    return "".join(parts)
+
+
 @dataclass
 class Plan:
     """Which template each new instance copies, and by how much its times move."""
@@ -447,37 +494,29 @@ class Cloner:
         delta = timedelta(seconds=shift)
         suffix = f"-c{new_iid}"
         out: dict[str, list[tuple]] = {}
+        user_map, def_map = self.user_map, self.def_map
 
         def map_text(value: str | None) -> str | None:
             if value is None:
                 return None
+            groups = template.texts.get(value)
+            if groups is None:
+                groups = template.texts[value] = _compile(*_tokenise(value, template.text_re))
+            if len(groups) == 1 and len(groups[0][0]) == 1:
+                return value
+            return _render(groups, prefix, new_iid, delta, suffix)
 
-            def repl(m: re.Match) -> str:
-                kind = m.lastgroup
-                if kind == "uuid":
-                    return prefix
-                if kind == "iid":
-                    return f'"instance_id": {new_iid}'
-                if kind == "inst":
-                    return f'"instance": {new_iid}'
-                if kind == "iso":
-                    moment = datetime.fromisoformat(m.group(0)[1:-1].replace("Z", "+00:00")) + delta
-                    return json.dumps(moment.isoformat())
-                return json.dumps(json.loads(m.group(0)) + suffix)
-
-            return template.text_re.sub(repl, value)
-
-        def cell(kind: str, value: Any, table: str) -> Any:
+        def cell(kind: str, value: Any) -> Any:
             if value is None:
                 return None
             if kind == "iid":
                 return new_iid
             if kind == "user":
-                return self.user_map.get(value)
+                return user_map.get(value)
             if kind == "def":
-                return self.def_map[value]
+                return def_map[value]
             if kind == "dt":
-                return (datetime.fromisoformat(value) + delta).strftime(DT_FORMAT)
+                return (_parse_dt(value) + delta).isoformat(sep=" ", timespec="microseconds")
             if kind == "str":
                 return prefix + value[8:] if len(value) == 36 and UUID_FULL.fullmatch(value) else value
             if kind in ("text", "corr"):
@@ -497,7 +536,7 @@ class Cloner:
                         self.next_id[name] += 1
                         new.append(self.next_id[name])
                     else:
-                        new.append(cell(kind, value, name))
+                        new.append(cell(kind, value))
                 rows.append(tuple(new))
             out[name] = rows
         head = ""
@@ -509,30 +548,14 @@ class Cloner:
             if kind == "newid":
                 new.append(new_iid)
             elif kind == "state":
-                new.append(self._state(template, prefix, new_iid, delta, suffix))
+                codec, groups = template.state
+                new.append(_encode_state(_render(groups, prefix, new_iid, delta, suffix), codec))
             elif kind == "head":
                 new.append(head)
             else:
-                new.append(cell(kind, value, "process_instances"))
+                new.append(cell(kind, value))
         out["process_instances"] = [tuple(new)]
         return out
-
-    def _state(self, template: Template, prefix: str, new_iid: int, delta: timedelta, suffix: str) -> Any:
-        codec, literals, tokens = template.state
-        parts = [literals[0]]
-        for (kind, value), literal in zip(tokens, literals[1:], strict=True):
-            if kind == "uuid":
-                parts.append(prefix)
-            elif kind == "iid":
-                parts.append(f'"instance_id": {new_iid}')
-            elif kind == "inst":
-                parts.append(f'"instance": {new_iid}')
-            elif kind == "iso":
-                parts.append(json.dumps((value + delta).isoformat()))
-            else:
-                parts.append(json.dumps(value + suffix))
-            parts.append(literal)
-        return _encode_state("".join(parts), codec)
 
     def _audit(self, template: Template, new_iid: int, delta: timedelta, prefix: str, map_text: Any) -> tuple:
         cols = self.columns["audit_events"]
@@ -562,7 +585,7 @@ class Cloner:
                 **ev,
                 "id": self.next_id["audit_events"],
                 "instance_id": new_iid,
-                "at": at.strftime(DT_FORMAT),
+                "at": at.isoformat(sep=" ", timespec="microseconds")[:26],
                 "task_id": task_id,
                 "details": details_text,
                 "prev_hash": prev,
@@ -650,6 +673,9 @@ def _target_maps(db: Database) -> tuple[dict[str, int], dict[tuple[str, int], in
     return users, definitions
 
 
+CLONE_TIMES: dict[str, float] = {}
+
+
 def clone_into(db: Database, tset: TemplateSet, entries: list[tuple[int, float]], first_id: int = 1) -> int:
     """Write one clone per (template index, shift) with ids from `first_id`; returns rows written."""
     users, definitions = _target_maps(db)
@@ -663,18 +689,25 @@ def clone_into(db: Database, tset: TemplateSet, entries: list[tuple[int, float]]
     sink: Any = SqliteSink(Path(url[len("sqlite:///") :])) if db.is_sqlite else PostgresSink(url)
     names = [t.name for t in tset.tables]
     cols = {t: [c for c, _ in tset.columns[t]] for t in names}
-    written = 0
+    written, generating, writing = 0, 0.0, 0.0
     for start in range(0, len(entries), CHUNK):
+        t0 = time.perf_counter()
         batch: dict[str, list[tuple]] = defaultdict(list)
         for offset, (index, shift) in enumerate(entries[start : start + CHUNK]):
             for table, rows in cloner.rows(tset.templates[index], first_id + start + offset, shift).items():
                 batch[table].extend(rows)
+        t1 = time.perf_counter()
         sink.begin()
         for table in names:
             sink.write(table, cols[table], batch[table])
             written += len(batch[table])
         sink.commit()
+        generating, writing = generating + t1 - t0, writing + time.perf_counter() - t1
+    t0 = time.perf_counter()
     sink.finish(names)
+    CLONE_TIMES.update(
+        generate=round(generating, 1), write=round(writing, 1), finish=round(time.perf_counter() - t0, 1)
+    )
     return written
 
 
@@ -746,6 +779,7 @@ def build_scale(target: ScaleTarget, key: str, template_db: Path) -> dict:
         "templates": len(tset.templates),
         "anchor": ANCHOR.isoformat(),
         "clone_seconds": round(t2 - t1, 1),
+        "clone_parts": dict(CLONE_TIMES),
         "build_seconds": round(time.perf_counter() - t0, 1),
         "checks": checks,
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -778,17 +812,19 @@ def ensure_scale(targets: list[ScaleTarget], key: str, rebuild: bool = False) ->
         return metas, 0.0
     t0 = time.perf_counter()
     template_db, _ = ensure_templates()
-    # one lane per database kind, biggest first: the two kinds load in parallel on two cores
-    lanes: dict[str, list[ScaleTarget]] = defaultdict(list)
-    for target in sorted(missing, key=lambda t: -t.size):
-        lanes[target.kind].append(target)
-    with ProcessPoolExecutor(max_workers=max(1, len(lanes)), mp_context=get_context("spawn")) as pool:
-        futures = {
-            kind: pool.submit(_build_lane, [(t.kind, t.size, key, str(template_db)) for t in lane])
-            for kind, lane in lanes.items()
-        }
-        for kind, future in futures.items():
-            for meta, target in zip(future.result(), lanes[kind], strict=True):
+    # two lanes (two cores), the costliest builds first, each to the lane with less work so far; PostgreSQL
+    # costs about twice as much per instance (COPY, and the server compressing every state into TOAST)
+    lanes: list[list[ScaleTarget]] = [[], []]
+    loads = [0.0, 0.0]
+    for target in sorted(missing, key=lambda t: -_cost(t)):
+        lane = loads.index(min(loads))
+        lanes[lane].append(target)
+        loads[lane] += _cost(target)
+    lanes = [lane for lane in lanes if lane]
+    with ProcessPoolExecutor(max_workers=len(lanes), mp_context=get_context("spawn")) as pool:
+        futures = [pool.submit(_build_lane, [(t.kind, t.size, key, str(template_db)) for t in lane]) for lane in lanes]
+        for lane, future in zip(lanes, futures, strict=True):
+            for meta, target in zip(future.result(), lane, strict=True):
                 metas[target.name] = meta
                 log(
                     f"built {target.name}: {meta['instances']:,} instances, {meta['open_tasks']:,} open tasks, "
@@ -797,11 +833,20 @@ def ensure_scale(targets: list[ScaleTarget], key: str, rebuild: bool = False) ->
     return metas, time.perf_counter() - t0
 
 
+def _cost(target: ScaleTarget) -> float:
+    return target.size * (1.8 if target.kind == "postgresql" else 1.0) + 5000  # + preparing the database
+
+
 def _build_lane(jobs: list[tuple[str, int, str, str]]) -> list[dict]:
     return [build_scale_worker(job) for job in jobs]
 
 
 # --- checks ---------------------------------------------------------------------------------------
+def _vault(engine: Engine) -> dict[str, Any]:
+    vault = getattr(engine, "vault", None)
+    return {"vault": vault} if vault is not None else {}
+
+
 class _Rollback(Exception):
     """Raised to leave a transaction without a trace."""
 
@@ -878,7 +923,7 @@ def verify(
     with db.reading() as s:
         for iid in rng.sample(with_timers, min(len(with_timers), sample)):
             instance = s.get(ProcessInstance, iid)
-            wf = load(instance.state, engine.definition_for(s, instance), engine.script_engine)
+            wf = load(instance.state, engine.definition_for(s, instance), engine.script_engine, **_vault(engine))
             table = {
                 t.task_id: t.due_at
                 for t in s.scalars(select(Timer).where(Timer.instance_id == iid, Timer.kind == BPMN_TIMER))
@@ -891,7 +936,7 @@ def verify(
         not_completed = 0
         for iid in rng.sample(finished, min(len(finished), sample)):
             instance = s.get(ProcessInstance, iid)
-            wf = load(instance.state, engine.definition_for(s, instance), engine.script_engine)
+            wf = load(instance.state, engine.definition_for(s, instance), engine.script_engine, **_vault(engine))
             not_completed += not wf.completed
     out["timers_checked"], out["timer_mismatches"] = min(len(with_timers), sample), mismatched
     out["finished_loaded"], out["finished_not_completed"] = min(len(finished), sample), not_completed
@@ -901,6 +946,9 @@ def verify(
     origin_db = Database(sqlite_url(template_db)) if tset is not None and entries and template_db else None
     for iid in rng.sample(running_with_tasks, min(len(running_with_tasks), sample)):
         outcome = _attempt(db, engine, iid)
+        if outcome[0] == "error":
+            differences.append(f"#{iid} {outcome}")
+            continue
         if origin_db is not None:
             origin = tset.templates[entries[iid - 1][0]].iid
             expected = _attempt(origin_db, engine, origin)
@@ -921,9 +969,11 @@ def verify(
     if not_completed:
         problems.append(f"{not_completed} finished clone(s) load unfinished")
     if differences:
-        problems.append(f"{len(differences)} clone(s) acted differently from their template: {differences[:2]}")
+        problems.append(f"{len(differences)} clone(s) failed or acted unlike their template: {differences[:2]}")
     if running_with_tasks and not completed:
         problems.append("no sampled clone could be completed")
+    if out["instances"] != (len(entries) if entries is not None else out["instances"]):
+        problems.append(f"{out['instances']} instances instead of {len(entries)}")
     out["ok"] = not problems
     out["problems"] = problems
     if problems:

@@ -148,10 +148,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _gunicorn() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("gunicorn") is not None
+
+
 class Server:
-    """`waypoint serve` (Werkzeug, threaded) on a free loopback port, against one database."""
+    """The production server on a free loopback port against one database: gunicorn with WEB_WORKERS sync
+    workers as README documents it (`waypoint serve`, Werkzeug threaded, when gunicorn is not installed)."""
+
+    WEB_WORKERS = 2
 
     def __init__(self, database_url: str, name: str):
+        import sys
+
         self.port = free_port()
         self.log = CACHE / f"server-{name}.log"
         CACHE.mkdir(parents=True, exist_ok=True)
@@ -159,20 +170,24 @@ class Server:
             **os.environ,
             "WAYPOINT_DATABASE_URL": database_url,
             "WAYPOINT_SECRET_KEY": SECRET,
-            "WAYPOINT_ENV": "development",
+            "WAYPOINT_ENV": "production",
+            "PYTHONPATH": str(ROOT),
         }
-        command = [
-            str(Path(ROOT / ".venv" / "bin" / "waypoint")),
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-        ]
-        if not Path(command[0]).exists():
-            import sys
-
-            command = [sys.executable, "-m", "engine.cli", *command[1:]]
+        if _gunicorn():
+            self.kind = f"gunicorn, {self.WEB_WORKERS} sync workers"
+            command = [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-w",
+                str(self.WEB_WORKERS),
+                "-b",
+                f"127.0.0.1:{self.port}",
+                "web:create_app()",
+            ]
+        else:
+            self.kind = "waypoint serve (Werkzeug, threaded)"
+            command = [sys.executable, "-m", "engine.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
         self._log_file = self.log.open("w")
         self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self._log_file, stderr=subprocess.STDOUT)
         self._wait_ready()
@@ -194,8 +209,18 @@ class Server:
     def client(self) -> Client:
         return Client(self.port)
 
+    def pids(self) -> list[int]:
+        """The processes that serve requests: gunicorn's workers (not its master), or the one server."""
+        try:
+            text_ = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text()
+            children = [int(p) for p in text_.split()]
+        except OSError:
+            children = []
+        return children or [self.process.pid]
+
     def peak_rss_mb(self) -> float | None:
-        return peak_rss_mb(self.process.pid)
+        """The largest peak RSS among the processes serving requests."""
+        return max(filter(None, (peak_rss_mb(pid) for pid in self.pids())), default=None)
 
     def stop(self) -> float | None:
         """Stop the server; its peak RSS (read just before)."""

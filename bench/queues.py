@@ -70,7 +70,7 @@ def over_http(url: str, name: str, mode: Mode) -> dict[str, Any]:
         client.close()
     finally:
         rss = server.stop()
-    return {"views": views, "server_peak_rss_mb": rss}
+    return {"views": views, "server_peak_rss_mb": rss, "server": server.kind}
 
 
 def growth(small: dict[str, dict], large: dict[str, dict]) -> dict[str, dict]:

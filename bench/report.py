@@ -73,7 +73,8 @@ def render(results: dict[str, Any]) -> tuple[str, list[str]]:
         if not actions:
             continue
         t.add("")
-        t.add(f"{title}")
+        server = next((r.get("server") for r in actions.values() if r.get("server")), "-")
+        t.add(f"{title} (server: {server})")
         t.add(
             f"  {'db':<10} {'process':<11} {'path':<16} {'median':>7} {'p95':>7}  {'bare stock':>10} "
             f"{'spec-free':>9}  {'ratio':>5} {'p95 ratio':>9}  {'target':>6}  status"
@@ -111,10 +112,13 @@ def render(results: dict[str, Any]) -> tuple[str, list[str]]:
         for kind, r in s["throughput"].items():
             ok = t.verdict(r.get("pass"), f"throughput {kind}: {r['per_second']}/s < {r.get('target')}/s")
             lat = "/".join(_f(x.get("p95")) for x in r["latency_ms"])
+            sql = "/".join(f"{(x or 0) * 100:.0f}%" for x in r.get("sql_share", []))
+            lock = "/".join(f"{(x or 0) * 100:.0f}%" for x in r.get("lock_wait_share", []))
             t.add(
                 f"  {kind:<10} {_f(r['per_second']):>10} {r['completions']:>11} {_f(r['seconds']):>7}  "
                 f"{'/'.join(_f(x) for x in r['per_worker']):<14} {lat:<15} "
                 f"{('>=' + _f(r.get('target'), 0)) if r.get('target') else '-':>7}  {ok}"
+                + f"  (time in SQL {sql}; waiting for the write lock {lock})"
                 + ("  (pool ran out)" if r.get("pool_exhausted") else "")
             )
     if s.get("queues"):

@@ -275,7 +275,7 @@ def complete(ctx: Context, task_id: str, user: str, data: str | None, as_json: b
     payload = parse_object(data, "--data")
     with ctx.transaction() as session:
         row = ctx.engine.complete(session, resolve_task_id(session, task_id), user, payload)
-        view = instance_view(session, row.instance_id)
+        view = instance_view(session, row.instance_id, ctx.engine)
     next_tasks = [t for t in view["tasks"] if t["status"] == "ready"]
     emit(
         as_json,
@@ -356,7 +356,7 @@ def cancel(ctx: Context, instance_id: int, user: str, reason: str) -> None:
 def show(ctx: Context, instance_id: int, as_json: bool) -> None:
     """Show a request: state, data, tasks and audit trail."""
     with ctx.transaction() as session:
-        view = instance_view(session, instance_id)
+        view = instance_view(session, instance_id, ctx.engine)
 
     def human() -> None:
         click.echo(
@@ -487,6 +487,117 @@ def demo_data(ctx: Context, count: int, days: int, seed: int) -> None:
     ctx.db.check_schema()
     outcome = generate(ctx.db, count, now=ctx.engine.clock.now(), days=days, seed=seed, office_tz=ctx.settings.timezone)
     click.echo(f"{count} requests: " + ", ".join(f"{n} {status}" for status, n in sorted(outcome.items())))
+
+
+@main.group()
+def privacy() -> None:
+    """Personal data: keys, access log, retention, subject access."""
+
+
+@privacy.command("new-key")
+@click.option("--kid", default="k1", show_default=True, help="Key id stored with each encrypted value.")
+@click.option("--write", "path", type=click.Path(), help="Write it to this file (refused if it exists).")
+def privacy_new_key(kid: str, path: str | None) -> None:
+    """Print (or write) a new AES-256 data key as `kid:base64key` for WAYPOINT_DATA_KEY."""
+    from .privacy import Keyring
+
+    key = Keyring.new_key(kid)
+    if path is None:
+        click.echo(key)
+        return
+    target = Path(path)
+    if target.exists():
+        click.echo(f"{target} exists: keeping it")
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(key + "\n")
+    target.chmod(0o600)
+    click.echo(f"data key written to {target} (keep a copy: without it personal data cannot be read)")
+
+
+@privacy.command("rotate")
+@pass_ctx
+@handled
+def privacy_rotate(ctx: Context) -> None:
+    """Re-encrypt stored personal data with the first key of WAYPOINT_DATA_KEY."""
+    from .records import rotate_keys
+
+    ctx.db.check_schema()
+    click.echo(
+        f"{rotate_keys(ctx.db, ctx.engine)} request(s) re-encrypted with key '{ctx.engine.vault.keyring.current}'"
+    )
+
+
+@privacy.command("purge")
+@click.option("--dry-run", is_flag=True, help="Only list what is past its retention period.")
+@json_option
+@pass_ctx
+@handled
+def privacy_purge(ctx: Context, dry_run: bool, as_json: bool) -> None:
+    """Remove personal data of closed requests past their process's retention period."""
+    from .records import retention_due, run_retention
+
+    with ctx.transaction() as session:
+        due = retention_due(session, ctx.engine, ctx.engine.clock.now())
+    if not dry_run:
+        run_retention(ctx.db, ctx.engine, actor="cli")
+    rows = [{**d, "ended_at": d["ended_at"].isoformat(), "expired_at": d["expired_at"].isoformat()} for d in due]
+    emit(
+        as_json,
+        {"purged": not dry_run, "requests": rows},
+        lambda: (
+            [
+                click.echo(
+                    f"#{r['instance_id']}\t{r['process_key']}\tended {r['ended_at'][:10]}\tretention {r['retention']}"
+                )
+                for r in rows
+            ]
+            + [click.echo(f"{len(rows)} request(s) {'would be ' if dry_run else ''}purged")]
+        ),
+    )
+
+
+@privacy.command("access-log")
+@click.option("--user", help="Views by this person.")
+@click.option("--instance", "instance_id", type=int, help="Views of this request.")
+@json_option
+@pass_ctx
+@handled
+def privacy_access_log(ctx: Context, user: str | None, instance_id: int | None, as_json: bool) -> None:
+    """Who saw personal data in clear, when, on which request, and why."""
+    from .records import access_log
+
+    with ctx.transaction() as session:
+        rows = [
+            {
+                "at": a.at.isoformat(),
+                "user": a.user.username,
+                "instance_id": a.instance_id,
+                "reason": a.reason,
+                "fields": a.fields,
+            }
+            for a in access_log(session, username=user, instance_id=instance_id)
+        ]
+    emit(
+        as_json,
+        rows,
+        lambda: (
+            [click.echo(f"{r['at'][:19]}\t{r['user']}\t#{r['instance_id']}\t{r['reason']}") for r in rows]
+            or click.echo("no views recorded")
+        ),
+    )
+
+
+@privacy.command("export")
+@click.argument("person")
+@pass_ctx
+@handled
+def privacy_export(ctx: Context, person: str) -> None:
+    """Everything held about PERSON (a username or a name), as JSON."""
+    from .records import subject_export
+
+    with ctx.transaction() as session:
+        click.echo(json.dumps(subject_export(session, ctx.engine, person), indent=2, default=str, ensure_ascii=False))
 
 
 @main.command("backup")

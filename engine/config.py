@@ -41,6 +41,8 @@ class Settings:
     base_url: str = "http://127.0.0.1:5000"
     https: bool = False
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    #: `kid:base64key[,...]` for personal data at rest (engine/privacy.py)
+    data_key: str | None = None
 
     @property
     def is_production(self) -> bool:
@@ -68,7 +70,16 @@ class Settings:
             base_url=e.get("WAYPOINT_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
             https=_bool(e.get("WAYPOINT_HTTPS")),
             smtp=smtp,
+            data_key=e.get("WAYPOINT_DATA_KEY") or _read_key_file(e.get("WAYPOINT_DATA_KEY_FILE", "instance/data.key")),
         )
+
+
+def _read_key_file(path: str) -> str | None:
+    """The key in `path` when the file exists (how `make run` keeps its development key)."""
+    try:
+        return Path(path).read_text().strip() or None
+    except OSError:
+        return None
 
 
 def ensure_sqlite_directory(database_url: str) -> None:

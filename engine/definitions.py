@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from .errors import DefinitionError, NotFound
 from .models import DefinitionFile, ProcessDefinition
+from .privacy import Classification, classify
 from .xmlsafe import MAX_FILE_BYTES, parse_xml, to_bytes
 
 NS = {
@@ -217,6 +218,10 @@ class ParsedDefinition:
     forms: dict[str, dict]
     files: dict[str, str]
     main_file: str
+    #: personal fields declared by the forms (`x-sensitive`), encrypted at rest
+    personal: Classification = Classification()
+    #: what a retention purge removes: sensitive fields and other personal ones (`x-personal`)
+    personal_any: Classification = Classification()
 
     def form(self, path: str | None) -> dict | None:
         return self.forms.get(path) if path else None
@@ -268,8 +273,18 @@ def build_parsed(key: str, files: Mapping[str, str], sources: ParsedSources | No
     for process_spec in [spec, *subprocess_specs.values()]:
         _connect_loop_tasks(process_spec)
     name = sources.parser.get_process_parser(key).get_name()
-    return ParsedDefinition(key, name, content_hash(files), spec, subprocess_specs, forms, dict(files),
-                            sources.process_file(key))
+    return ParsedDefinition(
+        key,
+        name,
+        content_hash(files),
+        spec,
+        subprocess_specs,
+        forms,
+        dict(files),
+        sources.process_file(key),
+        classify(forms.values()),
+        classify(forms.values(), ("x-sensitive", "x-personal")),
+    )
 
 
 def _connect_loop_tasks(process_spec: BpmnProcessSpec) -> None:

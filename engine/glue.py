@@ -33,6 +33,8 @@ class ProcessGlue:
     approved: Callable[[Mapping[str, Any]], bool] | None = None
     #: report facets from the data: any of country, unit, starts_on, ends_on (ISO dates)
     facets: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
+    #: how long personal data is kept after the request closes (ISO 8601 duration, e.g. P2Y)
+    retention: str | None = None
 
 
 class GlueRegistry:
@@ -73,9 +75,10 @@ class GlueRegistry:
         validators: Mapping[str, FormValidator] | None = None,
         approved: Callable[[Mapping[str, Any]], bool] | None = None,
         facets: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None,
+        retention: str | None = None,
     ) -> ProcessGlue:
-        """Register the summary line, form validators, approval rule and report facets of `key`."""
-        glue_entry = ProcessGlue(key, summary, dict(validators or {}), approved, facets)
+        """Register the summary line, validators, approval rule, report facets and retention of `key`."""
+        glue_entry = ProcessGlue(key, summary, dict(validators or {}), approved, facets, retention)
         self.processes[key] = glue_entry
         return glue_entry
 

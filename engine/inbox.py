@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, aliased, contains_eager
 from .errors import NotFound, PermissionDenied
 from .forms import validate_submission
 from .models import Delegation, ProcessDefinition, ProcessInstance, TaskDraft, TaskRecord, User
+from .privacy import Classification, Vault
 
 TABS = ("mine", "queue", "overdue", "started")
 OVERSIGHT_ROLES = frozenset({"admin", "itv_coordinator"})
@@ -354,13 +355,22 @@ def visible_task(session: Session, user: User, task_id: str) -> TaskRecord:
 
 # --- drafts -----------------------------------------------------------------------------------
 def save_draft(
-    session: Session, row: TaskRecord, user: User, data: dict[str, Any], now: datetime, schema: dict | None
+    session: Session,
+    row: TaskRecord,
+    user: User,
+    data: dict[str, Any],
+    now: datetime,
+    schema: dict | None,
+    vault: Vault,
+    personal: Classification,
 ) -> TaskDraft:
-    """Keep a person's unfinished form data (checked only for size and declared fields)."""
+    """Keep a person's unfinished form data (checked only for size and declared fields), its
+    sensitive fields encrypted like the workflow's (read it back with `vault.unseal`)."""
     if row.status != "ready":
         raise PermissionDenied("this task is no longer open")
     declared = {k: v for k, v in data.items() if k in (schema or {}).get("properties", {})}
     validate_submission({"properties": dict.fromkeys(declared, {})}, declared)
+    declared = vault.seal(declared, personal)
     draft = session.get(TaskDraft, (row.id, user.id))
     if draft is None:
         draft = TaskDraft(task_id=row.id, user_id=user.id, data=declared, saved_at=now)
@@ -383,12 +393,10 @@ def task_data(engine: Any, session: Session, row: TaskRecord) -> dict[str, Any]:
     """The data a READY task sees (deserializes one workflow: for the task page, never queues)."""
     from uuid import UUID
 
-    from .serialization import load
-
     if row.status != "ready":
         return dict(row.instance.data)
     parsed = engine.definition_for(session, row.instance)
-    wf = load(row.instance.state, parsed, engine.script_engine)
+    wf = engine.load_workflow(row.instance, parsed)
     task = wf.get_task_from_id(UUID(row.id))
     return dict(task.data) if task is not None else dict(row.instance.data)
 
@@ -415,10 +423,8 @@ def diagram_state(engine: Any, session: Session, instance: ProcessInstance) -> d
     """The instance's main BPMN file and which of its elements are done or current (page only)."""
     from SpiffWorkflow.util.task import TaskState
 
-    from .serialization import load
-
     parsed = engine.definition_for(session, instance)
-    wf = load(instance.state, parsed, engine.script_engine)
+    wf = engine.load_workflow(instance, parsed)
     done, current = set(), set()
     for task in wf.get_tasks():
         if task.workflow is not wf:

@@ -152,7 +152,7 @@ def plan_instance(
     now = engine.clock.now()
     try:
         with frozen_time(now):
-            wf = load(instance.state, old, engine.script_engine)
+            wf = load(instance.state, old, engine.script_engine, engine.vault)
             parts = _parts(wf, new, plan)
             _check_waiting(parts, plan)
             _check_history(parts, plan)
@@ -167,7 +167,8 @@ def plan_instance(
             passed = [label for label in passed if label not in {r[2] for r in rules}]
             _settle(wf)
             _describe(plan, before, wf, passed)
-            load(dump(wf), new, engine.script_engine)  # the moved state must load under the new version
+            # the moved state must load under the new version
+            load(dump(wf, new.personal, engine.vault), new, engine.script_engine, engine.vault)
     except (SpiffWorkflowException, KeyError, ValueError, TypeError, AttributeError) as exc:
         return _refuse(plan, f"the move fails in SpiffWorkflow: {exc}"), None
     except WaypointError as exc:
@@ -369,11 +370,12 @@ def migrate_instance(
     now = engine.clock.now()
     _lock_instance(session, instance)
     instance.definition = target
-    instance.state = dump(wf)
+    instance.state = dump(wf, new.personal, engine.vault)
     instance.serializer_version = SERIALIZER_VERSION
     instance.updated_at = now
-    instance.data = _data(wf)
-    instance.summary = engine.glue.summary_for(instance.process_key, instance.data)
+    data = _data(wf)
+    instance.summary = engine.glue.summary_for(instance.process_key, data)
+    instance.data = engine.vault.seal(data, new.personal)
     ended = wf.completed
     if ended:
         instance.status, instance.ended_at, instance.outcome = "completed", now, _outcome(wf)

@@ -144,15 +144,35 @@ class TaskRecord(Base):
         Index("ix_tasks_status_role", "status", "role"),
         Index("ix_tasks_status_due", "status", "due_at"),
         # Inbox queues: partial indexes over open tasks only, so queues stay fast with any history.
-        Index("ix_tasks_open_assignee", "assignee_id", "due_at", postgresql_where=text("status = 'ready'"),
-              sqlite_where=text("status = 'ready'")),
-        Index("ix_tasks_open_claimed", "claimed_by_id", "due_at", "assignee_id",
-              postgresql_where=text("status = 'ready'"), sqlite_where=text("status = 'ready'")),
-        Index("ix_tasks_open_queue", "role", "due_at", "requester_id",
-              postgresql_where=text("status = 'ready' AND assignee_id IS NULL AND claimed_by_id IS NULL"),
-              sqlite_where=text("status = 'ready' AND assignee_id IS NULL AND claimed_by_id IS NULL")),
-        Index("ix_tasks_requester_open", "requester_id", postgresql_where=text("status = 'ready'"),
-              sqlite_where=text("status = 'ready'")),
+        Index(
+            "ix_tasks_open_assignee",
+            "assignee_id",
+            "due_at",
+            postgresql_where=text("status = 'ready'"),
+            sqlite_where=text("status = 'ready'"),
+        ),
+        Index(
+            "ix_tasks_open_claimed",
+            "claimed_by_id",
+            "due_at",
+            "assignee_id",
+            postgresql_where=text("status = 'ready'"),
+            sqlite_where=text("status = 'ready'"),
+        ),
+        Index(
+            "ix_tasks_open_queue",
+            "role",
+            "due_at",
+            "requester_id",
+            postgresql_where=text("status = 'ready' AND assignee_id IS NULL AND claimed_by_id IS NULL"),
+            sqlite_where=text("status = 'ready' AND assignee_id IS NULL AND claimed_by_id IS NULL"),
+        ),
+        Index(
+            "ix_tasks_requester_open",
+            "requester_id",
+            postgresql_where=text("status = 'ready'"),
+            sqlite_where=text("status = 'ready'"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

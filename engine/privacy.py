@@ -1,7 +1,9 @@
 """Personal information: which fields are sensitive, their encryption at rest, and masking.
 
 Form schemas mark personal fields with `"x-sensitive": true`. Their values are encrypted
-(AES-256-GCM from the `cryptography` library, never a home-made cipher) wherever Waypoint
+(AES-256-GCM-SIV from the `cryptography` library, never a home-made cipher; the nonce is
+derived from the value with HMAC, so an unchanged value keeps its ciphertext and stored states
+stay byte-stable across saves, at the price of showing when two stored values are equal) wherever Waypoint
 stores task data: the serialized workflow and the instance's data snapshot. A stored value
 reads `enc:v1:<key id>:<base64 nonce+ciphertext>`; keys come from `WAYPOINT_DATA_KEY` as
 `kid:base64key[,kid:base64key...]`, the first one encrypting, all of them decrypting, so
@@ -10,25 +12,32 @@ keys rotate by putting a new one first and re-encrypting (`waypoint privacy rota
 Specific field names (`passport_number`, `date_of_birth`) are protected wherever they
 appear (copies in multi-instance items and message payloads included); generic names
 (`number`, `expiry`) only under the parent that declares them (`current_passport.number`).
+`SENSITIVE_EVERYWHERE` names are sensitive in every process, declared by a form or not: they
+also arrive in message payloads and script results, which have no form.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
-import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.ciphers.aead import AESGCMSIV
 
 from .errors import WaypointError
 
 PREFIX = "enc:v1:"
+#: Roles whose work needs personal data in clear (besides the requester for their own request).
+REVEAL_ROLES = frozenset({"passport_officer", "security", "itv_coordinator", "senior_management"})
 GENERIC_NAMES = frozenset({"number", "value", "id", "name", "expiry", "date", "note", "notes", "text", "code"})
+#: Sensitive in every process whatever its forms say (a passport authority's message, say).
+SENSITIVE_EVERYWHERE = frozenset({"passport_number", "date_of_birth"})
 MASK = "••••"
 _KID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
@@ -74,12 +83,13 @@ class Keyring:
     @staticmethod
     def new_key(kid: str = "k1") -> str:
         """A fresh `kid:base64key` entry."""
-        return f"{kid}:{base64.b64encode(AESGCM.generate_key(bit_length=256)).decode()}"
+        return f"{kid}:{base64.b64encode(AESGCMSIV.generate_key(bit_length=256)).decode()}"
 
     def encrypt(self, value: Any) -> str:
         """`enc:v1:<kid>:<nonce+ciphertext>` of the JSON text of `value`."""
-        nonce = os.urandom(12)
-        sealed = AESGCM(self.keys[self.current]).encrypt(nonce, json.dumps(value).encode(), self.current.encode())
+        key, plain = self.keys[self.current], json.dumps(value, sort_keys=True).encode()
+        nonce = hmac.new(key, b"waypoint-nonce:" + plain, hashlib.sha256).digest()[:12]
+        sealed = AESGCMSIV(key).encrypt(nonce, plain, self.current.encode())
         return f"{PREFIX}{self.current}:{base64.b64encode(nonce + sealed).decode()}"
 
     def decrypt(self, token: str) -> Any:
@@ -90,7 +100,7 @@ class Keyring:
             raise DataKeyError(f"personal data was encrypted with key '{kid}', which WAYPOINT_DATA_KEY does not hold")
         raw = base64.b64decode(body)
         try:
-            plain = AESGCM(key).decrypt(raw[:12], raw[12:], kid.encode())
+            plain = AESGCMSIV(key).decrypt(raw[:12], raw[12:], kid.encode())
         except InvalidTag as exc:
             raise DataKeyError(
                 f"key '{kid}' in WAYPOINT_DATA_KEY does not decrypt the stored data (wrong key?)"
@@ -117,16 +127,17 @@ class Classification:
         return key in self.names or (parent is not None and (parent, key) in self.qualified)
 
 
-def classify(schemas: Iterable[Mapping[str, Any]]) -> Classification:
-    """The sensitive fields declared by a set of form schemas."""
-    names: set[str] = set()
+def classify(schemas: Iterable[Mapping[str, Any]], keywords: tuple[str, ...] = ("x-sensitive",)) -> Classification:
+    """The fields a set of form schemas marks with any of `keywords` (default: the sensitive ones),
+    and `SENSITIVE_EVERYWHERE`."""
+    names: set[str] = set(SENSITIVE_EVERYWHERE)
     qualified: set[tuple[str, str]] = set()
 
     def walk(node: Mapping[str, Any], parent: str | None) -> None:
         for key, child in (node.get("properties") or {}).items():
             if not isinstance(child, Mapping):
                 continue
-            if child.get("x-sensitive"):
+            if any(child.get(k) for k in keywords):
                 if key in GENERIC_NAMES and parent:
                     qualified.add((parent, key))
                 else:
@@ -178,3 +189,29 @@ def mask_value(value: Any) -> str:
 def mask(tree: Any, classification: Classification) -> Any:
     """A copy with every sensitive value (encrypted or not) replaced by its mask."""
     return transform(tree, classification, lambda v: MASK if is_encrypted(v) else mask_value(v))
+
+
+class Vault:
+    """The engine's personal-data protection: seals and unseals stored trees with the keyring from
+    WAYPOINT_DATA_KEY, parsed only when needed (processes without personal fields never ask)."""
+
+    def __init__(self, key_text: str | None):
+        self._key_text = key_text
+        self._keyring: Keyring | None = None
+
+    @property
+    def keyring(self) -> Keyring:
+        if self._keyring is None:
+            self._keyring = Keyring.parse(self._key_text)
+        return self._keyring
+
+    def check(self) -> None:
+        """Raise DataKeyError now when a key is configured but malformed."""
+        if self._key_text:
+            _ = self.keyring
+
+    def seal(self, tree: Any, classification: Classification) -> Any:
+        return seal(tree, classification, self.keyring) if classification else tree
+
+    def unseal(self, tree: Any) -> Any:
+        return unseal(tree, Classification(), self.keyring)

@@ -131,8 +131,9 @@ def task_view(row: TaskRecord) -> dict[str, Any]:
     }
 
 
-def instance_view(session: Session, instance_id: int) -> dict[str, Any]:
-    """An instance's state, data, open tasks and audit trail as plain data."""
+def instance_view(session: Session, instance_id: int, engine: Any = None) -> dict[str, Any]:
+    """An instance's state, data, open tasks and audit trail as plain data; with `engine`, the
+    data has personal fields masked (`•••• 4821`) instead of encrypted."""
     instance = session.get(ProcessInstance, instance_id)
     if instance is None:
         raise NotFound(f"no request with id {instance_id}")
@@ -149,7 +150,7 @@ def instance_view(session: Session, instance_id: int) -> dict[str, Any]:
         "created_at": instance.created_at.isoformat(),
         "updated_at": instance.updated_at.isoformat(),
         "ended_at": instance.ended_at.isoformat() if instance.ended_at else None,
-        "data": instance.data,
+        "data": engine.display_data(session, instance) if engine is not None else instance.data,
         "tasks": [task_view(t) for t in tasks],
         "audit": [
             {

@@ -32,6 +32,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from . import audit, notifications
 from .checks import check_sources
 from .clock import Clock, SystemClock, frozen_time
+from .config import Settings
 from .definitions import (
     DeployResult,
     ParsedDefinition,
@@ -57,7 +58,9 @@ from .errors import (
 from .forms import validate_submission
 from .glue import GlueRegistry, load_workflows
 from .inbox import holders_for
-from .models import MessageSubscription, ProcessInstance, TaskRecord, Timer, User
+from .models import MessageSubscription, ProcessInstance, SensitiveAccess, TaskRecord, Timer, User
+from .privacy import PREFIX as ENCRYPTED
+from .privacy import REVEAL_ROLES, Vault, mask
 from .scripting import DEFAULT_TIME_LIMIT, ScriptRejected, ScriptTimeout, WaypointScriptEngine, builtin_helpers
 from .serialization import SERIALIZER_VERSION, dump, load
 from .taskindex import BPMN_TIMER, IndexContext, canonical, sync_all
@@ -82,6 +85,7 @@ class Engine:
         glue: GlueRegistry | None = None,
         office_tz: str = "America/Toronto",
         script_time_limit: float = DEFAULT_TIME_LIMIT,
+        data_key: str | None = None,
     ):
         self.clock = clock or SystemClock()
         self.office_tz = ZoneInfo(office_tz)
@@ -89,6 +93,7 @@ class Engine:
         self.helpers = {**builtin_helpers(office_tz), **self.glue.helpers, **(helpers or {})}
         self.script_engine = WaypointScriptEngine(self.helpers, script_time_limit)
         self.specs = SpecCache()
+        self.vault = Vault(data_key if data_key is not None else Settings.from_env().data_key)
 
     # --- definitions -------------------------------------------------------------------
     def check(self, sources: SourceSet) -> list[dict]:
@@ -121,6 +126,46 @@ class Engine:
 
     def definition_for(self, session: Session, instance: ProcessInstance) -> ParsedDefinition:
         return self.specs.get(session, instance.definition)
+
+    def load_workflow(self, instance: ProcessInstance, parsed: ParsedDefinition) -> BpmnWorkflow:
+        """The instance's workflow, personal fields decrypted (for the engine and detail pages)."""
+        return load(instance.state, parsed, self.script_engine, self.vault)
+
+    def display_data(self, session: Session, instance: ProcessInstance, reveal: bool = False) -> dict[str, Any]:
+        """The data snapshot to show: personal fields masked (`•••• 4821`), or in clear with `reveal`
+        (the caller has checked the person may see them and logged the access)."""
+        data = self.clear_data(instance)
+        return data if reveal else mask(data, self.definition_for(session, instance).personal)
+
+    def may_reveal(self, user: User, instance: ProcessInstance) -> bool:
+        """Whether `user` may see this request's personal fields in clear (always logged)."""
+        return bool(user.roles & REVEAL_ROLES) or instance.started_by_id == user.id
+
+    def reveal(self, session: Session, instance: ProcessInstance, user: User, reason: str) -> dict[str, Any]:
+        """The clear data of a request for a permitted user, recorded in the access log.
+
+        :raise PermissionDenied: when the user's roles do not need personal data
+        """
+        if not self.may_reveal(user, instance):
+            raise PermissionDenied("your role does not give access to the personal data of this request")
+        personal = self.definition_for(session, instance).personal
+        data = self.clear_data(instance)
+        fields = sorted({path for path in _personal_paths(data, personal)})
+        session.add(
+            SensitiveAccess(
+                user_id=user.id, instance_id=instance.id, at=self.clock.now(), reason=reason[:200], fields=fields
+            )
+        )
+        session.flush()
+        return data
+
+    def clear_data(self, instance: ProcessInstance) -> dict[str, Any]:
+        """The instance's data snapshot with personal fields decrypted (show it masked)."""
+        return (
+            self.vault.unseal(instance.data or {})
+            if ENCRYPTED in json.dumps(instance.data or {})
+            else dict(instance.data or {})
+        )
 
     # --- actions -----------------------------------------------------------------------
     def start(
@@ -196,7 +241,7 @@ class Engine:
         clean = validate_submission(parsed.form(row.form), data, reserved=RESERVED_FIELDS)
         now = self.clock.now()
         with frozen_time(now), self._script_errors():
-            wf = load(instance.state, parsed, self.script_engine)
+            wf = self.load_workflow(instance, parsed)
             task = self._ready_task(wf, row)
             self._cross_field_check(row.form, {**task.data, **clean})
             changed = sorted(k for k, v in clean.items() if task.data.get(k, object()) != v)
@@ -295,7 +340,7 @@ class Engine:
         parsed = self.specs.get(session, instance.definition)
         now = self.clock.now()
         with frozen_time(now), self._script_errors():
-            wf = load(instance.state, parsed, self.script_engine)
+            wf = self.load_workflow(instance, parsed)
             wf.cancel()
         instance.status, instance.ended_at, instance.outcome = "cancelled", now, "cancelled"
         self._save(
@@ -333,7 +378,7 @@ class Engine:
         parsed = self.specs.get(session, instance.definition)
         now = self.clock.now()
         with frozen_time(now), self._script_errors():
-            wf = load(instance.state, parsed, self.script_engine)
+            wf = self.load_workflow(instance, parsed)
             task = _find_task(wf, sub.task_id)
             if task is None or task.state != TaskState.WAITING:
                 raise ConcurrentUpdate("the waiting event moved on before the message arrived")
@@ -379,7 +424,7 @@ class Engine:
             return False
         parsed = self.specs.get(session, instance.definition)
         with frozen_time(now), self._script_errors():
-            wf = load(instance.state, parsed, self.script_engine)
+            wf = self.load_workflow(instance, parsed)
             task = _find_task(wf, timer.task_id)
             if task is None or task.state != TaskState.WAITING:
                 session.delete(timer)
@@ -551,12 +596,13 @@ class Engine:
         events: list[dict],
     ) -> list[TaskRecord]:
         _lock_instance(session, instance)
-        instance.state = dump(wf)
+        instance.state = dump(wf, parsed.personal, self.vault)
         instance.serializer_version = SERIALIZER_VERSION
         instance.updated_at = now
-        instance.data = _snapshot(wf)
-        instance.summary = self.glue.summary_for(instance.process_key, instance.data)
-        _apply_facets(instance, self.glue.facets_for(instance.process_key, instance.data))
+        data = _snapshot(wf)
+        instance.summary = self.glue.summary_for(instance.process_key, data)
+        _apply_facets(instance, self.glue.facets_for(instance.process_key, data))
+        instance.data = self.vault.seal(data, parsed.personal)
         ended = wf.completed and instance.status == "running"
         if ended:
             instance.status, instance.ended_at, instance.outcome = "completed", now, _outcome(wf)
@@ -643,6 +689,22 @@ def _lock_instance(session: Session, instance: ProcessInstance) -> None:
     if result.rowcount != 1:
         raise ConcurrentUpdate("someone else changed this request at the same moment: reload and try again")
     set_committed_value(instance, "version", instance.version + 1)
+
+
+def _personal_paths(tree: Any, personal: Any, path: str = "", parent: str | None = None) -> list[str]:
+    """Dotted paths of the personal values in `tree` (for the access log)."""
+    found: list[str] = []
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            here = f"{path}.{key}" if path else key
+            if personal.covers(parent, key):
+                found.append(here)
+            else:
+                found += _personal_paths(value, personal, here, key)
+    elif isinstance(tree, list):
+        for index, value in enumerate(tree):
+            found += _personal_paths(value, personal, f"{path}.{index}", parent)
+    return found
 
 
 def _apply_facets(instance: ProcessInstance, facets: Mapping[str, Any]) -> None:

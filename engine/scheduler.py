@@ -37,7 +37,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from . import audit, digest, leases, notifications
+from . import audit, digest, leases, notifications, records
 from .config import SmtpSettings
 from .db import Database
 from .errors import ConcurrentUpdate, DatabaseUnavailable, InvalidState, NotFound, WaypointError
@@ -54,6 +54,7 @@ JOB_RETRY = timedelta(minutes=15)
 
 
 HEARTBEAT_PREFIX = "heartbeat:"
+RETENTION_JOB = "retention"
 
 
 def last_heartbeat(session: Session) -> datetime | None:
@@ -318,9 +319,38 @@ class Worker:
             if fired + skipped + failed < self.settings.batch:
                 break
         report.digests = self.run_periodic()
+        self.run_retention()
         report.emails = self.sender.deliver_once()
         self.beat()
         return report
+
+    def run_retention(self) -> int:
+        """Once a day: purge personal data of requests past their retention period (one worker)."""
+        now = self.clock.now()
+        try:
+            with self.db.transaction() as session:
+                job = session.get(PeriodicJob, RETENTION_JOB)
+                if job is None:
+                    session.add(PeriodicJob(name=RETENTION_JOB, next_due_at=now))
+                    return 0
+                if job.next_due_at > now:
+                    return 0
+                taken = session.execute(
+                    update(PeriodicJob)
+                    .where(PeriodicJob.name == RETENTION_JOB, PeriodicJob.next_due_at == job.next_due_at)
+                    .values(next_due_at=now + timedelta(days=1), last_run_at=now, last_owner=self.owner)
+                    .execution_options(synchronize_session=False)
+                )
+                if taken.rowcount != 1:
+                    return 0
+        except IntegrityError:  # another worker created the row at the same moment
+            return 0
+        try:
+            return len(records.run_retention(self.db, self.engine))
+        except Exception as exc:  # a failing purge must not stop timers and mail: tell the admins
+            log.exception("the retention purge failed")
+            self._job_failed(RETENTION_JOB, exc, now)
+            return 0
 
     def beat(self) -> None:
         """Record that this worker is alive (read by /healthz and /metrics)."""

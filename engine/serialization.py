@@ -20,6 +20,8 @@ from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SERIALIZER_VERSION
 from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG
 
 from .definitions import ParsedDefinition
+from .privacy import PREFIX as ENCRYPTED
+from .privacy import Classification, DataKeyError, Vault
 
 __all__ = ["SERIALIZER_VERSION", "dump", "load"]
 
@@ -55,19 +57,36 @@ def _serializer() -> tuple[BpmnWorkflowSerializer, SpecFreeWorkflowConverter]:
     return pair
 
 
-def dump(workflow: BpmnWorkflow) -> str:
-    """The workflow's state as compact JSON (without spec), tagged with the serializer version.
+def dump(workflow: BpmnWorkflow, personal: Classification | None = None, vault: Vault | None = None) -> str:
+    """The workflow's state as compact JSON (without spec), tagged with the serializer version;
+    personal fields (`personal`) encrypted with `vault` wherever they occur.
 
     Not key-sorted: SpiffWorkflow restores tasks in document order and needs each parent
     before its children (their data is stored as deltas against the parent).
     """
-    return _serializer()[0].serialize_json(workflow)
+    serializer = _serializer()[0]
+    if not personal:
+        return serializer.serialize_json(workflow)
+    if vault is None:
+        raise DataKeyError("this process holds personal data: the engine needs WAYPOINT_DATA_KEY to store it")
+    serializer.registry._encoder_mode = True  # as serialize_json does: the encoder converts values
+    try:
+        dct = serializer.to_dict(workflow)
+        dct[serializer.VERSION_KEY] = serializer.VERSION
+        return json.dumps(vault.seal(dct, personal), cls=serializer._encoder_cls)
+    finally:
+        serializer.registry._encoder_mode = False
 
 
-def load(state: str, parsed: ParsedDefinition, script_engine: Any) -> BpmnWorkflow:
-    """Rebuild a workflow from `dump` output around the cached specs of its version."""
+def load(state: str, parsed: ParsedDefinition, script_engine: Any, vault: Vault | None = None) -> BpmnWorkflow:
+    """Rebuild a workflow from `dump` output around the cached specs of its version (decrypting
+    personal fields with `vault`)."""
     serializer, converter = _serializer()
     dct = json.loads(state)
+    if ENCRYPTED in state:
+        if vault is None:
+            raise DataKeyError("this request holds encrypted personal data: the engine needs WAYPOINT_DATA_KEY")
+        dct = vault.unseal(dct)
     if dct.get(serializer.VERSION_KEY) != SERIALIZER_VERSION:
         # Library migrations expect the spec inside the document: put it back for them.
         dct["spec"] = serializer.registry.convert(parsed.spec)

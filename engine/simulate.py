@@ -45,7 +45,6 @@ from .demo import seed_demo_users
 from .errors import DefinitionError, ValidationFailed, WaypointError
 from .models import Base, ProcessInstance, TaskRecord, User
 from .runtime import Engine
-from .serialization import load
 from .taskindex import duration_after
 from .users import users_with_role
 
@@ -246,8 +245,12 @@ class Simulator:
         with db.reading() as s:
             instance = s.get(ProcessInstance, instance_id)
             parsed = self.engine.definition_for(s, instance)
-            wf = load(instance.state, parsed, self.engine.script_engine)
-            result.status, result.outcome, result.data = instance.status, instance.outcome, dict(instance.data)
+            wf = self.engine.load_workflow(instance, parsed)
+            result.status, result.outcome, result.data = (
+                instance.status,
+                instance.outcome,
+                self.engine.clear_data(instance),
+            )
             result.open = [
                 {
                     "element": r.element_id,

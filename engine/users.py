@@ -68,9 +68,11 @@ def find_user(session: Session, username: str | None) -> User | None:
     """The user called `username` with their roles (one query), or None."""
     if not username:
         return None
-    return session.scalars(
-        select(User).where(User.username == username).options(joinedload(User.role_rows))
-    ).unique().first()
+    return (
+        session.scalars(select(User).where(User.username == username).options(joinedload(User.role_rows)))
+        .unique()
+        .first()
+    )
 
 
 def add_user(

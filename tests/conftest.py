@@ -20,6 +20,10 @@ from engine import Database, Engine, ManualClock
 from engine.demo import seed_demo_users
 from engine.models import Base
 
+#: A fixed data key for the suite (personal fields are encrypted at rest; see engine/privacy.py).
+TEST_DATA_KEY = "test:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+os.environ.setdefault("WAYPOINT_DATA_KEY", TEST_DATA_KEY)
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "engine" / "fixtures"
 PG_ADMIN_URL = os.environ.get("WAYPOINT_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

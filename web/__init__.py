@@ -45,9 +45,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config.update(config)
     if settings.is_production and app.config["SECRET_KEY"] == DEFAULT_SECRET_KEY:
         raise RuntimeError("WAYPOINT_SECRET_KEY must be set to a long random value in production")
+    if settings.is_production and not settings.data_key:
+        raise RuntimeError("WAYPOINT_DATA_KEY must be set in production (personal data is encrypted with it)")
     db = app.config.get("WAYPOINT_DB") or Database(app.config["DATABASE_URL"])
     db.check_schema()  # refuse to start on a schema that is behind
     engine = app.config.get("WAYPOINT_ENGINE") or Engine(office_tz=settings.timezone)
+    engine.vault.check()  # a malformed key is a clear error now, not on the first request
     app.extensions["waypoint.db"] = db
     app.extensions["waypoint.engine"] = engine
     app.extensions["waypoint.attachments"] = AttachmentStore(app.config["ATTACHMENTS_DIR"])

@@ -1,14 +1,19 @@
-"""Administration pages (admins only): people and roles."""
+"""Administration pages (admins only): people and roles, personal-data access log, subject access,
+retention."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+import json
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 
+from engine import records
 from engine.models import User
 
 from .auth import role_required
-from .context import db
+from .context import db, engine, user
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -21,3 +26,48 @@ def users():  # type: ignore[no-untyped-def]
         people = list(s.scalars(select(User).order_by(User.username)))
         rows = [(u, sorted(u.roles), u.manager.display_name if u.manager else "") for u in people]
     return render_template("admin/users.html", rows=rows)
+
+
+@bp.get("/access-log")
+@role_required("admin")
+def access_log():  # type: ignore[no-untyped-def]
+    """Who saw personal data in clear: filter by person or request."""
+    username = request.args.get("user") or None
+    instance_id = request.args.get("instance", type=int)
+    with db().reading() as s:
+        rows = records.access_log(s, username=username, instance_id=instance_id)
+        return render_template(
+            "admin/access_log.html", rows=rows, username=username or "", instance_id=instance_id or ""
+        )
+
+
+@bp.get("/subject-access")
+@role_required("admin")
+def subject_access():  # type: ignore[no-untyped-def]
+    """Everything held about one person, as JSON (download) or a summary page."""
+    person = (request.args.get("person") or "").strip()
+    if not person:
+        return render_template("admin/subject_access.html", person="", export=None)
+    with db().reading() as s:
+        export = records.subject_export(s, engine(), person)
+    if request.args.get("format") == "json":
+        body = json.dumps(export, indent=2, default=str, ensure_ascii=False)
+        return Response(
+            body,
+            mimetype="application/json",
+            headers={"Content-Disposition": f'attachment; filename="subject-access-{person[:40]}.json"'},
+        )
+    return render_template("admin/subject_access.html", person=person, export=export)
+
+
+@bp.route("/retention", methods=["GET", "POST"])
+@role_required("admin")
+def retention():  # type: ignore[no-untyped-def]
+    """Dry run of the retention purge; POST purges now (the worker also runs it daily)."""
+    if request.method == "POST":
+        purged = records.run_retention(db(), engine(), actor=user().username)
+        flash(_("Personal data removed from %(n)s request(s).", n=len(purged)), "success")
+        return redirect(url_for("admin.retention"))
+    with db().reading() as s:
+        due = records.retention_due(s, engine(), engine().clock.now())
+    return render_template("admin/retention.html", due=due)

@@ -21,6 +21,7 @@ from engine.inbox import (
     task_data,
     visible_task,
 )
+from engine.privacy import mask
 from engine.users import users_with_role
 
 from .auth import login_required
@@ -106,7 +107,9 @@ def _people_with_role(s: Any, role: str | None) -> list[Any]:
     return users_with_role(s, role) if role else []
 
 
-def _task_context(s: Any, task_id: str, values: dict | None = None, errors: dict | None = None) -> dict:
+def _task_context(
+    s: Any, task_id: str, values: dict | None = None, errors: dict | None = None, revealed: bool = False
+) -> dict:
     eng = engine()
     row = visible_task(s, user(), task_id)
     instance = row.instance
@@ -117,7 +120,7 @@ def _task_context(s: Any, task_id: str, values: dict | None = None, errors: dict
     if values is None:
         values = {
             **{k: data.get(k) for k in (schema or {}).get("properties", {}) if k in data},
-            **(draft.data if draft else {}),
+            **(eng.vault.unseal(draft.data) if draft else {}),
         }
     reason = eng.may_work(s, user(), row)
     holder = row.claimed_by or row.assignee
@@ -126,7 +129,9 @@ def _task_context(s: Any, task_id: str, values: dict | None = None, errors: dict
         "instance": instance,
         "schema": schema,
         "fields": build_fields(schema, values, errors),
-        "data": data,
+        "data": data if revealed else mask(data, parsed.personal),
+        "revealed": revealed,
+        "can_reveal": bool(parsed.personal) and eng.may_reveal(user(), instance),
         "labels": label_map(list(parsed.forms.values())),
         "draft": draft,
         "may_work": row.status == "ready" and reason is None,
@@ -151,6 +156,16 @@ def task(task_id: str):  # type: ignore[no-untyped-def]
         return render_template("inbox/task.html", **_task_context(s, task_id))
 
 
+@bp.post("/tasks/<task_id>/reveal")
+@login_required
+def reveal(task_id: str):  # type: ignore[no-untyped-def]
+    """The task page with the request's personal data in clear, for roles that need it (logged)."""
+    with db().transaction() as s:
+        row = visible_task(s, user(), task_id)
+        engine().reveal(s, row.instance, user(), f"task “{row.name}”")
+        return render_template("inbox/task.html", **_task_context(s, task_id, revealed=True))
+
+
 @bp.post("/tasks/<task_id>")
 @login_required
 def submit(task_id: str):  # type: ignore[no-untyped-def]
@@ -158,11 +173,13 @@ def submit(task_id: str):  # type: ignore[no-untyped-def]
     eng = engine()
     with db().reading() as s:
         row = visible_task(s, user(), task_id)
-        schema = eng.definition_for(s, row.instance).form(row.form)
+        parsed = eng.definition_for(s, row.instance)
+        schema = parsed.form(row.form)
     data, errors = parse_form(schema, request.form)
     if request.form.get("action") == "draft":
         with db().transaction() as s:
-            save_draft(s, visible_task(s, user(), task_id), user(), data, eng.clock.now(), schema)
+            row = visible_task(s, user(), task_id)
+            save_draft(s, row, user(), data, eng.clock.now(), schema, eng.vault, parsed.personal)
         flash(_("Draft saved."), "success")
         return redirect(url_for("inbox.task", task_id=task_id))
     if not errors:

@@ -134,7 +134,7 @@ def _instances_csv() -> Response:
                 "created_at": instance.created_at,
                 "ended_at": instance.ended_at or "",
             }
-            for key, value in (instance.data or {}).items():
+            for key, value in engine().display_data(s, instance).items():  # personal fields masked
                 if key not in ("instance_id", "process_key"):
                     row[f"data.{key}"] = value
                     columns.setdefault(f"data.{key}", None)

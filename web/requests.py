@@ -59,26 +59,54 @@ def start(key: str):  # type: ignore[no-untyped-def]
     return render_template("requests/start.html", entry=entry, fields=fields, errors=errors), 400 if errors else 200
 
 
+def _detail(s, instance_id: int, revealed: dict | None = None):  # type: ignore[no-untyped-def]
+    instance = visible_instance(s, user(), instance_id)
+    parsed = engine().definition_for(s, instance)
+    context = {
+        "instance": instance,
+        "version": instance.definition.version,
+        "open_tasks": list_tasks(s, instance_id=instance.id),
+        "labels": label_map(list(parsed.forms.values())),
+        "data": revealed if revealed is not None else engine().display_data(s, instance),
+        "revealed": revealed is not None,
+        "can_reveal": bool(parsed.personal) and engine().may_reveal(user(), instance),
+        "events": audit_trail.events(s, instance.id),
+        "attachments": list_for(s, instance.id),
+        "diagram": diagram_state(engine(), s, instance),
+        "can_cancel": instance.status == "running"
+        and (
+            "admin" in user().roles
+            or (
+                instance.started_by_id == user().id
+                and not engine().glue.is_approved(instance.process_key, instance.data or {})
+            )
+        ),
+    }
+    return render_template("requests/detail.html", **context)
+
+
 @bp.get("/requests/<int:instance_id>")
 @login_required
 def detail(instance_id: int):  # type: ignore[no-untyped-def]
-    """Status, current steps and who holds them, data, timeline, diagram and files."""
+    """Status, current steps and who holds them, data (personal fields masked), timeline, diagram."""
     with db().reading() as s:
+        return _detail(s, instance_id)
+
+
+@bp.post("/requests/<int:instance_id>/reveal")
+@login_required
+def reveal(instance_id: int):  # type: ignore[no-untyped-def]
+    """The request page with its personal data in clear, for roles that need it; the view is logged."""
+    with db().transaction() as s:
         instance = visible_instance(s, user(), instance_id)
-        parsed = engine().definition_for(s, instance)
-        context = {
-            "instance": instance,
-            "version": instance.definition.version,
-            "open_tasks": list_tasks(s, instance_id=instance.id),
-            "labels": label_map(list(parsed.forms.values())),
-            "events": audit_trail.events(s, instance.id),
-            "attachments": list_for(s, instance.id),
-            "diagram": diagram_state(engine(), s, instance),
-            "can_cancel": instance.status == "running"
-            and ("admin" in user().roles or (instance.started_by_id == user().id
-                 and not engine().glue.is_approved(instance.process_key, instance.data or {}))),
-        }
-        return render_template("requests/detail.html", **context)
+        data = engine().reveal(s, instance, user(), f"request page ({_reason()})")
+        return _detail(s, instance_id, data)
+
+
+def _reason() -> str:
+    """Why the person may see personal data: their office roles, else as the requester."""
+    roles = sorted(user().roles - {"requester"}) or ["requester"]
+    return "roles: " + ", ".join(roles)
 
 
 @bp.get("/requests/<int:instance_id>/diagram.bpmn")

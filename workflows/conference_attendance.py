@@ -185,4 +185,5 @@ glue.process(
     },
     approved=approved,
     facets=facets,
+    retention="P2Y",
 )

@@ -210,6 +210,7 @@ glue.process(
     },
     approved=approved,
     facets=facets,
+    retention="P2Y",
 )
 
 glue.process(
@@ -220,4 +221,5 @@ glue.process(
         "forms/screening_review.schema.json": validate_screening_review,
         "forms/screening_information.schema.json": validate_screening_information,
     },
+    retention="P2Y",
 )

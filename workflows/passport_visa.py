@@ -228,4 +228,5 @@ glue.process(
         "forms/passport_return.schema.json": validate_return,
     },
     facets=facets,
+    retention="P2Y",
 )

@@ -117,6 +117,7 @@ PAGE_NAMES = (
     "task page with errors",
     "bulk approval result",
     "account tokens",
+    "account out of office",
     "API docs",
     "reports",
     "designer library",
@@ -176,6 +177,8 @@ def check_pages(chromium, live, lang: str) -> dict[str, list[dict]]:  # type: ig
     check(page, "request page")
     page.goto(f"{live.url}/account/tokens")
     check(page, "account tokens")
+    page.goto(f"{live.url}/account/out-of-office")
+    check(page, "account out of office")
     page.goto(f"{live.url}/api/v1/docs")
     check(page, "API docs")
     ctx.close()

@@ -28,7 +28,7 @@ from sqlalchemy import select, text
 from engine import Conflict, Database, Engine, NotFound, PermissionDenied
 from engine import audit as audit_trail
 from engine.models import Base, MessageSubscription, ProcessInstance, TaskRecord, Timer, User
-from engine.serialization import SERIALIZER_VERSION, load
+from engine.serialization import SERIALIZER_VERSION
 from engine.taskindex import BPMN_TIMER
 
 HERE = Path(__file__).resolve().parent
@@ -220,7 +220,7 @@ def check_instance(s: Any, engine: Engine, instance: ProcessInstance, usernames:
     where = f"instance #{instance.id}"
     stored = json.loads(instance.state)
     assert instance.serializer_version == SERIALIZER_VERSION == stored["serializer_version"], where
-    wf = load(instance.state, engine.definition_for(s, instance), engine.script_engine)
+    wf = engine.load_workflow(instance, engine.definition_for(s, instance))
     out.instances += 1
     out.by_status[instance.status] += 1
     if instance.status != "cancelled":  # a cancelled workflow counts as completed for SpiffWorkflow

@@ -77,7 +77,7 @@ def generate(per_process: int = 10) -> dict:
                 row = s.get(ProcessInstance, iid)
                 parsed = engine.definition_for(s, row)
                 definitions.setdefault(key, {"content_hash": parsed.content_hash, "files": dict(parsed.files)})
-                wf = load(row.state, parsed, engine.script_engine)
+                wf = load(row.state, parsed, engine.script_engine, engine.vault)
                 states.append(
                     {
                         "process_key": key,

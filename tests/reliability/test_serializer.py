@@ -55,14 +55,15 @@ def round_trips(db, engine, clock) -> None:
             row = s.get(ProcessInstance, iid)
             assert row.serializer_version == SERIALIZER_VERSION
             assert json.loads(row.state)["serializer_version"] == SERIALIZER_VERSION
-            first = load(row.state, engine.definition_for(s, row), engine.script_engine)
-            text = dump(first)
+            personal = engine.definition_for(s, row).personal  # encrypted at rest, deterministically
+            first = load(row.state, engine.definition_for(s, row), engine.script_engine, engine.vault)
+            text = dump(first, personal, engine.vault)
             assert json.loads(text) == json.loads(row.state), (key, waits)
-            second = load(row.state, restarted.definition_for(s, row), restarted.script_engine)
-            assert dump(second) == text, (key, waits)
+            second = load(row.state, restarted.definition_for(s, row), restarted.script_engine, restarted.vault)
+            assert dump(second, personal, restarted.vault) == text, (key, waits)
             assert tree(first) == tree(second)
-            third = load(text, restarted.definition_for(s, row), restarted.script_engine)
-            assert dump(third) == text, (key, waits)  # byte-identical from here on
+            third = load(text, restarted.definition_for(s, row), restarted.script_engine, restarted.vault)
+            assert dump(third, personal, restarted.vault) == text, (key, waits)  # byte-identical from here on
             assert tree(third) == tree(first)
         visits["states"] += 1
         seen.update(w for w in waits if not w.startswith("timer@"))

@@ -177,8 +177,11 @@ def test_calendar_invitation_once_when_approved(flows, engine, clock, make_worke
         "reminder_demo",
         CalendarRule(title=lambda d, lang: f"Trip: {d['title']}", location=lambda d: "Lyon, France"),
     )
-    monkeypatch.setitem(engine.glue.processes, "reminder_demo",
-                        ProcessGlue("reminder_demo", approved=lambda d: d.get("decision") == "approve"))
+    monkeypatch.setitem(
+        engine.glue.processes,
+        "reminder_demo",
+        ProcessGlue("reminder_demo", approved=lambda d: d.get("decision") == "approve"),
+    )
     iid = start(db, engine, user="rmartin", start_date="2026-11-20", end_date="2026-11-23")
     assert outbox_rows(db, "calendar") == []
     with db.transaction() as s:

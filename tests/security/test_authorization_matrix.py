@@ -93,7 +93,14 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("requests.cancel", "POST"): viewers(302),
     ("requests.upload", "POST"): viewers(302),
     ("requests.download", "GET"): viewers(200),
+    # personal data in clear: the requester's own, and roles that need it (not the supervisor, not admins)
+    ("requests.reveal", "POST"): viewers(200, approver=403, admin=403),
+    ("inbox.reveal", "POST"): viewers(200, approver=403, admin=403),
     ("admin.users", "GET"): roles(200, ADMIN),
+    ("admin.access_log", "GET"): roles(200, ADMIN),
+    ("admin.subject_access", "GET"): roles(200, ADMIN),
+    ("admin.retention", "GET"): roles(200, ADMIN),
+    ("admin.retention", "POST"): roles(302, ADMIN),
     ("email_actions.outbox", "GET"): roles(200, ADMIN),
     ("email_actions.action", "GET"): everyone(404),  # a forged token
     ("email_actions.action", "POST"): everyone(404),

@@ -31,7 +31,6 @@ from engine import Conflict, Engine, ValidationFailed
 from engine.forms import validate_submission
 from engine.models import OutboxMessage, ProcessInstance, TaskRecord
 from engine.runtime import RESERVED_FIELDS
-from engine.serialization import load
 from tests.reliability.explore import Explorer, Strategy
 from tests.reliability.harness import ROOT
 from tests.web.conftest import Browser
@@ -183,7 +182,7 @@ def assert_stored_values_valid(db, engine, instance_id: int, schema: dict, task_
     """The data a submission left in the workflow satisfies the form it came through."""
     with db.reading() as s:
         instance = s.get(ProcessInstance, instance_id)
-        wf = load(instance.state, engine.definition_for(s, instance), engine.script_engine)
+        wf = engine.load_workflow(instance, engine.definition_for(s, instance))
     if task_id is None:
         data = wf.get_tasks()[0].data  # start data
         for t in wf.get_tasks():

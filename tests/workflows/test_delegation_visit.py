@@ -23,6 +23,7 @@ A foreign agency's delegation visits the force. The rules these tests pin down:
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -225,6 +226,9 @@ def test_a_member_not_cleared_is_removed_and_the_requester_tells_the_agency(w):
     assert [m["name"] for m in data["members"]] == ["Hans Weber", "Petra Klein"]
     assert data["delegation_size"] == 2
     assert all(set(s) == {"member_ref", "name", "result"} for s in data["screenings"])  # no sensitive fields
+    # the requester and the host unit learn "cleared / not cleared", never security's reasons
+    host_sees = json.dumps([data, w.task_data(w.task(HOST).id)])
+    assert "not_cleared" in host_sees and "Adverse record" not in host_sees
     assert w.summary.startswith("Bundeskriminalamt (Germany) — 2 members")
     assert approve_until_protocol(w) == [HOST, ITV]
 

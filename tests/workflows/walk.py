@@ -30,7 +30,6 @@ from sqlalchemy import select
 from engine import Database, Engine, ManualClock
 from engine.models import MessageSubscription, ProcessInstance, Timer
 from engine.queries import instance_view, list_tasks
-from engine.serialization import load
 from engine.taskindex import BPMN_TIMER
 
 BPMN = Path(__file__).resolve().parents[2] / "bpmn"
@@ -180,8 +179,9 @@ class Walker:
 
     @property
     def data(self) -> dict[str, Any]:
-        """The request's data snapshot (what pages and reports see)."""
-        return self.view()["data"]
+        """The request's data snapshot, personal fields decrypted."""
+        with self.db.reading() as s:
+            return self.engine.clear_data(s.get(ProcessInstance, self._id))
 
     @property
     def summary(self) -> str:
@@ -253,7 +253,7 @@ class Walker:
         with self.db.reading() as s:
             instance = s.get(ProcessInstance, self._id)
             parsed = self.engine.definition_for(s, instance)
-            return load(instance.state, parsed, self.engine.script_engine)
+            return self.engine.load_workflow(instance, parsed)
 
     def _workflow_task(self, task_id: str) -> Any:
         return _task_in(self._workflow(), task_id)

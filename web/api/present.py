@@ -9,6 +9,8 @@ from sqlalchemy.orm import Session
 from engine.models import Attachment, ProcessInstance
 from engine.queries import instance_view
 
+from ..context import engine
+
 
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
@@ -33,7 +35,7 @@ def instance_summary(instance: ProcessInstance) -> dict[str, Any]:
 
 def instance_detail(session: Session, instance_id: int) -> dict[str, Any]:
     """State, data, every task and the audit timeline (engine.queries.instance_view)."""
-    view = instance_view(session, instance_id)
+    view = instance_view(session, instance_id, engine())
     view["timeline"] = view.pop("audit")
     return view
 

@@ -12,6 +12,7 @@ from engine import Engine, NotFound, ValidationFailed, WaypointError
 from engine.api_queries import TASK_SCOPES, TaskFilters, list_tasks_for
 from engine.inbox import delete_drafts, task_data, visible_task
 from engine.models import TaskRecord
+from engine.privacy import mask
 from engine.queries import list_tasks, task_view
 
 from ..context import db, engine
@@ -95,7 +96,7 @@ def task_detail(session: Session, row: TaskRecord) -> dict[str, Any]:
         **task_view(row),
         "version": row.instance.version,
         "schema": parsed.form(row.form),
-        "data": task_data(engine(), session, row),
+        "data": mask(task_data(engine(), session, row), engine().definition_for(session, row.instance).personal),
         "may_work": reason is None,
         "reason": reason,
     }

@@ -1,0 +1,211 @@
+"""Records management for personal information: access log, retention, subject access, key rotation.
+
+- Access log: every clear view of a request's personal data (`Engine.reveal`) is a row in
+  `sensitive_access`; `access_log` queries it.
+- Retention: each process may keep personal data for a period after the request closes
+  (`glue.process(..., retention="P2Y")`); `retention_due` is the dry run and `purge` removes the
+  personal fields (x-sensitive and x-personal) from the stored state and data snapshot, keeping
+  the rest and the audit trail, and audits the purge.
+- Subject access: `subject_export` gathers what is held about one person.
+- Rotation: `rotate_keys` re-encrypts every stored personal value with the current key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from . import audit
+from .db import Database
+from .models import AuditEvent, ProcessInstance, SensitiveAccess, TaskRecord, User
+from .privacy import PREFIX, Classification, seal, transform, unseal
+from .runtime import _lock_instance, _personal_paths
+from .taskindex import duration_after
+
+PURGED = None  # what a purged field holds afterwards
+
+
+def access_log(
+    session: Session, *, username: str | None = None, instance_id: int | None = None, limit: int = 500
+) -> list[SensitiveAccess]:
+    """Clear views of personal data, newest first, optionally for one person or request."""
+    query = select(SensitiveAccess).join(User, SensitiveAccess.user_id == User.id)
+    if username:
+        query = query.where(User.username == username)
+    if instance_id is not None:
+        query = query.where(SensitiveAccess.instance_id == instance_id)
+    return list(session.scalars(query.order_by(SensitiveAccess.at.desc(), SensitiveAccess.id.desc()).limit(limit)))
+
+
+def retention_due(session: Session, engine: Any, now: datetime) -> list[dict[str, Any]]:
+    """The dry run: closed requests past their process's retention period, not yet purged."""
+    due = []
+    for key, glue_entry in engine.glue.processes.items():
+        if not glue_entry.retention:
+            continue
+        for instance in session.scalars(
+            select(ProcessInstance).where(
+                ProcessInstance.process_key == key,
+                ProcessInstance.status != "running",
+                ProcessInstance.ended_at.is_not(None),
+                ProcessInstance.purged_at.is_(None),
+            )
+        ):
+            expires = duration_after(instance.ended_at, glue_entry.retention)
+            if expires <= now:
+                due.append(
+                    {
+                        "instance_id": instance.id,
+                        "process_key": key,
+                        "ended_at": instance.ended_at,
+                        "retention": glue_entry.retention,
+                        "expired_at": expires,
+                    }
+                )
+    return sorted(due, key=lambda d: d["expired_at"])
+
+
+def purge(session: Session, engine: Any, instance: ProcessInstance, actor: str) -> list[str]:
+    """Remove the personal fields of one closed request (state and data), audited; return the paths."""
+    parsed = engine.definition_for(session, instance)
+    personal = parsed.personal_any
+    paths = sorted(set(_personal_paths(engine.clear_data(instance), personal)))
+    _lock_instance(session, instance)
+    state = json.loads(instance.state)
+    instance.state = json.dumps(transform(state, personal, lambda _value: PURGED))
+    data = transform(instance.data or {}, personal, lambda _value: PURGED)
+    instance.data = data
+    instance.summary = engine.glue.summary_for(instance.process_key, data)
+    now = engine.clock.now()
+    instance.purged_at = now
+    audit.append(
+        session,
+        instance,
+        at=now,
+        actor=actor,
+        action="personal_data_purged",
+        details={"fields": paths, "retention": engine.glue.processes[instance.process_key].retention},
+    )
+    session.flush()
+    return paths
+
+
+def run_retention(db: Database, engine: Any, actor: str = "system") -> list[int]:
+    """Purge every request due (one transaction each); return their ids."""
+    with db.reading() as session:
+        due = [d["instance_id"] for d in retention_due(session, engine, engine.clock.now())]
+    for instance_id in due:
+        with db.transaction() as session:
+            purge(session, engine, session.get(ProcessInstance, instance_id), actor)
+    return due
+
+
+def subject_export(session: Session, engine: Any, person: str) -> dict[str, Any]:
+    """Everything held about one person: a username (their requests, tasks, actions) or a name
+    (requests whose data mentions it, e.g. a visiting delegate). Personal fields in clear."""
+    user = session.scalars(select(User).where(User.username == person)).first()
+    needle = (user.display_name if user else person).lower()
+    instances = []
+    for instance in session.scalars(select(ProcessInstance).order_by(ProcessInstance.id)):
+        data = engine.clear_data(instance)
+        if (user is not None and instance.started_by_id == user.id) or needle in json.dumps(
+            data, ensure_ascii=False, default=str
+        ).lower():
+            instances.append(
+                {
+                    "id": instance.id,
+                    "process": instance.process_key,
+                    "status": instance.status,
+                    "outcome": instance.outcome,
+                    "created_at": instance.created_at.isoformat(),
+                    "summary": instance.summary,
+                    "data": data,
+                }
+            )
+    tasks, actions = [], []
+    if user is not None:
+        tasks = [
+            {
+                "id": t.id,
+                "instance_id": t.instance_id,
+                "step": t.name,
+                "status": t.status,
+                "created_at": t.created_at.isoformat(),
+                "completed_at": t.completed_at.isoformat() if t.completed_at else None,
+            }
+            for t in session.scalars(
+                select(TaskRecord)
+                .where(
+                    or_(
+                        TaskRecord.assignee_id == user.id,
+                        TaskRecord.claimed_by_id == user.id,
+                        TaskRecord.completed_by_id == user.id,
+                    )
+                )
+                .order_by(TaskRecord.created_at)
+            )
+        ]
+        actions = [
+            {
+                "instance_id": e.instance_id,
+                "seq": e.seq,
+                "at": e.at.isoformat(),
+                "action": e.action,
+                "element": e.element_name,
+                "details": e.details,
+            }
+            for e in session.scalars(
+                select(AuditEvent).where(AuditEvent.actor == user.username).order_by(AuditEvent.at, AuditEvent.id)
+            )
+        ]
+    profile = None
+    if user is not None:
+        profile = {
+            "username": user.username,
+            "name": user.display_name,
+            "email": user.email,
+            "roles": sorted(user.roles),
+            "language": user.language,
+            "manager": user.manager.username if user.manager else None,
+        }
+    return {
+        "person": person,
+        "profile": profile,
+        "requests": instances,
+        "tasks": tasks,
+        "actions": actions,
+        "personal_data_views": [
+            {"instance_id": a.instance_id, "at": a.at.isoformat(), "reason": a.reason, "fields": a.fields}
+            for a in session.scalars(select(SensitiveAccess).where(SensitiveAccess.user_id == user.id))
+        ]
+        if user is not None
+        else [],
+    }
+
+
+def _encrypted_instances(session: Session) -> Iterator[int]:
+    yield from session.scalars(select(ProcessInstance.id).where(ProcessInstance.state.contains(PREFIX)))
+
+
+def rotate_keys(db: Database, engine: Any) -> int:
+    """Re-encrypt every stored personal value with the current key (first in WAYPOINT_DATA_KEY)."""
+    with db.reading() as session:
+        ids = list(_encrypted_instances(session))
+    ring = engine.vault.keyring
+    for instance_id in ids:
+        with db.transaction() as session:
+            instance = session.get(ProcessInstance, instance_id)
+            personal = engine.definition_for(session, instance).personal
+            _lock_instance(session, instance)
+            instance.state = json.dumps(_reseal(json.loads(instance.state), personal, ring))
+            instance.data = _reseal(instance.data or {}, personal, ring)
+    return len(ids)
+
+
+def _reseal(tree: Any, personal: Classification, ring: Any) -> Any:
+    return seal(unseal(tree, personal, ring), personal, ring)

@@ -1,0 +1,138 @@
+"""Personal data end to end: ciphertext at rest (raw SQL), masking, logged reveals, wrong keys,
+retention purge with a fake clock, subject access, key rotation."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import text
+
+from engine import Engine, PermissionDenied
+from engine.models import AuditEvent, ProcessInstance
+from engine.privacy import DataKeyError, Keyring
+from engine.records import access_log, retention_due, rotate_keys, run_retention, subject_export
+from engine.users import get_user
+from tests.conftest import ROOT
+
+VISIT = {
+    "agency": "Bundeskriminalamt",
+    "country": "Germany",
+    "purpose": "Exchange",
+    "start_date": "2026-12-01",
+    "end_date": "2026-12-03",
+    "host_unit": "Federal Policing",
+    "delegation_seniority": "working_level",
+    "sites": [{"name": "HQ", "sensitivity": 1}],
+    "members": [
+        {
+            "name": "Anna Weber",
+            "title": "Inspector",
+            "nationality": "Germany",
+            "date_of_birth": "1970-04-21",
+            "passport_number": "C4X9T4821",
+        }
+    ],
+}
+SECRETS = ("C4X9T4821", "1970-04-21")
+
+
+@pytest.fixture
+def visit(people, engine):
+    with people.transaction() as s:
+        engine.deploy(s, [ROOT / "bpmn"])
+        iid = engine.start(s, "delegation_visit", VISIT, "lokafor").id
+    return people, iid
+
+
+def raw_rows(db) -> str:
+    with db.engine.connect() as conn:
+        rows = conn.execute(text("SELECT state, data FROM process_instances")).all()
+        audit_rows = conn.execute(text("SELECT details FROM audit_events")).all()
+    return json.dumps([list(map(str, r)) for r in rows + audit_rows])
+
+
+def test_ciphertext_at_rest_and_masked_display(visit, engine):
+    db, iid = visit
+    stored = raw_rows(db)
+    assert all(secret not in stored for secret in SECRETS) and "enc:v1:test:" in stored
+    assert "Anna Weber" in stored  # names are personal (purged later) but not secret
+    with db.reading() as s:
+        instance = s.get(ProcessInstance, iid)
+        shown = engine.display_data(s, instance)
+        assert shown["members"][0]["passport_number"] == "•••• 4821"
+        assert engine.clear_data(instance)["members"][0]["passport_number"] == "C4X9T4821"
+
+
+def test_reveal_is_for_permitted_roles_and_logged(visit, engine):
+    db, iid = visit
+    with db.transaction() as s:
+        instance = s.get(ProcessInstance, iid)
+        with pytest.raises(PermissionDenied):
+            engine.reveal(s, instance, get_user(s, "htremblay"), "curious")  # host unit
+        data = engine.reveal(s, instance, get_user(s, "sroy"), "security screening")
+        assert data["members"][0]["date_of_birth"] == "1970-04-21"
+    with db.reading() as s:
+        [entry] = access_log(s, instance_id=iid)
+        assert (entry.user.username, entry.reason) == ("sroy", "security screening")
+        assert {"members.0.date_of_birth", "members.0.passport_number"} <= set(entry.fields)
+
+
+def test_wrong_or_missing_key_never_decrypts(visit, clock):
+    db, iid = visit
+    for key, message in [
+        ("", "not set"),
+        (Keyring.new_key("test"), "does not decrypt"),
+        (Keyring.new_key("other"), "does not hold"),
+    ]:
+        stranger = Engine(clock=clock, data_key=key)
+        with db.reading() as s, pytest.raises(DataKeyError, match=message):
+            stranger.clear_data(s.get(ProcessInstance, iid))
+
+
+def test_retention_purges_personal_fields_after_closure(visit, engine, clock):
+    db, iid = visit
+    with db.transaction() as s:
+        engine.cancel(s, iid, "admin", "visit called off")
+    with db.reading() as s:
+        assert retention_due(s, engine, clock.now()) == []
+    clock.advance(days=731)
+    with db.reading() as s:
+        [due] = retention_due(s, engine, clock.now())
+        assert (due["instance_id"], due["retention"]) == (iid, "P2Y")
+    assert run_retention(db, engine) == [iid]
+    assert run_retention(db, engine) == []  # once
+    stored = raw_rows(db)
+    assert "Anna Weber" not in stored and "enc:v1:" not in stored
+    with db.reading() as s:
+        instance = s.get(ProcessInstance, iid)
+        assert instance.purged_at is not None and instance.data["agency"] == "Bundeskriminalamt"
+        last = s.query(AuditEvent).filter_by(instance_id=iid).order_by(AuditEvent.seq.desc()).first()
+        assert last.action == "personal_data_purged" and "members.0.passport_number" in last.details["fields"]
+        from engine import audit
+
+        assert audit.verify(s, instance) == []
+
+
+def test_subject_access_export(visit, engine):
+    db, iid = visit
+    with db.reading() as s:
+        visitor = subject_export(s, engine, "Anna Weber")
+        employee = subject_export(s, engine, "lokafor")
+    assert [r["id"] for r in visitor["requests"]] == [iid]
+    assert visitor["requests"][0]["data"]["members"][0]["passport_number"] == "C4X9T4821"
+    assert employee["profile"]["username"] == "lokafor" and [r["id"] for r in employee["requests"]] == [iid]
+    assert employee["actions"][0]["action"] == "started"
+
+
+def test_key_rotation_reencrypts_without_loss(visit, clock):
+    db, iid = visit
+    old = Engine(clock=clock)
+    rotated = Engine(clock=clock, data_key=f"{Keyring.new_key('k2')},{old.vault._key_text}")
+    assert rotate_keys(db, rotated) == 1
+    assert ":k2:" in raw_rows(db) and "enc:v1:test:" not in raw_rows(db)
+    with db.reading() as s:
+        instance = s.get(ProcessInstance, iid)
+        assert rotated.clear_data(instance)["members"][0]["passport_number"] == "C4X9T4821"
+        with pytest.raises(DataKeyError):
+            old.clear_data(instance)
