@@ -137,6 +137,10 @@ class Engine:
         data = self.clear_data(instance)
         return data if reveal else mask(data, self.definition_for(session, instance).personal)
 
+    def holds_personal(self, instance: ProcessInstance) -> bool:
+        """Whether the request's data holds encrypted personal values (something to reveal)."""
+        return ENCRYPTED in json.dumps(instance.data or {})
+
     def may_reveal(self, user: User, instance: ProcessInstance) -> bool:
         """Whether `user` may see this request's personal fields in clear (always logged)."""
         return bool(user.roles & REVEAL_ROLES) or instance.started_by_id == user.id
@@ -161,11 +165,7 @@ class Engine:
 
     def clear_data(self, instance: ProcessInstance) -> dict[str, Any]:
         """The instance's data snapshot with personal fields decrypted (show it masked)."""
-        return (
-            self.vault.unseal(instance.data or {})
-            if ENCRYPTED in json.dumps(instance.data or {})
-            else dict(instance.data or {})
-        )
+        return self.vault.unseal(instance.data or {}) if self.holds_personal(instance) else dict(instance.data or {})
 
     # --- actions -----------------------------------------------------------------------
     def start(

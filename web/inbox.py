@@ -131,7 +131,7 @@ def _task_context(
         "fields": build_fields(schema, values, errors),
         "data": data if revealed else mask(data, parsed.personal),
         "revealed": revealed,
-        "can_reveal": bool(parsed.personal) and eng.may_reveal(user(), instance),
+        "can_reveal": eng.holds_personal(instance) and eng.may_reveal(user(), instance),
         "labels": label_map(list(parsed.forms.values())),
         "draft": draft,
         "may_work": row.status == "ready" and reason is None,

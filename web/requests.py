@@ -69,7 +69,7 @@ def _detail(s, instance_id: int, revealed: dict | None = None):  # type: ignore[
         "labels": label_map(list(parsed.forms.values())),
         "data": revealed if revealed is not None else engine().display_data(s, instance),
         "revealed": revealed is not None,
-        "can_reveal": bool(parsed.personal) and engine().may_reveal(user(), instance),
+        "can_reveal": engine().holds_personal(instance) and engine().may_reveal(user(), instance),
         "events": audit_trail.events(s, instance.id),
         "attachments": list_for(s, instance.id),
         "diagram": diagram_state(engine(), s, instance),

@@ -18,6 +18,7 @@ from engine.demo import DEMO_PASSWORD
 from engine.models import User
 from tests.browser.conftest import ARTIFACTS, ROOT, screenshot
 from tests.browser.test_flows import submit_conference
+from tests.engine.test_privacy import VISIT
 
 pytestmark = pytest.mark.browser
 
@@ -120,11 +121,15 @@ PAGE_NAMES = (
     "account out of office",
     "API docs",
     "reports",
+    "request page, personal data shown",
     "designer library",
     "designer workspace",
     "admin users",
     "admin service accounts",
     "admin outbox",
+    "admin access log",
+    "admin retention",
+    "admin subject access",
     "error page (signed in 404)",
 )
 
@@ -202,6 +207,12 @@ def check_pages(chromium, live, lang: str) -> dict[str, list[dict]]:  # type: ig
     ctx, page = signed_in("cgagnon")
     page.goto(f"{live.url}/reports")
     check(page, "reports")
+    with live.db.transaction() as s:  # a delegation visit: passport numbers and birth dates
+        visit_id = live.engine.start(s, "delegation_visit", VISIT, "lokafor").id
+    page.goto(f"{live.url}/requests/{visit_id}")
+    page.click("#reveal")
+    page.wait_for_selector(".flash-info")
+    check(page, "request page, personal data shown")
     ctx.close()
 
     ctx, page = signed_in("admin")
@@ -215,6 +226,9 @@ def check_pages(chromium, live, lang: str) -> dict[str, list[dict]]:  # type: ig
         ("/admin/users", "admin users"),
         ("/admin/service-accounts", "admin service accounts"),
         ("/admin/outbox", "admin outbox"),
+        ("/admin/access-log", "admin access log"),
+        ("/admin/retention", "admin retention"),
+        ("/admin/subject-access?person=jdoe", "admin subject access"),
         ("/no-such-page", "error page (signed in 404)"),
     ):
         page.goto(f"{live.url}{path}")
