@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 
 from . import audit
 from .db import Database
-from .models import AuditEvent, ProcessInstance, SensitiveAccess, TaskRecord, User
-from .privacy import PREFIX, Classification, seal, transform, unseal
+from .models import AuditEvent, ProcessInstance, SensitiveAccess, TaskDraft, TaskRecord, User
+from .privacy import Classification, seal, transform, unseal
 from .runtime import _lock_instance, _personal_paths
 from .taskindex import duration_after
 
@@ -81,6 +81,8 @@ def purge(session: Session, engine: Any, instance: ProcessInstance, actor: str) 
     data = transform(instance.data or {}, personal, lambda _value: PURGED)
     instance.data = data
     instance.summary = engine.glue.summary_for(instance.process_key, data)
+    for draft in _drafts_of(session, instance.id):
+        session.delete(draft)  # unsent form data of a closed request
     now = engine.clock.now()
     instance.purged_at = now
     audit.append(
@@ -105,9 +107,10 @@ def run_retention(db: Database, engine: Any, actor: str = "system") -> list[int]
     return due
 
 
-def subject_export(session: Session, engine: Any, person: str) -> dict[str, Any]:
+def subject_export(session: Session, engine: Any, person: str, viewer: User | None = None) -> dict[str, Any]:
     """Everything held about one person: a username (their requests, tasks, actions) or a name
-    (requests whose data mentions it, e.g. a visiting delegate). Personal fields in clear."""
+    (requests whose data mentions it, e.g. a visiting delegate). Personal fields in clear: with
+    `viewer`, each request's personal fields go in the access log as seen by them."""
     user = session.scalars(select(User).where(User.username == person)).first()
     needle = (user.display_name if user else person).lower()
     instances = []
@@ -127,6 +130,17 @@ def subject_export(session: Session, engine: Any, person: str) -> dict[str, Any]
                     "data": data,
                 }
             )
+            fields = sorted(set(_personal_paths(data, engine.definition_for(session, instance).personal)))
+            if viewer is not None and fields:
+                session.add(
+                    SensitiveAccess(
+                        user_id=viewer.id,
+                        instance_id=instance.id,
+                        at=engine.clock.now(),
+                        reason=f"subject access export ({person})"[:200],
+                        fields=fields,
+                    )
+                )
     tasks, actions = [], []
     if user is not None:
         tasks = [
@@ -188,23 +202,59 @@ def subject_export(session: Session, engine: Any, person: str) -> dict[str, Any]
     }
 
 
-def _encrypted_instances(session: Session) -> Iterator[int]:
-    yield from session.scalars(select(ProcessInstance.id).where(ProcessInstance.state.contains(PREFIX)))
+def subject_rows(export: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """A subject access export as flat rows (section, record, field, value), one per value: its CSV form."""
+
+    def leaves(tree: Any, path: str) -> Iterator[tuple[str, Any]]:
+        if isinstance(tree, dict):
+            for key, value in tree.items():
+                yield from leaves(value, f"{path}.{key}" if path else str(key))
+        elif isinstance(tree, list):
+            for index, value in enumerate(tree):
+                yield from leaves(value, f"{path}.{index}")
+        else:
+            yield path, tree
+
+    for field_name, value in leaves(export.get("profile") or {}, ""):
+        yield {"section": "profile", "record": export["person"], "field": field_name, "value": value}
+    for section in ("requests", "tasks", "actions", "personal_data_views"):
+        for index, record in enumerate(export.get(section) or []):
+            ref = record.get("id") or record.get("instance_id") or index
+            for field_name, value in leaves(record, ""):
+                yield {"section": section, "record": ref, "field": field_name, "value": value}
 
 
 def rotate_keys(db: Database, engine: Any) -> int:
-    """Re-encrypt every stored personal value with the current key (first in WAYPOINT_DATA_KEY)."""
+    """Re-encrypt every stored personal value with the current key (first in WAYPOINT_DATA_KEY),
+    state, data snapshot and drafts; values stored in clear before their field was classified get
+    encrypted too. One transaction per request; returns how many were rewritten."""
     with db.reading() as session:
-        ids = list(_encrypted_instances(session))
+        ids = list(session.scalars(select(ProcessInstance.id).where(ProcessInstance.purged_at.is_(None))))
     ring = engine.vault.keyring
+    rewritten = 0
     for instance_id in ids:
         with db.transaction() as session:
             instance = session.get(ProcessInstance, instance_id)
             personal = engine.definition_for(session, instance).personal
+            state = json.dumps(_reseal(json.loads(instance.state), personal, ring))
+            data = _reseal(instance.data or {}, personal, ring)
+            drafts = _drafts_of(session, instance_id)
+            if (
+                state == instance.state
+                and data == instance.data
+                and all(_reseal(d.data, personal, ring) == d.data for d in drafts)
+            ):
+                continue
             _lock_instance(session, instance)
-            instance.state = json.dumps(_reseal(json.loads(instance.state), personal, ring))
-            instance.data = _reseal(instance.data or {}, personal, ring)
-    return len(ids)
+            instance.state, instance.data = state, data
+            for draft in drafts:
+                draft.data = _reseal(draft.data, personal, ring)
+            rewritten += 1
+    return rewritten
+
+
+def _drafts_of(session: Session, instance_id: int) -> list[TaskDraft]:
+    return list(session.scalars(select(TaskDraft).join(TaskRecord).where(TaskRecord.instance_id == instance_id)))
 
 
 def _reseal(tree: Any, personal: Classification, ring: Any) -> Any:

@@ -14,6 +14,7 @@ from engine.models import User
 
 from .auth import role_required
 from .context import db, engine, user
+from .csvexport import csv_response
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -44,12 +45,15 @@ def access_log():  # type: ignore[no-untyped-def]
 @bp.get("/subject-access")
 @role_required("admin")
 def subject_access():  # type: ignore[no-untyped-def]
-    """Everything held about one person, as JSON (download) or a summary page."""
+    """Everything held about one person, as JSON or CSV (downloads) or a summary page."""
     person = (request.args.get("person") or "").strip()
     if not person:
         return render_template("admin/subject_access.html", person="", export=None)
-    with db().reading() as s:
-        export = records.subject_export(s, engine(), person)
+    download = request.args.get("format") in ("json", "csv")
+    with db().transaction() as s:  # a download holds personal data in clear: it goes in the access log
+        export = records.subject_export(s, engine(), person, viewer=user() if download else None)
+    if request.args.get("format") == "csv":
+        return csv_response(list(records.subject_rows(export)), f"subject-access-{person[:40]}")
     if request.args.get("format") == "json":
         body = json.dumps(export, indent=2, default=str, ensure_ascii=False)
         return Response(

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from datetime import UTC, datetime, time
 from typing import Any
 
@@ -17,6 +14,7 @@ from engine.queries import list_processes
 
 from .auth import role_required
 from .context import db, engine
+from .csvexport import csv_response
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 VIEWERS = ("itv_coordinator", "senior_management", "admin")
@@ -66,28 +64,6 @@ def dashboard():  # type: ignore[no-untyped-def]
     return render_template("reports/dashboard.html", peak=max(peak, 1), **context)
 
 
-def _csv(rows: list[dict[str, Any]], name: str) -> Response:
-    out = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]), extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: _cell(v) for k, v in row.items()})
-    return Response(
-        out.getvalue(), mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}.csv"'}
-    )
-
-
-def _cell(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value  # keep spreadsheet formulas out of exported text
-    return value
-
-
 REPORTS = {
     "stuck": lambda s, f, now: reports.open_by_step(s, f, now),
     "overdue": lambda s, f, now: reports.overdue_tasks(s, f, now, limit=100_000),
@@ -103,15 +79,15 @@ REPORTS = {
 def export(name: str):  # type: ignore[no-untyped-def]
     """Any dashboard report as CSV (same filters)."""
     if name == "instances":
-        return _instances_csv()
+        return _instancescsv_response()
     if name not in REPORTS:
         abort(404)
     with db().reading() as s:
         rows = REPORTS[name](s, _filter(), engine().clock.now())
-    return _csv(rows, name)
+    return csv_response(rows, name)
 
 
-def _instances_csv() -> Response:
+def _instancescsv_response() -> Response:
     """Every request (within the filters) with its data fields flattened into columns."""
     flt = _filter()
     conditions = flt.instance_conditions()
@@ -143,4 +119,4 @@ def _instances_csv() -> Response:
     for row in rows:
         for field in fields:
             row.setdefault(field, "")
-    return _csv([{f: r[f] for f in fields} for r in rows], "requests")
+    return csv_response([{f: r[f] for f in fields} for r in rows], "requests")

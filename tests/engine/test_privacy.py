@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy import text
 
 from engine import Engine, PermissionDenied
-from engine.models import AuditEvent, ProcessInstance
+from engine.inbox import save_draft
+from engine.models import AuditEvent, ProcessInstance, TaskDraft, TaskRecord
 from engine.privacy import DataKeyError, Keyring
-from engine.records import access_log, retention_due, rotate_keys, run_retention, subject_export
+from engine.records import access_log, retention_due, rotate_keys, run_retention, subject_export, subject_rows
 from engine.users import get_user
 from tests.conftest import ROOT
 
@@ -92,6 +93,7 @@ def test_wrong_or_missing_key_never_decrypts(visit, clock):
 
 def test_retention_purges_personal_fields_after_closure(visit, engine, clock):
     db, iid = visit
+    screening_draft(db, engine, clock)  # left behind when the visit is called off
     with db.transaction() as s:
         engine.cancel(s, iid, "admin", "visit called off")
     with db.reading() as s:
@@ -102,8 +104,8 @@ def test_retention_purges_personal_fields_after_closure(visit, engine, clock):
         assert (due["instance_id"], due["retention"]) == (iid, "P2Y")
     assert run_retention(db, engine) == [iid]
     assert run_retention(db, engine) == []  # once
-    stored = raw_rows(db)
-    assert "Anna Weber" not in stored and "enc:v1:" not in stored
+    stored = raw_rows(db) + every_draft(db)
+    assert "Anna Weber" not in stored and "enc:v1:" not in stored and every_draft(db) == "[]"
     with db.reading() as s:
         instance = s.get(ProcessInstance, iid)
         assert instance.purged_at is not None and instance.data["agency"] == "Bundeskriminalamt"
@@ -116,23 +118,56 @@ def test_retention_purges_personal_fields_after_closure(visit, engine, clock):
 
 def test_subject_access_export(visit, engine):
     db, iid = visit
-    with db.reading() as s:
-        visitor = subject_export(s, engine, "Anna Weber")
+    with db.transaction() as s:
+        visitor = subject_export(s, engine, "Anna Weber", viewer=get_user(s, "admin"))
         employee = subject_export(s, engine, "lokafor")
     assert [r["id"] for r in visitor["requests"]] == [iid]
     assert visitor["requests"][0]["data"]["members"][0]["passport_number"] == "C4X9T4821"
     assert employee["profile"]["username"] == "lokafor" and [r["id"] for r in employee["requests"]] == [iid]
     assert employee["actions"][0]["action"] == "started"
+    passport = {"section": "requests", "record": iid, "field": "data.members.0.passport_number", "value": "C4X9T4821"}
+    assert passport in subject_rows(visitor)
+    username = {"section": "profile", "record": "lokafor", "field": "username", "value": "lokafor"}
+    assert username in subject_rows(employee)
+    with db.reading() as s:  # the export with personal data in clear is on record, the other one had no viewer
+        [entry] = access_log(s, instance_id=iid)
+        assert entry.user.username == "admin" and entry.reason == "subject access export (Anna Weber)"
+        assert "members.0.passport_number" in entry.fields
 
 
-def test_key_rotation_reencrypts_without_loss(visit, clock):
+def screening_draft(db, engine, clock):  # type: ignore[no-untyped-def]
+    """Security's unsent screening review of the visit's first member, saved as a draft."""
+    with db.transaction() as s:
+        row = s.query(TaskRecord).filter_by(element_id="UserTask_screen_member", status="ready").first()
+        parsed = engine.definition_for(s, row.instance)
+        draft = {"screening_result": "needs_information", "screening_comment": "Name match C4X9T4821"}
+        sroy = get_user(s, "sroy")
+        save_draft(s, row, sroy, draft, clock.now(), parsed.form(row.form), engine.vault, parsed.personal)
+        return row.id
+
+
+def test_key_rotation_reencrypts_without_loss(visit, engine, clock):
     db, iid = visit
+    task_id = screening_draft(db, engine, clock)
+    with db.transaction() as s:  # a value stored in clear before its field was classified
+        instance = s.get(ProcessInstance, iid)
+        instance.data = {**instance.data, "passport_issued": {"passport_number": "LEGACY123"}}
     old = Engine(clock=clock)
     rotated = Engine(clock=clock, data_key=f"{Keyring.new_key('k2')},{old.vault._key_text}")
     assert rotate_keys(db, rotated) == 1
-    assert ":k2:" in raw_rows(db) and "enc:v1:test:" not in raw_rows(db)
+    assert rotate_keys(db, rotated) == 0  # nothing left to do
+    stored = raw_rows(db) + every_draft(db)
+    assert ":k2:" in stored and "enc:v1:test:" not in stored and "LEGACY123" not in stored
     with db.reading() as s:
         instance = s.get(ProcessInstance, iid)
         assert rotated.clear_data(instance)["members"][0]["passport_number"] == "C4X9T4821"
+        assert rotated.clear_data(instance)["passport_issued"]["passport_number"] == "LEGACY123"
+        draft = s.get(TaskDraft, (task_id, get_user(s, "sroy").id))
+        assert rotated.vault.unseal(draft.data)["screening_comment"] == "Name match C4X9T4821"
         with pytest.raises(DataKeyError):
             old.clear_data(instance)
+
+
+def every_draft(db) -> str:  # type: ignore[no-untyped-def]
+    with db.engine.connect() as conn:
+        return json.dumps([str(r[0]) for r in conn.execute(text("SELECT data FROM task_drafts"))])

@@ -36,6 +36,10 @@ def test_exports_and_api_are_masked(app, as_user):
     assert str(iid) in csv_text and all(s not in csv_text for s in SECRETS) and "4821" in csv_text
     subject = as_user("admin").get("/admin/subject-access?person=Anna+Weber&format=json")
     assert subject.status_code == 200 and "C4X9T4821" in subject.text  # the subject access export is complete
+    sheet = as_user("admin").get("/admin/subject-access?person=Anna+Weber&format=csv")
+    assert sheet.mimetype == "text/csv" and "data.members.0.passport_number,C4X9T4821" in sheet.text
+    log = as_user("admin").get(f"/admin/access-log?instance={iid}").text
+    assert log.count("subject access export (Anna Weber)") == 2  # both downloads are on record
 
 
 def test_task_page_masks_the_request_so_far_until_revealed(app, as_user):
