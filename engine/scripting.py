@@ -3,7 +3,7 @@
 Three layers (see DESIGN.md): every source is checked by AST before it is compiled (no
 imports, no names starting with `_`, attributes only from an allow-list, calls only to
 allowed builtins and registered helpers); it runs with empty `__builtins__` plus that
-allow-list; and it runs under a deadline enforced by a trace function, with `*` and `**`
+allow-list; and it runs under a deadline (CPU time) enforced by a trace function, with `*` and `**`
 bounded so one line cannot allocate gigabytes.
 """
 
@@ -177,10 +177,17 @@ _INTERNALS = {"_wp_mul": _wp_mul, "_wp_pow": _wp_pow}
 
 
 def _run_with_deadline(fn: Callable[[], Any], seconds: float) -> Any:
+    """Run `fn`, stopping any script line that runs after `seconds` of this thread's CPU time.
+
+    CPU time, not wall time: a loaded machine that leaves the thread waiting for a core must not
+    fail a one-line condition. The cheap wall clock is checked first; the CPU clock only once it
+    has passed (scripts cannot sleep or wait on I/O, so a runaway script uses CPU all along).
+    """
     deadline = time.monotonic() + seconds
+    cpu_deadline = time.thread_time() + seconds
 
     def local_trace(frame, event, arg):  # type: ignore[no-untyped-def]
-        if time.monotonic() > deadline:
+        if time.monotonic() > deadline and time.thread_time() > cpu_deadline:
             raise ScriptTimeout(f"script ran longer than {seconds:g} s")
         return local_trace
 
