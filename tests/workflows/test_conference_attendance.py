@@ -264,8 +264,13 @@ def test_decisions_that_need_an_explanation_are_refused_without_one(w):
                 w.do(step, user, **data)
             assert field in [path for path, _ in refused.value.errors], (step, data)
             assert w.open == [step]  # a refused submission changes nothing
-        w.do(step, APPROVE[step][0], **APPROVE[step][1])
+        if step == ETHICS:  # approval with conditions, once they are written down, moves on like an approval
+            w.do(ETHICS, "ebrown", ethics_decision="approve_with_conditions", ethics_conditions="No gifts over $50")
+            assert w.data["ethics_conditions"] == "No gifts over $50"
+        else:
+            w.do(step, APPROVE[step][0], **APPROVE[step][1])
     assert w.history() == [SUPERVISOR, FINANCE, ETHICS, DIRECTOR]
+    assert w.open == [REGISTER]
 
 
 def test_return_for_changes_loops_back_to_the_requester_until_approved(w):

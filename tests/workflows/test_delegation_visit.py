@@ -243,6 +243,18 @@ def test_the_approval_level_counts_only_the_members_who_were_cleared(w):
     assert approve_until_protocol(w) == [HOST, ITV]
 
 
+def test_the_requester_can_withdraw_a_visit_during_screening(w):
+    w.start("lokafor", visit_request(members=[HANS, PETRA]))
+    screen(w, "Hans Weber", **CLEARED)
+    assert w.open == ["UserTask_screen_member"]  # Petra's screening (a called security_screening) is open
+    with pytest.raises(PermissionDenied):  # security cannot withdraw someone else's request
+        w.cancel("sroy", "not mine")
+    w.cancel("lokafor", "The agency postponed the visit")
+    assert (w.status, w.open, w.timers(), w.waiting_for()) == ("cancelled", [], [], [])
+    screenings = sorted(t.status for t in w.tasks(status=None) if t.element == "UserTask_screen_member")
+    assert screenings == ["cancelled", "completed"]  # Hans's result stays on record, Petra's is stopped
+
+
 def test_a_delegation_with_no_member_cleared_is_rejected(w):
     w.start("lokafor", visit_request(members=[HANS, OMAR]))
     screen(w, "Omar Aziz", **NOT_CLEARED)

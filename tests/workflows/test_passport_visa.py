@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engine import NotFound, ScriptError, ValidationFailed
+from engine import NotFound, PermissionDenied, ScriptError, ValidationFailed
 from tests.workflows.walk import Walker
 
 KEY = "passport_visa"
@@ -109,6 +109,17 @@ def test_a_valid_passport_and_no_visa_go_straight_to_custody(w):
     assert (w.status, w.outcome) == ("completed", CLOSED)
     assert (w.data["passport_visa_outcome"], w.data["custody_status"]) == ("completed", "closed")
     assert w.timers() == [] and w.open == []
+
+
+def test_the_traveller_can_withdraw_while_waiting_for_the_passport(w):
+    w.start("jdoe", documents_request(current_passport={"held": False}, destinations=["China"]))
+    apply_for_passport(w)
+    assert [name for _, name, _ in w.waiting_for()] == ["passport_issued"]
+    with pytest.raises(PermissionDenied):  # not someone else's to withdraw
+        w.cancel("msmith", "not mine")
+    w.cancel("jdoe", "Trip called off")
+    assert (w.status, w.open, w.timers(), w.waiting_for()) == ("cancelled", [], [], [])
+    assert {t.status for t in w.tasks(status=None)} == {"completed"}  # the officer's work stays on record
 
 
 PASSPORT_VALIDITY = [
