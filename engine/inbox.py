@@ -2,7 +2,7 @@
 
 Every query here reads the task index and instance rows with a fixed number of SQL
 statements per page, whatever the number of tasks: rows (one joined query), the total for
-pagination, and the tab counts (one query with conditional sums).
+pagination, and the tab counts. Counts stop at COUNT_CAP, so their cost is bounded too.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, literal, or_, select, true
+from sqlalchemy import and_, exists, func, literal, or_, select, true, union_all
 from sqlalchemy.orm import Session, aliased, contains_eager
 
 from .errors import NotFound, PermissionDenied
@@ -67,16 +67,29 @@ class InboxRow:
     status: str
 
 
+#: Counts stop here (shown "1000+"): counting all of a busy queue's open tasks would cost more
+#: than the page itself (tens of milliseconds per 10,000 matches), and nobody pages that far.
+COUNT_CAP = 1000
+
+
 @dataclass
 class InboxPage:
     query: InboxQuery
     rows: list[InboxRow]
+    #: matches of the tab and filters, up to COUNT_CAP
     total: int
     counts: dict[str, int] = field(default_factory=dict)
+    #: whether another page follows (read, not counted: one row more than the page)
+    has_next: bool = False
+
+    @property
+    def capped(self) -> bool:
+        """Whether `total` stopped at COUNT_CAP (the exact number of pages is then unknown)."""
+        return self.total >= COUNT_CAP
 
     @property
     def pages(self) -> int:
-        return max(1, -(-self.total // self.query.per_page))
+        return max(1, -(-self.total // self.query.per_page), self.query.page + self.has_next)
 
 
 def holders_for(session: Session, user: User, today: date) -> list[int]:
@@ -92,43 +105,72 @@ def holders_for(session: Session, user: User, today: date) -> list[int]:
     return [user.id, *sorted(set(delegators) - {user.id})]
 
 
-def actionable_conditions(user: User, holders: list[int] | None = None) -> tuple[Any, Any]:
-    """SQL for (tasks the user holds or holds for a delegator, open queue tasks of their roles).
+def _branches(user: User, holders: list[int] | None = None) -> tuple[Any, Any, Any]:
+    """Disjoint SQL conditions on open tasks: (held: assigned to the user or a delegator,
+    claimed: claimed by them and not assigned to them, queue: unclaimed in their roles' queues).
 
-    Neither ever includes a non-requester task of a request the user started (no self-approval).
-    Written so the partial indexes on open tasks apply (see models.TaskRecord).
+    None ever includes a non-requester task of a request the user started (no self-approval).
+    Each is a plain AND, so SQLite and PostgreSQL answer it from one partial index on open tasks
+    (an OR of them sends SQLite's planner to read every open task instead).
     """
     holders = holders or [user.id]
     not_own = or_(TaskRecord.role == "requester", TaskRecord.requester_id.is_(None), TaskRecord.requester_id != user.id)
-    mine = and_(or_(TaskRecord.assignee_id.in_(holders), TaskRecord.claimed_by_id.in_(holders)), not_own)
+    held = and_(TaskRecord.assignee_id.in_(holders), not_own)
+    claimed = and_(
+        TaskRecord.claimed_by_id.in_(holders),
+        or_(TaskRecord.assignee_id.is_(None), TaskRecord.assignee_id.not_in(holders)),
+        not_own,
+    )
     queue = and_(
         TaskRecord.assignee_id.is_(None),
         TaskRecord.claimed_by_id.is_(None),
         TaskRecord.role.in_(sorted(user.roles) or [""]),
         not_own,
     )
-    return mine, queue
+    return held, claimed, queue
 
 
-def _count(session: Session, *conditions: Any) -> int:
-    return int(session.scalar(select(func.count()).select_from(TaskRecord).where(*conditions)) or 0)
+def actionable_conditions(user: User, holders: list[int] | None = None) -> tuple[Any, Any]:
+    """SQL for (tasks the user holds or holds for a delegator, open queue tasks of their roles)."""
+    held, claimed, queue = _branches(user, holders)
+    return or_(held, claimed), queue
+
+
+def _tab_branches(user: User, holders: list[int], tab: str, now: datetime) -> list[Any]:
+    """The disjoint conditions whose union is a tab's open tasks."""
+    held, claimed, queue = _branches(user, holders)
+    late = TaskRecord.due_at < now
+    return {
+        "mine": [held, claimed],
+        "queue": [queue],
+        "overdue": [and_(held, late), and_(claimed, late), and_(queue, late)],
+    }[tab]
+
+
+def _count(session: Session, query: Any) -> int:
+    """How many rows `query` selects, up to COUNT_CAP (it stops reading there)."""
+    return int(session.scalar(select(func.count()).select_from(query.limit(COUNT_CAP).subquery())) or 0)
+
+
+def _count_open(session: Session, branches: list[Any], *filters: Any, join: bool = False) -> int:
+    """Open tasks matching any of the disjoint `branches` and all `filters`, up to COUNT_CAP."""
+    total = 0
+    for branch in branches:
+        query = select(TaskRecord.id)
+        if join:
+            query = query.join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id)
+        total += _count(session, query.where(TaskRecord.status == "ready", branch, *filters))
+    return min(total, COUNT_CAP)
 
 
 def tab_counts(session: Session, user: User, now: datetime, holders: list[int] | None = None) -> dict[str, int]:
-    """Open items per tab: a few index-only counts, whatever the size of the task table."""
-    mine, queue = actionable_conditions(user, holders)
-    ready, late = TaskRecord.status == "ready", TaskRecord.due_at < now
-    started = session.scalar(
-        select(func.count())
-        .select_from(ProcessInstance)
-        .where(ProcessInstance.started_by_id == user.id, ProcessInstance.status == "running")
+    """Open items per tab (up to COUNT_CAP): a few index-only counts, whatever the size of the task table."""
+    holders = holders or [user.id]
+    started = select(ProcessInstance.id).where(
+        ProcessInstance.started_by_id == user.id, ProcessInstance.status == "running"
     )
-    return {
-        "mine": _count(session, ready, mine),
-        "queue": _count(session, ready, queue),
-        "overdue": _count(session, ready, mine, late) + _count(session, ready, queue, late),
-        "started": int(started or 0),
-    }
+    counts = {tab: _count_open(session, _tab_branches(user, holders, tab, now)) for tab in ("mine", "queue", "overdue")}
+    return {**counts, "started": _count(session, started)}
 
 
 def inbox_page(session: Session, user: User, query: InboxQuery, now: datetime) -> InboxPage:
@@ -140,18 +182,22 @@ def inbox_page(session: Session, user: User, query: InboxQuery, now: datetime) -
         rows, total = _started_page(session, user, q, now)
     else:
         rows, total = _task_page(session, user, q, now, holders, counts)
-    return InboxPage(q, rows, total, counts)
+    return InboxPage(q, rows[: q.per_page], total, counts, has_next=len(rows) > q.per_page)
 
 
 def _task_page(
     session: Session, user: User, q: InboxQuery, now: datetime, holders: list[int], counts: dict[str, int]
 ) -> tuple[list[InboxRow], int]:
-    mine, queue = actionable_conditions(user, holders)
-    condition = {"mine": mine, "queue": queue, "overdue": and_(or_(mine, queue), TaskRecord.due_at < now)}[q.tab]
+    """Rows of the page (and the first of the next, if any) and the capped total.
+
+    The rows come from the union of each branch's first `offset + per_page + 1` tasks in the
+    page's order, each read from its own index: the page is among them.
+    """
+    branches = _tab_branches(user, holders, q.tab, now)
     starter = aliased(User)
     holder = aliased(User, name="holder")
     claimant = aliased(User, name="claimant")
-    filters = [TaskRecord.status == "ready", condition]
+    filters = []
     if q.process:
         filters.append(TaskRecord.process_key == q.process)
     if q.step:
@@ -161,11 +207,24 @@ def _task_page(
     if q.search:
         filters.append(func.lower(ProcessInstance.summary).contains(q.search.lower(), autoescape=True))
     order = {
-        "due": (TaskRecord.due_at.asc(), TaskRecord.created_at.asc()),
-        "-due": (TaskRecord.due_at.desc(), TaskRecord.created_at.desc()),
+        "due": (TaskRecord.due_at.asc(), TaskRecord.created_at.asc(), TaskRecord.id),
+        "-due": (TaskRecord.due_at.desc(), TaskRecord.created_at.desc(), TaskRecord.id),
         "age": (TaskRecord.created_at.asc(), TaskRecord.id),
         "-age": (TaskRecord.created_at.desc(), TaskRecord.id),
     }[q.sort]
+    offset, wanted = (q.page - 1) * q.per_page, q.per_page + 1
+    firsts = [
+        select(
+            select(TaskRecord.id)
+            .join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id)
+            .where(TaskRecord.status == "ready", branch, *filters)
+            .order_by(*order)
+            .limit(offset + wanted)
+            .subquery()
+        )
+        for branch in branches
+    ]
+    candidates = firsts[0] if len(firsts) == 1 else union_all(*firsts)
     base = (
         select(
             TaskRecord,
@@ -180,18 +239,10 @@ def _task_page(
         .outerjoin(starter, ProcessInstance.started_by_id == starter.id)
         .outerjoin(holder, TaskRecord.assignee_id == holder.id)
         .outerjoin(claimant, TaskRecord.claimed_by_id == claimant.id)
-        .where(*filters)
+        .where(TaskRecord.id.in_(candidates))
     )
-    if len(filters) == 2:  # no filter beyond the tab: its count is the total
-        total = counts[q.tab]
-    else:
-        total = session.scalar(
-            select(func.count())
-            .select_from(TaskRecord)
-            .join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id)
-            .where(*filters)
-        )
-    result = session.execute(base.order_by(*order).offset((q.page - 1) * q.per_page).limit(q.per_page))
+    total = counts[q.tab] if not filters else _count_open(session, branches, *filters, join=bool(q.search))
+    result = session.execute(base.order_by(*order).offset(offset).limit(wanted))
     rows = [
         InboxRow(
             task_id=t.id,
@@ -220,14 +271,14 @@ def _started_page(session: Session, user: User, q: InboxQuery, now: datetime) ->
     if q.search:
         filters.append(func.lower(ProcessInstance.summary).contains(q.search.lower(), autoescape=True))
     order = ProcessInstance.created_at.asc() if q.sort == "age" else ProcessInstance.created_at.desc()
-    total = session.scalar(select(func.count()).select_from(ProcessInstance).where(*filters))
+    total = _count(session, select(ProcessInstance.id).where(*filters))
     instances = session.execute(
         select(ProcessInstance, ProcessDefinition.name)
         .join(ProcessDefinition, ProcessInstance.definition_id == ProcessDefinition.id)
         .where(*filters)
         .order_by(order, ProcessInstance.id.desc())
         .offset((q.page - 1) * q.per_page)
-        .limit(q.per_page)
+        .limit(q.per_page + 1)
     ).all()
     ids = [i.id for i, _ in instances]
     open_steps: dict[int, list[TaskRecord]] = {}

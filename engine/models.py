@@ -105,6 +105,8 @@ class ProcessInstance(Base):
     """One running or finished request: its serialized workflow and bookkeeping."""
 
     __tablename__ = "process_instances"
+    #: "Requests I started" (count of running ones, and the list) without reading each request
+    __table_args__ = (Index("ix_process_instances_starter_status", "started_by_id", "status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     definition_id: Mapped[int] = mapped_column(ForeignKey("process_definitions.id"), index=True)
@@ -116,7 +118,7 @@ class ProcessInstance(Base):
     #: optimistic lock: every action bumps it with `UPDATE ... WHERE version = :v` (see runtime)
     version: Mapped[int] = mapped_column(Integer)
     data: Mapped[dict] = mapped_column(JSON, default=dict)
-    started_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    started_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     summary: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -141,23 +143,35 @@ class TaskRecord(Base):
 
     __tablename__ = "tasks"
     __table_args__ = (
-        Index("ix_tasks_status_role", "status", "role"),
-        Index("ix_tasks_status_due", "status", "due_at"),
-        # Inbox queues: partial indexes over open tasks only, so queues stay fast with any history.
+        # Partial indexes only: over open tasks (inbox queues, overdue) and completed ones (reports),
+        # so queues stay fast with any history; a full (status, ...) index would compete with them.
+        Index(
+            "ix_tasks_open_due",
+            "due_at",
+            postgresql_where=text("status = 'ready'"),
+            sqlite_where=text("status = 'ready'"),
+        ),
+        Index(
+            "ix_tasks_completed",
+            "completed_at",
+            postgresql_where=text("status = 'completed'"),
+            sqlite_where=text("status = 'completed'"),
+        ),
+        # "IS NOT NULL" keeps these two out of the queue's plans (assignee and claimant both NULL)
         Index(
             "ix_tasks_open_assignee",
             "assignee_id",
             "due_at",
-            postgresql_where=text("status = 'ready'"),
-            sqlite_where=text("status = 'ready'"),
+            postgresql_where=text("status = 'ready' AND assignee_id IS NOT NULL"),
+            sqlite_where=text("status = 'ready' AND assignee_id IS NOT NULL"),
         ),
         Index(
             "ix_tasks_open_claimed",
             "claimed_by_id",
             "due_at",
             "assignee_id",
-            postgresql_where=text("status = 'ready'"),
-            sqlite_where=text("status = 'ready'"),
+            postgresql_where=text("status = 'ready' AND claimed_by_id IS NOT NULL"),
+            sqlite_where=text("status = 'ready' AND claimed_by_id IS NOT NULL"),
         ),
         Index(
             "ix_tasks_open_queue",

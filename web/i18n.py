@@ -66,6 +66,13 @@ def number(value: Any, fmt: str | None = None) -> str:
         return str(value)
 
 
+def count(value: int) -> str:
+    """An inbox count the locale's way, `1,000+` once it reached the inbox's cap."""
+    from engine.inbox import COUNT_CAP
+
+    return number(value) + ("+" if value >= COUNT_CAP else "")
+
+
 def when(value: datetime | None, fmt: str = "medium") -> str:
     if value is None:
         return ""
@@ -121,7 +128,9 @@ def init_app(app: Flask) -> None:
     compile_catalogues()
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")
     Babel(app, locale_selector=select_locale)
-    app.jinja_env.filters.update(money=money, number=number, when=when, day=day, age=age, day_name=day_name)
+    app.jinja_env.filters.update(
+        money=money, number=number, count=count, when=when, day=day, age=age, day_name=day_name
+    )
     app.jinja_env.globals.update(localized=localized, language=language, LANGUAGES=LANGUAGES)
     from . import errors, process_text  # they import this module
 

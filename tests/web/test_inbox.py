@@ -59,6 +59,23 @@ def test_filters_search_sort_and_pages(app, as_user, clock):
     assert count(overdue.text, "Overdue") == 30 and "badge overdue" in overdue.text
 
 
+def test_counts_stop_at_the_cap_and_paging_goes_on(app, as_user, clock, monkeypatch):
+    monkeypatch.setattr("engine.inbox.COUNT_CAP", 12)  # as if a queue held more than 1,000 tasks
+    for n in range(30):
+        start(app, title=f"Item {n:02d}")
+        clock.advance(minutes=1)
+    msmith = as_user("msmith")
+    first = msmith.get("/inbox?per_page=10&sort=age")
+    assert '>My tasks <span class="count">12+</span>' in first.text
+    assert "At least 12 items" in first.text and "Page 1<" in first.text  # of how many pages: not counted
+    third = msmith.get("/inbox?per_page=10&sort=age&page=3")  # past what was counted: still there
+    assert "Item 29" in third.text and "Page 3<" in third.text and 'rel="next"' not in third.text
+    second = msmith.get("/inbox?per_page=10&sort=age&page=2")
+    assert "Item 19" in second.text and 'rel="next"' in second.text and 'rel="prev"' in second.text
+    found = msmith.get("/inbox?q=item%2007")  # a filtered total below the cap is exact
+    assert "1 item" in found.text
+
+
 def test_bad_query_values_are_clamped(app, as_user):
     page = as_user("msmith").get("/inbox?page=-4&per_page=100000&sort=drop&tab=nope")
     assert page.status_code == 200 and "My tasks" in page.text
