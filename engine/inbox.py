@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, literal, or_, select, true, union_all
+from sqlalchemy import and_, exists, false, func, literal, or_, select, true, union_all
 from sqlalchemy.orm import Session, aliased, contains_eager
 
 from .errors import NotFound, PermissionDenied
@@ -105,9 +105,10 @@ def holders_for(session: Session, user: User, today: date) -> list[int]:
     return [user.id, *sorted(set(delegators) - {user.id})]
 
 
-def _branches(user: User, holders: list[int] | None = None) -> tuple[Any, Any, Any]:
+def _branches(user: User, holders: list[int] | None = None) -> tuple[Any, Any, list[Any]]:
     """Disjoint SQL conditions on open tasks: (held: assigned to the user or a delegator,
-    claimed: claimed by them and not assigned to them, queue: unclaimed in their roles' queues).
+    claimed: claimed by them and not assigned to them, queues: unclaimed in each of their roles'
+    queues, one condition per role so each reads its queue in due order).
 
     None ever includes a non-requester task of a request the user started (no self-approval).
     Each is a plain AND, so SQLite and PostgreSQL answer it from one partial index on open tasks
@@ -121,29 +122,25 @@ def _branches(user: User, holders: list[int] | None = None) -> tuple[Any, Any, A
         or_(TaskRecord.assignee_id.is_(None), TaskRecord.assignee_id.not_in(holders)),
         not_own,
     )
-    queue = and_(
-        TaskRecord.assignee_id.is_(None),
-        TaskRecord.claimed_by_id.is_(None),
-        TaskRecord.role.in_(sorted(user.roles) or [""]),
-        not_own,
-    )
-    return held, claimed, queue
+    unclaimed = and_(TaskRecord.assignee_id.is_(None), TaskRecord.claimed_by_id.is_(None), not_own)
+    queues = [and_(TaskRecord.role == role, unclaimed) for role in sorted(user.roles)]
+    return held, claimed, queues
 
 
 def actionable_conditions(user: User, holders: list[int] | None = None) -> tuple[Any, Any]:
     """SQL for (tasks the user holds or holds for a delegator, open queue tasks of their roles)."""
-    held, claimed, queue = _branches(user, holders)
-    return or_(held, claimed), queue
+    held, claimed, queues = _branches(user, holders)
+    return or_(held, claimed), or_(false(), *queues)
 
 
 def _tab_branches(user: User, holders: list[int], tab: str, now: datetime) -> list[Any]:
     """The disjoint conditions whose union is a tab's open tasks."""
-    held, claimed, queue = _branches(user, holders)
+    held, claimed, queues = _branches(user, holders)
     late = TaskRecord.due_at < now
     return {
         "mine": [held, claimed],
-        "queue": [queue],
-        "overdue": [and_(held, late), and_(claimed, late), and_(queue, late)],
+        "queue": queues or [false()],
+        "overdue": [and_(branch, late) for branch in (held, claimed, *queues)],
     }[tab]
 
 
