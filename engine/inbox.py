@@ -133,14 +133,16 @@ def actionable_conditions(user: User, holders: list[int] | None = None) -> tuple
     return or_(held, claimed), or_(false(), *queues)
 
 
-def _tab_branches(user: User, holders: list[int], tab: str, now: datetime) -> list[Any]:
-    """The disjoint conditions whose union is a tab's open tasks."""
+def _tab_branches(user: User, holders: list[int], tab: str, now: datetime) -> list[tuple[Any, Any]]:
+    """The disjoint conditions whose union is a tab's open tasks, each with the column that is
+    constant within it and leads its index (a queue's role), or None."""
     held, claimed, queues = _branches(user, holders)
     late = TaskRecord.due_at < now
+    roles = [(queue, TaskRecord.role) for queue in queues]
     return {
-        "mine": [held, claimed],
-        "queue": queues or [false()],
-        "overdue": [and_(branch, late) for branch in (held, claimed, *queues)],
+        "mine": [(held, None), (claimed, None)],
+        "queue": roles or [(false(), None)],
+        "overdue": [(and_(branch, late), lead) for branch, lead in [(held, None), (claimed, None), *roles]],
     }[tab]
 
 
@@ -152,7 +154,7 @@ def _count(session: Session, query: Any) -> int:
 def _count_open(session: Session, branches: list[Any], *filters: Any, join: bool = False) -> int:
     """Open tasks matching any of the disjoint `branches` and all `filters`, up to COUNT_CAP."""
     total = 0
-    for branch in branches:
+    for branch, _lead in branches:
         query = select(TaskRecord.id)
         if join:
             query = query.join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id)
@@ -215,11 +217,13 @@ def _task_page(
             select(TaskRecord.id)
             .join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id)
             .where(TaskRecord.status == "ready", branch, *filters)
-            .order_by(*order)
+            # leading with the branch's constant column changes nothing but shows PostgreSQL that
+            # the branch's own index is already in order (else it may walk all open tasks by due date)
+            .order_by(*([lead] if lead is not None else []), *order)
             .limit(offset + wanted)
             .subquery()
         )
-        for branch in branches
+        for branch, lead in branches
     ]
     candidates = firsts[0] if len(firsts) == 1 else union_all(*firsts)
     base = (
