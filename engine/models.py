@@ -143,14 +143,9 @@ class TaskRecord(Base):
 
     __tablename__ = "tasks"
     __table_args__ = (
-        # Partial indexes only: over open tasks (inbox queues, overdue) and completed ones (reports),
-        # so queues stay fast with any history; a full (status, ...) index would compete with them.
-        Index(
-            "ix_tasks_open_due",
-            "due_at",
-            postgresql_where=text("status = 'ready'"),
-            sqlite_where=text("status = 'ready'"),
-        ),
+        # Partial indexes only: over open tasks (inbox queues) and completed ones (reports), so queues
+        # stay fast with any history. No index leads with due_at alone: planners walked it hoping to
+        # meet a small queue's tasks early, and read every open task when the queue was empty.
         Index(
             "ix_tasks_completed",
             "completed_at",

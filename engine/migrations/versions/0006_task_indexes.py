@@ -2,7 +2,9 @@
 
 The full (status, role) and (status, due_at) indexes competed with the partial indexes of the
 inbox queues: SQLite chose them and read every open task of a role (or all of them) to count
-one person's. Open tasks by due time and completed tasks by completion time replace them.
+one person's. Completed tasks by completion time (for reports) replace them; open tasks are
+read from the inbox's partial indexes (no index leads with due_at: planners walked it hoping to
+meet a small queue's tasks early, and read every open task when the queue was empty).
 The assignee and claimant indexes cover only tasks that have one (so the queue, where both are
 NULL, is read from its own index), and running requests are counted per starter from an index.
 
@@ -30,7 +32,6 @@ def upgrade() -> None:
     with op.batch_alter_table('tasks', schema=None) as batch_op:
         batch_op.drop_index('ix_tasks_status_role')
         batch_op.drop_index('ix_tasks_status_due')
-        batch_op.create_index('ix_tasks_open_due', ['due_at'], unique=False, postgresql_where=OPEN, sqlite_where=OPEN)
         batch_op.create_index(
             'ix_tasks_completed', ['completed_at'], unique=False, postgresql_where=COMPLETED, sqlite_where=COMPLETED
         )
@@ -61,6 +62,5 @@ def downgrade() -> None:
         batch_op.create_index('ix_tasks_open_assignee', ['assignee_id', 'due_at'], unique=False,
                               postgresql_where=OPEN, sqlite_where=OPEN)
         batch_op.drop_index('ix_tasks_completed', postgresql_where=COMPLETED, sqlite_where=COMPLETED)
-        batch_op.drop_index('ix_tasks_open_due', postgresql_where=OPEN, sqlite_where=OPEN)
         batch_op.create_index('ix_tasks_status_due', ['status', 'due_at'], unique=False)
         batch_op.create_index('ix_tasks_status_role', ['status', 'role'], unique=False)
