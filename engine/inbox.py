@@ -133,16 +133,14 @@ def actionable_conditions(user: User, holders: list[int] | None = None) -> tuple
     return or_(held, claimed), or_(false(), *queues)
 
 
-def _tab_branches(user: User, holders: list[int], tab: str, now: datetime) -> list[tuple[Any, Any]]:
-    """The disjoint conditions whose union is a tab's open tasks, each with the column that is
-    constant within it and leads its index (a queue's role), or None."""
+def _tab_branches(user: User, holders: list[int], tab: str, now: datetime) -> list[Any]:
+    """The disjoint conditions whose union is a tab's open tasks."""
     held, claimed, queues = _branches(user, holders)
     late = TaskRecord.due_at < now
-    roles = [(queue, TaskRecord.role) for queue in queues]
     return {
-        "mine": [(held, None), (claimed, None)],
-        "queue": roles or [(false(), None)],
-        "overdue": [(and_(branch, late), lead) for branch, lead in [(held, None), (claimed, None), *roles]],
+        "mine": [held, claimed],
+        "queue": queues or [false()],
+        "overdue": [and_(branch, late) for branch in (held, claimed, *queues)],
     }[tab]
 
 
@@ -154,7 +152,7 @@ def _count(session: Session, query: Any) -> int:
 def _count_open(session: Session, branches: list[Any], *filters: Any, join: bool = False) -> int:
     """Open tasks matching any of the disjoint `branches` and all `filters`, up to COUNT_CAP."""
     total = 0
-    for branch, _lead in branches:
+    for branch in branches:
         query = select(TaskRecord.id)
         if join:
             query = query.join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id)
@@ -217,13 +215,11 @@ def _task_page(
             select(TaskRecord.id)
             .join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id)
             .where(TaskRecord.status == "ready", branch, *filters)
-            # leading with the branch's constant column changes nothing but shows PostgreSQL that
-            # the branch's own index is already in order (else it may walk all open tasks by due date)
-            .order_by(*([lead] if lead is not None else []), *order)
+            .order_by(*order)
             .limit(offset + wanted)
             .subquery()
         )
-        for branch, lead in branches
+        for branch in branches
     ]
     candidates = firsts[0] if len(firsts) == 1 else union_all(*firsts)
     base = (
