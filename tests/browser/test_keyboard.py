@@ -11,22 +11,9 @@ import re
 import pytest
 
 from engine.demo import DEMO_PASSWORD
+from tests.workflows.test_forms import CONFERENCE  # a valid request; each test names its event
 
 pytestmark = pytest.mark.browser
-
-CONFERENCE = {
-    "organizer": "Interpol",
-    "city": "Lyon",
-    "country": "France",
-    "start_date": "2027-03-08",
-    "end_date": "2027-03-11",
-    "attendance_role": "presenter",
-    "purpose": "Present results.",
-    "benefit": "Partnerships.",
-    "costs": {"registration": 900, "airfare": 1800, "lodging": 1200, "per_diem": 410, "other": 0},
-    "funding_source": "own_unit",
-    "members_attending": 1,
-}
 
 
 def focused(page, selector: str) -> bool:  # type: ignore[no-untyped-def]

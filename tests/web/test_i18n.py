@@ -12,6 +12,8 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 from jinja2 import Environment
 
+from tests.workflows.test_forms import CONFERENCE as ENGLISH_CONFERENCE
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 TEMPLATES = ROOT / "web" / "templates"
 FRENCH = ROOT / "web" / "translations" / "fr" / "LC_MESSAGES" / "messages.po"
@@ -104,19 +106,11 @@ def test_french_catalogue_is_complete():
 
 
 # --- beyond the catalogue: the French the pages, emails and checks actually show -----------------
-CONFERENCE = {
+CONFERENCE = {  # a valid request, its free text in French
+    **ENGLISH_CONFERENCE,
     "event_name": "Assemblée générale d'Interpol",
-    "organizer": "Interpol",
-    "city": "Lyon",
-    "country": "France",
-    "start_date": "2027-03-08",
-    "end_date": "2027-03-11",
-    "attendance_role": "presenter",
     "purpose": "Présenter nos résultats.",
     "benefit": "Partenariats.",
-    "costs": {"registration": 900, "airfare": 1800, "lodging": 1200, "per_diem": 410, "other": 0},
-    "funding_source": "own_unit",
-    "members_attending": 1,
 }
 
 
