@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import Engine
 from engine.models import TaskRecord, User
+from engine.queries import open_task_rows
 from engine.simulate import parse_scenarios
 from engine.users import users_with_role
 
@@ -64,16 +64,6 @@ def load_flows() -> dict[str, Flow]:
     return flows
 
 
-def open_rows(session: Session, instance_id: int) -> list[TaskRecord]:
-    return list(
-        session.scalars(
-            select(TaskRecord)
-            .where(TaskRecord.instance_id == instance_id, TaskRecord.status == "ready")
-            .order_by(TaskRecord.created_at, TaskRecord.id)
-        )
-    )
-
-
 def actor_for(session: Session, row: TaskRecord) -> str:
     """The task's assignee, else the first person with its role who did not start the request."""
     if row.assignee_id is not None:
@@ -87,9 +77,9 @@ def actor_for(session: Session, row: TaskRecord) -> str:
 def drive_to_mid(session: Session, engine: Engine, flow: Flow, instance_id: int) -> tuple[str, str]:
     """Complete the steps before the mid-flow task of a started instance: (mid task id, who does it)."""
     for step in flow.before:
-        row = next(r for r in open_rows(session, instance_id) if r.element_id == step.element)
+        row = next(r for r in open_task_rows(session, instance_id) if r.element_id == step.element)
         engine.complete(session, row.id, step.user or actor_for(session, row), step.data)
-    row = next(r for r in open_rows(session, instance_id) if r.element_id == flow.mid.element)
+    row = next(r for r in open_task_rows(session, instance_id) if r.element_id == flow.mid.element)
     return row.id, flow.mid.user or actor_for(session, row)
 
 

@@ -93,6 +93,17 @@ def list_tasks(
     return list(session.scalars(query).unique())
 
 
+def open_task_rows(session: Session, instance_id: int) -> list[TaskRecord]:
+    """The instance's open task-index rows, oldest first."""
+    return list(
+        session.scalars(
+            select(TaskRecord)
+            .where(TaskRecord.instance_id == instance_id, TaskRecord.status == "ready")
+            .order_by(TaskRecord.created_at, TaskRecord.id)
+        )
+    )
+
+
 def resolve_task_id(session: Session, task_id: str) -> str:
     """A full task id from a unique prefix (at least 6 characters), for people typing ids."""
     if len(task_id) >= 36:

@@ -35,7 +35,6 @@ from datetime import datetime
 from typing import Any
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
 
 from . import audit, notifications
 from .clock import ManualClock
@@ -44,6 +43,7 @@ from .definitions import NS, ParsedSources, SourceSet, parse_sources, store_vers
 from .demo import seed_demo_users
 from .errors import DefinitionError, ValidationFailed, WaypointError
 from .models import Base, ProcessInstance, TaskRecord, User
+from .queries import open_task_rows
 from .runtime import Engine
 from .taskindex import duration_after
 from .users import users_with_role
@@ -221,7 +221,7 @@ class Simulator:
                     raise ValidationFailed(f"'{step['wait_until']}' is not an ISO date-time with offset") from exc
             record["fired"] = self._fire_timers(db)
         with db.reading() as s:
-            record["open_after"] = [r.element_id for r in _open_rows(s, instance_id)]
+            record["open_after"] = [r.element_id for r in open_task_rows(s, instance_id)]
 
     def _fire_timers(self, db: Database) -> int:
         fired = 0
@@ -258,7 +258,7 @@ class Simulator:
                     "role": r.role,
                     "assignee": r.assignee.username if r.assignee else None,
                 }
-                for r in _open_rows(s, instance_id)
+                for r in open_task_rows(s, instance_id)
             ]
             result.trail = [
                 {
@@ -335,20 +335,10 @@ def _bpmn_ancestor(task: Any) -> str | None:
     return None
 
 
-def _open_rows(session: Any, instance_id: int) -> list[TaskRecord]:
-    return list(
-        session.scalars(
-            select(TaskRecord)
-            .where(TaskRecord.instance_id == instance_id, TaskRecord.status == "ready")
-            .order_by(TaskRecord.created_at, TaskRecord.id)
-        )
-    )
-
-
 def _open_task(session: Any, instance_id: int, element: str, index: int) -> TaskRecord:
-    rows = [r for r in _open_rows(session, instance_id) if r.element_id == element]
+    rows = [r for r in open_task_rows(session, instance_id) if r.element_id == element]
     if len(rows) <= index:
-        open_now = ", ".join(r.element_id for r in _open_rows(session, instance_id)) or "none"
+        open_now = ", ".join(r.element_id for r in open_task_rows(session, instance_id)) or "none"
         raise ValidationFailed(f"no open task '{element}' (open: {open_now})")
     return rows[index]
 
