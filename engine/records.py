@@ -238,17 +238,13 @@ def rotate_keys(db: Database, engine: Any) -> int:
             personal = engine.definition_for(session, instance).personal
             state = json.dumps(_reseal(json.loads(instance.state), personal, ring))
             data = _reseal(instance.data or {}, personal, ring)
-            drafts = _drafts_of(session, instance_id)
-            if (
-                state == instance.state
-                and data == instance.data
-                and all(_reseal(d.data, personal, ring) == d.data for d in drafts)
-            ):
+            drafts = [(draft, _reseal(draft.data, personal, ring)) for draft in _drafts_of(session, instance_id)]
+            if state == instance.state and data == instance.data and all(new == d.data for d, new in drafts):
                 continue
             _lock_instance(session, instance)
             instance.state, instance.data = state, data
-            for draft in drafts:
-                draft.data = _reseal(draft.data, personal, ring)
+            for draft, new in drafts:
+                draft.data = new
             rewritten += 1
     return rewritten
 
