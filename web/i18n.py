@@ -20,6 +20,8 @@ from babel.numbers import format_currency, format_decimal
 from flask import Flask, current_app, g, request, session
 from flask_babel import Babel, get_locale
 
+from engine import inbox
+
 log = logging.getLogger("waypoint.web")
 
 LANGUAGES = ("en", "fr")
@@ -68,9 +70,7 @@ def number(value: Any, fmt: str | None = None) -> str:
 
 def count(value: int) -> str:
     """An inbox count the locale's way, `1,000+` once it reached the inbox's cap."""
-    from engine.inbox import COUNT_CAP
-
-    return number(value) + ("+" if value >= COUNT_CAP else "")
+    return number(value) + ("+" if value >= inbox.COUNT_CAP else "")
 
 
 def when(value: datetime | None, fmt: str = "medium") -> str:
