@@ -38,7 +38,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine import Database, Engine
 from engine.api_tokens import create_token
-from engine.demo import DEMO_PASSWORD
+from engine.demo.people import DEMO_PASSWORD
 from engine.models import ProcessInstance
 from engine.scripting import is_iso_literal
 from engine.serialization import dump, load

@@ -1,6 +1,6 @@
 """The benchmark's data: real requests through the engine, cloned in bulk into an office's whole history.
 
-1. *Templates*: `engine.demo_data.generate` drives a few hundred realistic requests through the engine
+1. *Templates*: `engine.demo.history.generate` drives a few hundred realistic requests through the engine
    over the year before `ANCHOR` (every process, every state: waiting at each step, finished with each
    outcome, timers fired, messages received), into a SQLite file cached under bench/.cache/.
 2. *Clones*: every row of a template instance (the instance with its state and data, its task index
@@ -39,7 +39,7 @@ from sqlalchemy.sql.schema import Table
 
 from engine import Database, Engine, ManualClock, WaypointError
 from engine import audit as audit_mod
-from engine.demo import DEMO_PASSWORD, seed_demo_users
+from engine.demo.people import DEMO_PASSWORD, seed_demo_users
 from engine.models import Base, ProcessDefinition, ProcessInstance, TaskRecord, Timer, User
 
 from .common import ANCHOR, BENCH_DATA_KEY, BPMN, CACHE, ROOT, log, pg_url, remove_sqlite, reset_pg_schema, sqlite_url
@@ -121,7 +121,7 @@ def template_path(key: str) -> Path:
 
 def ensure_templates() -> tuple[Path, float]:
     """The template database (built when missing): (path, seconds spent building)."""
-    from engine.demo_data import generate
+    from engine.demo.history import generate
 
     key = template_key()
     path = template_path(key)
@@ -853,7 +853,7 @@ class _Rollback(Exception):
 
 def _attempt(db: Database, engine: Engine, iid: int) -> tuple:
     """Complete the first open task of an instance as the autopilot would, then roll back: what happened."""
-    from engine.autopilot import Autopilot, fill
+    from engine.demo.autopilot import Autopilot, fill
     from engine.errors import ValidationFailed
 
     pilot = Autopilot(engine, random.Random(iid), refuse_rate=0.0, sendback_rate=0.0)

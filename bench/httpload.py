@@ -187,7 +187,7 @@ class Server:
             ]
         else:
             self.kind = "waypoint serve (Werkzeug, threaded)"
-            command = [sys.executable, "-m", "engine.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+            command = [sys.executable, "-m", "cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
         self._log_file = self.log.open("w")
         self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self._log_file, stderr=subprocess.STDOUT)
         self._wait_ready()

@@ -113,7 +113,7 @@ def _complete(kind: str, url: str, n: int) -> None:
 
 
 def _inbox(kind: str, url: str, runs: int) -> None:
-    from engine.demo import DEMO_PASSWORD
+    from engine.demo.people import DEMO_PASSWORD
     from web import create_app
 
     from .httpload import SECRET, InProcess, sign_in
@@ -154,9 +154,9 @@ def _plans(db: Database, timer: SqlTimer, top: int = 3) -> str:
 def _timers(kind: str, url: str, n: int) -> None:
     from sqlalchemy import select
 
-    from engine.messages import MailConfig, configure
+    from engine.mail.compose import MailConfig, configure
     from engine.models import ProcessDefinition
-    from engine.scheduler import Worker, WorkerSettings
+    from engine.worker.loop import Worker, WorkerSettings
 
     from .workers import _fire_all, prepare_timers
 

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from engine import Database, Engine, ManualClock
-from engine.demo import DEMO_PASSWORD
+from engine.demo.people import DEMO_PASSWORD
 
 from .common import ANCHOR, Mode, summary
 from .httpload import SECRET, InProcess, Server, sign_in

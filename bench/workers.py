@@ -191,11 +191,11 @@ def _fire_all(worker: Any) -> tuple[int, float, int]:
 def _scheduler_child(url: str, plan: dict, scale_url: str | None, runs: int, out: Any) -> None:
     from sqlalchemy import update
 
-    from engine.digest import send_digests
-    from engine.messages import MailConfig, configure
+    from engine.mail.compose import MailConfig, configure
     from engine.models import ProcessDefinition, Timer
-    from engine.scheduler import Worker, WorkerSettings
     from engine.taskindex import TASK_REMINDER
+    from engine.worker.digest import send_digests
+    from engine.worker.loop import Worker, WorkerSettings
 
     from .httpload import SECRET
 

@@ -4,10 +4,10 @@
 SpiffWorkflow or writes SQL directly.
 """
 
-from .clock import ManualClock, SystemClock
-from .config import Settings
-from .db import Database
-from .errors import (
+from engine.clock import ManualClock, SystemClock
+from engine.config import Settings
+from engine.db import Database
+from engine.errors import (
     AmbiguousMessage,
     ConcurrentUpdate,
     Conflict,
@@ -23,7 +23,7 @@ from .errors import (
     ValidationFailed,
     WaypointError,
 )
-from .runtime import Engine
+from engine.runtime import Engine
 
 __all__ = [
     "AmbiguousMessage",

@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from .errors import NotFound, ValidationFailed, WaypointError
-from .models import ApiToken, User
+from engine.errors import NotFound, ValidationFailed, WaypointError
+from engine.models import ApiToken, User
 
 TOKEN_PREFIX = "wpt_"
 SHOWN_CHARS = 12

@@ -11,8 +11,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .errors import NotFound, ValidationFailed
-from .models import Attachment, ProcessInstance, User
+from engine.errors import NotFound, ValidationFailed
+from engine.models import Attachment, ProcessInstance, User
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 #: Accepted types, recognised by their first bytes (the browser's claim is not trusted).

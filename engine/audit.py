@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .models import AuditEvent, ProcessInstance
+from engine.models import AuditEvent, ProcessInstance
 
 GENESIS = "0" * 64
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from .db import Database
-from .errors import NotFound, WaypointError
+from engine.db import Database
+from engine.errors import NotFound, WaypointError
 
 
 def _sqlite_path(db: Database) -> Path:

@@ -20,9 +20,9 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from .definitions import FORM_PROPERTY, NS, ParsedSources, role_for_lane
-from .glue import glue as _registered
-from .scripting import ALLOWED_BUILTIN_NAMES, ScriptRejected, check_source, is_iso_literal
+from engine.definitions import FORM_PROPERTY, NS, ParsedSources, role_for_lane
+from engine.glue import glue as _registered
+from engine.scripting import ALLOWED_BUILTIN_NAMES, ScriptRejected, check_source, is_iso_literal
 
 RESERVED_IDS = {"Start", "End"}
 _LOOKS_ISO = re.compile(r"^(R\d*/)?P[\dT]|^\d{4}-\d{2}")
@@ -360,7 +360,7 @@ def check_bilingual(files: dict[str, str]) -> list[dict]:
     title, and `x-enumLabels` their `x-fr` `x-enumLabels`. The designer's check reports these
     (docs/modelling.md, "Both official languages"); deployment does not refuse them.
     """
-    from .xmlsafe import parse_xml
+    from engine.xmlsafe import parse_xml
 
     out: list[dict] = []
     forms: set[str] = set()

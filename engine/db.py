@@ -22,8 +22,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-from .config import ensure_sqlite_directory
-from .errors import DatabaseUnavailable, SchemaOutOfDate
+from engine.config import ensure_sqlite_directory
+from engine.errors import DatabaseUnavailable, SchemaOutOfDate
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _WRITE_OPTION = "waypoint_write"

@@ -26,10 +26,10 @@ from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .errors import DefinitionError, NotFound
-from .models import DefinitionFile, ProcessDefinition
-from .privacy import Classification, classify
-from .xmlsafe import MAX_FILE_BYTES, parse_xml, to_bytes
+from engine.errors import DefinitionError, NotFound
+from engine.models import DefinitionFile, ProcessDefinition
+from engine.privacy import Classification, classify
+from engine.xmlsafe import MAX_FILE_BYTES, parse_xml, to_bytes
 
 NS = {
     "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",

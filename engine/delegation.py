@@ -14,9 +14,9 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .errors import NotFound, PermissionDenied, ValidationFailed
-from .models import Delegation, User
-from .users import users_with_role
+from engine.errors import NotFound, PermissionDenied, ValidationFailed
+from engine.models import Delegation, User
+from engine.users import users_with_role
 
 MAX_DAYS = 366
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 
-from .errors import ValidationFailed
+from engine.errors import ValidationFailed
 
 MAX_SUBMISSION_BYTES = 256 * 1024
 _FORMATS = FormatChecker()

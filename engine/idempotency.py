@@ -23,8 +23,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .errors import Conflict, WaypointError
-from .models import IdempotencyRecord
+from engine.errors import Conflict, WaypointError
+from engine.models import IdempotencyRecord
 
 RETENTION = timedelta(hours=24)
 MAX_KEY_LENGTH = 200

@@ -28,13 +28,13 @@ from email.utils import parseaddr
 from html import unescape
 from typing import Any
 
-from .db import Database
-from .decisions import NeedsTaskPage, decide, load_grant
-from .errors import ValidationFailed, WaypointError
-from .messages import MailConfig, config_for, send_plain
-from .models import TaskRecord, User
-from .runtime import Engine
-from .tokens import ActionToken, TokenRejected, TokenUsed, verify_reply
+from engine.db import Database
+from engine.errors import ValidationFailed, WaypointError
+from engine.mail.compose import MailConfig, config_for, send_plain
+from engine.mail.links import ActionToken, TokenRejected, TokenUsed, verify_reply
+from engine.models import TaskRecord, User
+from engine.one_click import NeedsTaskPage, decide, load_grant
+from engine.runtime import Engine
 
 log = logging.getLogger("waypoint.mailin")
 

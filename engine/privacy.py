@@ -30,7 +30,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCMSIV
 
-from .errors import WaypointError
+from engine.errors import WaypointError
 
 PREFIX = "enc:v1:"
 #: Roles whose work needs personal data in clear (besides the requester for their own request).

@@ -29,11 +29,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import audit, notifications
-from .checks import check_sources
-from .clock import Clock, SystemClock, frozen_time
-from .config import Settings
-from .definitions import (
+from engine import audit
+from engine.checks import check_sources
+from engine.clock import Clock, SystemClock, frozen_time
+from engine.config import Settings
+from engine.definitions import (
     DeployResult,
     ParsedDefinition,
     SourceSet,
@@ -43,7 +43,7 @@ from .definitions import (
     read_sources,
     store_versions,
 )
-from .errors import (
+from engine.errors import (
     AmbiguousMessage,
     ConcurrentUpdate,
     DefinitionError,
@@ -55,16 +55,17 @@ from .errors import (
     TaskAlreadyCompleted,
     ValidationFailed,
 )
-from .forms import validate_submission
-from .glue import GlueRegistry, load_workflows
-from .inbox import holders_for
-from .models import MessageSubscription, ProcessInstance, SensitiveAccess, TaskRecord, Timer, User
-from .privacy import PREFIX as ENCRYPTED
-from .privacy import REVEAL_ROLES, Vault, mask
-from .scripting import DEFAULT_TIME_LIMIT, ScriptRejected, ScriptTimeout, WaypointScriptEngine, builtin_helpers
-from .serialization import SERIALIZER_VERSION, dump, load
-from .taskindex import BPMN_TIMER, IndexContext, canonical, sync_all
-from .users import KNOWN_ROLES, find_user
+from engine.forms import validate_submission
+from engine.glue import GlueRegistry, load_workflows
+from engine.mail import notifications
+from engine.models import MessageSubscription, ProcessInstance, SensitiveAccess, TaskRecord, Timer, User
+from engine.privacy import PREFIX as ENCRYPTED
+from engine.privacy import REVEAL_ROLES, Vault, mask
+from engine.queries.inbox import holders_for
+from engine.scripting import DEFAULT_TIME_LIMIT, ScriptRejected, ScriptTimeout, WaypointScriptEngine, builtin_helpers
+from engine.serialization import SERIALIZER_VERSION, dump, load
+from engine.taskindex import BPMN_TIMER, IndexContext, canonical, sync_all
+from engine.users import KNOWN_ROLES, find_user
 
 #: Data keys the engine sets at start; forms cannot submit them.
 RESERVED_FIELDS = frozenset({"requester", "requester_name", "instance_id", "process_key"})

@@ -26,7 +26,7 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from .clock import current_time
+from engine.clock import current_time
 
 SCRIPT_FILENAME = "<bpmn-script>"
 DEFAULT_TIME_LIMIT = 1.0

@@ -19,9 +19,9 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SERIALIZER_VERSION
 from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG
 
-from .definitions import ParsedDefinition
-from .privacy import PREFIX as ENCRYPTED
-from .privacy import Classification, DataKeyError, Vault
+from engine.definitions import ParsedDefinition
+from engine.privacy import PREFIX as ENCRYPTED
+from engine.privacy import Classification, DataKeyError, Vault
 
 __all__ = ["SERIALIZER_VERSION", "dump", "load"]
 

@@ -19,9 +19,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .errors import PermissionDenied, ValidationFailed
-from .models import ServiceAccount, User
-from .users import add_user, find_user
+from engine.errors import PermissionDenied, ValidationFailed
+from engine.models import ServiceAccount, User
+from engine.users import add_user, find_user
 
 _MESSAGE_NAME = re.compile(r"^(\*|[A-Za-z_][A-Za-z0-9_.-]{0,99})$")
 

@@ -26,8 +26,8 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from .definitions import FORM_PROPERTY, ParsedDefinition, role_for_lane
-from .models import MessageSubscription, ProcessInstance, TaskRecord, Timer, User
+from engine.definitions import FORM_PROPERTY, ParsedDefinition, role_for_lane
+from engine.models import MessageSubscription, ProcessInstance, TaskRecord, Timer, User
 
 DEFAULT_DUE = "P5D"
 BPMN_TIMER = "bpmn_timer"

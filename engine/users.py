@@ -12,8 +12,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from .errors import NotFound, ValidationFailed
-from .models import User, UserRole
+from engine.errors import NotFound, ValidationFailed
+from engine.models import User, UserRole
 
 #: Roles that own lanes in the processes, plus the two that own pages.
 PROCESS_ROLES = (

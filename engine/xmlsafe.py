@@ -12,7 +12,7 @@ import re
 
 from lxml import etree
 
-from .errors import DefinitionError
+from engine.errors import DefinitionError
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 _DOCTYPE = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)

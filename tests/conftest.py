@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from engine import Database, Engine, ManualClock
-from engine.demo import seed_demo_users
+from engine.demo.people import seed_demo_users
 from engine.models import Base
 
 #: A fixed data key for the suite (personal fields are encrypted at rest; see engine/privacy.py).

@@ -108,7 +108,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     def healthz():  # type: ignore[no-untyped-def]
         """Health: database reachable and migrations current (else 503); worker heartbeat recent
         (else 200 "degraded": pages work, timers and email wait)."""
-        from engine.metrics import health
+        from engine.queries.metrics import health
 
         try:
             healthy, checks = health(db, engine.clock.now())
@@ -121,7 +121,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     @app.get("/metrics")
     def metrics():  # type: ignore[no-untyped-def]
         """Prometheus metrics (open tasks by step, overdue, outbox, incidents, timer lag, worker)."""
-        from engine.metrics import prometheus
+        from engine.queries.metrics import prometheus
 
         with db.reading() as session:
             body = prometheus(session, engine.clock.now())

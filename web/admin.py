@@ -9,7 +9,7 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from engine import records
+from engine import privacy_records
 from engine.models import User
 
 from .auth import role_required
@@ -36,7 +36,7 @@ def access_log():  # type: ignore[no-untyped-def]
     username = request.args.get("user") or None
     instance_id = request.args.get("instance", type=int)
     with db().reading() as s:
-        rows = records.access_log(s, username=username, instance_id=instance_id)
+        rows = privacy_records.access_log(s, username=username, instance_id=instance_id)
         return render_template(
             "admin/access_log.html", rows=rows, username=username or "", instance_id=instance_id or ""
         )
@@ -51,9 +51,9 @@ def subject_access():  # type: ignore[no-untyped-def]
         return render_template("admin/subject_access.html", person="", export=None)
     download = request.args.get("format") in ("json", "csv")
     with db().transaction() as s:  # a download holds personal data in clear: it goes in the access log
-        export = records.subject_export(s, engine(), person, viewer=user() if download else None)
+        export = privacy_records.subject_export(s, engine(), person, viewer=user() if download else None)
     if request.args.get("format") == "csv":
-        return csv_response(list(records.subject_rows(export)), f"subject-access-{person[:40]}")
+        return csv_response(list(privacy_records.subject_rows(export)), f"subject-access-{person[:40]}")
     if request.args.get("format") == "json":
         body = json.dumps(export, indent=2, default=str, ensure_ascii=False)
         return Response(
@@ -69,9 +69,9 @@ def subject_access():  # type: ignore[no-untyped-def]
 def retention():  # type: ignore[no-untyped-def]
     """Dry run of the retention purge; POST purges now (the worker also runs it daily)."""
     if request.method == "POST":
-        purged = records.run_retention(db(), engine(), actor=user().username)
+        purged = privacy_records.run_retention(db(), engine(), actor=user().username)
         flash(_("Personal data removed from %(n)s request(s).", n=len(purged)), "success")
         return redirect(url_for("admin.retention"))
     with db().reading() as s:
-        due = records.retention_due(s, engine(), engine().clock.now())
+        due = privacy_records.retention_due(s, engine(), engine().clock.now())
     return render_template("admin/retention.html", due=due)

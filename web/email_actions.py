@@ -17,15 +17,16 @@ from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
-from engine import Database, Engine, digest
-from engine.decisions import NeedsTaskPage, decide, form_for_task, load_grant
-from engine.emails import format_datetime
+from engine import Database, Engine
 from engine.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from engine.messages import config_for
+from engine.mail.bodies import format_datetime
+from engine.mail.compose import config_for
+from engine.mail.links import ActionToken, TokenExpired, TokenRejected, TokenUsed, is_used, verify
+from engine.mail.outbox import overview
 from engine.models import User
-from engine.outbox import overview
-from engine.scheduler import open_incidents
-from engine.tokens import ActionToken, TokenExpired, TokenRejected, TokenUsed, is_used, verify
+from engine.one_click import NeedsTaskPage, decide, form_for_task, load_grant
+from engine.worker import digest
+from engine.worker.loop import open_incidents
 
 from .auth import role_required
 from .i18n import LANGUAGES

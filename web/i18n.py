@@ -20,7 +20,7 @@ from babel.numbers import format_currency, format_decimal
 from flask import Flask, current_app, g, request, session
 from flask_babel import Babel, get_locale
 
-from engine import inbox
+from engine.queries import inbox
 
 log = logging.getLogger("waypoint.web")
 

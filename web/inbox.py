@@ -10,7 +10,8 @@ from flask_babel import gettext as _
 from engine import Conflict, PermissionDenied, ValidationFailed, WaypointError
 from engine import audit as audit_trail
 from engine.attachments import list_for
-from engine.inbox import (
+from engine.privacy import mask
+from engine.queries.inbox import (
     InboxQuery,
     delete_drafts,
     get_draft,
@@ -21,7 +22,6 @@ from engine.inbox import (
     task_data,
     visible_task,
 )
-from engine.privacy import mask
 from engine.users import users_with_role
 
 from .auth import login_required

@@ -8,9 +8,9 @@ from typing import Any
 from flask import Blueprint, Response, abort, render_template, request
 from sqlalchemy import select
 
-from engine import reports
 from engine.models import ProcessInstance
-from engine.queries import list_processes
+from engine.queries import reports
+from engine.queries.tasks import list_processes
 
 from .auth import role_required
 from .context import db, engine

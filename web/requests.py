@@ -8,9 +8,9 @@ from flask_babel import gettext as _
 from engine import NotFound, PermissionDenied, ValidationFailed, WaypointError
 from engine import audit as audit_trail
 from engine.attachments import list_for
-from engine.inbox import catalogue, diagram_state, visible_instance
 from engine.models import Attachment
-from engine.queries import list_tasks
+from engine.queries.inbox import catalogue, diagram_state, visible_instance
+from engine.queries.tasks import list_tasks
 
 from .auth import login_required
 from .context import attachments, db, engine, user

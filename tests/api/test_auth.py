@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from cli import Context, main
 from engine.api_tokens import hash_token
-from engine.cli import Context, main
 from engine.models import ApiToken
 from engine.users import get_user
 from tests.api.conftest import Api, assert_error, make_token

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from engine.api_queries import InstanceFilters, list_instances
-from engine.inbox import can_view
 from engine.models import ProcessInstance, User
+from engine.queries.api import InstanceFilters, list_instances
+from engine.queries.inbox import can_view
 from tests.api.conftest import assert_error, documents_request
 
 sqlite_only = pytest.mark.parametrize("db", ["sqlite"], indirect=True)

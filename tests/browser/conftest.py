@@ -16,7 +16,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from engine import Database, Engine, ManualClock
-from engine.demo import DEMO_PASSWORD, seed_demo_users
+from engine.demo.people import DEMO_PASSWORD, seed_demo_users
 from web import create_app
 
 ROOT = Path(__file__).resolve().parent.parent.parent

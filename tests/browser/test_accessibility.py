@@ -14,7 +14,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from engine.demo import DEMO_PASSWORD
+from engine.demo.people import DEMO_PASSWORD
 from engine.models import User
 from tests.browser.conftest import ARTIFACTS, ROOT, screenshot
 from tests.browser.test_flows import submit_conference

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from engine import Database, Engine, ManualClock
-from engine.demo import DEMO_PASSWORD, seed_demo_users
+from engine.demo.people import DEMO_PASSWORD, seed_demo_users
 from engine.models import ProcessInstance
 from tests.browser.conftest import CHROMIUM, ROOT, Live, screenshot
 from web import create_app
@@ -128,7 +128,7 @@ def test_change_a_due_duration_check_deploy_see_the_next_version(designer_page, 
 
 
 def _definition(session, version):  # type: ignore[no-untyped-def]
-    from engine.migrate import find_definition
+    from engine.designer.move_instances import find_definition
 
     return find_definition(session, KEY, version)
 

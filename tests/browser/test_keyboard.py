@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from engine.demo import DEMO_PASSWORD
+from engine.demo.people import DEMO_PASSWORD
 from tests.workflows.test_forms import CONFERENCE  # a valid request; each test names its event
 
 pytestmark = pytest.mark.browser
@@ -122,7 +122,7 @@ def test_approve_open_bulk_and_claim_with_the_keyboard_only(chromium, live):
         context.close()
 
     with live.db.reading() as s:
-        from engine.queries import list_tasks
+        from engine.queries.tasks import list_tasks
 
         steps = {i: [t.name for t in list_tasks(s, instance_id=i)] for i in ids}
     assert steps == {i: ["Confirm funds"] for i in ids}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from engine.definitions import read_sources
-from engine.diff import diff_files
+from engine.designer.diff import diff_files
 from tests.designer.conftest import BPMN, small
 
 SECOND_REVIEW = (

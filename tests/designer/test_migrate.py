@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from engine import audit
-from engine import migrate as migration
-from engine.drafts import log_of
+from engine.designer import move_instances as migration
+from engine.designer.drafts import log_of
 from engine.models import ProcessDefinition, ProcessInstance, TaskRecord, Timer
 from engine.taskindex import TASK_REMINDER
 from tests.designer.conftest import BPMN, conference, small

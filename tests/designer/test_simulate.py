@@ -10,11 +10,11 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
+from cli import main
 from engine import DefinitionError
-from engine.cli import main
 from engine.definitions import read_sources
+from engine.designer.simulate import Simulator, parse_scenarios
 from engine.models import ProcessInstance
-from engine.simulate import Simulator, parse_scenarios
 from tests.designer.conftest import BPMN, conference
 
 SCENARIO_FILES = sorted((BPMN / "scenarios").glob("*.json"))

@@ -7,7 +7,7 @@ from sqlalchemy import text
 
 from engine import Database, NotFound, WaypointError
 from engine.backup import backup, restore
-from engine.queries import list_processes
+from engine.queries.tasks import list_processes
 from tests.conftest import FIXTURES
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import FIXTURES
 
-WAYPOINT = [sys.executable, "-m", "engine.cli"]
+WAYPOINT = [sys.executable, "-m", "cli"]
 
 
 def run(url: str, *args: str, expect: int = 0) -> subprocess.CompletedProcess:
@@ -106,7 +106,7 @@ def test_cli_dead_database_and_missing_schema(tmp_path: Path):
 def test_every_command_has_help(command):
     from click.testing import CliRunner
 
-    from engine.cli import main
+    from cli import main
 
     result = CliRunner().invoke(main, [command, "--help"])
     assert result.exit_code == 0 and "Usage:" in result.output

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from engine import ConcurrentUpdate, Conflict
 from engine.models import AuditEvent, ProcessInstance, TaskRecord
-from engine.queries import list_tasks
+from engine.queries.tasks import list_tasks
 from tests.conftest import FIXTURES
 
 THREADS = 8

@@ -8,9 +8,9 @@ import pytest
 
 from engine import InvalidState, PermissionDenied, ValidationFailed
 from engine.delegation import delegate, delegations_of, revoke
-from engine.inbox import InboxQuery, inbox_page
 from engine.models import ProcessInstance
-from engine.queries import instance_view, list_tasks
+from engine.queries.inbox import InboxQuery, inbox_page
+from engine.queries.tasks import instance_view, list_tasks
 from engine.users import get_user
 from tests.conftest import FIXTURES, ROOT
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from engine import audit
-from engine.demo_data import generate
+from engine.demo.history import generate
 from engine.models import ProcessInstance, TaskRecord
 from tests.conftest import ROOT
 

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import text
 
 from engine import Engine, PermissionDenied
-from engine.inbox import save_draft
 from engine.models import AuditEvent, ProcessInstance, TaskDraft, TaskRecord
 from engine.privacy import DataKeyError, Keyring
-from engine.records import access_log, retention_due, rotate_keys, run_retention, subject_export, subject_rows
+from engine.privacy_records import access_log, retention_due, rotate_keys, run_retention, subject_export, subject_rows
+from engine.queries.inbox import save_draft
 from engine.users import get_user
 from tests.conftest import ROOT
 

@@ -12,10 +12,10 @@ from typing import Any
 
 from sqlalchemy import text
 
-from engine.demo_data import generate
-from engine.inbox import save_draft
+from engine.demo.history import generate
 from engine.models import Base, ProcessInstance, TaskRecord
-from engine.records import access_log
+from engine.privacy_records import access_log
+from engine.queries.inbox import save_draft
 from engine.users import get_user
 from tests.conftest import ROOT
 

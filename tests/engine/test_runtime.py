@@ -18,7 +18,7 @@ from engine import (
     ValidationFailed,
 )
 from engine.models import AuditEvent, MessageSubscription, ProcessInstance, TaskRecord, Timer
-from engine.queries import instance_view, list_tasks
+from engine.queries.tasks import instance_view, list_tasks
 from tests.conftest import FIXTURES
 
 SMALL = FIXTURES / "small"

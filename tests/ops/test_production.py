@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from engine import Database, Engine
-from engine.demo import seed_demo_users
+from engine.demo.people import seed_demo_users
 from tests.conftest import FIXTURES, PG_ADMIN_URL, _postgres_problem
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -106,7 +106,7 @@ def test_two_gunicorn_workers_and_two_scheduler_workers(pg_url, tmp_path):
     )
     workers = [
         subprocess.Popen(
-            [sys.executable, "-m", "engine.cli", "worker"],
+            [sys.executable, "-m", "cli", "worker"],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from engine import Database, Engine, ValidationFailed
 from engine.definitions import latest_definition
 from engine.models import MessageSubscription, ProcessInstance, TaskRecord, Timer, User
-from engine.queries import list_processes
+from engine.queries.tasks import list_processes
 from engine.taskindex import BPMN_TIMER
 from engine.users import add_user, find_user
 

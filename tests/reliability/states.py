@@ -46,7 +46,7 @@ def generate(per_process: int = 10) -> dict:
     from sqlalchemy import select
 
     from engine import Database, Engine, ManualClock
-    from engine.demo import seed_demo_users
+    from engine.demo.people import seed_demo_users
     from engine.models import ProcessInstance
     from engine.serialization import SERIALIZER_VERSION, load
     from tests.reliability.explore import STRATEGIES, Explorer

@@ -83,7 +83,7 @@ def round_trips(db, engine, clock) -> None:
 
 def test_round_trip_at_every_wait_state_of_every_process(sqlite_db, engine, clock):
     """The state text is the same whichever database stored it: the default run uses SQLite."""
-    from engine.demo import seed_demo_users
+    from engine.demo.people import seed_demo_users
 
     with sqlite_db.transaction() as s:
         seed_demo_users(s, clock.now(), password=None)

@@ -15,9 +15,9 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from engine.config import SmtpSettings
+from engine.mail.notifications import MailConfig, configure
 from engine.models import OutboxMessage, TaskRecord
-from engine.notifications import MailConfig, configure
-from engine.scheduler import Worker, WorkerSettings
+from engine.worker.loop import Worker, WorkerSettings
 
 FLOWS = Path(__file__).parent / "fixtures" / "flows"
 SECRET = "scheduler-test-secret"

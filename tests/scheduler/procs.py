@@ -8,8 +8,8 @@ from pathlib import Path
 
 from engine import Database, Engine, ManualClock
 from engine.config import SmtpSettings
-from engine.notifications import MailConfig, configure
-from engine.scheduler import Worker, WorkerSettings
+from engine.mail.notifications import MailConfig, configure
+from engine.worker.loop import Worker, WorkerSettings
 
 
 def _worker(url: str, now: str, owner: str, smtp_port: int, batch: int) -> Worker:

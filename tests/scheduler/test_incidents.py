@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from engine.models import AuditEvent, Incident, Timer
-from engine.scheduler import open_incidents, retry_incident
+from engine.worker.loop import open_incidents, retry_incident
 from tests.scheduler.conftest import start
 
 
@@ -59,8 +59,8 @@ def test_failing_timer_backs_off_then_becomes_an_incident(flows, engine, clock, 
 
 
 def test_a_failing_digest_backs_off_and_opens_one_incident(flows, engine, clock, make_worker, monkeypatch):
-    from engine import digest
     from engine.models import PeriodicJob
+    from engine.worker import digest
 
     db = flows
     start(db, engine, key="timer_race")

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from engine.mail.outbox import backoff, enqueue
 from engine.models import Incident, OutboxMessage
-from engine.outbox import backoff, enqueue
-from engine.scheduler import open_incidents, retry_incident
+from engine.worker.loop import open_incidents, retry_incident
 from tests.scheduler.conftest import SmtpSink, free_port, outbox_rows, start
 
 

@@ -8,11 +8,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from engine import notifications
 from engine.glue import ProcessGlue, load_workflows
-from engine.invitations import CALENDAR_RULES, CalendarRule
+from engine.mail import notifications
+from engine.mail.invitations import CALENDAR_RULES, CalendarRule
+from engine.mail.notifications import next_reminder
 from engine.models import AuditEvent, OutboxMessage, PeriodicJob, TaskRecord, Timer, User
-from engine.notifications import next_reminder
 from engine.taskindex import TASK_ESCALATION, TASK_REMINDER
 from tests.scheduler.conftest import open_task, outbox_rows, start
 

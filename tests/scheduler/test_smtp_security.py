@@ -13,7 +13,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from engine.config import SmtpSettings
-from engine.outbox import OutboxSender
+from engine.mail.outbox import OutboxSender
 from tests.scheduler.conftest import SmtpSink, free_port, outbox_rows
 from tests.scheduler.test_outbox import queue
 

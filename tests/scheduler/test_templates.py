@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from engine.emails import calendar_invitation, format_date, format_datetime, render
+from engine.mail.bodies import calendar_invitation, format_date, format_datetime, render
 
 TASK = {
     "recipient_name": "Chantal Gagnon",

@@ -14,12 +14,12 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from engine.cli import main
+from cli import main
+from engine.mail.outbox import enqueue
 from engine.models import Incident, OutboxMessage, User
-from engine.outbox import enqueue
 from tests.scheduler.conftest import FLOWS, SmtpSink
 
-WAYPOINT = [sys.executable, "-m", "engine.cli"]
+WAYPOINT = [sys.executable, "-m", "cli"]
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import exc, func, select, text
 
+from cli import Context, main
 from engine.audit import verify
-from engine.cli import Context, main
 from engine.models import AuditEvent, ProcessInstance
 from tests.reliability.harness import drive_to_end, start_flow
 

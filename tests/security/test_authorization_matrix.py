@@ -201,7 +201,7 @@ def world(people, engine, tmp_path) -> World:
 
 @pytest.fixture
 def sqlite_world(sqlite_db, engine, clock, tmp_path) -> World:
-    from engine.demo import seed_demo_users
+    from engine.demo.people import seed_demo_users
 
     with sqlite_db.transaction() as s:
         seed_demo_users(s, clock.now(), password=None)

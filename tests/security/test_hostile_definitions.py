@@ -358,7 +358,7 @@ def test_endless_dmn_cell_stores_nothing(people, quick_engine):
 def test_loop_without_a_wait_state_is_stopped(sqlite_db, clock):
     """A cycle of a script task and a gateway, deployed: starting it must end in a ScriptError
     from the engine itself, quickly. The test's guard helper stops the loop after 2 s otherwise."""
-    from engine.demo import seed_demo_users
+    from engine.demo.people import seed_demo_users
 
     deadline = time.monotonic() + 2
     spins = 0

@@ -219,7 +219,7 @@ def flat_form_strategy(schema: dict) -> st.SearchStrategy:
 def test_start_forms_through_the_web(real_app):
     app = real_app
     db, engine = app.extensions["waypoint.db"], app.extensions["waypoint.engine"]
-    from engine.inbox import catalogue
+    from engine.queries.inbox import catalogue
 
     browser = Browser(app).login("lokafor")  # liaison officer: may start every process
     with db.reading() as s:
@@ -298,7 +298,7 @@ def walk_through_web(app, clock):
 
 
 def sqlite_app(sqlite_db, engine, clock, tmp_path):
-    from engine.demo import seed_demo_users
+    from engine.demo.people import seed_demo_users
 
     with sqlite_db.transaction() as s:
         seed_demo_users(s, clock.now(), password=None)

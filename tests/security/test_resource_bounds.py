@@ -14,8 +14,8 @@ from engine import DefinitionError, ValidationFailed
 from engine.attachments import MAX_ATTACHMENT_BYTES
 from engine.definitions import MAX_TOTAL_BYTES, SourceSet
 from engine.forms import MAX_SUBMISSION_BYTES, validate_submission
-from engine.inbox import MAX_PER_PAGE
 from engine.models import Attachment
+from engine.queries.inbox import MAX_PER_PAGE
 from engine.scripting import DEFAULT_TIME_LIMIT, MAX_SEQUENCE, RestrictedEnvironment, ScriptTimeout
 from tests.conftest import FIXTURES
 from tests.web.conftest import Browser, task_ids

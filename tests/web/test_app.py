@@ -32,7 +32,7 @@ def test_home_is_the_inbox_and_health_answers(db, engine):
     health = client.get("/healthz")
     assert health.status_code == 200 and health.json["status"] == "degraded"  # no worker has run yet
     assert health.json["checks"]["migrations"] == "current" and health.json["checks"]["worker"]["ok"] is False
-    from engine.scheduler import Worker
+    from engine.worker.loop import Worker
 
     Worker(db, engine).tick()
     assert client.get("/healthz").json["status"] == "ok"

@@ -132,7 +132,7 @@ def test_a_french_speaking_approver_clears_her_queue_in_french(app, as_user, clo
     import re
     from datetime import timedelta
 
-    from engine.scheduler import Worker
+    from engine.worker.loop import Worker
     from tests.web.conftest import task_ids
 
     db, engine = app.extensions["waypoint.db"], app.extensions["waypoint.engine"]

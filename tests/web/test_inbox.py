@@ -60,7 +60,7 @@ def test_filters_search_sort_and_pages(app, as_user, clock):
 
 
 def test_counts_stop_at_the_cap_and_paging_goes_on(app, as_user, clock, monkeypatch):
-    monkeypatch.setattr("engine.inbox.COUNT_CAP", 12)  # as if a queue held more than 1,000 tasks
+    monkeypatch.setattr("engine.queries.inbox.COUNT_CAP", 12)  # as if a queue held more than 1,000 tasks
     for n in range(30):
         start(app, title=f"Item {n:02d}")
         clock.advance(minutes=1)

@@ -45,7 +45,7 @@ def test_exports_and_api_are_masked(app, as_user):
 def test_task_page_masks_the_request_so_far_until_revealed(app, as_user):
     iid = start_visit(app)
     db = app.extensions["waypoint.db"]
-    from engine.queries import list_tasks
+    from engine.queries.tasks import list_tasks
 
     with db.reading() as s:
         task_ids = [t.id for t in list_tasks(s, instance_id=iid)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from engine.reports import outcome_class, percentile
+from engine.queries.reports import outcome_class, percentile
 
 
 def start(app, title, user="jdoe"):
@@ -16,7 +16,7 @@ def start(app, title, user="jdoe"):
 
 def complete_review(app, instance_id, decision, user="msmith"):
     db, engine = app.extensions["waypoint.db"], app.extensions["waypoint.engine"]
-    from engine.queries import list_tasks
+    from engine.queries.tasks import list_tasks
 
     with db.transaction() as s:
         [task] = list_tasks(s, instance_id=instance_id)

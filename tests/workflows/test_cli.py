@@ -1,4 +1,4 @@
-"""From the command line, a person drives each process to an end state (`python -m engine.cli`).
+"""From the command line, a person drives each process to an end state (`python -m cli`).
 
 One smoke walk per process, each command a separate process as a person would type it: the
 branches themselves are covered through the engine API in the other modules. The walks share one
@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from engine import Database
-from engine.demo import seed_demo_users
+from engine.demo.people import seed_demo_users
 from tests.workflows.test_conference_attendance import REGISTER_NO_DOCUMENTS, TRIP_REPORT, conference_request
 from tests.workflows.test_delegation_visit import HOST_APPROVES, PROTOCOL, visit_request
 from tests.workflows.test_passport_visa import documents_request
@@ -40,7 +40,7 @@ class Cli:
 
     def __call__(self, *args: str) -> str:
         proc = subprocess.run(
-            [sys.executable, "-m", "engine.cli", *args],
+            [sys.executable, "-m", "cli", *args],
             capture_output=True,
             text=True,
             env=self.env,

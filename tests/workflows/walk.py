@@ -29,7 +29,7 @@ from sqlalchemy import select
 
 from engine import Database, Engine, ManualClock
 from engine.models import MessageSubscription, ProcessInstance, Timer
-from engine.queries import instance_view, list_tasks
+from engine.queries.tasks import instance_view, list_tasks
 from engine.taskindex import BPMN_TIMER
 
 BPMN = Path(__file__).resolve().parents[2] / "bpmn"

@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from engine import NotFound, ValidationFailed
 from engine.attachments import MAX_ATTACHMENT_BYTES, list_for
-from engine.inbox import visible_instance
 from engine.models import Attachment, TaskRecord
+from engine.queries.inbox import visible_instance
 
 from ..context import attachments as store
 from ..context import db, engine

@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 
 from engine import PermissionDenied, ValidationFailed
 from engine import audit as audit_trail
-from engine.api_queries import InstanceFilters, list_instances
 from engine.definitions import latest_definition
-from engine.inbox import visible_instance
+from engine.queries.api import InstanceFilters, list_instances
+from engine.queries.inbox import visible_instance
 from engine.service_accounts import require_may_start_for_others
 from engine.users import find_user
 

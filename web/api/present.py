@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from engine.models import Attachment, ProcessInstance
-from engine.queries import instance_view
+from engine.queries.tasks import instance_view
 
 from ..context import engine
 
@@ -34,7 +34,7 @@ def instance_summary(instance: ProcessInstance) -> dict[str, Any]:
 
 
 def instance_detail(session: Session, instance_id: int) -> dict[str, Any]:
-    """State, data, every task and the audit timeline (engine.queries.instance_view)."""
+    """State, data, every task and the audit timeline (engine.queries.tasks.instance_view)."""
     view = instance_view(session, instance_id, engine())
     view["timeline"] = view.pop("audit")
     return view

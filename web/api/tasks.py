@@ -9,11 +9,11 @@ from flask import Response, current_app, g
 from sqlalchemy.orm import Session
 
 from engine import Engine, NotFound, ValidationFailed, WaypointError
-from engine.api_queries import TASK_SCOPES, TaskFilters, list_tasks_for
-from engine.inbox import delete_drafts, task_data, visible_task
 from engine.models import TaskRecord
 from engine.privacy import mask
-from engine.queries import list_tasks, task_view
+from engine.queries.api import TASK_SCOPES, TaskFilters, list_tasks_for
+from engine.queries.inbox import delete_drafts, task_data, visible_task
+from engine.queries.tasks import list_tasks, task_view
 
 from ..context import db, engine
 from . import cursors

@@ -2,8 +2,8 @@
 browser (bpmn-js modeler with a side panel for Waypoint's settings, dmn-js tables, forms as JSON
 with a live preview, scenarios), check, simulate, diff, deploy and migrate.
 
-Views only call the engine: `engine.drafts` (library, drafts, deploying, the deployment log),
-`engine.simulate`, `engine.diff` and `engine.migrate`.
+Views only call the engine: `engine.designer.drafts` (library, drafts, deploying, the deployment log),
+`engine.designer.simulate`, `engine.designer.diff` and `engine.designer.move_instances`.
 """
 
 from __future__ import annotations

@@ -8,9 +8,9 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from engine import drafts as store
-from engine import migrate
-from engine.diff import Diff, diff_files
+from engine.designer import drafts as store
+from engine.designer import move_instances
+from engine.designer.diff import Diff, diff_files
 
 from ..auth import role_required
 from ..context import db, engine, user
@@ -91,8 +91,8 @@ def migrate_plan(key: str):  # type: ignore[no-untyped-def]
         if not versions:
             abort(404)
         to = request.args.get("to", type=int) or versions[0]
-        target = migrate.find_definition(s, key, to)
-        plans = migrate.dry_run(engine(), s, target, reapply)
+        target = move_instances.find_definition(s, key, to)
+        plans = move_instances.dry_run(engine(), s, target, reapply)
     return render_template("designer/migrate.html", key=key, to=to, versions=versions, plans=plans, reapply=reapply)
 
 
@@ -109,8 +109,8 @@ def migrate_apply(key: str):  # type: ignore[no-untyped-def]
         flash(_("Choose at least one request to move."), "error")
         return redirect(url_for("designer.migrate_plan", key=key, to=to, reapply=int(reapply)))
     with db().reading() as s:
-        target_id = migrate.find_definition(s, key, to).id
-    report = migrate.migrate_instances(engine(), db(), target_id, user().username, chosen, reapply)
+        target_id = move_instances.find_definition(s, key, to).id
+    report = move_instances.migrate_instances(engine(), db(), target_id, user().username, chosen, reapply)
     flash(
         _(
             "%(moved)s request(s) moved to version %(v)s; %(left)s left as they were.",

@@ -24,9 +24,9 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from engine import Conflict, DefinitionError, WaypointError
-from engine import drafts as store
 from engine.checks import check_bilingual
-from engine.simulate import Simulator, parse_scenarios, scenario_path
+from engine.designer import drafts as store
+from engine.designer.simulate import Simulator, parse_scenarios, scenario_path
 from engine.users import KNOWN_ROLES
 
 from ..auth import role_required

@@ -37,15 +37,17 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from . import audit, digest, leases, notifications, records
-from .config import SmtpSettings
-from .db import Database
-from .errors import ConcurrentUpdate, DatabaseUnavailable, InvalidState, NotFound, WaypointError
-from .models import Incident, PeriodicJob, ProcessInstance, Timer
-from .outbox import DeliveryReport, OutboxSender, backoff
-from .outbox import retry as retry_email
-from .runtime import SYSTEM_ACTOR, Engine, _lock_instance
-from .taskindex import BPMN_TIMER, TASK_ESCALATION, TASK_REMINDER
+from engine import audit, leases, privacy_records
+from engine.config import SmtpSettings
+from engine.db import Database
+from engine.errors import ConcurrentUpdate, DatabaseUnavailable, InvalidState, NotFound, WaypointError
+from engine.mail import notifications
+from engine.mail.outbox import DeliveryReport, OutboxSender, backoff
+from engine.mail.outbox import retry as retry_email
+from engine.models import Incident, PeriodicJob, ProcessInstance, Timer
+from engine.runtime import SYSTEM_ACTOR, Engine, _lock_instance
+from engine.taskindex import BPMN_TIMER, TASK_ESCALATION, TASK_REMINDER
+from engine.worker import digest
 
 log = logging.getLogger("waypoint.worker")
 
@@ -346,7 +348,7 @@ class Worker:
         except IntegrityError:  # another worker created the row at the same moment
             return 0
         try:
-            return len(records.run_retention(self.db, self.engine))
+            return len(privacy_records.run_retention(self.db, self.engine))
         except Exception as exc:  # a failing purge must not stop timers and mail: tell the admins
             log.exception("the retention purge failed")
             self._job_failed(RETENTION_JOB, exc, now)

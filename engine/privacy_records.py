@@ -20,12 +20,12 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from . import audit
-from .db import Database
-from .models import AuditEvent, ProcessInstance, SensitiveAccess, TaskDraft, TaskRecord, User
-from .privacy import Classification, seal, transform, unseal
-from .runtime import _lock_instance, _personal_paths
-from .taskindex import duration_after
+from engine import audit
+from engine.db import Database
+from engine.models import AuditEvent, ProcessInstance, SensitiveAccess, TaskDraft, TaskRecord, User
+from engine.privacy import Classification, seal, transform, unseal
+from engine.runtime import _lock_instance, _personal_paths
+from engine.taskindex import duration_after
 
 PURGED = None  # what a purged field holds afterwards
 

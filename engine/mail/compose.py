@@ -19,16 +19,16 @@ from weakref import WeakKeyDictionary
 
 from sqlalchemy.orm import Session, lazyload
 
-from . import emails, outbox
-from .config import DEFAULT_SECRET_KEY, Settings
-from .decisions import decision_form
-from .definitions import ParsedDefinition
-from .models import OutboxMessage, TaskRecord, User
-from .tokens import mint, mint_reply
-from .users import users_with_role
+from engine.config import DEFAULT_SECRET_KEY, Settings
+from engine.definitions import ParsedDefinition
+from engine.mail import bodies, outbox
+from engine.mail.links import mint, mint_reply
+from engine.models import OutboxMessage, TaskRecord, User
+from engine.one_click import decision_form
+from engine.users import users_with_role
 
 if TYPE_CHECKING:
-    from .runtime import Engine
+    from engine.runtime import Engine
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,7 @@ def task_context(
     now: datetime,
 ) -> tuple[dict[str, Any], str | None]:
     """Template context for an email about `row` to `user`, and its Reply-To address (or None)."""
-    lang = emails.language_of(user.language)
+    lang = bodies.language_of(user.language)
     instance = row.instance
     parsed = engine.definition_for(session, instance)
     form = decision_form(parsed.form(row.form))
@@ -155,9 +155,9 @@ def task_context(
         "requester_name": starter.display_name if starter is not None else "",
         "task_url": f"{config.base_url}/tasks/{row.id}",
         "request_url": f"{config.base_url}/requests/{instance.id}",
-        "due": emails.format_datetime(row.due_at, lang, config.timezone),
+        "due": bodies.format_datetime(row.due_at, lang, config.timezone),
         "overdue": row.due_at is not None and row.due_at <= now,
-        "waiting_since": emails.format_datetime(row.created_at, lang, config.timezone),
+        "waiting_since": bodies.format_datetime(row.created_at, lang, config.timezone),
         "can_reply": reply_to is not None,
         **links,
     }
@@ -177,7 +177,7 @@ def send_task_email(
 ) -> OutboxMessage:
     """Queue the `kind` email (new_task, reminder, escalation) about `row` for `user`."""
     context, reply_to = task_context(session, engine, config, row, user, props, now)
-    rendered = emails.render(kind, user.language, {**context, **extra})
+    rendered = bodies.render(kind, user.language, {**context, **extra})
     return outbox.enqueue(
         session,
         now=now,
@@ -208,7 +208,7 @@ def send_plain(
     **row: Any,
 ) -> OutboxMessage:
     """Queue a `kind` email to `user` without task action links (digest, invitation, reply answers)."""
-    rendered = emails.render(kind, user.language, {"recipient_name": user.display_name, **context})
+    rendered = bodies.render(kind, user.language, {"recipient_name": user.display_name, **context})
     return outbox.enqueue(
         session,
         now=now,

@@ -16,15 +16,15 @@ from typing import Any
 
 import click
 
-from . import audit
-from .config import Settings
-from .db import Database
-from .demo import DEMO_PASSWORD, seed_demo_users
-from .errors import DefinitionError, ValidationFailed, WaypointError
-from .models import ProcessInstance
-from .queries import instance_view, list_processes, list_tasks, resolve_task_id, task_view
-from .runtime import Engine
-from .users import KNOWN_ROLES, add_user
+from engine import audit
+from engine.config import Settings
+from engine.db import Database
+from engine.demo.people import DEMO_PASSWORD, seed_demo_users
+from engine.errors import DefinitionError, ValidationFailed, WaypointError
+from engine.models import ProcessInstance
+from engine.queries.tasks import instance_view, list_processes, list_tasks, resolve_task_id, task_view
+from engine.runtime import Engine
+from engine.users import KNOWN_ROLES, add_user
 
 
 class Context:
@@ -176,7 +176,7 @@ def deploy(ctx: Context, paths: tuple[str, ...], user: str | None, as_json: bool
 @handled
 def check(ctx: Context, paths: tuple[str, ...], as_json: bool) -> None:
     """Check BPMN files against SpiffWorkflow and Waypoint's rules (exit 1 on findings)."""
-    from .definitions import read_sources
+    from engine.definitions import read_sources
 
     findings = ctx.engine.check(read_sources(paths))
     emit(
@@ -482,7 +482,7 @@ def audit_verify(ctx: Context) -> None:
 @handled
 def demo_data(ctx: Context, count: int, days: int, seed: int) -> None:
     """Create realistic requests in every state over the past DAYS (for demos and benchmarks)."""
-    from .demo_data import generate
+    from engine.demo.history import generate
 
     ctx.db.check_schema()
     outcome = generate(ctx.db, count, now=ctx.engine.clock.now(), days=days, seed=seed, office_tz=ctx.settings.timezone)
@@ -499,7 +499,7 @@ def privacy() -> None:
 @click.option("--write", "path", type=click.Path(), help="Write it to this file (refused if it exists).")
 def privacy_new_key(kid: str, path: str | None) -> None:
     """Print (or write) a new AES-256 data key as `kid:base64key` for WAYPOINT_DATA_KEY."""
-    from .privacy import Keyring
+    from engine.privacy import Keyring
 
     key = Keyring.new_key(kid)
     if path is None:
@@ -520,7 +520,7 @@ def privacy_new_key(kid: str, path: str | None) -> None:
 @handled
 def privacy_rotate(ctx: Context) -> None:
     """Re-encrypt stored personal data with the first key of WAYPOINT_DATA_KEY."""
-    from .records import rotate_keys
+    from engine.privacy_records import rotate_keys
 
     ctx.db.check_schema()
     click.echo(
@@ -535,7 +535,7 @@ def privacy_rotate(ctx: Context) -> None:
 @handled
 def privacy_purge(ctx: Context, dry_run: bool, as_json: bool) -> None:
     """Remove personal data of closed requests past their process's retention period."""
-    from .records import retention_due, run_retention
+    from engine.privacy_records import retention_due, run_retention
 
     with ctx.transaction() as session:
         due = retention_due(session, ctx.engine, ctx.engine.clock.now())
@@ -565,7 +565,7 @@ def privacy_purge(ctx: Context, dry_run: bool, as_json: bool) -> None:
 @handled
 def privacy_access_log(ctx: Context, user: str | None, instance_id: int | None, as_json: bool) -> None:
     """Who saw personal data in clear, when, on which request, and why."""
-    from .records import access_log
+    from engine.privacy_records import access_log
 
     with ctx.transaction() as session:
         rows = [
@@ -594,7 +594,7 @@ def privacy_access_log(ctx: Context, user: str | None, instance_id: int | None, 
 @handled
 def privacy_export(ctx: Context, person: str) -> None:
     """Everything held about PERSON (a username or a name), as JSON."""
-    from .records import subject_export
+    from engine.privacy_records import subject_export
 
     with ctx.transaction() as session:
         click.echo(json.dumps(subject_export(session, ctx.engine, person), indent=2, default=str, ensure_ascii=False))
@@ -606,7 +606,7 @@ def privacy_export(ctx: Context, person: str) -> None:
 @handled
 def backup_command(ctx: Context, target: str) -> None:
     """Copy the SQLite database to TARGET while Waypoint runs (online backup)."""
-    from .backup import backup
+    from engine.backup import backup
 
     size = backup(ctx.db, target)
     click.echo(f"backup written to {target} ({size:,} bytes)")
@@ -619,7 +619,7 @@ def backup_command(ctx: Context, target: str) -> None:
 @handled
 def restore_command(ctx: Context, source: str, yes: bool) -> None:
     """Replace the SQLite database's content with the backup SOURCE (stop the server first)."""
-    from .backup import restore
+    from engine.backup import restore
 
     if not yes and not click.confirm(f"Replace everything in {ctx.db.safe_url} with {source}?"):
         _fail("nothing restored", 1)
@@ -643,7 +643,7 @@ def serve(ctx: Context, host: str, port: int) -> None:
 
 # --- worker, email and incidents (engine/scheduler.py, engine/outbox.py, engine/mailin.py) -----------
 def _mail_config(ctx: Context) -> Any:
-    from .messages import MailConfig, configure
+    from engine.mail.compose import MailConfig, configure
 
     config = MailConfig.from_settings(ctx.settings)
     configure(ctx.engine, config)
@@ -660,7 +660,7 @@ def worker(ctx: Context, once: bool, interval: float) -> None:
     import logging
     import signal
 
-    from .scheduler import Worker, WorkerSettings, run_forever
+    from engine.worker.loop import Worker, WorkerSettings, run_forever
 
     ctx.db.check_schema()
     _mail_config(ctx)
@@ -692,7 +692,7 @@ def mail_in(ctx: Context, host: str, port: int) -> None:
     import signal
     import threading
 
-    from .mailin import serve
+    from engine.mailin import serve
 
     ctx.db.check_schema()
     config = _mail_config(ctx)
@@ -725,7 +725,7 @@ def outbox_list(ctx: Context, status: str | None, limit: int, as_json: bool) -> 
     """List outgoing email, newest first."""
     from sqlalchemy import select
 
-    from .models import OutboxMessage
+    from engine.models import OutboxMessage
 
     query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
     if status:
@@ -771,8 +771,8 @@ def outbox_retry(ctx: Context, ids: tuple[int, ...]) -> None:
     """Queue failed emails again (their incidents are marked retried)."""
     from sqlalchemy import select
 
-    from .models import Incident
-    from .outbox import retry
+    from engine.mail.outbox import retry
+    from engine.models import Incident
 
     now = ctx.engine.clock.now()
     with ctx.transaction() as session:
@@ -797,7 +797,7 @@ def incidents_group() -> None:
 @handled
 def incidents_list(ctx: Context, include_closed: bool, as_json: bool) -> None:
     """List incidents, newest first."""
-    from .scheduler import open_incidents
+    from engine.worker.loop import open_incidents
 
     with ctx.transaction() as session:
         rows = [
@@ -838,9 +838,9 @@ def incidents_list(ctx: Context, include_closed: bool, as_json: bool) -> None:
 @handled
 def incidents_retry(ctx: Context, incident_id: int, user: str) -> None:
     """Retry the timer or email of an incident (admins)."""
-    from .errors import PermissionDenied
-    from .scheduler import retry_incident
-    from .users import get_user
+    from engine.errors import PermissionDenied
+    from engine.users import get_user
+    from engine.worker.loop import retry_incident
 
     with ctx.transaction() as session:
         if "admin" not in get_user(session, user).roles:
@@ -858,7 +858,7 @@ def timers_list(ctx: Context, limit: int, as_json: bool) -> None:
     """List waiting timers (BPMN timers, reminders, escalations), soonest first."""
     from sqlalchemy import select
 
-    from .models import Timer
+    from engine.models import Timer
 
     with ctx.transaction() as session:
         rows = [
@@ -898,7 +898,7 @@ def timers_list(ctx: Context, limit: int, as_json: bool) -> None:
 @handled
 def users_digest(ctx: Context, username: str, opt_out: bool | None) -> None:
     """Turn a user's daily digest email on or off (shows the setting without --on/--off)."""
-    from .users import get_user
+    from engine.users import get_user
 
     with ctx.transaction() as session:
         user = get_user(session, username)
@@ -923,9 +923,9 @@ def users_digest(ctx: Context, username: str, opt_out: bool | None) -> None:
 @handled
 def simulate(ctx: Context, file: str, names: tuple[str, ...], scenario_file: str | None, as_json: bool) -> None:
     """Run a process's scenarios against FILE on a throwaway in-memory database (exit 1 on a failure)."""
-    from .definitions import read_sources
-    from .simulate import Simulator, parse_scenarios, scenario_path
-    from .xmlsafe import parse_xml
+    from engine.definitions import read_sources
+    from engine.designer.simulate import Simulator, parse_scenarios, scenario_path
+    from engine.xmlsafe import parse_xml
 
     sources = read_sources([file])
     root = Path(file).parent
@@ -979,8 +979,8 @@ def tokens_group() -> None:
 @handled
 def tokens_create(ctx: Context, username: str, name: str, expires_days: int | None, as_json: bool) -> None:
     """Create an API token for USERNAME and print it (shown this once only)."""
-    from .api_tokens import create_token, token_view
-    from .users import get_user
+    from engine.api_tokens import create_token, token_view
+    from engine.users import get_user
 
     now = ctx.engine.clock.now()
     with ctx.transaction() as session:
@@ -998,8 +998,8 @@ def tokens_create(ctx: Context, username: str, name: str, expires_days: int | No
 @handled
 def tokens_list(ctx: Context, username: str | None, as_json: bool) -> None:
     """List API tokens (never their text)."""
-    from .api_tokens import token_view, tokens_of
-    from .users import get_user
+    from engine.api_tokens import token_view, tokens_of
+    from engine.users import get_user
 
     now = ctx.engine.clock.now()
     with ctx.transaction() as session:
@@ -1027,7 +1027,7 @@ def tokens_list(ctx: Context, username: str | None, as_json: bool) -> None:
 @handled
 def tokens_revoke(ctx: Context, token_id: int) -> None:
     """Revoke an API token by id (see `waypoint tokens list`)."""
-    from .api_tokens import revoke
+    from engine.api_tokens import revoke
 
     with ctx.transaction() as session:
         token = revoke(session, token_id, None, ctx.engine.clock.now())
@@ -1059,7 +1059,7 @@ def service_accounts_add(
     description: str,
 ) -> None:
     """Create or update a service account (no password; use `waypoint tokens create` for its token)."""
-    from .service_accounts import add_service_account
+    from engine.service_accounts import add_service_account
 
     with ctx.transaction() as session:
         account = add_service_account(
@@ -1085,7 +1085,7 @@ def service_accounts_add(
 @handled
 def service_accounts_list(ctx: Context, as_json: bool) -> None:
     """List service accounts with their roles and grants."""
-    from .service_accounts import account_view, list_service_accounts
+    from engine.service_accounts import account_view, list_service_accounts
 
     with ctx.transaction() as session:
         rows = [

@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import and_, exists, false, func, literal, or_, select, true, union_all
 from sqlalchemy.orm import Session, aliased, contains_eager
 
-from .errors import NotFound, PermissionDenied
-from .forms import validate_submission
-from .models import Delegation, ProcessDefinition, ProcessInstance, TaskDraft, TaskRecord, User
-from .privacy import Classification, Vault
+from engine.errors import NotFound, PermissionDenied
+from engine.forms import validate_submission
+from engine.models import Delegation, ProcessDefinition, ProcessInstance, TaskDraft, TaskRecord, User
+from engine.privacy import Classification, Vault
 
 TABS = ("mine", "queue", "overdue", "started")
 OVERSIGHT_ROLES = frozenset({"admin", "itv_coordinator"})
@@ -451,7 +451,7 @@ def task_data(engine: Any, session: Session, row: TaskRecord) -> dict[str, Any]:
 
 def catalogue(engine: Any, session: Session, user: User) -> list[dict[str, Any]]:
     """Deployed processes this user may start (a start form, and a starter role they hold)."""
-    from .queries import list_processes
+    from engine.queries.tasks import list_processes
 
     entries = []
     for process in list_processes(session):

@@ -22,10 +22,9 @@ from uuid import UUID
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, joinedload
 
-from . import audit
-from .definitions import ParsedDefinition
-from .invitations import send_calendar_invitations
-from .messages import (
+from engine import audit
+from engine.definitions import ParsedDefinition
+from engine.mail.compose import (
     MailConfig,
     config_for,
     configure,
@@ -34,13 +33,14 @@ from .messages import (
     task_recipients,
     with_config,
 )
-from .models import ProcessInstance, TaskRecord, Timer, User
-from .taskindex import TASK_ESCALATION, TASK_REMINDER, duration_after, task_properties
+from engine.mail.invitations import send_calendar_invitations
+from engine.models import ProcessInstance, TaskRecord, Timer, User
+from engine.taskindex import TASK_ESCALATION, TASK_REMINDER, duration_after, task_properties
 
 if TYPE_CHECKING:
     from SpiffWorkflow.bpmn import BpmnWorkflow
 
-    from .runtime import Engine
+    from engine.runtime import Engine
 
 __all__ = ["MailConfig", "after_save", "config_for", "configure", "fire_escalation", "fire_reminder", "with_config"]
 

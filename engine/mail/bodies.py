@@ -1,6 +1,6 @@
 """Email bodies: Jinja2 templates (text + HTML, English and French), dates in words, calendar files.
 
-Templates live in `engine/email_templates/<lang>/<kind>.txt|.html`. The text template sets the
+Templates live in `engine/mail/templates/<lang>/<kind>.txt|.html`. The text template sets the
 subject (`{% set subject %}...{% endset %}`), so one place holds all of a message's wording.
 Every template gets the same context keys (see `notifications.task_context`); missing keys are
 errors (StrictUndefined), so a typo fails the tests instead of sending an empty line.
@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-TEMPLATES = Path(__file__).parent / "email_templates"
+TEMPLATES = Path(__file__).parent / "templates"
 LANGUAGES = ("en", "fr")
 
 _env = Environment(

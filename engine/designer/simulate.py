@@ -36,17 +36,18 @@ from typing import Any
 
 from SpiffWorkflow.util.task import TaskState
 
-from . import audit, notifications
-from .clock import ManualClock
-from .db import Database
-from .definitions import NS, ParsedSources, SourceSet, parse_sources, store_versions
-from .demo import seed_demo_users
-from .errors import DefinitionError, ValidationFailed, WaypointError
-from .models import Base, ProcessInstance, TaskRecord, User
-from .queries import open_task_rows
-from .runtime import Engine
-from .taskindex import duration_after
-from .users import users_with_role
+from engine import audit
+from engine.clock import ManualClock
+from engine.db import Database
+from engine.definitions import NS, ParsedSources, SourceSet, parse_sources, store_versions
+from engine.demo.people import seed_demo_users
+from engine.errors import DefinitionError, ValidationFailed, WaypointError
+from engine.mail import notifications
+from engine.models import Base, ProcessInstance, TaskRecord, User
+from engine.queries.tasks import open_task_rows
+from engine.runtime import Engine
+from engine.taskindex import duration_after
+from engine.users import users_with_role
 
 SCENARIO_FOLDER = "scenarios"
 DEFAULT_START = datetime.fromisoformat("2026-11-02T14:00:00+00:00")

@@ -1,7 +1,7 @@
 """Read-side queries for the JSON API: instance and task lists with filters and keyset cursors.
 
 Both lists read only indexed rows and apply the inbox's rules in SQL: an instance is listed
-when `engine.inbox.can_view` would show it (the same conditions, as one `WHERE` clause), a task
+when `engine.queries.inbox.can_view` would show it (the same conditions, as one `WHERE` clause), a task
 in the `actionable`/`mine`/`queue` scopes when the inbox would offer it. Pages are keyset
 pages: the cursor is the sort key of the last row, so pages stay consistent while rows are added.
 """
@@ -15,14 +15,14 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from .inbox import actionable_conditions, holders_for, visibility_condition
-from .models import ProcessDefinition, ProcessInstance, TaskRecord, User
+from engine.models import ProcessDefinition, ProcessInstance, TaskRecord, User
+from engine.queries.inbox import actionable_conditions, holders_for, visibility_condition
 
 TASK_SCOPES = ("actionable", "mine", "queue", "visible")
 
 
 def visible_condition(user: User) -> Any:
-    """SQL for `engine.inbox.can_view(user, instance)` over `ProcessInstance` rows."""
+    """SQL for `engine.queries.inbox.can_view(user, instance)` over `ProcessInstance` rows."""
     return visibility_condition(user, ProcessInstance.id, ProcessInstance.started_by_id)
 
 

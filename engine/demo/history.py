@@ -14,13 +14,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from .autopilot import Autopilot
-from .clock import ManualClock
-from .db import Database
-from .definitions import latest_definition
-from .errors import NotFound, WaypointError
-from .models import User, UserRole
-from .runtime import Engine
+from engine.clock import ManualClock
+from engine.db import Database
+from engine.definitions import latest_definition
+from engine.demo.autopilot import Autopilot
+from engine.errors import NotFound, WaypointError
+from engine.models import User, UserRole
+from engine.runtime import Engine
 
 STEP_CHOICES = (0, 1, 2, 3, 5, 8, 40, 40, 40, 40)
 #: People who run the office's steps do not file demo requests (they could not process their own).

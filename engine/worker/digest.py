@@ -16,13 +16,13 @@ from sqlalchemy import select
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
-from . import emails, outbox
-from .messages import MailConfig, config_for, element_properties, send_plain
-from .models import ProcessDefinition, ProcessInstance, TaskRecord, User
-from .tokens import ActionToken, TokenRejected, is_used, mint, redeem
+from engine.mail import bodies, outbox
+from engine.mail.compose import MailConfig, config_for, element_properties, send_plain
+from engine.mail.links import ActionToken, TokenRejected, is_used, mint, redeem
+from engine.models import ProcessDefinition, ProcessInstance, TaskRecord, User
 
 if TYPE_CHECKING:
-    from .runtime import Engine
+    from engine.runtime import Engine
 
 DIGEST_LIMIT = 50
 
@@ -82,7 +82,7 @@ def send_digests(session: Session, engine: Engine, now: datetime) -> int:
             "more": totals[user_id] - len(rows),
             "inbox_url": f"{config.base_url}/inbox",
             "opt_out_url": f"{config.base_url}/email-actions/{opt_out}",
-            "today": emails.format_date(local_today, user.language),
+            "today": bodies.format_date(local_today, user.language),
         }
         send_plain(session, config, "digest", user, now, context, auto="auto-generated", dedup_key=key)
         count += 1
@@ -121,11 +121,11 @@ def _digest_item(
     if key not in cache:
         definition = session.get(ProcessDefinition, row.definition_id)
         cache[key] = element_properties(engine.specs.get(session, definition), row.element_id) if definition else {}
-    lang = emails.language_of(user.language)
+    lang = bodies.language_of(user.language)
     return {
         "name": (cache[key].get("name_fr") or row.name) if lang == "fr" else row.name,
         "summary": row.summary or "",
-        "due": emails.format_datetime(row.due_at, lang, config.timezone),
+        "due": bodies.format_datetime(row.due_at, lang, config.timezone),
         "overdue": row.due_at is not None and row.due_at <= now,
         "url": f"{config.base_url}/tasks/{row.id}",
     }

@@ -17,9 +17,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .definitions import NS
-from .errors import DefinitionError
-from .xmlsafe import parse_xml
+from engine.definitions import NS
+from engine.errors import DefinitionError
+from engine.xmlsafe import parse_xml
 
 CONTAINERS = {
     "definitions",

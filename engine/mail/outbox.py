@@ -26,12 +26,12 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from . import leases
-from .clock import Clock
-from .config import SmtpSettings
-from .db import Database
-from .errors import DatabaseUnavailable, InvalidState, NotFound
-from .models import Incident, OutboxMessage
+from engine import leases
+from engine.clock import Clock
+from engine.config import SmtpSettings
+from engine.db import Database
+from engine.errors import DatabaseUnavailable, InvalidState, NotFound
+from engine.models import Incident, OutboxMessage
 
 log = logging.getLogger("waypoint.outbox")
 

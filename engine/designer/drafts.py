@@ -20,13 +20,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .definitions import NS, DeployResult, SourceSet, latest_definition
-from .errors import Conflict, DefinitionError, NotFound, PermissionDenied
-from .migrate import find_definition
-from .models import DeploymentLog, ProcessDefinition, ProcessDraft, ProcessInstance
-from .runtime import Engine
-from .simulate import scenario_path
-from .xmlsafe import MAX_FILE_BYTES, parse_xml, to_bytes
+from engine.definitions import NS, DeployResult, SourceSet, latest_definition
+from engine.designer.move_instances import find_definition
+from engine.designer.simulate import scenario_path
+from engine.errors import Conflict, DefinitionError, NotFound, PermissionDenied
+from engine.models import DeploymentLog, ProcessDefinition, ProcessDraft, ProcessInstance
+from engine.runtime import Engine
+from engine.xmlsafe import MAX_FILE_BYTES, parse_xml, to_bytes
 
 _PATH = re.compile(r"^(?:[A-Za-z0-9_-]+/)*[A-Za-z0-9_.-]+\.(?:bpmn|dmn|json)$")
 MAX_FILES = 200

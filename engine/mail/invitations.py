@@ -15,10 +15,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from . import emails, outbox
-from .glue import GlueRegistry
-from .messages import MailConfig, send_plain
-from .models import ProcessInstance
+from engine.glue import GlueRegistry
+from engine.mail import bodies, outbox
+from engine.mail.compose import MailConfig, send_plain
+from engine.models import ProcessInstance
 
 
 @dataclass(frozen=True)
@@ -74,10 +74,10 @@ def send_calendar_invitations(
     if outbox.is_queued(session, key):
         return 0
     end = end if end is not None and end >= start else start
-    lang = emails.language_of(user.language)
+    lang = bodies.language_of(user.language)
     title = rule.title(data, lang)
     request_url = f"{config.base_url}/requests/{instance.id}"
-    ics = emails.calendar_invitation(
+    ics = bodies.calendar_invitation(
         uid=f"waypoint-{instance.process_key}-{instance.id}@{config.domain}",
         title=title,
         start=start,
@@ -92,8 +92,8 @@ def send_calendar_invitations(
     )
     context = {
         "title": title,
-        "start": emails.format_date(start, lang),
-        "end": emails.format_date(end, lang),
+        "start": bodies.format_date(start, lang),
+        "end": bodies.format_date(end, lang),
         "location": rule.location(data),
         "summary": instance.summary or "",
         "request_url": request_url,

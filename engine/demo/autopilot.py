@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .errors import WaypointError
-from .models import MessageSubscription, ProcessInstance, TaskRecord, User, UserRole
-from .runtime import Engine
+from engine.errors import WaypointError
+from engine.models import MessageSubscription, ProcessInstance, TaskRecord, User, UserRole
+from engine.runtime import Engine
 
 POSITIVE = ("approve", "confirm", "cleared", "granted", "yes", "reminded", "no_action")
 NEGATIVE = ("reject", "not_cleared", "refused", "no")

@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .db import Database
-from .errors import WaypointError
-from .models import Incident, OutboxMessage, ProcessInstance, TaskRecord, Timer
-from .scheduler import last_heartbeat
+from engine.db import Database
+from engine.errors import WaypointError
+from engine.models import Incident, OutboxMessage, ProcessInstance, TaskRecord, Timer
+from engine.worker.loop import last_heartbeat
 
 HEARTBEAT_LIMIT = timedelta(minutes=2)
 

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from .errors import InvalidState, NotFound, PermissionDenied
-from .models import ProcessInstance, TaskRecord, User
-from .tokens import ActionToken, redeem
+from engine.errors import InvalidState, NotFound, PermissionDenied
+from engine.mail.links import ActionToken, redeem
+from engine.models import ProcessInstance, TaskRecord, User
 
 if TYPE_CHECKING:  # runtime imports notifications, which imports this module
-    from .runtime import Engine
+    from engine.runtime import Engine
 
 VERBS = ("approve", "reject")
 

@@ -30,15 +30,16 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from . import audit, notifications
-from .clock import frozen_time
-from .db import Database
-from .definitions import FORM_PROPERTY, ParsedDefinition, role_for_lane
-from .errors import NotFound, ScriptError, WaypointError
-from .models import ProcessDefinition, ProcessInstance, TaskRecord, Timer
-from .runtime import Engine, _lock_instance
-from .serialization import SERIALIZER_VERSION, dump, load
-from .taskindex import (
+from engine import audit
+from engine.clock import frozen_time
+from engine.db import Database
+from engine.definitions import FORM_PROPERTY, ParsedDefinition, role_for_lane
+from engine.errors import NotFound, ScriptError, WaypointError
+from engine.mail import notifications
+from engine.models import ProcessDefinition, ProcessInstance, TaskRecord, Timer
+from engine.runtime import Engine, _lock_instance
+from engine.serialization import SERIALIZER_VERSION, dump, load
+from engine.taskindex import (
     DEFAULT_DUE,
     TASK_ESCALATION,
     TASK_REMINDER,
@@ -48,7 +49,7 @@ from .taskindex import (
     sync_all,
     task_properties,
 )
-from .users import find_user
+from engine.users import find_user
 
 WAITING = TaskState.READY | TaskState.WAITING | TaskState.STARTED
 HISTORY = TaskState.COMPLETED | TaskState.CANCELLED
@@ -492,7 +493,7 @@ def migrate_instances(
     reapply_rules: bool = False,
 ) -> MigrationReport:
     """Move the chosen candidates (default: all), each in its own transaction; log the batch."""
-    from .drafts import log_event
+    from engine.designer.drafts import log_event
 
     with db.reading() as s:
         target = s.get(ProcessDefinition, target_id)

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from .users import add_user
+from engine.users import add_user
 
 DEMO_PASSWORD = "waypoint-demo"
 

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
-from .models import ProcessDefinition, ProcessInstance, TaskRecord, User
+from engine.models import ProcessDefinition, ProcessInstance, TaskRecord, User
 
 REJECTED_WORDS = ("reject", "refus", "not cleared", "no member cleared")
 

@@ -28,8 +28,8 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .errors import Conflict, PermissionDenied
-from .models import UsedToken
+from engine.errors import Conflict, PermissionDenied
+from engine.models import UsedToken
 
 LINK_SALT = "waypoint.email-action"
 REPLY_SALT = b"waypoint.email-reply"

@@ -11,10 +11,10 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from . import audit
-from .errors import NotFound
-from .models import ProcessDefinition, ProcessInstance, TaskRecord, User
-from .users import get_user
+from engine import audit
+from engine.errors import NotFound
+from engine.models import ProcessDefinition, ProcessInstance, TaskRecord, User
+from engine.users import get_user
 
 
 def list_processes(session: Session) -> list[dict[str, Any]]:
