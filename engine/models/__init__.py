@@ -1,0 +1,56 @@
+"""The database tables, as typed SQLAlchemy 2.0 models (schema changes go through Alembic).
+
+One module per area; every table is importable from `engine.models`.
+"""
+
+from engine.models.base import Base, UTCDateTime
+from engine.models.operations import (
+    DeploymentLog,
+    IdempotencyRecord,
+    Incident,
+    OutboxMessage,
+    PeriodicJob,
+    ProcessDraft,
+    UsedToken,
+)
+from engine.models.people import ApiToken, Delegation, LoginFailure, ServiceAccount, User, UserRole
+from engine.models.processes import (
+    Attachment,
+    AuditEvent,
+    DefinitionFile,
+    MessageSubscription,
+    ProcessDefinition,
+    ProcessInstance,
+    SensitiveAccess,
+    TaskDraft,
+    TaskRecord,
+    Timer,
+)
+
+__all__ = [
+    "ApiToken",
+    "Attachment",
+    "AuditEvent",
+    "Base",
+    "DefinitionFile",
+    "Delegation",
+    "DeploymentLog",
+    "IdempotencyRecord",
+    "Incident",
+    "LoginFailure",
+    "MessageSubscription",
+    "OutboxMessage",
+    "PeriodicJob",
+    "ProcessDefinition",
+    "ProcessDraft",
+    "ProcessInstance",
+    "SensitiveAccess",
+    "ServiceAccount",
+    "TaskDraft",
+    "TaskRecord",
+    "Timer",
+    "UTCDateTime",
+    "UsedToken",
+    "User",
+    "UserRole",
+]
