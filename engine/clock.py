@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Protocol
 
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _spiff_timer
@@ -69,10 +69,10 @@ class _ClockedDatetime(datetime):
     """`datetime` whose `now()` answers with the engine's current time."""
 
     @classmethod
-    def now(cls, tz=None):  # type: ignore[override]
+    def now(cls, tz: tzinfo | None = None) -> datetime:  # type: ignore[override]  # a plain datetime, not cls
         moment = current_time()
         return moment.astimezone(tz) if tz is not None else moment.replace(tzinfo=None)
 
 
 # SpiffWorkflow's timer module is the only place the library reads the wall clock.
-_spiff_timer.datetime = _ClockedDatetime  # type: ignore[misc]
+_spiff_timer.datetime = _ClockedDatetime

@@ -23,7 +23,7 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -152,7 +152,7 @@ def classify(schemas: Iterable[Mapping[str, Any]], keywords: tuple[str, ...] = (
     return Classification(frozenset(names), frozenset(qualified))
 
 
-def transform(tree: Any, classification: Classification, fn, parent: str | None = None) -> Any:  # type: ignore[no-untyped-def]
+def transform(tree: Any, classification: Classification, fn: Callable[[Any], Any], parent: str | None = None) -> Any:
     """A copy of `tree` with `fn` applied to every value of a sensitive key (any depth)."""
     if isinstance(tree, dict):
         return {
@@ -162,6 +162,22 @@ def transform(tree: Any, classification: Classification, fn, parent: str | None 
     if isinstance(tree, list):
         return [transform(v, classification, fn, parent) for v in tree]
     return tree
+
+
+def personal_paths(tree: Any, personal: Classification, path: str = "", parent: str | None = None) -> list[str]:
+    """Dotted paths of the personal values in `tree` (for the access log)."""
+    found: list[str] = []
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            here = f"{path}.{key}" if path else key
+            if personal.covers(parent, key):
+                found.append(here)
+            else:
+                found += personal_paths(value, personal, here, key)
+    elif isinstance(tree, list):
+        for index, value in enumerate(tree):
+            found += personal_paths(value, personal, f"{path}.{index}", parent)
+    return found
 
 
 def seal(tree: Any, classification: Classification, keyring: Keyring) -> Any:

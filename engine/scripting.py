@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from functools import lru_cache
+from types import FrameType
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -186,12 +187,12 @@ def _run_with_deadline(fn: Callable[[], Any], seconds: float) -> Any:
     deadline = time.monotonic() + seconds
     cpu_deadline = time.thread_time() + seconds
 
-    def local_trace(frame, event, arg):  # type: ignore[no-untyped-def]
+    def local_trace(frame: FrameType, event: str, arg: Any) -> Callable[..., Any]:
         if time.monotonic() > deadline and time.thread_time() > cpu_deadline:
             raise ScriptTimeout(f"script ran longer than {seconds:g} s")
         return local_trace
 
-    def global_trace(frame, event, arg):  # type: ignore[no-untyped-def]
+    def global_trace(frame: FrameType, event: str, arg: Any) -> Callable[..., Any] | None:
         if frame.f_code.co_filename != SCRIPT_FILENAME:
             return None
         return local_trace(frame, event, arg)
@@ -212,14 +213,14 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
         self.time_limit = time_limit
         self._base_globals = {"__builtins__": SAFE_BUILTINS, **_INTERNALS, **self.globals}
 
-    def evaluate(self, expression, context, external_context=None):  # type: ignore[no-untyped-def]
+    def evaluate(self, expression: str, context: dict[str, Any], external_context: dict[str, Any] | None = None) -> Any:
         if is_iso_literal(expression):
             return expression.strip()
         code = compile_restricted(expression.strip(), "eval")
         scope = {**context, **(external_context or {}), **self._base_globals}
         return _run_with_deadline(lambda: eval(code, scope), self.time_limit)
 
-    def execute(self, script, context, external_context=None):  # type: ignore[no-untyped-def]
+    def execute(self, script: str, context: dict[str, Any], external_context: dict[str, Any] | None = None) -> bool:
         clash = set(self.globals).intersection(context)
         if clash:
             raise ScriptRejected(f"task data uses the helper name(s) {sorted(clash)}: rename those fields")

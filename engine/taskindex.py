@@ -52,6 +52,17 @@ def duration_after(start: datetime, duration: str) -> datetime:
     return start + TimerEventDefinition.get_timedelta_from_start(parsed, start)
 
 
+def due_after(start: datetime, duration: str | None) -> datetime | None:
+    """`start` plus a task property's duration; None when it is empty, malformed or not later."""
+    if not duration:
+        return None
+    try:
+        moment = duration_after(start, duration)
+    except Exception:  # a malformed duration in the BPMN: no such timer rather than a failed action
+        return None
+    return moment if moment > start else None
+
+
 @dataclass
 class IndexContext:
     """What syncing needs besides the workflow: the row, its version, the time, users."""
@@ -240,9 +251,9 @@ def sync_subscriptions(session: Session, ctx: IndexContext, wanted: Mapping[str,
         s.task_id: s
         for s in session.scalars(select(MessageSubscription).where(MessageSubscription.instance_id == ctx.instance.id))
     }
-    for task_id, sub in existing.items():
-        if task_id not in wanted or (sub.message_name, sub.correlation, sub.retrieval) != wanted[task_id][1:]:
-            session.delete(sub)
+    for task_id, stale in existing.items():
+        if task_id not in wanted or (stale.message_name, stale.correlation, stale.retrieval) != wanted[task_id][1:]:
+            session.delete(stale)
     for task_id, (task, name, correlation, retrieval) in wanted.items():
         sub = existing.get(task_id)
         if sub is None or (sub.message_name, sub.correlation, sub.retrieval) != (name, correlation, retrieval):

@@ -9,6 +9,7 @@ libxml2's default depth limit kept (no `huge_tree`).
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from lxml import etree
 
@@ -17,7 +18,7 @@ from engine.errors import DefinitionError
 MAX_FILE_BYTES = 2 * 1024 * 1024
 _DOCTYPE = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 
-_PARSER_OPTIONS = dict(
+_PARSER_OPTIONS: dict[str, Any] = dict(
     resolve_entities=False,
     no_network=True,
     load_dtd=False,
@@ -50,10 +51,10 @@ def parse_xml(content: str | bytes, filename: str, max_bytes: int = MAX_FILE_BYT
     try:
         root = etree.fromstring(raw, parser=parser)
     except etree.XMLSyntaxError as exc:
-        line = exc.lineno if exc.lineno else None
+        at = exc.lineno if exc.lineno else None
         raise DefinitionError(
-            f"{filename}: not well-formed XML (line {line}): {exc.msg}",
-            [{"file": filename, "line": line, "message": f"not well-formed XML: {exc.msg}"}],
+            f"{filename}: not well-formed XML (line {at}): {exc.msg}",
+            [{"file": filename, "line": at, "message": f"not well-formed XML: {exc.msg}"}],
         ) from exc
     if root is None:
         raise DefinitionError(f"{filename}: empty document", [{"file": filename, "message": "empty"}])

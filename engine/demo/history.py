@@ -13,6 +13,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from engine.clock import ManualClock
 from engine.db import Database
@@ -28,12 +29,13 @@ OFFICE_ROLES = ("finance", "ethics", "itv_coordinator", "passport_officer", "sec
 
 
 def generate(
-    db: Database, requests: int, *, now: datetime, days: int = 180, seed: int = 42, office_tz: str = "America/Toronto"
+    db: Database, app_engine: Engine, requests: int, *, now: datetime, days: int = 180, seed: int = 42
 ) -> Counter:
-    """Create `requests` requests spread over the `days` before `now`; return counts by status."""
+    """Create `requests` requests spread over the `days` before `now`, with the glue and key of
+    `app_engine` on a clock of their own; return counts by status."""
     rng = random.Random(seed)
     clock = ManualClock(now - timedelta(days=days))
-    engine = Engine(clock=clock, office_tz=office_tz)
+    engine = app_engine.derive(clock=clock)
     pilot = Autopilot(engine, rng)
     with db.reading() as s:
         keys = [k for k in sorted(engine.glue.start_samplers) if _deployed(s, k)]
@@ -67,7 +69,7 @@ def generate(
     return outcome
 
 
-def _deployed(session, key: str) -> bool:  # type: ignore[no-untyped-def]
+def _deployed(session: Session, key: str) -> bool:
     try:
         latest_definition(session, key)
     except NotFound:
@@ -75,7 +77,7 @@ def _deployed(session, key: str) -> bool:  # type: ignore[no-untyped-def]
     return True
 
 
-def _users_with(session, roles: tuple[str, ...]) -> list[str]:  # type: ignore[no-untyped-def]
+def _users_with(session: Session, roles: tuple[str, ...]) -> list[str]:
     office = select(UserRole.user_id).where(UserRole.role.in_(OFFICE_ROLES))
     return list(
         session.scalars(

@@ -11,7 +11,7 @@ from engine.users import add_user
 DEMO_PASSWORD = "waypoint-demo"
 
 #: (username, display name, roles besides `requester`, manager, language)
-DEMO_USERS = (
+DEMO_USERS: tuple[tuple[str, str, list[str], str | None, str], ...] = (
     ("dlee", "Diane Lee", ["senior_management", "supervisor"], None, "en"),
     ("msmith", "Marc Smith", ["supervisor"], "dlee", "en"),
     ("jdoe", "Jane Doe", [], "msmith", "en"),

@@ -306,7 +306,7 @@ def _json(value: Any) -> str | None:
 
 
 def _type_words(tag: str) -> str:
-    words = []
+    words: list[str] = []
     for ch in tag:
         if ch.isupper() and words:
             words.append(" ")

@@ -1,5 +1,7 @@
 """Alembic environment: runs migrations on the engine handed over by `Database`."""
 
+from typing import Any, Literal
+
 from alembic import context
 from sqlalchemy import create_engine
 
@@ -9,7 +11,7 @@ config = context.config
 target_metadata = Base.metadata
 
 
-def render_item(type_, obj, autogen_context):  # type: ignore[no-untyped-def]
+def render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
     """Migrations store plain DateTime: the UTC conversion lives in the model, not the schema."""
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime()"
@@ -19,7 +21,7 @@ def render_item(type_, obj, autogen_context):  # type: ignore[no-untyped-def]
 def run_migrations_online() -> None:
     engine = config.attributes.get("engine")
     if engine is None:  # plain `alembic` command line: read the URL from alembic.ini
-        engine = create_engine(config.get_main_option("sqlalchemy.url"))
+        engine = create_engine(config.get_main_option("sqlalchemy.url", ""))
     with engine.connect() as connection:
         context.configure(
             connection=connection,
