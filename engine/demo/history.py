@@ -29,13 +29,12 @@ OFFICE_ROLES = ("finance", "ethics", "itv_coordinator", "passport_officer", "sec
 
 
 def generate(
-    db: Database, app_engine: Engine, requests: int, *, now: datetime, days: int = 180, seed: int = 42
+    db: Database, requests: int, *, now: datetime, days: int = 180, seed: int = 42, office_tz: str = "America/Toronto"
 ) -> Counter:
-    """Create `requests` requests spread over the `days` before `now`, with the glue and key of
-    `app_engine` on a clock of their own; return counts by status."""
+    """Create `requests` requests spread over the `days` before `now`; return counts by status."""
     rng = random.Random(seed)
     clock = ManualClock(now - timedelta(days=days))
-    engine = app_engine.derive(clock=clock)
+    engine = Engine(clock=clock, office_tz=office_tz)
     pilot = Autopilot(engine, rng)
     with db.reading() as s:
         keys = [k for k in sorted(engine.glue.start_samplers) if _deployed(s, k)]
