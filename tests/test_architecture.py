@@ -255,6 +255,24 @@ def test_web_builds_no_sql() -> None:
     assert found == [], "web builds SQL (ask an engine query module instead):\n" + "\n".join(found)
 
 
+def test_only_engine_imports_spiffworkflow_or_lxml() -> None:
+    found = [
+        f"{path.relative_to(ROOT)}:{node.lineno}"
+        for package in ("web", "workflows", "cli")
+        for path in module_files(ROOT, [package]).values()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        and {name.split(".")[0] for name in _imported_names(node)} & {"SpiffWorkflow", "lxml"}
+    ]
+    assert found == [], "BPMN and XML belong to the engine: " + ", ".join(found)
+
+
+def _imported_names(node: ast.Import | ast.ImportFrom) -> list[str]:
+    if isinstance(node, ast.ImportFrom):
+        return [node.module or ""] if not node.level else []
+    return [alias.name for alias in node.names]
+
+
 def test_production_modules_stay_small() -> None:
     too_long = {
         str(path.relative_to(ROOT)): lines
