@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
@@ -72,7 +72,7 @@ def hold(
         .values(lease_until=until)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    return cast(CursorResult[Any], result).rowcount == 1  # an UPDATE's result is a cursor result
 
 
 def release(session: Session, model: Any, row_id: int, owner: str, **values: Any) -> bool:
@@ -84,4 +84,4 @@ def release(session: Session, model: Any, row_id: int, owner: str, **values: Any
         .values(lease_owner=None, lease_until=None, **values)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    return cast(CursorResult[Any], result).rowcount == 1  # an UPDATE's result is a cursor result

@@ -172,8 +172,8 @@ class Autopilot:
     def drive(self, session: Session, instance_id: int, max_steps: int) -> ProcessInstance:
         """Take up to `max_steps` steps (tasks or messages), firing timers as they fall due."""
         for _ in range(max_steps):
-            if session.get(ProcessInstance, instance_id).status != "running":
+            if session.get_one(ProcessInstance, instance_id).status != "running":
                 break
             if not self.step(session, instance_id):
                 break
-        return session.get(ProcessInstance, instance_id)
+        return session.get_one(ProcessInstance, instance_id)
