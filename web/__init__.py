@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Flask, abort, redirect, send_from_directory, url_for
 
-from engine import Database, Engine, Settings, WaypointError
+from engine import Database, Engine, Settings
 from engine.attachments import AttachmentStore
 from engine.config import DEFAULT_SECRET_KEY
 
@@ -70,6 +70,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .delegation import bp as delegation_bp
     from .designer import bp as designer_bp
     from .inbox import bp as inbox_bp
+    from .ops import bp as ops_bp
     from .reports import bp as reports_bp
     from .requests import bp as requests_bp
 
@@ -77,6 +78,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     blueprints = (auth_bp, inbox_bp, requests_bp, admin_bp, designer_bp, api_bp, api_ui_bp, reports_bp, delegation_bp)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
+    app.register_blueprint(ops_bp)  # /healthz and /metrics, for the load balancer and Prometheus
     csrf.exempt(api_bp.name)  # bearer tokens, never the session cookie
     email_actions.init_app(app)  # links in emails: confirm-then-act pages, /admin/outbox
 
@@ -103,28 +105,5 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         if filename.split("/", 1)[0] not in VENDOR_PACKAGES:
             abort(404)
         return send_from_directory(NODE_MODULES, filename, max_age=86400)
-
-    @app.get("/healthz")
-    def healthz():  # type: ignore[no-untyped-def]
-        """Health: database reachable and migrations current (else 503); worker heartbeat recent
-        (else 200 "degraded": pages work, timers and email wait)."""
-        from engine.queries.metrics import health
-
-        try:
-            healthy, checks = health(db, engine.clock.now())
-        except WaypointError as exc:
-            return {"status": "down", "checks": {"database": str(exc)}}, 503
-        if checks.get("migrations") != "current":
-            return {"status": "down", "checks": checks}, 503
-        return {"status": "ok" if healthy else "degraded", "checks": checks}, 200
-
-    @app.get("/metrics")
-    def metrics():  # type: ignore[no-untyped-def]
-        """Prometheus metrics (open tasks by step, overdue, outbox, incidents, timer lag, worker)."""
-        from engine.queries.metrics import prometheus
-
-        with db.reading() as session:
-            body = prometheus(session, engine.clock.now())
-        return body, 200, {"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}
 
     return app

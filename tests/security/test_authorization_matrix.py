@@ -71,8 +71,8 @@ LET_IN = 0
 #: (endpoint, method) → expected status per actor (anonymous: see `anonymous_answer` unless given).
 MATRIX: dict[tuple[str, str], Expect] = {
     ("home", "GET"): everyone(302),  # to the inbox (which sends anonymous on to sign in)
-    ("healthz", "GET"): everyone(200),
-    ("metrics", "GET"): everyone(200),  # aggregate counts only; restrict at the proxy in production
+    ("ops.healthz", "GET"): everyone(200),
+    ("ops.metrics", "GET"): everyone(200),  # aggregate counts only; restrict at the proxy in production
     ("static", "GET"): everyone(200),
     ("vendor", "GET"): everyone(200),
     ("auth.login", "GET"): everyone(200),
