@@ -1,16 +1,16 @@
-"""People and roles: local accounts with scrypt-hashed passwords and a manager chain."""
+"""People and roles: local accounts with scrypt-hashed passwords (werkzeug) and a manager chain."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
-import os
 from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from engine.errors import NotFound, ValidationFailed
 from engine.models import User, UserRole
@@ -30,21 +30,33 @@ PROCESS_ROLES = (
 )
 KNOWN_ROLES = (*PROCESS_ROLES, "process_designer", "admin")
 
-_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
+#: Hashes written before werkzeug's: `scrypt$n$r$p$salt$hash` (base64); rehashed at the next sign-in.
+_LEGACY_PREFIX = "scrypt$"
 
 
 def hash_password(password: str) -> str:
-    """scrypt with a random salt, stored as `scrypt$n$r$p$salt$hash` (base64)."""
-    salt = os.urandom(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32)
-    b64 = base64.b64encode
-    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${b64(salt).decode()}${b64(digest).decode()}"
+    """werkzeug's scrypt hash with a random salt (`scrypt:n:r:p$salt$hash`)."""
+    return generate_password_hash(password, method="scrypt")
 
 
-def verify_password(stored: str | None, password: str) -> bool:
-    """True when `password` matches the stored scrypt hash (constant-time compare)."""
-    if not stored or not stored.startswith("scrypt$"):
+def verify_password(user: User, password: str) -> bool:
+    """True when `password` is `user`'s. A hash in the old format is replaced by werkzeug's on
+    success (the caller's transaction saves it)."""
+    stored = user.password_hash
+    if not stored:
         return False
+    if not stored.startswith(_LEGACY_PREFIX):
+        try:
+            return check_password_hash(stored, password)
+        except ValueError:  # an unknown hash method
+            return False
+    if not _matches_legacy(stored, password):
+        return False
+    user.password_hash = hash_password(password)
+    return True
+
+
+def _matches_legacy(stored: str, password: str) -> bool:
     try:
         _, n, r, p, salt, digest = stored.split("$")
         expected = base64.b64decode(digest)

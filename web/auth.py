@@ -104,7 +104,7 @@ def login():  # type: ignore[no-untyped-def]
                 error=_("Too many failed attempts. Wait 15 minutes and try again."),
             ), 429
         user = find_user(s, username)
-        ok = user is not None and user.active and verify_password(user.password_hash, password)
+        ok = user is not None and user.active and verify_password(user, password)
         if not ok:
             now = engine().clock.now()
             s.add_all([LoginFailure(key=k, at=now) for k in keys])
