@@ -20,12 +20,12 @@ from babel.numbers import format_currency, format_decimal
 from flask import Flask, current_app, g, request, session
 from flask_babel import Babel, get_locale
 
+from engine.mail.bodies import BABEL_LOCALES  # one locale per language for pages and emails
 from engine.queries import inbox
 
 log = logging.getLogger("waypoint.web")
 
 LANGUAGES = ("en", "fr")
-BABEL_LOCALES = {"en": "en_CA", "fr": "fr_CA"}
 
 
 def select_locale() -> str:

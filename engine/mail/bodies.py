@@ -1,4 +1,4 @@
-"""Email bodies: Jinja2 templates (text + HTML, English and French), dates in words, calendar files.
+"""Email bodies: Jinja2 templates (text + HTML, English and French), dates in words (Babel), calendar files.
 
 Templates live in `engine/mail/templates/<lang>/<kind>.txt|.html`. The text template sets the
 subject (`{% set subject %}...{% endset %}`), so one place holds all of a message's wording.
@@ -11,13 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from babel import dates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 TEMPLATES = Path(__file__).parent / "templates"
 LANGUAGES = ("en", "fr")
+#: The Babel locale of each language, for pages and emails alike.
+BABEL_LOCALES = {"en": "en_CA", "fr": "fr_CA"}
 
 _env = Environment(
     loader=FileSystemLoader(TEMPLATES),
@@ -27,15 +30,6 @@ _env = Environment(
     lstrip_blocks=True,
     keep_trailing_newline=True,
 )
-
-_MONTHS = {
-    "en": "January February March April May June July August September October November December".split(),
-    "fr": "janvier février mars avril mai juin juillet août septembre octobre novembre décembre".split(),
-}
-_DAYS = {
-    "en": "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split(),
-    "fr": "lundi mardi mercredi jeudi vendredi samedi dimanche".split(),
-}
 
 
 @dataclass(frozen=True)
@@ -64,23 +58,27 @@ def render(kind: str, lang: str, context: dict[str, Any]) -> Rendered:
 
 
 def format_datetime(moment: datetime | None, lang: str, tz: str) -> str:
-    """'Thursday, November 5, 2026 at 14:00' / 'jeudi 5 novembre 2026 à 14 h 00' in office time."""
+    """'Thursday, November 5, 2026, 2:00 p.m.' / 'jeudi 5 novembre 2026, 14 h 00' in office time."""
     if moment is None:
         return ""
+    locale = BABEL_LOCALES[language_of(lang)]
     local = moment.astimezone(ZoneInfo(tz))
-    if language_of(lang) == "fr":
-        return f"{_DAYS['fr'][local.weekday()]} {format_date(local.date(), 'fr')} à {local.hour} h {local.minute:02d}"
-    return f"{_DAYS['en'][local.weekday()]}, {format_date(local.date(), 'en')} at {local.hour}:{local.minute:02d}"
+    day = _format_day(local.date(), "full", lang)
+    time = dates.format_time(local, "short", locale=locale)
+    return str(dates.get_datetime_format("full", locale=locale)).replace("'", "").format(time, day)
 
 
 def format_date(day: date | None, lang: str) -> str:
     """'November 5, 2026' / '5 novembre 2026'."""
-    if day is None:
-        return ""
-    month = _MONTHS[language_of(lang)][day.month - 1]
-    if language_of(lang) == "fr":
-        return f"{'1er' if day.day == 1 else day.day} {month} {day.year}"
-    return f"{month} {day.day}, {day.year}"
+    return "" if day is None else _format_day(day, "long", lang)
+
+
+def _format_day(day: date, width: Literal["full", "long"], lang: str) -> str:
+    lang = language_of(lang)
+    pattern = dates.get_date_format(width, locale=BABEL_LOCALES[lang]).pattern
+    if lang == "fr" and day.day == 1:  # French writes the first of the month "1er"; CLDR's patterns do not
+        pattern = pattern.replace("d ", "d'er' ", 1)
+    return dates.format_date(day, pattern, locale=BABEL_LOCALES[lang])
 
 
 # --- calendar invitations (RFC 5545) ---------------------------------------------------------------

@@ -17,9 +17,9 @@ TASK = {
     "requester_name": "Jane Doe",
     "task_url": "http://w.test/tasks/1",
     "request_url": "http://w.test/requests/7",
-    "due": "jeudi 5 novembre 2026 à 9 h 00",
+    "due": "jeudi 5 novembre 2026, 09 h 00",
     "overdue": True,
-    "waiting_since": "lundi 2 novembre 2026 à 9 h 00",
+    "waiting_since": "lundi 2 novembre 2026, 09 h 00",
     "can_reply": True,
     "approve_url": "http://w.test/email-actions/a",
     "reject_url": None,
@@ -77,11 +77,19 @@ def test_unknown_language_falls_back_to_english():
     assert render("reply_bounce", "de", CONTEXTS["reply_bounce"]).subject == "[Waypoint] Your reply was not recorded"
 
 
-def test_dates_in_words():
-    moment = datetime(2026, 11, 5, 14, 5, tzinfo=UTC)
-    assert format_datetime(moment, "en", "America/Toronto") == "Thursday, November 5, 2026 at 9:05"
-    assert format_datetime(moment, "fr", "America/Toronto") == "jeudi 5 novembre 2026 à 9 h 05"
+def test_dates_in_words_in_office_time():
+    moment = datetime(2026, 11, 5, 19, 5, tzinfo=UTC)
+    # Babel's (CLDR's) wording, as on the pages: a narrow no-break space before "p.m."
+    assert format_datetime(moment, "en", "America/Toronto") == "Thursday, November 5, 2026, 2:05\u202fp.m."
+    assert format_datetime(moment, "fr", "America/Toronto") == "jeudi 5 novembre 2026, 14 h 05"
+    assert format_datetime(moment, "de", "America/Toronto") == "Thursday, November 5, 2026, 2:05\u202fp.m."
+    assert format_datetime(moment, "en", "Europe/Paris") == "Thursday, November 5, 2026, 8:05\u202fp.m."
+    night = datetime(2026, 11, 2, 3, 30, tzinfo=UTC)  # still the 1st in Toronto
+    assert format_datetime(night, "fr", "America/Toronto") == "dimanche 1er novembre 2026, 22 h 30"
+    assert format_datetime(None, "en", "America/Toronto") == ""
     assert format_date(date(2026, 11, 1), "fr") == "1er novembre 2026"
+    assert format_date(date(2026, 11, 20), "fr") == "20 novembre 2026"
+    assert format_date(date(2026, 11, 1), "en") == "November 1, 2026"
 
 
 def test_calendar_file_lines_are_folded_and_escaped():
