@@ -252,7 +252,7 @@ class Engine:
         row.completed_by_id, row.completed_at, row.status = actor.id, now, "completed"
         details: dict[str, Any] = {"fields": changed}
         if on_behalf is not None:
-            details["on_behalf_of"] = session.get(User, on_behalf).username
+            details["on_behalf_of"] = session.get_one(User, on_behalf).username
         for key, value in clean.items():
             if key.endswith(("decision", "comment")) and isinstance(value, str):
                 details[key] = value[:1000]

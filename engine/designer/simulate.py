@@ -244,7 +244,7 @@ class Simulator:
     # --- reading the outcome ---------------------------------------------------------------
     def _collect(self, db: Database, instance_id: int, result: SimulationResult) -> None:
         with db.reading() as s:
-            instance = s.get(ProcessInstance, instance_id)
+            instance = s.get_one(ProcessInstance, instance_id)
             parsed = self.engine.definition_for(s, instance)
             wf = self.engine.load_workflow(instance, parsed)
             result.status, result.outcome, result.data = (
