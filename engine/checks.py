@@ -395,7 +395,7 @@ def _missing_languages(node: Any, where: str) -> list[tuple[str, str]]:
     if not isinstance(node, dict):
         return []
     out = []
-    french = node.get("x-fr") if isinstance(node.get("x-fr"), dict) else {}
+    french = node["x-fr"] if isinstance(node.get("x-fr"), dict) else {}
     for key in _TEXT_KEYS:
         if isinstance(node.get(key), str) and node[key].strip() and not str(french.get(key) or "").strip():
             out.append((where or "/", f"{key} '{_short(node[key])}' has no French (x-fr.{key})"))
@@ -403,7 +403,7 @@ def _missing_languages(node: Any, where: str) -> list[tuple[str, str]]:
             out.append((where or "/", f"x-fr.{key} '{_short(french[key])}' has no English ({key})"))
     labels = node.get("x-enumLabels")
     if isinstance(labels, dict):
-        french_labels = french.get("x-enumLabels") if isinstance(french.get("x-enumLabels"), dict) else {}
+        french_labels = french["x-enumLabels"] if isinstance(french.get("x-enumLabels"), dict) else {}
         for value in labels:
             if not str(french_labels.get(value) or "").strip():
                 out.append((where or "/", f"enum label '{value}' has no French (x-fr.x-enumLabels)"))

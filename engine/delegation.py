@@ -42,7 +42,7 @@ def delegate(
         errors.append(("delegate", "choose an active colleague"))
     elif target.id == user.id:
         errors.append(("delegate", "you cannot delegate to yourself"))
-    if errors:
+    if errors or target is None:
         raise ValidationFailed("the delegation has errors", errors)
     creator = created_by or user
     if creator.id != user.id and "admin" not in creator.roles:
