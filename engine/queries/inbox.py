@@ -279,6 +279,7 @@ def _started_page(session: Session, user: User, q: InboxQuery, now: datetime) ->
     ).all()
     ids = [i.id for i, _ in instances]
     open_steps: dict[int, list[TaskRecord]] = {}
+    holder_names: dict[str, str | None] = {}
     if ids:
         holder = aliased(User)
         for task, name in session.execute(
@@ -287,7 +288,7 @@ def _started_page(session: Session, user: User, q: InboxQuery, now: datetime) ->
             .where(TaskRecord.instance_id.in_(ids), TaskRecord.status == "ready")
             .order_by(TaskRecord.created_at)
         ):
-            task.holder_name = name  # type: ignore[attr-defined]
+            holder_names[task.id] = name
             open_steps.setdefault(task.instance_id, []).append(task)
     rows = []
     for instance, pname in instances:
@@ -303,7 +304,7 @@ def _started_page(session: Session, user: User, q: InboxQuery, now: datetime) ->
                 step=", ".join(s.name for s in steps) or (instance.outcome or instance.status),
                 role=first.role if first else None,
                 requester=user.display_name,
-                holder=", ".join(sorted({s.holder_name or s.role or "" for s in steps})) or None,
+                holder=", ".join(sorted({holder_names[s.id] or s.role or "" for s in steps})) or None,
                 created_at=instance.created_at,
                 due_at=first.due_at if first else None,
                 overdue=bool(first and first.due_at and first.due_at < now),
