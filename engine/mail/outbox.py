@@ -349,8 +349,15 @@ def retry(session: Any, outbox_id: int, now: datetime) -> OutboxMessage:
     return row
 
 
+def latest(session: Any, limit: int, status: str | None = None) -> list[OutboxMessage]:
+    """The newest `limit` emails (only those in `status` if given), newest first."""
+    query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+    if status:
+        query = query.where(OutboxMessage.status == status)
+    return list(session.scalars(query))
+
+
 def overview(session: Any, limit: int = 200) -> tuple[dict[str, int], list[OutboxMessage]]:
     """(count per status, the latest `limit` rows) for the admins' outbox page."""
     counts = dict(session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all())
-    rows = list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)))
-    return counts, rows
+    return counts, latest(session, limit)

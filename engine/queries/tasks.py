@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from engine import audit
 from engine.errors import NotFound
-from engine.models import ProcessDefinition, ProcessInstance, TaskRecord, User
+from engine.models import ProcessDefinition, ProcessInstance, TaskRecord, Timer, User
 from engine.users import get_user
 
 
@@ -102,6 +102,16 @@ def open_task_rows(session: Session, instance_id: int) -> list[TaskRecord]:
             .order_by(TaskRecord.created_at, TaskRecord.id)
         )
     )
+
+
+def all_instances(session: Session) -> list[ProcessInstance]:
+    """Every instance, in the order they were started."""
+    return list(session.scalars(select(ProcessInstance).order_by(ProcessInstance.id)))
+
+
+def waiting_timers(session: Session, limit: int = 50) -> list[Timer]:
+    """Timers not yet fired (BPMN timers, reminders, escalations), soonest first."""
+    return list(session.scalars(select(Timer).order_by(Timer.due_at, Timer.id).limit(limit)))
 
 
 def resolve_task_id(session: Session, task_id: str) -> str:
