@@ -9,7 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from cli import main
 from tests.conftest import FIXTURES
 
 WAYPOINT = [sys.executable, "-m", "cli"]
@@ -83,30 +85,54 @@ def test_cli_dead_database_and_missing_schema(tmp_path: Path):
     assert "up to date" in run(empty, "db", "status").stdout
 
 
-@pytest.mark.parametrize(
-    "command",
-    [
-        "deploy",
-        "start",
-        "tasks",
-        "complete",
-        "claim",
-        "message",
-        "show",
-        "users",
-        "processes",
-        "check",
-        "cancel",
-        "timers",
-        "db",
-        "serve",
-        "audit",
+#: Every command of `waypoint`, by group (README documents them; scripts call them).
+COMMANDS = {
+    (): [
+        "audit", "backup", "cancel", "check", "claim", "complete", "db", "demo-data", "deploy", "incidents",
+        "mail-in", "message", "outbox", "privacy", "processes", "release", "restore", "seed-demo", "serve",
+        "service-accounts", "show", "simulate", "start", "tasks", "timers", "tokens", "users", "worker",
     ],
-)
-def test_every_command_has_help(command):
-    from click.testing import CliRunner
+    ("audit",): ["verify"],
+    ("db",): ["status", "upgrade"],
+    ("incidents",): ["list", "retry"],
+    ("outbox",): ["list", "retry"],
+    ("privacy",): ["access-log", "export", "new-key", "purge", "rotate"],
+    ("service-accounts",): ["add", "list"],
+    ("timers",): ["fire", "list"],
+    ("tokens",): ["create", "list", "revoke"],
+    ("users",): ["add", "digest"],
+}  # fmt: skip
 
-    from cli import main
 
-    result = CliRunner().invoke(main, [command, "--help"])
-    assert result.exit_code == 0 and "Usage:" in result.output
+def listed_commands(help_text: str) -> list[str]:
+    """The command names under `Commands:` in a group's help."""
+    section = help_text.split("\nCommands:\n", 1)[1]
+    return [line.split()[0] for line in section.splitlines() if line.startswith("  ") and line[2] != " "]
+
+
+@pytest.mark.parametrize("group", COMMANDS, ids=lambda g: " ".join(g) or "waypoint")
+def test_every_command_lists_in_its_group_help_and_has_help(group):
+    runner = CliRunner()
+    result = runner.invoke(main, [*group, "--help"])
+    assert result.exit_code == 0, result.output
+    assert listed_commands(result.output) == COMMANDS[group]
+    for name in COMMANDS[group]:
+        if (*group, name) not in COMMANDS:
+            command = runner.invoke(main, [*group, name, "-h"])
+            assert command.exit_code == 0 and f"Usage: main {' '.join((*group, name))} " in command.output
+
+
+def test_an_engine_error_is_one_line_on_stderr_with_exit_1(sqlite_db, monkeypatch, tmp_path: Path):
+    monkeypatch.setenv("WAYPOINT_DATABASE_URL", sqlite_db.url)
+    missing = CliRunner().invoke(main, ["show", "42"])
+    assert (missing.exit_code, missing.stdout, missing.stderr) == (1, "", "error: no request with id 42\n")
+    no_file = CliRunner().invoke(main, ["check", str(tmp_path / "nope.bpmn")])
+    assert (no_file.exit_code, no_file.stderr) == (1, f"error: no such file or folder: {tmp_path / 'nope.bpmn'}\n")
+    usage = CliRunner().invoke(main, ["show", "not-a-number"])
+    assert usage.exit_code == 2 and "Usage:" in usage.stderr and "error:" not in usage.stderr
+
+
+def test_restore_declined_is_an_error_and_changes_nothing(sqlite_db, monkeypatch, tmp_path: Path):
+    monkeypatch.setenv("WAYPOINT_DATABASE_URL", sqlite_db.url)
+    declined = CliRunner().invoke(main, ["restore", str(tmp_path / "backup.db")], input="n\n")
+    assert (declined.exit_code, declined.stderr) == (1, "error: nothing restored\n")

@@ -112,6 +112,24 @@ def test_outbox_and_incident_commands(cli_env, sqlite_db, smtp):
     assert json.loads(cli(cli_env, "incidents", "list", "--all", "--json"))[0]["resolved_by"] == "admin"
 
 
+def test_outbox_retry_queues_the_email_again_and_closes_its_incident(cli_env, sqlite_db):
+    seeded(cli_env)
+    now = datetime.now(UTC)
+    with sqlite_db.transaction() as s:
+        row = enqueue(s, now=now, kind="test", recipient="msmith@waypoint.example", subject="Hello", text="Hi\n")
+        s.flush()
+        row.status, row.attempts = "failed", 12
+        s.add(Incident(kind="email", status="open", outbox_id=row.id, attempts=12, error="550 refused", created_at=now))
+        outbox_id = row.id
+    assert cli(cli_env, "outbox", "retry", str(outbox_id)) == "1 email(s) queued again\n"
+    with sqlite_db.reading() as s:
+        assert (s.get(OutboxMessage, outbox_id).status, s.get(OutboxMessage, outbox_id).attempts) == ("pending", 0)
+    assert cli(cli_env, "incidents", "list") == "no incidents\n"
+    [closed] = json.loads(cli(cli_env, "incidents", "list", "--all", "--json"))
+    assert (closed["status"], closed["resolved_by"]) == ("retried", "cli")
+    assert "error: no outbox message with id 999" in cli(cli_env, "outbox", "retry", "999", expect=1)
+
+
 def test_digest_switch(cli_env, sqlite_db):
     seeded(cli_env)
     assert cli(cli_env, "users", "digest", "msmith") == "daily digest for msmith: on\n"
