@@ -106,11 +106,11 @@ class WaypointGroup(click.Group):
     """The main group: loads commands from `COMMANDS` and turns engine errors into `Failure`s."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *COMMANDS})
+        return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name not in COMMANDS:
-            return super().get_command(ctx, name)
+            return None
         module, attribute = COMMANDS[name].split(":")
         command: click.Command = getattr(importlib.import_module(module), attribute)
         return command
