@@ -16,7 +16,8 @@ from engine import mailin
 from engine.errors import PermissionDenied
 from engine.mail.outbox import latest, retry
 from engine.users import get_user
-from engine.worker.loop import Worker, WorkerSettings, open_incidents, retry_incident, run_forever
+from engine.worker.incidents import open_incidents, retry_incident
+from engine.worker.loop import Worker, WorkerSettings, run_forever
 
 
 @click.command()

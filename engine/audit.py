@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session
 from engine.models import AuditEvent, ProcessInstance
 
 GENESIS = "0" * 64
+#: the actor of what no person did (timers, escalations, incidents, a request ending)
+SYSTEM_ACTOR = "system"
 
 
 def _event_hash(

@@ -341,6 +341,16 @@ def latest_definition(session: Session, key: str) -> ProcessDefinition:
     return definition
 
 
+def find_definition(session: Session, key: str, version: int) -> ProcessDefinition:
+    """Version `version` of `key`; NotFound otherwise."""
+    found = session.scalars(
+        select(ProcessDefinition).where(ProcessDefinition.key == key, ProcessDefinition.version == version)
+    ).first()
+    if found is None:
+        raise NotFound("no_such_process_version", key=key, version=version)
+    return found
+
+
 def store_versions(
     session: Session,
     sources: ParsedSources,

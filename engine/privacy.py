@@ -164,6 +164,22 @@ def transform(tree: Any, classification: Classification, fn: Callable[[Any], Any
     return tree
 
 
+def personal_paths(tree: Any, personal: Classification, path: str = "", parent: str | None = None) -> list[str]:
+    """Dotted paths of the personal values in `tree` (for the access log)."""
+    found: list[str] = []
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            here = f"{path}.{key}" if path else key
+            if personal.covers(parent, key):
+                found.append(here)
+            else:
+                found += personal_paths(value, personal, here, key)
+    elif isinstance(tree, list):
+        for index, value in enumerate(tree):
+            found += personal_paths(value, personal, f"{path}.{index}", parent)
+    return found
+
+
 def seal(tree: Any, classification: Classification, keyring: Keyring) -> Any:
     """Encrypt every sensitive value not yet encrypted."""
     return transform(tree, classification, lambda v: v if v is None or is_encrypted(v) else keyring.encrypt(v))

@@ -20,11 +20,11 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from engine import audit
+from engine import locking
+from engine.audit import SYSTEM_ACTOR
 from engine.db import Database
 from engine.models import AuditEvent, ProcessInstance, SensitiveAccess, TaskDraft, TaskRecord, User
-from engine.privacy import Classification, seal, transform, unseal
-from engine.runtime import _lock_instance, _personal_paths
+from engine.privacy import Classification, personal_paths, seal, transform, unseal
 from engine.taskindex import duration_after
 
 PURGED = None  # what a purged field holds afterwards
@@ -74,18 +74,18 @@ def purge(session: Session, engine: Any, instance: ProcessInstance, actor: str) 
     """Remove the personal fields of one closed request (state and data), audited; return the paths."""
     parsed = engine.definition_for(session, instance)
     personal = parsed.personal_any
-    paths = sorted(set(_personal_paths(engine.clear_data(instance), personal)))
-    _lock_instance(session, instance)
+    paths = sorted(set(personal_paths(engine.clear_data(instance), personal)))
+    drafts = _drafts_of(session, instance.id)
     state = json.loads(instance.state)
     instance.state = json.dumps(transform(state, personal, lambda _value: PURGED))
     data = transform(instance.data or {}, personal, lambda _value: PURGED)
     instance.data = data
     instance.summary = engine.glue.summary_for(instance.process_key, data)
-    for draft in _drafts_of(session, instance.id):
+    for draft in drafts:
         session.delete(draft)  # unsent form data of a closed request
     now = engine.clock.now()
     instance.purged_at = now
-    audit.append(
+    locking.record_change(
         session,
         instance,
         at=now,
@@ -93,18 +93,21 @@ def purge(session: Session, engine: Any, instance: ProcessInstance, actor: str) 
         action="personal_data_purged",
         details={"fields": paths, "retention": engine.glue.processes[instance.process_key].retention},
     )
-    session.flush()
     return paths
 
 
-def run_retention(db: Database, engine: Any, actor: str = "system") -> list[int]:
-    """Purge every request due (one transaction each); return their ids."""
+def run_retention(db: Database, engine: Any, actor: str = SYSTEM_ACTOR) -> list[int]:
+    """Purge every request due (one transaction each); return the ids of those purged."""
     with db.reading() as session:
         due = [d["instance_id"] for d in retention_due(session, engine, engine.clock.now())]
+    purged = []
     for instance_id in due:
         with db.transaction() as session:
-            purge(session, engine, session.get(ProcessInstance, instance_id), actor)
-    return due
+            instance = session.get(ProcessInstance, instance_id)
+            if instance is not None and instance.purged_at is None:  # another run may have been first
+                purge(session, engine, instance, actor)
+                purged.append(instance_id)
+    return purged
 
 
 def subject_export(session: Session, engine: Any, person: str, viewer: User | None = None) -> dict[str, Any]:
@@ -130,7 +133,7 @@ def subject_export(session: Session, engine: Any, person: str, viewer: User | No
                     "data": data,
                 }
             )
-            fields = sorted(set(_personal_paths(data, engine.definition_for(session, instance).personal)))
+            fields = sorted(set(personal_paths(data, engine.definition_for(session, instance).personal)))
             if viewer is not None and fields:
                 session.add(
                     SensitiveAccess(
@@ -227,7 +230,7 @@ def subject_rows(export: dict[str, Any]) -> Iterator[dict[str, Any]]:
 def rotate_keys(db: Database, engine: Any) -> int:
     """Re-encrypt every stored personal value with the current key (first in WAYPOINT_DATA_KEY),
     state, data snapshot and drafts; values stored in clear before their field was classified get
-    encrypted too. One transaction per request; returns how many were rewritten."""
+    encrypted too. One transaction per request, audited; returns how many were rewritten."""
     with db.reading() as session:
         ids = list(session.scalars(select(ProcessInstance.id).where(ProcessInstance.purged_at.is_(None))))
     ring = engine.vault.keyring
@@ -241,10 +244,17 @@ def rotate_keys(db: Database, engine: Any) -> int:
             drafts = [(draft, _reseal(draft.data, personal, ring)) for draft in _drafts_of(session, instance_id)]
             if state == instance.state and data == instance.data and all(new == d.data for d, new in drafts):
                 continue
-            _lock_instance(session, instance)
             instance.state, instance.data = state, data
             for draft, new in drafts:
                 draft.data = new
+            locking.record_change(
+                session,
+                instance,
+                at=engine.clock.now(),
+                actor=SYSTEM_ACTOR,
+                action="personal_data_resealed",
+                details={"key": ring.current},
+            )
             rewritten += 1
     return rewritten
 

@@ -11,7 +11,6 @@ no trace. The engine never commits.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -22,14 +21,13 @@ from zoneinfo import ZoneInfo
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
-from sqlalchemy.orm.attributes import set_committed_value
 
-from engine import audit
+from engine import locking, persist
+from engine.audit import SYSTEM_ACTOR
 from engine.checks import check_sources
 from engine.clock import Clock, SystemClock, frozen_time
 from engine.config import Settings
@@ -60,19 +58,16 @@ from engine.glue import GlueRegistry, load_workflows
 from engine.mail import notifications
 from engine.models import MessageSubscription, ProcessInstance, SensitiveAccess, TaskRecord, Timer, User
 from engine.privacy import PREFIX as ENCRYPTED
-from engine.privacy import REVEAL_ROLES, Vault, mask
+from engine.privacy import REVEAL_ROLES, Vault, mask, personal_paths
 from engine.queries.inbox import holders_for
 from engine.scripting import DEFAULT_TIME_LIMIT, ScriptRejected, ScriptTimeout, WaypointScriptEngine, builtin_helpers
-from engine.serialization import SERIALIZER_VERSION, dump, load
-from engine.taskindex import BPMN_TIMER, IndexContext, canonical, sync_all
+from engine.serialization import SERIALIZER_VERSION, load
+from engine.steps import run_until_waiting
+from engine.taskindex import BPMN_TIMER, canonical
 from engine.users import KNOWN_ROLES, find_user
 
 #: Data keys the engine sets at start; forms cannot submit them.
 RESERVED_FIELDS = frozenset({"requester", "requester_name", "instance_id", "process_key"})
-SYSTEM_ACTOR = "system"
-MAX_ENGINE_PASSES = 1000
-MAX_ENGINE_TASKS = 800  # SpiffWorkflow stops seeing tasks 1,000 levels deep
-MAX_ENGINE_SECONDS = 1.5
 
 
 class Engine:
@@ -155,7 +150,7 @@ class Engine:
             raise PermissionDenied("your role does not give access to the personal data of this request")
         personal = self.definition_for(session, instance).personal
         data = self.clear_data(instance)
-        fields = sorted({path for path in _personal_paths(data, personal)})
+        fields = sorted({path for path in personal_paths(data, personal)})
         session.add(
             SensitiveAccess(
                 user_id=user.id, instance_id=instance.id, at=self.clock.now(), reason=reason[:200], fields=fields
@@ -210,7 +205,7 @@ class Engine:
         with frozen_time(now), self._script_errors():
             wf = BpmnWorkflow(parsed.spec, parsed.subprocess_specs, script_engine=self.script_engine)
             wf.get_next_task(state=TaskState.READY).data.update(initial)
-            self._run(wf)
+            run_until_waiting(wf)
         self._save(
             session,
             instance,
@@ -248,7 +243,7 @@ class Engine:
             changed = sorted(k for k, v in clean.items() if task.data.get(k, object()) != v)
             task.data.update(clean)
             task.run()
-            self._run(wf)
+            run_until_waiting(wf)
         row.completed_by_id, row.completed_at, row.status = actor.id, now, "completed"
         details: dict[str, Any] = {"fields": changed}
         if on_behalf is not None:
@@ -275,7 +270,9 @@ class Engine:
             return row
         self._require_may_work(actor, row, row.instance)
         row.claimed_by_id = actor.id
-        self._touch(session, row.instance, actor.username, "task_claimed", row)
+        locking.record_change(
+            session, row.instance, at=self.clock.now(), actor=actor.username, action="task_claimed", task=row
+        )
         return row
 
     def release(self, session: Session, task_id: str, user: User | str) -> TaskRecord:
@@ -287,7 +284,9 @@ class Engine:
         if row.claimed_by_id != actor.id and "admin" not in actor.roles:
             raise PermissionDenied("only the person who claimed this task (or an admin) can release it")
         row.claimed_by_id = None
-        self._touch(session, row.instance, actor.username, "task_released", row)
+        locking.record_change(
+            session, row.instance, at=self.clock.now(), actor=actor.username, action="task_released", task=row
+        )
         return row
 
     def reassign(
@@ -316,13 +315,14 @@ class Engine:
                 raise PermissionDenied(f"{target.display_name} does not have the role '{row.role}'")
         before = holder.username if holder else None
         row.assignee_id, row.claimed_by_id = (target.id if target else None), None
-        self._touch(
+        locking.record_change(
             session,
             row.instance,
-            actor.username,
-            "task_reassigned",
-            row,
-            {"from": before, "to": target.username if target else None, "reason": reason.strip()[:1000]},
+            at=self.clock.now(),
+            actor=actor.username,
+            action="task_reassigned",
+            task=row,
+            details={"from": before, "to": target.username if target else None, "reason": reason.strip()[:1000]},
         )
         notifications.task_reassigned(session, self, row, target)
         return row
@@ -386,7 +386,7 @@ class Engine:
             event = BpmnEvent(task.task_spec.event_definition, dict(payload))
             task.task_spec.catch(task, event)
             task.task_spec._update(task)
-            self._run(wf)
+            run_until_waiting(wf)
         details = {"message": name, "correlation": json.loads(sub.correlation)}
         self._save(
             session,
@@ -449,7 +449,7 @@ class Engine:
                 for t in waiting
                 if t.state != TaskState.WAITING
             ]
-            self._run(wf)
+            run_until_waiting(wf)
         self._save(session, instance, parsed, wf, now, SYSTEM_ACTOR, events)
         return True
 
@@ -528,29 +528,6 @@ class Engine:
             if errors:
                 raise ValidationFailed("the form has errors", errors)
 
-    def _run(self, wf: BpmnWorkflow) -> None:
-        """Run engine steps (and due timers) until only people, timers or messages remain.
-
-        One action may run at most MAX_ENGINE_TASKS engine tasks for at most MAX_ENGINE_SECONDS:
-        a cycle of scripts and gateways with no wait state would otherwise loop (and grow the
-        task tree) forever.
-        """
-        ran, deadline = 0, time.monotonic() + MAX_ENGINE_SECONDS
-
-        def count(_task: Any) -> None:
-            nonlocal ran
-            ran += 1
-            if ran > MAX_ENGINE_TASKS or time.monotonic() > deadline:
-                raise ScriptError(
-                    f"the process ran {ran} steps without waiting for anyone (a loop without a wait state?)"
-                )
-
-        for _ in range(MAX_ENGINE_PASSES):
-            wf.do_engine_steps(will_complete_task=count)
-            if not any(not t.task_spec.manual for t in wf.get_tasks(state=TaskState.READY)):
-                return
-        raise ScriptError("the process did not come to rest (a loop without a wait?)")
-
     @contextmanager
     def _script_errors(self) -> Iterator[None]:
         try:
@@ -559,32 +536,6 @@ class Engine:
             raise ScriptError(f"script refused: {exc}") from exc
         except SpiffWorkflowException as exc:
             raise ScriptError(_describe_spiff_error(exc)) from exc
-
-    def _touch(
-        self,
-        session: Session,
-        instance: ProcessInstance,
-        actor: str,
-        action: str,
-        row: TaskRecord,
-        details: dict | None = None,
-    ) -> None:
-        """Record a task-only change (claim/release) under the instance's version check."""
-        _lock_instance(session, instance)
-        now = self.clock.now()
-        instance.updated_at = now
-        audit.append(
-            session,
-            instance,
-            at=now,
-            actor=actor,
-            action=action,
-            task_id=row.id,
-            element_id=row.element_id,
-            element_name=row.name,
-            details=details,
-        )
-        session.flush()
 
     def _save(
         self,
@@ -596,53 +547,11 @@ class Engine:
         actor: str,
         events: list[dict],
     ) -> list[TaskRecord]:
-        _lock_instance(session, instance)
-        instance.state = dump(wf, parsed.personal, self.vault)
-        instance.serializer_version = SERIALIZER_VERSION
-        instance.updated_at = now
-        data = _snapshot(wf)
-        instance.summary = self.glue.summary_for(instance.process_key, data)
-        _apply_facets(instance, self.glue.facets_for(instance.process_key, data))
-        instance.data = self.vault.seal(data, parsed.personal)
-        ended = wf.completed and instance.status == "running"
-        if ended:
-            instance.status, instance.ended_at, instance.outcome = "completed", now, _outcome(wf)
-        for event in events:
-            task = event.get("task")
-            element_id, element_name = event.get("element") or (
-                (task.element_id, task.name) if task is not None else (None, None)
-            )
-            audit.append(
-                session,
-                instance,
-                at=now,
-                actor=actor,
-                action=event["action"],
-                task_id=task.id if task is not None else event.get("task_id"),
-                element_id=element_id,
-                element_name=element_name,
-                details=event.get("details"),
-            )
-        if ended:
-            audit.append(
-                session, instance, at=now, actor=SYSTEM_ACTOR, action="ended", details={"outcome": instance.outcome}
-            )
-        session.flush()
+        """Write the moved workflow through the one write path (engine/persist.py)."""
+        return persist.save_workflow(session, self, instance, parsed, wf, now, actor, events)
 
-        def user_id(username: str) -> int | None:
-            found = find_user(session, username)
-            return found.id if found is not None else None
-
-        ctx = IndexContext(instance, parsed, now, user_id, self._evaluate)
-        synced = sync_all(session, ctx, wf)
-        session.flush()
-        closed = synced.closed + [
-            e["task"].id for e in events if e.get("task") is not None and e["task"].status != "ready"
-        ]
-        notifications.after_save(session, self, instance, parsed, wf, synced.created, now, closed=closed)
-        return synced.created
-
-    def _evaluate(self, expression: str, data: Mapping[str, Any]) -> Any:
+    def evaluate(self, expression: str, data: Mapping[str, Any]) -> Any:
+        """The value of a process expression (task properties, message correlation) over `data`."""
         return self.script_engine.environment.evaluate(expression, dict(data))
 
     def _subscriptions_for(
@@ -662,7 +571,7 @@ class Engine:
             if not expressions:
                 continue
             try:
-                values = {prop: self._evaluate(expr, payload) for prop, expr in expressions.items()}
+                values = {prop: self.evaluate(expr, payload) for prop, expr in expressions.items()}
             except Exception:
                 continue
             matches += session.scalars(
@@ -671,57 +580,6 @@ class Engine:
                 )
             )
         return matches
-
-
-def _lock_instance(session: Session, instance: ProcessInstance) -> None:
-    """Bump the instance's version if it is still the one we loaded, else ConcurrentUpdate.
-
-    `UPDATE ... SET version = version + 1 WHERE id = :id AND version = :v` is the first write
-    of every action (autoflush held back), so a loser fails here before writing anything
-    else, and row locks are always taken in the same order (instance first): no deadlocks.
-    """
-    table = ProcessInstance.__table__
-    with session.no_autoflush:
-        result = session.execute(
-            update(table)
-            .where(table.c.id == instance.id, table.c.version == instance.version)
-            .values(version=table.c.version + 1)
-        )
-    if result.rowcount != 1:
-        raise ConcurrentUpdate("someone else changed this request at the same moment: reload and try again")
-    set_committed_value(instance, "version", instance.version + 1)
-
-
-def _personal_paths(tree: Any, personal: Any, path: str = "", parent: str | None = None) -> list[str]:
-    """Dotted paths of the personal values in `tree` (for the access log)."""
-    found: list[str] = []
-    if isinstance(tree, dict):
-        for key, value in tree.items():
-            here = f"{path}.{key}" if path else key
-            if personal.covers(parent, key):
-                found.append(here)
-            else:
-                found += _personal_paths(value, personal, here, key)
-    elif isinstance(tree, list):
-        for index, value in enumerate(tree):
-            found += _personal_paths(value, personal, f"{path}.{index}", parent)
-    return found
-
-
-def _apply_facets(instance: ProcessInstance, facets: Mapping[str, Any]) -> None:
-    """Copy report facets onto the instance's indexed columns (bad values are left out)."""
-
-    def text(value: Any) -> str | None:
-        return str(value)[:100] if value not in (None, "") else None
-
-    def day(value: Any) -> date | None:
-        try:
-            return date.fromisoformat(str(value)[:10]) if value else None
-        except ValueError:
-            return None
-
-    instance.country, instance.unit = text(facets.get("country")), text(facets.get("unit"))
-    instance.starts_on, instance.ends_on = day(facets.get("starts_on")), day(facets.get("ends_on"))
 
 
 def _name(user: User | None) -> str:
@@ -733,25 +591,6 @@ def _find_task(wf: BpmnWorkflow, task_id: str) -> Any:
         return wf.get_task_from_id(UUID(task_id))
     except (TaskNotFoundException, ValueError):
         return None
-
-
-def _snapshot(wf: BpmnWorkflow) -> dict:
-    data: dict[str, Any] = {}
-    if wf.last_task is not None:
-        data.update(wf.last_task.data)
-    for task in wf.get_tasks(state=TaskState.READY, manual=True):
-        data.update(task.data)
-    return json.loads(json.dumps(data, default=str))
-
-
-def _outcome(wf: BpmnWorkflow) -> str | None:
-    ends = [
-        t for t in wf.get_tasks(state=TaskState.COMPLETED) if t.workflow is wf and isinstance(t.task_spec, EndEvent)
-    ]
-    if not ends:
-        return None
-    last = max(ends, key=lambda t: t.last_state_change)
-    return last.task_spec.bpmn_name or last.task_spec.bpmn_id
 
 
 def _describe_spiff_error(exc: SpiffWorkflowException) -> str:

@@ -52,6 +52,17 @@ def duration_after(start: datetime, duration: str) -> datetime:
     return start + TimerEventDefinition.get_timedelta_from_start(parsed, start)
 
 
+def due_after(start: datetime, duration: str | None) -> datetime | None:
+    """`start` plus a task property's duration; None when it is empty, malformed or not later."""
+    if not duration:
+        return None
+    try:
+        moment = duration_after(start, duration)
+    except Exception:  # a malformed duration in the BPMN: no such timer rather than a failed action
+        return None
+    return moment if moment > start else None
+
+
 @dataclass
 class IndexContext:
     """What syncing needs besides the workflow: the row, its version, the time, users."""

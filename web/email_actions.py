@@ -26,7 +26,7 @@ from engine.mail.outbox import overview
 from engine.models import User
 from engine.one_click import NeedsTaskPage, decide, form_for_task, load_grant
 from engine.worker import digest
-from engine.worker.loop import open_incidents
+from engine.worker.incidents import open_incidents
 
 from .auth import role_required
 from .i18n import LANGUAGES

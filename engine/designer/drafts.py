@@ -20,8 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine.definitions import NS, DeployResult, SourceSet, latest_definition
-from engine.designer.move_instances import find_definition
+from engine.definitions import NS, DeployResult, SourceSet, find_definition, latest_definition
 from engine.designer.simulate import scenario_path
 from engine.errors import Conflict, DefinitionError, NotFound, PermissionDenied
 from engine.models import DeploymentLog, ProcessDefinition, ProcessDraft, ProcessInstance

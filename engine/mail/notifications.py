@@ -22,8 +22,8 @@ from uuid import UUID
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, joinedload
 
-from engine import audit
 from engine.definitions import ParsedDefinition
+from engine.locking import record_change
 from engine.mail.compose import (
     MailConfig,
     config_for,
@@ -35,7 +35,7 @@ from engine.mail.compose import (
 )
 from engine.mail.invitations import send_calendar_invitations
 from engine.models import ProcessInstance, TaskRecord, Timer, User
-from engine.taskindex import TASK_ESCALATION, TASK_REMINDER, duration_after, task_properties
+from engine.taskindex import TASK_ESCALATION, TASK_REMINDER, due_after, task_properties
 
 if TYPE_CHECKING:
     from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -97,23 +97,13 @@ def _drop_closed_task_timers(session: Session, instance_id: int, closed: list[st
     )
 
 
-def _after(start: datetime, duration: str | None) -> datetime | None:
-    if not duration:
-        return None
-    try:
-        moment = duration_after(start, duration)
-    except Exception:  # a malformed duration in the BPMN: no such timer rather than a failed action
-        return None
-    return moment if moment > start else None
-
-
 def schedule_task_timers(session: Session, row: TaskRecord, props: Mapping[str, str]) -> None:
     """A reminder timer at the task's due time and, with `escalateAfter`, an escalation timer."""
     if row.due_at is not None:
         session.add(
             Timer(instance_id=row.instance_id, task_id=row.id, kind=TASK_REMINDER, due_at=row.due_at, attempts=0)
         )
-    escalate_at = _after(row.created_at, props.get("escalateAfter"))
+    escalate_at = due_after(row.created_at, props.get("escalateAfter"))
     if escalate_at is not None:
         session.add(
             Timer(instance_id=row.instance_id, task_id=row.id, kind=TASK_ESCALATION, due_at=escalate_at, attempts=0)
@@ -148,7 +138,7 @@ def _open_task_of(session: Session, timer: Timer) -> TaskRecord | None:
 
 def next_reminder(due: datetime, every: str | None, now: datetime) -> datetime:
     """The first reminder time after `now` in the series `due`, `due + every`, ... (one per gap)."""
-    step = _after(due, every or DEFAULT_REMINDER_EVERY)
+    step = due_after(due, every or DEFAULT_REMINDER_EVERY)
     if step is None:
         step = due + timedelta(days=1)
     gap = step - due
@@ -189,7 +179,8 @@ def escalation_reassigns(session: Session, engine: Engine, timer: Timer) -> bool
 def fire_escalation(session: Session, engine: Engine, timer: Timer, now: datetime) -> int:
     """Notify the next level about an overdue task and reassign it if the process says so; emails queued.
 
-    A reassignment changes the task index, so the caller must already hold the instance lock.
+    A reassignment is recorded under the instance lock (the worker holds it already, taken
+    before the timer's lease: instance first, always).
     """
     row = _open_task_of(session, timer)
     session.delete(timer)  # an escalation happens once
@@ -207,22 +198,19 @@ def fire_escalation(session: Session, engine: Engine, timer: Timer, now: datetim
     if reassigned:
         session.flush()
         session.refresh(row)
-        audit.append(
+        record_change(
             session,
             row.instance,
             at=now,
             actor=SYSTEM_ACTOR,
             action="task_escalated",
-            task_id=row.id,
-            element_id=row.element_id,
-            element_name=row.name,
+            task=row,
             details={
                 "from": previous.username if previous is not None else None,
                 "to_role": role or None,
                 "to": target.username if target is not None and not role else None,
             },
         )
-        row.instance.updated_at = now
     config = config_for(engine)
     if not config.enabled:
         return 0

@@ -196,9 +196,13 @@ class OutboxSender:
         lease: timedelta = timedelta(minutes=5),
         max_attempts: int = MAX_ATTEMPTS,
         transport: Callable[[SmtpSettings], Any] = SmtpTransport,
+        open_incident: Callable[[Any, Incident], Any],
     ):
+        """`open_incident(session, incident)` records an email that failed for good (the worker's
+        engine/worker/incidents.py; passed in because mail sits below the worker)."""
         self.db, self.clock, self.smtp, self.owner = db, clock, smtp, owner
         self.batch, self.lease, self.max_attempts, self.transport = batch, lease, max_attempts, transport
+        self.open_incident = open_incident
 
     def claim(self) -> list[int]:
         """Lease up to `batch` due pending rows, oldest first; return their ids."""
@@ -312,7 +316,8 @@ class OutboxSender:
         row.lease_owner, row.lease_until = None, None
         if permanent or row.attempts >= self.max_attempts:
             row.status = FAILED
-            session.add(
+            self.open_incident(
+                session,
                 Incident(
                     kind="email",
                     status="open",
@@ -322,7 +327,7 @@ class OutboxSender:
                     attempts=row.attempts,
                     error=f"email to {row.recipient} ({row.kind}) failed: {row.last_error}",
                     created_at=now,
-                )
+                ),
             )
             log.error("email %s to %s failed for good: %s", row.id, row.recipient, row.last_error)
             return True

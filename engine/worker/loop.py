@@ -1,10 +1,11 @@
-"""The worker: fires due timers, sends the outbox, runs the daily digest; the truth lives in the database.
+"""The worker: fires due timers, sends the outbox, runs the periodic jobs; the truth lives in the database.
 
 `Worker.tick()` does one round: claim due rows of `timers` under a lease (engine/leases.py),
-fire each in its own transaction, deliver a batch of outbox mail, and run the digest when its
-`periodic_jobs` row is due. `run_forever` only asks APScheduler's `BlockingScheduler` to call
-the rounds every few seconds; nothing is kept in its memory, so any number of workers on any
-number of machines may run, and a restarted worker fires what fell due while it was down, once.
+fire each in its own transaction, run the daily digest and the retention purge when their
+`periodic_jobs` rows are due (engine/worker/periodic.py), and deliver a batch of outbox mail.
+`run_forever` asks APScheduler's `BlockingScheduler` to call the rounds on an interval trigger;
+nothing is kept in its memory, so any number of workers on any number of machines may run, and
+a restarted worker fires what fell due while it was down, once.
 
 Exactly once, per timer kind (see docs/scheduler.md):
 
@@ -17,7 +18,8 @@ Exactly once, per timer kind (see docs/scheduler.md):
   An escalation that reassigns the task locks the instance first, like every engine action.
 
 A failure is retried with backoff (the lease expiry doubles as "not before"); after
-`max_attempts` the timer is marked failed and becomes an incident on its instance.
+`max_attempts` the timer is marked failed and becomes an incident on its instance
+(engine/worker/incidents.py).
 """
 
 from __future__ import annotations
@@ -33,30 +35,24 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine import audit, leases, privacy_records
+from engine import leases, locking
 from engine.config import SmtpSettings
 from engine.db import Database
-from engine.errors import ConcurrentUpdate, DatabaseUnavailable, InvalidState, NotFound, WaypointError
+from engine.errors import ConcurrentUpdate, DatabaseUnavailable, WaypointError
 from engine.mail import notifications
 from engine.mail.outbox import DeliveryReport, OutboxSender, backoff
-from engine.mail.outbox import retry as retry_email
 from engine.models import Incident, PeriodicJob, ProcessInstance, Timer
-from engine.runtime import SYSTEM_ACTOR, Engine, _lock_instance
+from engine.runtime import Engine
 from engine.taskindex import BPMN_TIMER, TASK_ESCALATION, TASK_REMINDER
-from engine.worker import digest
+from engine.worker import incidents
+from engine.worker.periodic import DIGEST_JOB, RETENTION_JOB, PeriodicJobs
 
 log = logging.getLogger("waypoint.worker")
 
-DIGEST_JOB = "daily_digest"
-JOB_RETRY = timedelta(minutes=15)
-
-
 HEARTBEAT_PREFIX = "heartbeat:"
-RETENTION_JOB = "retention"
 
 
 def last_heartbeat(session: Session) -> datetime | None:
@@ -75,7 +71,7 @@ class TimerNotFired(WaypointError):
     """A due timer that could not be fired (counted as a failed attempt)."""
 
     status = 500
-    code = "timer_not_fired"
+    kind = "timer_not_fired"
 
 
 class _StaleClaim(Exception):
@@ -143,8 +139,10 @@ class Worker:
             batch=self.settings.email_batch,
             lease=self.settings.email_lease,
             max_attempts=self.settings.max_email_attempts,
+            open_incident=incidents.open_incident,
             **kwargs,
         )
+        self.periodic = PeriodicJobs(db, engine, self.owner)
 
     # --- timers ---------------------------------------------------------------------------------
     def claim_timers(self, limit: int | None = None) -> list[Claimed]:
@@ -195,21 +193,21 @@ class Worker:
                 if timer is not None:
                     leases.release(session, Timer, claimed.id, self.owner)
                 return "skipped"
-            raise TimerNotFired("the process did not consider this timer due")
+            raise TimerNotFired("timer_not_due")
         if claimed.kind == TASK_ESCALATION:
             timer = session.get(Timer, claimed.id)
-            if timer is not None and notifications.escalation_reassigns(session, self.engine, timer):
-                _lock_instance(session, session.get(ProcessInstance, claimed.instance_id))  # instance first, always
+            if timer is not None and notifications.escalation_reassigns(session, self.engine.mail, timer):
+                locking.hold_instance(session, session.get(ProcessInstance, claimed.instance_id))  # instance first
         if not self._hold(session, claimed, now):
             raise _StaleClaim  # and roll back the instance lock an escalation may have taken
         timer = session.get(Timer, claimed.id, populate_existing=True)
         assert timer is not None
         if claimed.kind == TASK_REMINDER:
-            notifications.fire_reminder(session, self.engine, timer, now)
+            notifications.fire_reminder(session, self.engine.mail, timer, now)
         elif claimed.kind == TASK_ESCALATION:
-            notifications.fire_escalation(session, self.engine, timer, now)
+            notifications.fire_escalation(session, self.engine.mail, timer, now)
         else:
-            raise TimerNotFired(f"unknown timer kind '{claimed.kind}'")
+            raise TimerNotFired("unknown_timer_kind", kind=claimed.kind)
         return "fired"
 
     def _hold(self, session: Session, claimed: Claimed, now: datetime) -> bool:
@@ -229,13 +227,11 @@ class Worker:
         """Count a failed attempt: retry after backoff, or mark failed with an incident."""
         error = str(exc) if isinstance(exc, WaypointError) else f"{type(exc).__name__}: {exc}"
         log.warning("timer %s (%s) on #%s failed: %s", claimed.id, claimed.kind, claimed.instance_id, error)
-        for _ in range(3):  # the incident's audit event needs the instance lock: retry a lost race
-            try:
-                with self.db.transaction() as session:
-                    self._failure_in(session, claimed, error[:2000])
-                return
-            except ConcurrentUpdate:
-                continue
+        try:
+            with self.db.transaction() as session:
+                self._failure_in(session, claimed, error[:2000])
+        except ConcurrentUpdate:  # the request kept changing: the lease runs out and the failure comes back
+            log.warning("could not record the failure of timer %s; it comes back", claimed.id)
 
     def _failure_in(self, session: Session, claimed: Claimed, error: str) -> None:
         now = self.clock.now()
@@ -249,7 +245,20 @@ class Worker:
             timer.lease_until = now + backoff(timer.attempts)  # "not before": the claim skips it until then
             return
         timer.lease_until, timer.failed_at = None, now
-        open_incident(session, timer, error, now)
+        incidents.open_incident(
+            session,
+            Incident(
+                kind="timer",
+                status="open",
+                instance_id=timer.instance_id,
+                task_id=timer.task_id,
+                timer_id=timer.id,
+                timer_kind=timer.kind,
+                attempts=timer.attempts,
+                error=error,
+                created_at=now,
+            ),
+        )
 
     def run_timers(self) -> tuple[int, int, int]:
         """Claim one batch of due timers and fire them: (fired, skipped, failed)."""
@@ -260,54 +269,12 @@ class Worker:
 
     # --- periodic jobs --------------------------------------------------------------------------
     def run_periodic(self) -> int:
-        """Run the daily digest if it is due (one worker wins the row); returns emails queued."""
-        now = self.clock.now()
-        config = notifications.config_for(self.engine)
-        try:
-            with self.db.transaction() as session:
-                if session.get(PeriodicJob, DIGEST_JOB) is None:
-                    session.add(PeriodicJob(name=DIGEST_JOB, next_due_at=digest.next_digest_time(now, config)))
-                    return 0
-        except IntegrityError:  # another worker created the row at the same moment
-            return 0
-        try:
-            with self.db.transaction() as session:
-                job = session.get(PeriodicJob, DIGEST_JOB)
-                if job is None or job.next_due_at > now:
-                    return 0
-                taken = session.execute(
-                    update(PeriodicJob)
-                    .where(PeriodicJob.name == DIGEST_JOB, PeriodicJob.next_due_at == job.next_due_at)
-                    .values(next_due_at=digest.next_digest_time(now, config), last_run_at=now, last_owner=self.owner)
-                    .execution_options(synchronize_session=False)
-                )
-                if taken.rowcount != 1:
-                    return 0
-                return digest.send_digests(session, self.engine, now)
-        except DatabaseUnavailable:
-            raise
-        except Exception as exc:  # the job's transaction rolled back: try again later, and tell the admins
-            log.exception("the daily digest failed")
-            self._job_failed(DIGEST_JOB, exc, now)
-            return 0
+        """The daily digest, when its time has come (one worker wins each day); returns emails queued."""
+        return self.periodic.run(DIGEST_JOB)
 
-    def _job_failed(self, name: str, exc: BaseException, now: datetime) -> None:
-        """Retry a failed periodic job in 15 minutes; open one incident for it (kind 'job')."""
-        error = f"{name}: {type(exc).__name__}: {exc}"[:2000]
-        with self.db.transaction() as session:
-            session.execute(
-                update(PeriodicJob)
-                .where(PeriodicJob.name == name, PeriodicJob.next_due_at <= now)
-                .values(next_due_at=now + JOB_RETRY)
-                .execution_options(synchronize_session=False)
-            )
-            open_one = select(Incident.id).where(
-                Incident.kind == "job", Incident.status == "open", Incident.timer_kind == name
-            )
-            if session.scalar(open_one) is None:
-                session.add(
-                    Incident(kind="job", status="open", timer_kind=name, attempts=1, error=error, created_at=now)
-                )
+    def run_retention(self) -> int:
+        """The daily retention purge, when its time has come (one worker); returns requests purged."""
+        return self.periodic.run(RETENTION_JOB)
 
     # --- one round ------------------------------------------------------------------------------
     def tick(self) -> TickReport:
@@ -325,34 +292,6 @@ class Worker:
         report.emails = self.sender.deliver_once()
         self.beat()
         return report
-
-    def run_retention(self) -> int:
-        """Once a day: purge personal data of requests past their retention period (one worker)."""
-        now = self.clock.now()
-        try:
-            with self.db.transaction() as session:
-                job = session.get(PeriodicJob, RETENTION_JOB)
-                if job is None:
-                    session.add(PeriodicJob(name=RETENTION_JOB, next_due_at=now))
-                    return 0
-                if job.next_due_at > now:
-                    return 0
-                taken = session.execute(
-                    update(PeriodicJob)
-                    .where(PeriodicJob.name == RETENTION_JOB, PeriodicJob.next_due_at == job.next_due_at)
-                    .values(next_due_at=now + timedelta(days=1), last_run_at=now, last_owner=self.owner)
-                    .execution_options(synchronize_session=False)
-                )
-                if taken.rowcount != 1:
-                    return 0
-        except IntegrityError:  # another worker created the row at the same moment
-            return 0
-        try:
-            return len(privacy_records.run_retention(self.db, self.engine))
-        except Exception as exc:  # a failing purge must not stop timers and mail: tell the admins
-            log.exception("the retention purge failed")
-            self._job_failed(RETENTION_JOB, exc, now)
-            return 0
 
     def beat(self) -> None:
         """Record that this worker is alive (read by /healthz and /metrics)."""
@@ -383,79 +322,6 @@ class Worker:
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-# --- incidents -----------------------------------------------------------------------------------
-def open_incident(session: Session, timer: Timer, error: str, now: datetime) -> Incident:
-    """Record a timer whose retries ran out, on its instance (audit trail included)."""
-    incident = Incident(
-        kind="timer",
-        status="open",
-        instance_id=timer.instance_id,
-        task_id=timer.task_id,
-        timer_id=timer.id,
-        timer_kind=timer.kind,
-        attempts=timer.attempts,
-        error=error,
-        created_at=now,
-    )
-    session.add(incident)
-    instance = session.get(ProcessInstance, timer.instance_id)
-    if instance is not None:
-        _lock_instance(session, instance)
-        audit.append(
-            session,
-            instance,
-            at=now,
-            actor=SYSTEM_ACTOR,
-            action="incident_opened",
-            task_id=timer.task_id,
-            details={"timer": timer.kind, "attempts": timer.attempts, "error": error[:1000]},
-        )
-    session.flush()
-    return incident
-
-
-def retry_incident(session: Session, incident_id: int, actor: str, now: datetime) -> Incident:
-    """Put the timer or email of an open incident back to work (admin action)."""
-    incident = session.get(Incident, incident_id)
-    if incident is None:
-        raise NotFound(f"no incident with id {incident_id}")
-    if incident.status != "open":
-        raise InvalidState(f"incident {incident_id} is {incident.status}, not open")
-    if incident.kind == "email" and incident.outbox_id is not None:
-        retry_email(session, incident.outbox_id, now)
-    elif incident.kind == "job" and incident.timer_kind:
-        job = session.get(PeriodicJob, incident.timer_kind)
-        if job is not None:
-            job.next_due_at = now
-    elif incident.timer_id is not None:
-        timer = session.get(Timer, incident.timer_id)
-        if timer is not None:
-            timer.failed_at, timer.attempts, timer.lease_owner, timer.lease_until = None, 0, None, None
-    incident.status, incident.resolved_at, incident.resolved_by = "retried", now, actor
-    instance = session.get(ProcessInstance, incident.instance_id) if incident.instance_id else None
-    if instance is not None:
-        _lock_instance(session, instance)
-        audit.append(
-            session,
-            instance,
-            at=now,
-            actor=actor,
-            action="incident_retried",
-            task_id=incident.task_id,
-            details={"incident": incident.id, "kind": incident.kind},
-        )
-    session.flush()
-    return incident
-
-
-def open_incidents(session: Session, include_closed: bool = False) -> list[Incident]:
-    """Incidents, newest first (open ones only unless `include_closed`)."""
-    query = select(Incident).order_by(Incident.created_at.desc(), Incident.id.desc())
-    if not include_closed:
-        query = query.where(Incident.status == "open")
-    return list(session.scalars(query))
 
 
 # --- the long-running worker ---------------------------------------------------------------------

@@ -21,7 +21,7 @@ import time
 import pytest
 from sqlalchemy import event, func, select
 
-from engine import runtime
+from engine import locking, persist
 from engine.models import AuditEvent, TaskRecord
 from tests.reliability.harness import (
     MESSAGE,
@@ -146,12 +146,12 @@ def _boom(*_args: object, **_kwargs: object) -> None:
 INJECTION_POINTS = {
     # after the caller's engine call returned, inside its transaction
     "caller": None,
-    # the last thing an action does before returning (outbox rows, task timers)
-    "after_save": ("notifications", "after_save"),
+    # the last thing the write path does before returning (outbox rows, task timers)
+    "after_save": (persist.notifications, "after_save"),
     # while bringing the task index, timers and subscriptions level
-    "sync_all": (None, "sync_all"),
+    "sync_all": (persist, "sync_all"),
     # while appending the audit event (claim/release go through this too)
-    "audit": ("audit", "append"),
+    "audit": (locking.audit, "append"),
 }
 
 
@@ -192,7 +192,7 @@ def test_exception_before_commit_leaves_no_trace(flow_db, engine, monkeypatch, a
     target = INJECTION_POINTS[point]
     if target is not None:
         module, name = target
-        monkeypatch.setattr(getattr(runtime, module) if module else runtime, name, _boom)
+        monkeypatch.setattr(module, name, _boom)
     before = snapshot(db)
     with pytest.raises(Injected):
         _act(db, engine, action, iid, task_id, people)

@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from engine.models import AuditEvent, Incident, Timer
-from engine.worker.loop import open_incidents, retry_incident
+from engine.worker.incidents import open_incidents, retry_incident
 from tests.scheduler.conftest import start
 
 

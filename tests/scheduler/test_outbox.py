@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from engine.mail.outbox import backoff, enqueue
 from engine.models import Incident, OutboxMessage
-from engine.worker.loop import open_incidents, retry_incident
+from engine.worker.incidents import open_incidents, retry_incident
 from tests.scheduler.conftest import SmtpSink, free_port, outbox_rows, start
 
 

@@ -8,8 +8,8 @@ from flask import Response, current_app, g, url_for
 from sqlalchemy.orm import Session
 
 from engine import PermissionDenied, ValidationFailed
-from engine import audit as audit_trail
 from engine.definitions import latest_definition
+from engine.locking import record_change
 from engine.queries.api import InstanceFilters, list_instances
 from engine.queries.inbox import visible_instance
 from engine.service_accounts import require_may_start_for_others
@@ -64,7 +64,7 @@ def start(args: dict, body: dict) -> Response:
         g.api_field_prefix = "data"
         instance = engine().start(s, key, body.get("data") or {}, starter.username)
         if starter is not caller:
-            audit_trail.append(
+            record_change(
                 s,
                 instance,
                 at=engine().clock.now(),

@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 
 from engine.designer import drafts as store
 from engine.designer import move_instances
+from engine.definitions import find_definition
 from engine.designer.diff import Diff, diff_files
 
 from ..auth import role_required
@@ -91,7 +92,7 @@ def migrate_plan(key: str):  # type: ignore[no-untyped-def]
         if not versions:
             abort(404)
         to = request.args.get("to", type=int) or versions[0]
-        target = move_instances.find_definition(s, key, to)
+        target = find_definition(s, key, to)
         plans = move_instances.dry_run(engine(), s, target, reapply)
     return render_template("designer/migrate.html", key=key, to=to, versions=versions, plans=plans, reapply=reapply)
 
@@ -109,7 +110,7 @@ def migrate_apply(key: str):  # type: ignore[no-untyped-def]
         flash(_("Choose at least one request to move."), "error")
         return redirect(url_for("designer.migrate_plan", key=key, to=to, reapply=int(reapply)))
     with db().reading() as s:
-        target_id = move_instances.find_definition(s, key, to).id
+        target_id = find_definition(s, key, to).id
     report = move_instances.migrate_instances(engine(), db(), target_id, user().username, chosen, reapply)
     flash(
         _(

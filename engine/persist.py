@@ -1,0 +1,128 @@
+"""The one write path of a workflow that moved: engine actions, timers, moves between versions.
+
+`save_workflow`, inside the caller's transaction: the version lock first (engine/locking.py),
+then the state dumped and sealed, the data snapshot, summary and report facets, ended and
+outcome, the audit events, the task index, timers and subscriptions, and last the timers and
+emails the change causes (`notifications.after_save`). Changes that leave the workflow alone
+(claims, escalations, incidents, retention purges...) are `engine.locking.record_change`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy.orm import Session
+
+from engine.audit import SYSTEM_ACTOR
+from engine.definitions import ParsedDefinition
+from engine.glue import GlueRegistry
+from engine.locking import append_event, lock_instance
+from engine.mail import notifications
+from engine.mail.compose import MailContext
+from engine.models import ProcessInstance, TaskRecord
+from engine.privacy import Vault
+from engine.serialization import SERIALIZER_VERSION, dump
+from engine.taskindex import IndexContext, clear_waits, sync_all
+from engine.users import find_user
+
+
+class Writer(Protocol):
+    """What the write path needs from the engine: the key, the process glue, the mail context and
+    the expression evaluator (for task properties)."""
+
+    vault: Vault
+    glue: GlueRegistry
+    mail: MailContext
+
+    def evaluate(self, expression: str, data: Mapping[str, Any]) -> Any: ...
+
+
+def save_workflow(
+    session: Session,
+    engine: Writer,
+    instance: ProcessInstance,
+    parsed: ParsedDefinition,
+    wf: BpmnWorkflow,
+    now: datetime,
+    actor: str,
+    events: list[dict[str, Any]],
+) -> list[TaskRecord]:
+    """Write a workflow that moved, with its audit `events`; return the task rows it offered.
+
+    Each event: `action`, and optionally `task` (a TaskRecord), `task_id`, `element`
+    ((id, name)) and `details`. The instance's definition must already be `parsed`'s.
+    """
+    lock_instance(session, instance)
+    instance.state = dump(wf, parsed.personal, engine.vault)
+    instance.serializer_version = SERIALIZER_VERSION
+    instance.updated_at = now
+    data = _snapshot(wf)
+    instance.summary = engine.glue.summary_for(instance.process_key, data)
+    _apply_facets(instance, engine.glue.facets_for(instance.process_key, data))
+    instance.data = engine.vault.seal(data, parsed.personal)
+    ended = wf.completed and instance.status == "running"
+    if ended:
+        instance.status, instance.ended_at, instance.outcome = "completed", now, _outcome(wf)
+    for event in events:
+        append_event(session, instance, now, actor, event)
+    if ended:
+        append_event(session, instance, now, SYSTEM_ACTOR, dict(action="ended", details={"outcome": instance.outcome}))
+    session.flush()
+    synced = sync_all(session, IndexContext(instance, parsed, now, _user_ids(session), engine.evaluate), wf)
+    if instance.status != "running":
+        clear_waits(session, instance.id)
+    session.flush()
+    closed = synced.closed + [e["task"].id for e in events if e.get("task") is not None and e["task"].status != "ready"]
+    notifications.after_save(session, engine.mail, instance, parsed, wf, synced.created, now, closed=closed)
+    return synced.created
+
+
+def _user_ids(session: Session) -> Callable[[str], int | None]:
+    def user_id(username: str) -> int | None:
+        found = find_user(session, username)
+        return found.id if found is not None else None
+
+    return user_id
+
+
+def _snapshot(wf: BpmnWorkflow) -> dict[str, Any]:
+    """The workflow's current data: the last task's, overlaid with what waiting people see."""
+    data: dict[str, Any] = {}
+    if wf.last_task is not None:
+        data.update(wf.last_task.data)
+    for task in wf.get_tasks(state=TaskState.READY, manual=True):
+        data.update(task.data)
+    return json.loads(json.dumps(data, default=str))
+
+
+def _apply_facets(instance: ProcessInstance, facets: Mapping[str, Any]) -> None:
+    """Copy report facets onto the instance's indexed columns (bad values are left out)."""
+
+    def text(value: Any) -> str | None:
+        return str(value)[:100] if value not in (None, "") else None
+
+    def day(value: Any) -> date | None:
+        try:
+            return date.fromisoformat(str(value)[:10]) if value else None
+        except ValueError:
+            return None
+
+    instance.country, instance.unit = text(facets.get("country")), text(facets.get("unit"))
+    instance.starts_on, instance.ends_on = day(facets.get("starts_on")), day(facets.get("ends_on"))
+
+
+def _outcome(wf: BpmnWorkflow) -> str | None:
+    """The name of the end event the workflow finished at."""
+    ends = [
+        t for t in wf.get_tasks(state=TaskState.COMPLETED) if t.workflow is wf and isinstance(t.task_spec, EndEvent)
+    ]
+    if not ends:
+        return None
+    last = max(ends, key=lambda t: t.last_state_change)
+    return last.task_spec.bpmn_name or last.task_spec.bpmn_id

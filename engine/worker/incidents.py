@@ -1,0 +1,91 @@
+"""Incidents: a timer, email or periodic job that ran out of retries, open until an admin retries it.
+
+The worker opens them (timers, jobs), and so does the outbox sender (emails, through the function
+the worker gives it). An incident on a request goes on the request's audit trail, opened and
+retried, through the write path (engine/persist.py).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine import locking
+from engine.audit import SYSTEM_ACTOR
+from engine.errors import ConcurrentUpdate, InvalidState, NotFound
+from engine.mail import outbox
+from engine.models import Incident, PeriodicJob, ProcessInstance, Timer
+
+#: how often a lost race for the request's lock is tried again (the incident is written regardless
+#: of the request's state, so re-reading the request is enough)
+LOCK_TRIES = 3
+
+
+def open_incident(session: Session, incident: Incident) -> Incident:
+    """Record a timer, email or job that ran out of retries (on its request's audit trail, if any)."""
+    session.add(incident)
+    details = {"kind": incident.kind, "attempts": incident.attempts, "error": (incident.error or "")[:1000]}
+    if incident.timer_kind:
+        details["timer"] = incident.timer_kind
+    _record(session, incident, incident.created_at, SYSTEM_ACTOR, "incident_opened", details)
+    return incident
+
+
+def job_failed(session: Session, name: str, error: str, now: datetime) -> Incident | None:
+    """Open one incident for a failing periodic job (none while one is already open)."""
+    open_one = select(Incident.id).where(Incident.kind == "job", Incident.status == "open", Incident.timer_kind == name)
+    if session.scalar(open_one) is not None:
+        return None
+    return open_incident(
+        session, Incident(kind="job", status="open", timer_kind=name, attempts=1, error=error, created_at=now)
+    )
+
+
+def retry_incident(session: Session, incident_id: int, actor: str, now: datetime) -> Incident:
+    """Put the timer, email or job of an open incident back to work (admin action)."""
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise NotFound("no_such_incident", id=incident_id)
+    if incident.status != "open":
+        raise InvalidState("incident_not_open", id=incident_id, status=incident.status)
+    if incident.kind == "email" and incident.outbox_id is not None:
+        outbox.retry(session, incident.outbox_id, now)
+    elif incident.kind == "job" and incident.timer_kind:
+        job = session.get(PeriodicJob, incident.timer_kind)
+        if job is not None:
+            job.next_due_at = now
+    elif incident.timer_id is not None:
+        timer = session.get(Timer, incident.timer_id)
+        if timer is not None:
+            timer.failed_at, timer.attempts, timer.lease_owner, timer.lease_until = None, 0, None, None
+    incident.status, incident.resolved_at, incident.resolved_by = "retried", now, actor
+    _record(session, incident, now, actor, "incident_retried", {"incident": incident.id, "kind": incident.kind})
+    return incident
+
+
+def open_incidents(session: Session, include_closed: bool = False) -> list[Incident]:
+    """Incidents, newest first (open ones only unless `include_closed`)."""
+    query = select(Incident).order_by(Incident.created_at.desc(), Incident.id.desc())
+    if not include_closed:
+        query = query.where(Incident.status == "open")
+    return list(session.scalars(query))
+
+
+def _record(session: Session, incident: Incident, at: datetime, actor: str, action: str, details: Any) -> None:
+    instance = session.get(ProcessInstance, incident.instance_id) if incident.instance_id is not None else None
+    if instance is None:
+        session.flush()
+        return
+    for attempt in range(1, LOCK_TRIES + 1):
+        try:
+            locking.record_change(
+                session, instance, at=at, actor=actor, action=action, task_id=incident.task_id, details=details
+            )
+            return
+        except ConcurrentUpdate:
+            if attempt == LOCK_TRIES:
+                raise
+            session.refresh(instance)

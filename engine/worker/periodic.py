@@ -1,0 +1,130 @@
+"""The worker's periodic jobs: the daily digest and the retention purge, each run once per time.
+
+APScheduler's cron triggers say when each job is due (office time, daylight saving included);
+its `periodic_jobs` row says whether it is due now and which worker runs it, so any number of
+workers may tick. Taking a job moves its row JOB_LEASE ahead (a run that crashed or failed is
+taken up again after it); the work moves the row to the trigger's next time in its last
+transaction (the digests and the move commit together). A failure opens an incident.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from engine import privacy_records
+from engine.db import Database
+from engine.errors import DatabaseUnavailable
+from engine.models import PeriodicJob
+from engine.runtime import Engine
+from engine.worker import digest, incidents
+
+log = logging.getLogger("waypoint.worker")
+
+DIGEST_JOB = "daily_digest"
+RETENTION_JOB = "retention"
+#: the retention purge runs daily at this hour, office time (a quiet one)
+RETENTION_HOUR = 2
+#: how long a worker holds a periodic job it took: past it, a crashed or failed run is tried again
+JOB_LEASE = timedelta(minutes=15)
+
+#: a periodic job's work: given `finish(session)`, which moves the job to its next time in the
+#: work's last transaction, and the time it was taken; returns how much it did
+JobWork = Callable[[Callable[[Session], None], datetime], int]
+
+
+class _LostJob(Exception):
+    """A periodic job ran past its lease and another worker took it over: leave it to that one."""
+
+
+class PeriodicJobs:
+    """The periodic jobs of one worker (`owner`), each run by one worker per due time."""
+
+    def __init__(self, db: Database, engine: Engine, owner: str):
+        self.db, self.engine, self.owner = db, engine, owner
+
+    def _jobs(self) -> dict[str, tuple[CronTrigger, JobWork]]:
+        """The periodic jobs: name → (APScheduler cron trigger of its times, its work)."""
+        mail = self.engine.mail.config
+        return {
+            DIGEST_JOB: (CronTrigger(hour=mail.digest_hour, timezone=ZoneInfo(mail.timezone)), self._digest),
+            RETENTION_JOB: (CronTrigger(hour=RETENTION_HOUR, timezone=self.engine.office_tz), self._retention),
+        }
+
+    def run(self, name: str) -> int:
+        """Run periodic job `name` if this worker takes its due time: take the row, work, move it on.
+
+        The `periodic_jobs` row makes each time run once across workers: taking it moves it
+        JOB_LEASE ahead, and the work moves it to the trigger's next time in its last transaction.
+        A failure is tried again when the lease runs out, and opens an incident."""
+        trigger, work = self._jobs()[name]
+        now = self.engine.clock.now()
+        if not self._take(name, trigger, now):
+            return 0
+        try:
+            return work(lambda session: self._finish(session, name, trigger, now), now)
+        except _LostJob:  # it ran past its lease and another worker took it over
+            return 0
+        except DatabaseUnavailable:
+            raise
+        except Exception as exc:  # its last transaction rolled back: tell the admins
+            log.exception("periodic job %s failed", name)
+            with self.db.transaction() as session:
+                incidents.job_failed(session, name, f"{name}: {type(exc).__name__}: {exc}"[:2000], now)
+            return 0
+
+    def _take(self, name: str, trigger: CronTrigger, now: datetime) -> bool:
+        """Whether this worker won the job's due time (the first round ever only creates the row)."""
+        try:
+            with self.db.transaction() as session:
+                job = session.get(PeriodicJob, name)
+                if job is None:
+                    session.add(PeriodicJob(name=name, next_due_at=_next_time(trigger, now)))
+                    return False
+                if job.next_due_at > now:
+                    return False
+                taken = session.execute(
+                    update(PeriodicJob)
+                    .where(PeriodicJob.name == name, PeriodicJob.next_due_at == job.next_due_at)
+                    .values(next_due_at=now + JOB_LEASE, last_run_at=now, last_owner=self.owner)
+                    .execution_options(synchronize_session=False)
+                )
+                return taken.rowcount == 1
+        except IntegrityError:  # another worker created the row at the same moment
+            return False
+
+    def _finish(self, session: Session, name: str, trigger: CronTrigger, taken_at: datetime) -> None:
+        """Move the job we took at `taken_at` to its next time; _LostJob when it is no longer ours."""
+        moved = session.execute(
+            update(PeriodicJob)
+            .where(PeriodicJob.name == name, PeriodicJob.last_owner == self.owner, PeriodicJob.last_run_at == taken_at)
+            .values(next_due_at=_next_time(trigger, taken_at))
+            .execution_options(synchronize_session=False)
+        )
+        if moved.rowcount != 1:
+            raise _LostJob
+
+    def _digest(self, finish: Callable[[Session], None], now: datetime) -> int:
+        with self.db.transaction() as session:
+            finish(session)  # the digests and the job's next time commit together
+            return digest.send_digests(session, self.engine.mail, now)
+
+    def _retention(self, finish: Callable[[Session], None], now: datetime) -> int:
+        purged = privacy_records.run_retention(self.db, self.engine)  # one transaction per request
+        with self.db.transaction() as session:
+            finish(session)
+        return len(purged)
+
+
+def _next_time(trigger: CronTrigger, after: datetime) -> datetime:
+    """The trigger's first time strictly after `after` (APScheduler's cron rules, time zone and DST)."""
+    moment = trigger.get_next_fire_time(None, after + timedelta(microseconds=1))
+    assert moment is not None  # a daily cron trigger always has a next time
+    return moment.astimezone(UTC)
