@@ -1,9 +1,15 @@
-"""Server-side validation of form submissions against the task's JSON Schema."""
+"""Forms: server-side validation of submissions against a task's JSON Schema, and the decision rule.
+
+The decision rule is the naming convention of decision and comment fields and the answer to
+"can this step be decided in one click?", which serves email links, reply-to-approve, bulk
+approval, the task page's decision buttons and the audit trail alike.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
@@ -70,3 +76,72 @@ def _nul_paths(value: Any, path: str = "") -> list[str]:
     if isinstance(value, list | tuple):
         return [p for i, item in enumerate(value) for p in _nul_paths(item, f"{path}.{i}" if path else str(i))]
     return []
+
+
+# --- decision forms ---------------------------------------------------------------------------------
+#: The words a person can give in one click (an email link or reply, bulk approval).
+ONE_CLICK_VERBS = ("approve", "reject")
+
+
+def is_decision_field(key: str) -> bool:
+    """A form's decision is its field named `decision` or ending in `_decision`."""
+    return key == "decision" or key.endswith("_decision")
+
+
+def is_comment_field(key: str) -> bool:
+    """A form's comment is its field named `comment` or ending in `_comment`."""
+    return key == "comment" or key.endswith("_comment")
+
+
+def decision_details(data: Mapping[str, Any]) -> dict[str, str]:
+    """The decision and comment texts of a submission, as the audit trail keeps them."""
+    return {
+        key: value[:1000]
+        for key, value in data.items()
+        if (is_decision_field(key) or is_comment_field(key)) and isinstance(value, str)
+    }
+
+
+@dataclass(frozen=True)
+class DecisionForm:
+    """How a task's form takes a one-word decision."""
+
+    decision_field: str
+    comment_field: str | None
+    values: tuple[str, ...]
+    other_required: tuple[str, ...]
+
+    def allows(self, verb: str) -> bool:
+        """Whether `verb` can be given in one click: a one-click word the decision offers, and
+        nothing else required than an optional comment."""
+        return verb in ONE_CLICK_VERBS and verb in self.values and not self.other_required
+
+    def submission(self, verb: str, comment: str = "") -> dict[str, Any]:
+        """The form data that gives `verb`, with `comment` in the comment field when there is one."""
+        data: dict[str, Any] = {self.decision_field: verb}
+        comment = comment.strip()
+        if comment and self.comment_field:
+            data[self.comment_field] = comment[:2000]
+        return data
+
+
+def decision_form(schema: Mapping[str, Any] | None) -> DecisionForm | None:
+    """The decision and comment fields of a form, or None unless it has exactly one decision field."""
+    properties = (schema or {}).get("properties") or {}
+    decisions = [key for key in properties if is_decision_field(key)]
+    if len(decisions) != 1:
+        return None
+    decision = decisions[0]
+    prefix = decision[: -len("decision")]
+    comments = [k for k in properties if k == f"{prefix}comment"] or [k for k in properties if is_comment_field(k)]
+    comment = comments[0] if comments else None
+    required = tuple(r for r in (schema or {}).get("required") or () if r not in (decision, comment))
+    return DecisionForm(decision, comment, _choices(properties[decision]), required)
+
+
+def _choices(node: Mapping[str, Any]) -> tuple[str, ...]:
+    if isinstance(node.get("oneOf"), list):
+        return tuple(str(o["const"]) for o in node["oneOf"] if isinstance(o, dict) and "const" in o)
+    if isinstance(node.get("enum"), list):
+        return tuple(str(v) for v in node["enum"])
+    return ()

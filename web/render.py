@@ -15,6 +15,8 @@ from typing import Any
 from flask import Flask
 from werkzeug.datastructures import MultiDict
 
+from engine.forms import is_decision_field
+
 from .i18n import language, localized
 
 INTERNAL_KEYS = frozenset({"instance_id", "process_key", "requester"})
@@ -43,7 +45,8 @@ class Field:
 
     @property
     def decision(self) -> bool:
-        return self.kind in ("radio", "select") and (self.key == "decision" or self.key.endswith("_decision"))
+        """Whether this field is the form's decision (shown as one button per choice)."""
+        return self.kind in ("radio", "select") and is_decision_field(self.key)
 
 
 def choices(node: dict[str, Any]) -> list[tuple[str, str]] | None:

@@ -21,10 +21,10 @@ from sqlalchemy.orm import Session, lazyload
 
 from engine.config import DEFAULT_SECRET_KEY, Settings
 from engine.definitions import ParsedDefinition
+from engine.forms import decision_form
 from engine.mail import bodies, outbox
 from engine.mail.links import mint, mint_reply
 from engine.models import OutboxMessage, TaskRecord, User
-from engine.one_click import decision_form
 from engine.users import users_with_role
 
 if TYPE_CHECKING:

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from engine.forms import decision_form
 from engine.mail.links import TokenExpired, TokenRejected, TokenUsed, mint, mint_reply, redeem, verify, verify_reply
 from engine.models import AuditEvent, TaskRecord, UsedToken, User
-from engine.one_click import decision_form
 from tests.conftest import ROOT
 from tests.scheduler.conftest import SECRET, open_task, outbox_rows, start
 from web import create_app
