@@ -1,8 +1,8 @@
 """Reply-to-approve: a small inbound SMTP endpoint (`waypoint mail-in`, aiosmtpd).
 
-A notification's Reply-To is `r-<signed token>@<reply domain>` (engine/tokens.py). A reply whose
+A notification's Reply-To is `r-<signed token>@<reply domain>` (engine/mail/links.py). A reply whose
 first line is `APPROVE [comment]` or `REJECT [comment]` (French: APPROUVER / REJETER) completes
-the task as the token's user, through the same path as an email link (engine/decisions.py).
+the task as the token's user, through the same path as an email link (engine/one_click.py).
 
 What comes back:
 

@@ -11,7 +11,7 @@ no trace. The engine never commits.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -26,7 +26,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from engine import locking, persist
+from engine import locking, persist, task_drafts
 from engine.audit import SYSTEM_ACTOR
 from engine.checks import check_sources
 from engine.clock import Clock, SystemClock, frozen_time
@@ -52,14 +52,15 @@ from engine.errors import (
     TaskAlreadyClaimed,
     TaskAlreadyCompleted,
     ValidationFailed,
+    WaypointError,
 )
-from engine.forms import validate_submission
+from engine.forms import decision_details, validate_submission
 from engine.glue import GlueRegistry, load_workflows
 from engine.mail import notifications
 from engine.models import MessageSubscription, ProcessInstance, SensitiveAccess, TaskRecord, Timer, User
 from engine.privacy import PREFIX as ENCRYPTED
 from engine.privacy import REVEAL_ROLES, Vault, mask, personal_paths
-from engine.queries.inbox import holders_for
+from engine.queries.inbox import OVERSIGHT_ROLES, holders_for
 from engine.scripting import DEFAULT_TIME_LIMIT, ScriptRejected, ScriptTimeout, WaypointScriptEngine, builtin_helpers
 from engine.serialization import SERIALIZER_VERSION, load
 from engine.steps import run_until_waiting
@@ -232,7 +233,7 @@ class Engine:
         if expected_version is not None and instance.version != expected_version:
             raise ConcurrentUpdate("the request changed since you opened it: reload and try again")
         actor = self._user(session, user)
-        on_behalf = self._require_may_work(actor, row, instance, holders_for(session, actor, self.today()))
+        on_behalf = self._check_work(session, actor, row)
         parsed = self.specs.get(session, instance.definition)
         clean = validate_submission(parsed.form(row.form), data, reserved=RESERVED_FIELDS)
         now = self.clock.now()
@@ -248,9 +249,7 @@ class Engine:
         details: dict[str, Any] = {"fields": changed}
         if on_behalf is not None:
             details["on_behalf_of"] = session.get_one(User, on_behalf).username
-        for key, value in clean.items():
-            if key.endswith(("decision", "comment")) and isinstance(value, str):
-                details[key] = value[:1000]
+        details.update(decision_details(clean))
         self._save(
             session,
             instance,
@@ -260,15 +259,16 @@ class Engine:
             actor.username,
             [dict(action="task_completed", task=row, details=details)],
         )
+        task_drafts.clear(session, row.id)
         return row
 
     def claim(self, session: Session, task_id: str, user: User | str) -> TaskRecord:
         """Take an open queue task so that only this user works on it."""
         row = self._open_task(session, task_id)
         actor = self._user(session, user)
+        self._check_claim(session, actor, row)
         if row.claimed_by_id == actor.id:
             return row
-        self._require_may_work(actor, row, row.instance)
         row.claimed_by_id = actor.id
         locking.record_change(
             session, row.instance, at=self.clock.now(), actor=actor.username, action="task_claimed", task=row
@@ -279,10 +279,7 @@ class Engine:
         """Give a claimed task back to its queue (the claimant or an admin)."""
         row = self._open_task(session, task_id)
         actor = self._user(session, user)
-        if row.claimed_by_id is None:
-            raise InvalidState("this task is not claimed")
-        if row.claimed_by_id != actor.id and "admin" not in actor.roles:
-            raise PermissionDenied("only the person who claimed this task (or an admin) can release it")
+        self._check_release(session, actor, row)
         row.claimed_by_id = None
         locking.record_change(
             session, row.instance, at=self.clock.now(), actor=actor.username, action="task_released", task=row
@@ -299,14 +296,9 @@ class Engine:
         """
         row = self._open_task(session, task_id)
         actor = self._user(session, user)
+        holder = self._check_reassign(session, actor, row)
         if not reason.strip():
             raise ValidationFailed("give a reason for the reassignment", [("reason", "this field is required")])
-        holder = (
-            session.get(User, row.claimed_by_id or row.assignee_id) if (row.claimed_by_id or row.assignee_id) else None
-        )
-        manages = holder is not None and holder.manager_id == actor.id
-        if not (actor.roles & {"admin", "itv_coordinator"} or manages):
-            raise PermissionDenied("only an admin, an ITV coordinator or the holder's manager can reassign a task")
         target = self._user(session, to) if to is not None else None
         if target is not None:
             if row.role != "requester" and row.instance.started_by_id == target.id:
@@ -331,13 +323,7 @@ class Engine:
         """Cancel a running instance: its starter (withdraw, until it is approved) or an admin."""
         instance = self._instance(session, instance_id)
         actor = self._user(session, user)
-        if "admin" not in actor.roles:
-            if instance.started_by_id != actor.id:
-                raise PermissionDenied("only the person who started this request (or an admin) can cancel it")
-            if self.glue.is_approved(instance.process_key, instance.data or {}):
-                raise InvalidState("this request is already approved: ask the ITV office to cancel it")
-        if instance.status != "running":
-            raise InvalidState(f"instance {instance.id} is {instance.status}, not running")
+        self._check_cancel(session, actor, instance)
         parsed = self.specs.get(session, instance.definition)
         now = self.clock.now()
         with frozen_time(now), self._script_errors():
@@ -478,9 +464,7 @@ class Engine:
         )
         if row is None:
             raise NotFound(f"no task with id {task_id}")
-        if row.status != "ready":
-            who = f" by {row.completed_by.display_name}" if row.completed_by else ""
-            raise TaskAlreadyCompleted(f"task '{row.name}' was already {row.status}{who}")
+        _require_open(row)
         return row
 
     @staticmethod
@@ -503,13 +487,62 @@ class Engine:
             raise PermissionDenied(f"task '{row.name}' needs the role '{row.role}'")
         return None
 
-    def may_work(self, session: Session, actor: User, row: TaskRecord) -> str | None:
-        """Why `actor` may not work on the task now (None: they may), delegations included."""
-        try:
-            self._require_may_work(actor, row, row.instance, holders_for(session, actor, self.today()))
-        except (PermissionDenied, TaskAlreadyClaimed) as exc:
-            return str(exc)
-        return None
+    # --- who may do what: each action refuses with the error its `may_*` answers -----------
+    def may_work(self, session: Session, actor: User, row: TaskRecord) -> WaypointError | None:
+        """Why `actor` may not complete the task now (None: they may), delegations included."""
+        return _refusal(self._check_work, session, actor, row)
+
+    def may_claim(self, session: Session, actor: User, row: TaskRecord) -> WaypointError | None:
+        """Why `actor` may not claim the task (None: they may; claiming one's own claim is a no-op)."""
+        return _refusal(self._check_claim, session, actor, row)
+
+    def may_release(self, session: Session, actor: User, row: TaskRecord) -> WaypointError | None:
+        """Why `actor` may not give the task back to its queue (None: they may)."""
+        return _refusal(self._check_release, session, actor, row)
+
+    def may_reassign(self, session: Session, actor: User, row: TaskRecord) -> WaypointError | None:
+        """Why `actor` may not reassign the task (None: they may; the new holder is checked on reassigning)."""
+        return _refusal(self._check_reassign, session, actor, row)
+
+    def may_cancel(self, session: Session, actor: User, instance: ProcessInstance) -> WaypointError | None:
+        """Why `actor` may not cancel (or, as its requester, withdraw) the request (None: they may)."""
+        return _refusal(self._check_cancel, session, actor, instance)
+
+    def _check_work(self, session: Session, actor: User, row: TaskRecord) -> int | None:
+        _require_open(row)
+        return self._require_may_work(actor, row, row.instance, holders_for(session, actor, self.today()))
+
+    def _check_claim(self, session: Session, actor: User, row: TaskRecord) -> None:
+        # Without delegations: a delegate's claim would lock the holder out of their own task.
+        _require_open(row)
+        if row.claimed_by_id != actor.id:
+            self._require_may_work(actor, row, row.instance)
+
+    def _check_release(self, session: Session, actor: User, row: TaskRecord) -> None:
+        _require_open(row)
+        if row.claimed_by_id is None:
+            raise InvalidState("this task is not claimed")
+        if row.claimed_by_id != actor.id and "admin" not in actor.roles:
+            raise PermissionDenied("only the person who claimed this task (or an admin) can release it")
+
+    def _check_reassign(self, session: Session, actor: User, row: TaskRecord) -> User | None:
+        """Raise unless `actor` may reassign the task; its current holder (None: in its queue)."""
+        _require_open(row)
+        holder_id = row.claimed_by_id or row.assignee_id
+        holder = session.get(User, holder_id) if holder_id else None
+        manages = holder is not None and holder.manager_id == actor.id
+        if not (actor.roles & OVERSIGHT_ROLES or manages):
+            raise PermissionDenied("only an admin, an ITV coordinator or the holder's manager can reassign a task")
+        return holder
+
+    def _check_cancel(self, session: Session, actor: User, instance: ProcessInstance) -> None:
+        if "admin" not in actor.roles:
+            if instance.started_by_id != actor.id:
+                raise PermissionDenied("only the person who started this request (or an admin) can cancel it")
+            if self.glue.is_approved(instance.process_key, instance.data or {}):
+                raise InvalidState("this request is already approved: ask the ITV office to cancel it")
+        if instance.status != "running":
+            raise InvalidState(f"instance {instance.id} is {instance.status}, not running")
 
     def today(self) -> date:
         """The office's current date (for delegations and date rules)."""
@@ -580,6 +613,21 @@ class Engine:
                 )
             )
         return matches
+
+
+def _refusal(check: Callable[..., Any], *args: Any) -> WaypointError | None:
+    """The error `check` raises (why the action would refuse), or None when it passes."""
+    try:
+        check(*args)
+    except WaypointError as exc:
+        return exc
+    return None
+
+
+def _require_open(row: TaskRecord) -> None:
+    if row.status != "ready":
+        who = f" by {row.completed_by.display_name}" if row.completed_by else ""
+        raise TaskAlreadyCompleted(f"task '{row.name}' was already {row.status}{who}")
 
 
 def _name(user: User | None) -> str:

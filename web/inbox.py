@@ -7,19 +7,18 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from engine import Conflict, PermissionDenied, ValidationFailed, WaypointError
+from engine import Conflict, PermissionDenied, ValidationFailed, WaypointError, task_drafts
 from engine import audit as audit_trail
 from engine.attachments import list_for
+from engine.forms import DecisionForm, decision_form
 from engine.privacy import mask
 from engine.queries.inbox import (
     InboxQuery,
-    delete_drafts,
-    get_draft,
     inbox_page,
     latest_definitions,
-    save_draft,
     step_choices,
     task_data,
+    task_to_act_on,
     visible_task,
 )
 from engine.users import users_with_role
@@ -81,7 +80,7 @@ def claim(task_id: str):  # type: ignore[no-untyped-def]
     """Take a queue task."""
     try:
         with db().transaction() as s:
-            visible_task(s, user(), task_id)  # a task of a request one may not see: 404, no name
+            task_to_act_on(s, user(), task_id)  # a task of a request one may not see: 404, no name
             row = engine().claim(s, task_id, user().username)
             flash(_("You took “%(name)s”.", name=row.name), "success")
     except (Conflict, PermissionDenied) as exc:
@@ -95,7 +94,7 @@ def release(task_id: str):  # type: ignore[no-untyped-def]
     """Give a claimed task back to its queue."""
     try:
         with db().transaction() as s:
-            visible_task(s, user(), task_id)
+            task_to_act_on(s, user(), task_id)
             row = engine().release(s, task_id, user().username)
             flash(_("“%(name)s” is back in the queue.", name=row.name), "success")
     except (Conflict, PermissionDenied) as exc:
@@ -116,14 +115,14 @@ def _task_context(
     parsed = eng.definition_for(s, instance)
     schema = parsed.form(row.form)
     data = task_data(eng, s, row)
-    draft = get_draft(s, row.id, user()) if row.status == "ready" else None
+    draft = task_drafts.get(s, row.id, user()) if row.status == "ready" else None
     if values is None:
         values = {
             **{k: data.get(k) for k in (schema or {}).get("properties", {}) if k in data},
             **(eng.vault.unseal(draft.data) if draft else {}),
         }
     reason = eng.may_work(s, user(), row)
-    holder = row.claimed_by or row.assignee
+    in_queue = row.assignee_id is None and row.claimed_by_id is None
     return {
         "task": row,
         "instance": instance,
@@ -134,14 +133,12 @@ def _task_context(
         "can_reveal": eng.holds_personal(instance) and eng.may_reveal(user(), instance),
         "labels": label_map(list(parsed.forms.values())),
         "draft": draft,
-        "may_work": row.status == "ready" and reason is None,
+        "may_work": reason is None,
         "reason": reason,
-        "can_reassign": row.status == "ready"
-        and bool(
-            user().roles & {"admin", "itv_coordinator"} or (holder is not None and holder.manager_id == user().id)
-        ),
+        "can_reassign": eng.may_reassign(s, user(), row) is None,
         "reassign_to": _people_with_role(s, row.role) if row.status == "ready" else [],
-        "can_claim": row.status == "ready" and row.assignee_id is None and row.claimed_by_id is None and reason is None,
+        "can_claim": in_queue and eng.may_claim(s, user(), row) is None,
+        "can_release": eng.may_release(s, user(), row) is None,
         "events": audit_trail.events(s, instance.id),
         "attachments": list_for(s, instance.id),
         "errors": errors or {},
@@ -172,14 +169,14 @@ def submit(task_id: str):  # type: ignore[no-untyped-def]
     """Complete the task (or save a draft) with the posted form."""
     eng = engine()
     with db().reading() as s:
-        row = visible_task(s, user(), task_id)
+        row = task_to_act_on(s, user(), task_id)
         parsed = eng.definition_for(s, row.instance)
         schema = parsed.form(row.form)
     data, errors = parse_form(schema, request.form)
     if request.form.get("action") == "draft":
         with db().transaction() as s:
             row = visible_task(s, user(), task_id)
-            save_draft(s, row, user(), data, eng.clock.now(), schema, eng.vault, parsed.personal)
+            task_drafts.save(s, row, user(), data, eng.clock.now(), schema, eng.vault, parsed.personal)
         flash(_("Draft saved."), "success")
         return redirect(url_for("inbox.task", task_id=task_id))
     if not errors:
@@ -188,7 +185,6 @@ def submit(task_id: str):  # type: ignore[no-untyped-def]
                 done = eng.complete(
                     s, task_id, user().username, data, expected_version=_int(request.form.get("version"), 0) or None
                 )
-                delete_drafts(s, done.id)
                 name, instance_id = done.name, done.instance_id
             flash(_("Done: “%(name)s” on request #%(id)s.", name=name, id=instance_id), "success")
             return redirect(url_for("inbox.index"))
@@ -203,26 +199,11 @@ def submit(task_id: str):  # type: ignore[no-untyped-def]
         return render_template("inbox/task.html", **_task_context(s, task_id, values=data, errors=errors)), 400
 
 
-APPROVE_VALUES = ("approve", "confirm")
-
-
-def approval_data(schema: dict | None, comment: str) -> dict | None:
-    """The submission that approves a step: its decision field (`decision` or `…_decision`) set to
-    "approve" (or "confirm"), plus the comment in its comment field; None when the form has no such choice."""
-    props = (schema or {}).get("properties", {})
-    decision = next((k for k in props if k == "decision" or k.endswith("_decision")), None)
-    if decision is None:
-        return None
-    values = {str(o.get("const")) for o in props[decision].get("oneOf", [])} | set(props[decision].get("enum", []))
-    approve = next((v for v in APPROVE_VALUES if v in values), None)
-    if approve is None:
-        return None
-    data = {decision: approve}
-    prefix = decision[: -len("decision")]
-    comment_field = next((k for k in (f"{prefix}comment", "comment") if k in props), None)
-    if comment and comment_field:
-        data[comment_field] = comment
-    return data
+def _not_one_click(form: DecisionForm | None) -> str:
+    """Why a step cannot be approved in bulk: no approve decision, or other required fields."""
+    if form is None or "approve" not in form.values:
+        return _("this step has no approve decision: open it")
+    return _("needs more than an approval: %(detail)s", detail=", ".join(form.other_required))
 
 
 @bp.post("/inbox/bulk")
@@ -240,26 +221,25 @@ def bulk():  # type: ignore[no-untyped-def]
         rows = []
         for task_id in ids:
             try:
-                rows.append(visible_task(s, user(), task_id))
+                rows.append(task_to_act_on(s, user(), task_id))
             except WaypointError:
                 results.append({"task_id": task_id, "name": "?", "ok": False, "message": _("not found")})
         steps = {(r.process_key, r.element_id) for r in rows}
-        forms = {r.id: eng.definition_for(s, r.instance).form(r.form) for r in rows}
+        forms = {r.id: decision_form(eng.definition_for(s, r.instance).form(r.form)) for r in rows}
         labels = {r.id: (r.name, r.instance_id, r.instance.summary) for r in rows}
     if len(steps) > 1:
         flash(_("Bulk approval works on tasks of one and the same step: select tasks of one step."), "error")
         return redirect(_back())
     for row in rows:
         name, instance_id, summary = labels[row.id]
-        data = approval_data(forms[row.id], comment)
+        form = forms[row.id]
         entry = {"task_id": row.id, "name": name, "instance_id": instance_id, "summary": summary}
-        if data is None:
-            results.append({**entry, "ok": False, "message": _("this step has no approve decision: open it")})
+        if form is None or not form.allows("approve"):  # the rule of email links and replies
+            results.append({**entry, "ok": False, "message": _not_one_click(form)})
             continue
         try:
             with db().transaction() as s:
-                eng.complete(s, row.id, user().username, data)
-                delete_drafts(s, row.id)
+                eng.complete(s, row.id, user().username, form.submission("approve", comment))
             results.append({**entry, "ok": True, "message": _("approved")})
         except ValidationFailed as exc:
             results.append(

@@ -73,14 +73,7 @@ def _detail(s, instance_id: int, revealed: dict | None = None):  # type: ignore[
         "events": audit_trail.events(s, instance.id),
         "attachments": list_for(s, instance.id),
         "diagram": diagram_state(engine(), s, instance),
-        "can_cancel": instance.status == "running"
-        and (
-            "admin" in user().roles
-            or (
-                instance.started_by_id == user().id
-                and not engine().glue.is_approved(instance.process_key, instance.data or {})
-            )
-        ),
+        "can_cancel": engine().may_cancel(s, user(), instance) is None,
     }
     return render_template("requests/detail.html", **context)
 

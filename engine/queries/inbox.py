@@ -1,4 +1,4 @@
-"""The inbox's queries and rules: tabs, filters, counts, who may see a request, drafts.
+"""The inbox's queries and rules: tabs, filters, counts, who may see a request or act on a task.
 
 Every query here reads the task index and instance rows with a fixed number of SQL
 statements per page, whatever the number of tasks: rows (one joined query), the total for
@@ -14,10 +14,8 @@ from typing import Any
 from sqlalchemy import and_, exists, false, func, literal, or_, select, true, union_all
 from sqlalchemy.orm import Session, aliased, contains_eager
 
-from engine.errors import NotFound, PermissionDenied
-from engine.forms import validate_submission
-from engine.models import Delegation, ProcessDefinition, ProcessInstance, TaskDraft, TaskRecord, User
-from engine.privacy import Classification, Vault
+from engine.errors import NotFound
+from engine.models import Delegation, ProcessDefinition, ProcessInstance, TaskRecord, User
 
 TABS = ("mine", "queue", "overdue", "started")
 OVERSIGHT_ROLES = frozenset({"admin", "itv_coordinator"})
@@ -391,51 +389,34 @@ def visible_instance(session: Session, user: User, instance_id: int) -> ProcessI
 
 def visible_task(session: Session, user: User, task_id: str) -> TaskRecord:
     """The task row if the user may see its request; NotFound otherwise."""
-    row = session.scalars(
-        select(TaskRecord)
-        .join(TaskRecord.instance)
-        .options(contains_eager(TaskRecord.instance))
-        .where(TaskRecord.id == str(task_id))
-    ).first()
+    row = _task_row(session, task_id)
     if row is None or not can_view(session, user, row.instance):
         raise NotFound("no such task")
     return row
 
 
-# --- drafts -----------------------------------------------------------------------------------
-def save_draft(
-    session: Session,
-    row: TaskRecord,
-    user: User,
-    data: dict[str, Any],
-    now: datetime,
-    schema: dict | None,
-    vault: Vault,
-    personal: Classification,
-) -> TaskDraft:
-    """Keep a person's unfinished form data (checked only for size and declared fields), its
-    sensitive fields encrypted like the workflow's (read it back with `vault.unseal`)."""
-    if row.status != "ready":
-        raise PermissionDenied("this task is no longer open")
-    declared = {k: v for k, v in data.items() if k in (schema or {}).get("properties", {})}
-    validate_submission({"properties": dict.fromkeys(declared, {})}, declared)
-    declared = vault.seal(declared, personal)
-    draft = session.get(TaskDraft, (row.id, user.id))
-    if draft is None:
-        draft = TaskDraft(task_id=row.id, user_id=user.id, data=declared, saved_at=now)
-        session.add(draft)
-    else:
-        draft.data, draft.saved_at = declared, now
-    return draft
+def task_to_act_on(session: Session, user: User, task_id: str) -> TaskRecord:
+    """The task a person asks to claim, release or complete, on a page or through the API.
+
+    A task of a request they may see, or a queue task of one of their roles even after a
+    colleague took or finished it, so that they get the engine's refusal (claimed, completed)
+    rather than "no such task". A task assigned to someone else stays NotFound.
+    """
+    row = _task_row(session, task_id)
+    if row is not None and row.assignee_id is None and row.role in user.roles:
+        return row
+    if row is None or not can_view(session, user, row.instance):
+        raise NotFound("no such task")
+    return row
 
 
-def get_draft(session: Session, task_id: str, user: User) -> TaskDraft | None:
-    return session.get(TaskDraft, (str(task_id), user.id))
-
-
-def delete_drafts(session: Session, task_id: str) -> None:
-    for draft in session.scalars(select(TaskDraft).where(TaskDraft.task_id == str(task_id))):
-        session.delete(draft)
+def _task_row(session: Session, task_id: str) -> TaskRecord | None:
+    return session.scalars(
+        select(TaskRecord)
+        .join(TaskRecord.instance)
+        .options(contains_eager(TaskRecord.instance))
+        .where(TaskRecord.id == str(task_id))
+    ).first()
 
 
 def task_data(engine: Any, session: Session, row: TaskRecord) -> dict[str, Any]:

@@ -110,3 +110,44 @@ def test_claim_release_and_complete_with_etags(api, request_id, app):
     assert_error(again, 409, "task_already_completed")
     assert "already completed by Priya Patel" in again.json["error"]["message"]
     assert not ppatel.get(f"/tasks/{task['id']}").json["may_work"]
+
+
+def test_completing_through_the_api_leaves_no_draft(api, request_id, app):
+    from sqlalchemy import func, select
+
+    from engine import task_drafts
+    from engine.models import TaskDraft, TaskRecord
+    from engine.users import get_user
+
+    db, engine = app.extensions["waypoint.db"], app.extensions["waypoint.engine"]
+    ppatel = api("ppatel")
+    task = only_task(ppatel, request_id, "UserTask_prepare_visa_application")
+    with db.transaction() as s:
+        row = s.get(TaskRecord, task["id"])
+        parsed = engine.definition_for(s, row.instance)
+        draft = {"visa_ref": "V-CN-1"}
+        now = engine.clock.now()
+        task_drafts.save(
+            s, row, get_user(s, "ppatel"), draft, now, parsed.form(row.form), engine.vault, parsed.personal
+        )
+    data = {"data": {"visa_ref": "V-CN-1", "visa_mission": "Beijing"}}
+    assert ppatel.post(f"/tasks/{task['id']}/complete", json=data).status_code == 200
+    with db.reading() as s:
+        assert s.scalar(select(func.count()).select_from(TaskDraft).where(TaskDraft.task_id == task["id"])) == 0
+
+
+def test_pages_and_the_api_act_on_the_same_tasks(api, request_id, app, as_user):
+    from engine.users import add_user
+
+    db, engine = app.extensions["waypoint.db"], app.extensions["waypoint.engine"]
+    with db.transaction() as s:
+        add_user(s, "kwong", now=engine.clock.now(), roles=["requester", "passport_officer"])
+    task = only_task(api("ppatel"), request_id, "UserTask_prepare_visa_application")
+    api("ppatel").post(f"/tasks/{task['id']}/claim")
+    assert_error(api("kwong").post(f"/tasks/{task['id']}/claim"), 409, "task_already_claimed")
+    page = as_user("kwong").post(f"/tasks/{task['id']}/claim", follow_redirects=True)
+    assert page.status_code == 200 and "Priya Patel is working on" in page.text
+    assert_error(api("kwong").get(f"/tasks/{task['id']}"), 404)  # reading: the request stays hidden
+    assert as_user("kwong").get(f"/tasks/{task['id']}").status_code == 404
+    assert_error(api("fchan").post(f"/tasks/{task['id']}/claim"), 404)  # another role: not even a name
+    assert as_user("fchan").post(f"/tasks/{task['id']}/claim").status_code == 404

@@ -8,11 +8,10 @@ import json
 import pytest
 from sqlalchemy import text
 
-from engine import Engine, PermissionDenied
+from engine import Engine, PermissionDenied, task_drafts
 from engine.models import AuditEvent, ProcessInstance, TaskDraft, TaskRecord
 from engine.privacy import DataKeyError, Keyring
 from engine.privacy_records import access_log, retention_due, rotate_keys, run_retention, subject_export, subject_rows
-from engine.queries.inbox import save_draft
 from engine.users import get_user
 from tests.conftest import ROOT
 
@@ -142,7 +141,7 @@ def screening_draft(db, engine, clock):  # type: ignore[no-untyped-def]
         parsed = engine.definition_for(s, row.instance)
         draft = {"screening_result": "needs_information", "screening_comment": "Name match C4X9T4821"}
         sroy = get_user(s, "sroy")
-        save_draft(s, row, sroy, draft, clock.now(), parsed.form(row.form), engine.vault, parsed.personal)
+        task_drafts.save(s, row, sroy, draft, clock.now(), parsed.form(row.form), engine.vault, parsed.personal)
         return row.id
 
 

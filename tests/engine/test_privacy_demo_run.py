@@ -12,10 +12,10 @@ from typing import Any
 
 from sqlalchemy import text
 
+from engine import task_drafts
 from engine.demo.history import generate
 from engine.models import Base, ProcessInstance, TaskRecord
 from engine.privacy_records import access_log
-from engine.queries.inbox import save_draft
 from engine.users import get_user
 from tests.conftest import ROOT
 
@@ -58,7 +58,7 @@ def test_a_demo_run_keeps_passport_numbers_and_birth_dates_out_of_clear_text(peo
         parsed = engine.definition_for(s, row.instance)
         draft = {"screening_result": "not_cleared", "screening_comment": "Record ZQ7710392 under review"}
         sroy = get_user(s, "sroy")
-        save_draft(s, row, sroy, draft, clock.now(), parsed.form(row.form), engine.vault, parsed.personal)
+        task_drafts.save(s, row, sroy, draft, clock.now(), parsed.form(row.form), engine.vault, parsed.personal)
 
     secrets: set[str] = {"ZQ7710392"}
     with db.reading() as s:

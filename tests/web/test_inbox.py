@@ -218,3 +218,104 @@ def test_overdue_is_announced_in_words(app, as_user, clock):
     clock.advance(days=2, hours=1)
     page = as_user("msmith").get("/inbox")
     assert ">Overdue</span>" in page.text
+
+
+def test_the_task_page_shows_the_buttons_the_engine_allows(app, as_user, engine):
+    from engine.users import add_user
+
+    db = app.extensions["waypoint.db"]
+    with db.transaction() as s:
+        add_user(s, "sup2", now=engine.clock.now(), roles=["supervisor"])
+    start(app, user="dlee")  # the supervisors' queue
+    msmith, cgagnon, admin = as_user("msmith"), as_user("cgagnon"), as_user("admin")
+    [task_id] = task_ids(msmith.get("/inbox?tab=queue").text)
+
+    def buttons(browser) -> set[str]:
+        page = browser.get(f"/tasks/{task_id}").text
+        found = {"claim": 'id="claim"', "release": 'id="release"', "reassign": 'id="reassign-form"'}
+        return {name for name, marker in found.items() if marker in page}
+
+    assert buttons(msmith) == {"claim"}  # a supervisor: may take it, not reassign it
+    assert buttons(cgagnon) == {"reassign"}  # the ITV coordinator: may reassign, has not the role
+    msmith.post(f"/tasks/{task_id}/claim")
+    assert buttons(msmith) == {"release"}
+    assert buttons(admin) == {"release", "reassign"}  # the engine lets an admin release anyone's claim
+    refused = as_user("sup2").post(f"/tasks/{task_id}/claim", follow_redirects=True)
+    assert "Marc Smith is working on" in refused.text  # the engine's answer, as through the API
+    assert as_user("sup2").get(f"/tasks/{task_id}").status_code == 404  # reading stays as it was
+
+
+def test_the_task_page_asks_the_engine_and_nothing_else(app, as_user, engine, monkeypatch):
+    from engine import Engine, PermissionDenied
+
+    start(app, user="dlee")
+    cgagnon = as_user("cgagnon")
+    [task_id] = task_ids(as_user("msmith").get("/inbox?tab=queue").text)
+    monkeypatch.setattr(Engine, "may_claim", lambda self, s, actor, row: None)
+    monkeypatch.setattr(Engine, "may_reassign", lambda self, s, actor, row: PermissionDenied("not today"))
+    page = cgagnon.get(f"/tasks/{task_id}").text
+    assert 'id="claim"' in page and 'id="reassign-form"' not in page
+
+
+def test_completing_on_the_page_or_in_bulk_leaves_no_draft(app, as_user):
+    from sqlalchemy import func, select
+
+    from engine.models import TaskDraft
+
+    db = app.extensions["waypoint.db"]
+    start(app, title="On the page"), start(app, title="In bulk")
+    msmith = as_user("msmith")
+    page_task, bulk_task = task_ids(msmith.get("/inbox?sort=age").text)
+    for task_id in (page_task, bulk_task):
+        msmith.post(f"/tasks/{task_id}", {"action": "draft", "comment": "half a thought"})
+    with db.reading() as s:
+        assert s.scalar(select(func.count()).select_from(TaskDraft)) == 2
+    assert msmith.post(f"/tasks/{page_task}", {"decision": "approve"}).status_code == 302
+    assert "1 of 1 approved" in msmith.post("/inbox/bulk", {"task_ids": [bulk_task]}).text
+    with db.reading() as s:
+        assert s.scalar(select(func.count()).select_from(TaskDraft)) == 0
+
+
+def _small_with_review(tmp_path, engine, db, review: dict) -> None:
+    """Deploy a new version of small_approval whose review form is `review`."""
+    import json
+    import shutil
+
+    from tests.conftest import FIXTURES
+
+    folder = tmp_path / "small_v2"
+    shutil.copytree(FIXTURES / "small", folder)
+    (folder / "forms" / "review.schema.json").write_text(json.dumps(review))
+    with db.transaction() as s:
+        engine.deploy(s, [folder])
+
+
+@pytest.mark.parametrize(
+    ("review", "message"),
+    [
+        (  # a decision without an "approve" choice: nothing to give in one click
+            {"type": "object", "required": ["decision"], "properties": {"decision": {"enum": ["confirm", "reject"]}}},
+            "this step has no approve decision",
+        ),
+        (  # approve, but another field is required: open the task
+            {
+                "type": "object",
+                "required": ["decision", "cost_centre"],
+                "properties": {"decision": {"enum": ["approve", "reject"]}, "cost_centre": {"type": "string"}},
+            },
+            "needs more than an approval: cost_centre",
+        ),
+    ],
+)
+def test_bulk_approval_follows_the_one_click_rule_of_emails(app, as_user, engine, tmp_path, review, message):
+    from engine.forms import decision_form
+
+    db = app.extensions["waypoint.db"]
+    _small_with_review(tmp_path, engine, db, review)
+    start(app)
+    msmith = as_user("msmith")
+    [task_id] = task_ids(msmith.get("/inbox").text)
+    assert not decision_form(review).allows("approve")  # no email link either
+    result = msmith.post("/inbox/bulk", {"task_ids": [task_id], "comment": "fine"})
+    assert "0 of 1 approved" in result.text and message in result.text
+    assert task_ids(msmith.get("/inbox").text) == [task_id]

@@ -131,3 +131,17 @@ def test_error_pages(as_user):
     assert jdoe.get("/admin/users").status_code == 403
     admin = as_user("admin").get("/admin/users")
     assert admin.status_code == 200 and "msmith" in admin.text
+
+
+def test_the_withdraw_button_follows_the_engine(app, as_user, engine, monkeypatch):
+    from engine import Engine, InvalidState
+
+    db = app.extensions["waypoint.db"]
+    with db.transaction() as s:
+        iid = engine.start(s, "small_approval", {"title": "Laptop", "amount": 1000}, "jdoe").id
+    withdraw = "Withdraw this request"
+    assert withdraw in as_user("jdoe").get(f"/requests/{iid}").text  # the requester
+    assert withdraw in as_user("admin").get(f"/requests/{iid}").text
+    assert withdraw not in as_user("msmith").get(f"/requests/{iid}").text  # the approver sees it, may not cancel
+    monkeypatch.setattr(Engine, "may_cancel", lambda self, s, actor, instance: InvalidState("approved already"))
+    assert withdraw not in as_user("jdoe").get(f"/requests/{iid}").text

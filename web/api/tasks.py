@@ -8,11 +8,11 @@ from typing import Any
 from flask import Response, current_app, g
 from sqlalchemy.orm import Session
 
-from engine import Engine, NotFound, ValidationFailed, WaypointError
+from engine import ValidationFailed
 from engine.models import TaskRecord
 from engine.privacy import mask
 from engine.queries.api import TASK_SCOPES, TaskFilters, list_tasks_for
-from engine.queries.inbox import delete_drafts, task_data, visible_task
+from engine.queries.inbox import task_data, task_to_act_on, visible_task
 from engine.queries.tasks import list_tasks, task_view
 
 from ..context import db, engine
@@ -84,21 +84,14 @@ def tasks(args: dict, body: Any) -> Any:
 def task_detail(session: Session, row: TaskRecord) -> dict[str, Any]:
     """A task with its form schema, the data it sees, and whether the caller may work on it."""
     parsed = engine().definition_for(session, row.instance)
-    reason = None
-    if row.status == "ready":
-        try:
-            Engine._require_may_work(current_user(), row, row.instance)
-        except WaypointError as exc:
-            reason = str(exc)
-    else:
-        reason = f"the task is {row.status}"
+    refusal = engine().may_work(session, current_user(), row)
     return {
         **task_view(row),
         "version": row.instance.version,
         "schema": parsed.form(row.form),
-        "data": mask(task_data(engine(), session, row), engine().definition_for(session, row.instance).personal),
-        "may_work": reason is None,
-        "reason": reason,
+        "data": mask(task_data(engine(), session, row), parsed.personal),
+        "may_work": refusal is None,
+        "reason": str(refusal) if refusal is not None else None,
     }
 
 
@@ -124,27 +117,11 @@ def task(args: dict, body: Any) -> Any:
     return response
 
 
-def writable_task(session: Session, user: Any, task_id: str) -> TaskRecord:
-    """The task to act on: visible to `user`, or in their lane's queue before someone took it.
-
-    Members of a queue task's role see it until someone claims or completes it; after that they
-    get the engine's answer (409 claimed or completed) rather than 404. Assigned tasks: visible only.
-    :raise NotFound: for everyone else.
-    """
-    try:
-        return visible_task(session, user, task_id)
-    except NotFound:
-        row = session.get(TaskRecord, task_id)
-        if row is None or row.assignee_id is not None or row.role not in user.roles:
-            raise
-        return row
-
-
 def _task_action(task_id: str, act: Any) -> Response:
     caller = current_user()
 
     def action(s: Session) -> Result:
-        row = writable_task(s, caller, task_id)
+        row = task_to_act_on(s, caller, task_id)
         check_if_match(row.instance.version)
         act(s, row)
         s.expire(row, ["claimed_by", "completed_by"])
@@ -203,12 +180,11 @@ def complete(args: dict, body: dict) -> Response:
     caller = current_user()
 
     def action(s: Session) -> Result:
-        row = writable_task(s, caller, args["task_id"])
+        row = task_to_act_on(s, caller, args["task_id"])
         check_if_match(row.instance.version)
         g.api_field_prefix = "data"
         done = engine().complete(s, row.id, caller.username, body.get("data") or {})
         g.api_field_prefix = None
-        delete_drafts(s, done.id)
         s.expire(done, ["completed_by", "claimed_by"])
         instance = done.instance
         result = {

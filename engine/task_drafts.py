@@ -1,0 +1,54 @@
+"""Drafts: a person's unfinished form for an open task, kept encrypted until the task is done.
+
+A draft is checked only for size and declared fields (it may be incomplete); its personal
+fields are sealed like the workflow's. `Engine.complete` clears a task's drafts whatever the
+channel (page, API, email link, reply, CLI), so no personal data outlives the task in a draft.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from engine.errors import PermissionDenied
+from engine.forms import validate_submission
+from engine.models import TaskDraft, TaskRecord, User
+from engine.privacy import Classification, Vault
+
+
+def save(
+    session: Session,
+    row: TaskRecord,
+    user: User,
+    data: dict[str, Any],
+    now: datetime,
+    schema: dict | None,
+    vault: Vault,
+    personal: Classification,
+) -> TaskDraft:
+    """Keep `user`'s unfinished form data for the task (read it back with `vault.unseal`)."""
+    if row.status != "ready":
+        raise PermissionDenied("this task is no longer open")
+    declared = {k: v for k, v in data.items() if k in (schema or {}).get("properties", {})}
+    validate_submission({"properties": dict.fromkeys(declared, {})}, declared)
+    declared = vault.seal(declared, personal)
+    draft = session.get(TaskDraft, (row.id, user.id))
+    if draft is None:
+        draft = TaskDraft(task_id=row.id, user_id=user.id, data=declared, saved_at=now)
+        session.add(draft)
+    else:
+        draft.data, draft.saved_at = declared, now
+    return draft
+
+
+def get(session: Session, task_id: str, user: User) -> TaskDraft | None:
+    """`user`'s draft for the task, if any."""
+    return session.get(TaskDraft, (str(task_id), user.id))
+
+
+def clear(session: Session, task_id: str) -> None:
+    """Delete everyone's drafts of the task (it is done)."""
+    session.execute(delete(TaskDraft).where(TaskDraft.task_id == str(task_id)))
