@@ -7,8 +7,9 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from engine import audit
 from engine.mail.outbox import backoff, enqueue
-from engine.models import Incident, OutboxMessage
+from engine.models import AuditEvent, Incident, OutboxMessage, ProcessInstance
 from engine.worker.incidents import open_incidents, retry_incident
 from tests.scheduler.conftest import SmtpSink, free_port, outbox_rows, start
 
@@ -88,6 +89,10 @@ def test_a_permanent_refusal_becomes_an_incident_an_admin_can_retry(flows, engin
         [incident] = open_incidents(s)
     assert (incident.kind, incident.instance_id, incident.outbox_id) == ("email", iid, row.id)
     assert "550" in incident.error and "msmith@waypoint.example" in incident.error
+    with db.reading() as s:  # on the request's audit trail, like a failed timer
+        [opened] = s.scalars(select(AuditEvent).where(AuditEvent.action == "incident_opened")).all()
+        assert (opened.instance_id, opened.actor, opened.details["kind"]) == (iid, "system", "email")
+        assert audit.verify(s, s.get(ProcessInstance, iid)) == []
     assert make_worker().drain().emails.sent == 0  # failed rows stay put
 
     with db.transaction() as s:
