@@ -56,6 +56,7 @@ def retention_due(session: Session, engine: Any, now: datetime) -> list[dict[str
                 ProcessInstance.purged_at.is_(None),
             )
         ):
+            assert instance.ended_at is not None  # the WHERE clause keeps ended requests only
             expires = duration_after(instance.ended_at, glue_entry.retention)
             if expires <= now:
                 due.append(
@@ -237,7 +238,7 @@ def rotate_keys(db: Database, engine: Any) -> int:
     rewritten = 0
     for instance_id in ids:
         with db.transaction() as session:
-            instance = session.get(ProcessInstance, instance_id)
+            instance = session.get_one(ProcessInstance, instance_id)
             personal = engine.definition_for(session, instance).personal
             state = json.dumps(_reseal(json.loads(instance.state), personal, ring))
             data = _reseal(instance.data or {}, personal, ring)

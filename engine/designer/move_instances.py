@@ -148,7 +148,7 @@ def migrate_instances(
     for instance_id in ids:
         try:
             with db.transaction() as s:
-                target = s.get(ProcessDefinition, target_id)
+                target = s.get_one(ProcessDefinition, target_id)
                 plan = migrate_instance(engine, s, instance_id, target, actor, reapply_rules)
         except WaypointError as exc:
             plan = InstancePlan(instance_id, "", 0, version, can_move=False, reasons=[str(exc)])

@@ -197,7 +197,7 @@ class Worker:
         if claimed.kind == TASK_ESCALATION:
             timer = session.get(Timer, claimed.id)
             if timer is not None and notifications.escalation_reassigns(session, self.engine.mail, timer):
-                locking.hold_instance(session, session.get(ProcessInstance, claimed.instance_id))  # instance first
+                locking.hold_instance(session, session.get_one(ProcessInstance, claimed.instance_id))  # instance first
         if not self._hold(session, claimed, now):
             raise _StaleClaim  # and roll back the instance lock an escalation may have taken
         timer = session.get(Timer, claimed.id, populate_existing=True)
