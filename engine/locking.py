@@ -14,9 +14,9 @@ transaction is then the one already held.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import update
+from sqlalchemy import CursorResult, Table, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -38,14 +38,14 @@ def lock_instance(session: Session, instance: ProcessInstance) -> None:
     """
     if session.info.get(_HELD, {}).pop(instance.id, None) == instance.version:
         return
-    table = ProcessInstance.__table__
+    table = cast(Table, ProcessInstance.__table__)  # typed as any FromClause
     with session.no_autoflush:
         result = session.execute(
             update(table)
             .where(table.c.id == instance.id, table.c.version == instance.version)
             .values(version=table.c.version + 1)
         )
-    if result.rowcount != 1:
+    if cast(CursorResult[Any], result).rowcount != 1:  # an UPDATE's result is a cursor result
         raise ConcurrentUpdate("concurrent_save")
     set_committed_value(instance, "version", instance.version + 1)
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy import update
+from sqlalchemy import CursorResult, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -96,7 +97,7 @@ class PeriodicJobs:
                     .values(next_due_at=now + JOB_LEASE, last_run_at=now, last_owner=self.owner)
                     .execution_options(synchronize_session=False)
                 )
-                return taken.rowcount == 1
+                return cast(CursorResult[Any], taken).rowcount == 1  # an UPDATE's result is a cursor result
         except IntegrityError:  # another worker created the row at the same moment
             return False
 
@@ -108,7 +109,7 @@ class PeriodicJobs:
             .values(next_due_at=_next_time(trigger, taken_at))
             .execution_options(synchronize_session=False)
         )
-        if moved.rowcount != 1:
+        if cast(CursorResult[Any], moved).rowcount != 1:
             raise _LostJob
 
     def _digest(self, finish: Callable[[Session], None], now: datetime) -> int:
