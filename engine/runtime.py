@@ -477,10 +477,12 @@ class Engine:
         if row.role != "requester" and instance.started_by_id == actor.id:
             raise PermissionDenied("you started this request, so you cannot approve or review it yourself")
         if row.claimed_by_id is not None and row.claimed_by_id not in holders:
+            assert row.claimed_by is not None  # the user of claimed_by_id
             raise TaskAlreadyClaimed(f"{row.claimed_by.display_name} is working on task '{row.name}'")
         holder = row.claimed_by_id or row.assignee_id
         if holder is not None:
             if holder not in holders:
+                assert row.assignee is not None  # the holder is the assignee: another's claim raised above
                 raise PermissionDenied(f"task '{row.name}' is assigned to {row.assignee.display_name}")
             return holder if holder != actor.id else None
         if row.role not in actor.roles:
