@@ -247,8 +247,8 @@ class ParsedDefinition:
             props = getattr(spec, "extensions", {}).get("properties", {}) or {}
             if props.get("starters"):
                 return set(props["starters"].split())
-            if getattr(spec, "lane", None):
-                return {role_for_lane(spec.lane)}
+            if role := role_for_lane(getattr(spec, "lane", None)):
+                return {role}
         return set()
 
 
