@@ -186,6 +186,6 @@ def incidents_retry(ctx: Context, incident_id: int, user: str) -> None:
     """Retry the timer or email of an incident (admins)."""
     with ctx.transaction() as session:
         if "admin" not in get_user(session, user).roles:
-            raise PermissionDenied("only an admin can retry incidents")
+            raise PermissionDenied("retry_needs_admin")
         incident = retry_incident(session, incident_id, user, ctx.engine.clock.now())
     click.echo(f"incident {incident.id} retried: the worker picks it up on its next round")

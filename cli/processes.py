@@ -81,7 +81,7 @@ def simulate(ctx: Context, file: str, names: tuple[str, ...], scenario_file: str
     path = Path(file)
     keys = parse_sources({path.name: sources.files[path.name]}).executable_ids(path.name)
     if not keys:
-        raise DefinitionError(f"{file}: no executable process")
+        raise DefinitionError("no_executable_process", path=str(file))
     scenario_at = Path(scenario_file) if scenario_file else path.parent / scenario_path(keys[0])
     key, scenarios = _scenarios(scenario_at, names)
     simulator = Simulator(sources, key or keys[0], office_tz=ctx.settings.timezone)
@@ -94,12 +94,12 @@ def simulate(ctx: Context, file: str, names: tuple[str, ...], scenario_file: str
 def _scenarios(scenario_at: Path, names: tuple[str, ...]) -> tuple[str | None, list[Scenario]]:
     """The process key a scenario file names (if any) and its scenarios called `names` (all without names)."""
     if not scenario_at.is_file():
-        raise DefinitionError(f"no scenario file at {scenario_at}")
+        raise DefinitionError("no_scenario_file", path=str(scenario_at))
     key, scenarios = parse_scenarios(scenario_at.read_text(encoding="utf-8"), str(scenario_at))
     if names:
         unknown = sorted(set(names) - {s.name for s in scenarios})
         if unknown:
-            raise DefinitionError(f"no scenario called {', '.join(repr(u) for u in unknown)} in {scenario_at}")
+            raise DefinitionError("no_such_scenarios", names=", ".join(repr(u) for u in unknown), path=str(scenario_at))
         scenarios = [s for s in scenarios if s.name in names]
     return key, scenarios
 

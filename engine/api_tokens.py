@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from engine.errors import NotFound, ValidationFailed, WaypointError
+from engine.errors import FieldError, NotFound, ValidationFailed, WaypointError
 from engine.models import ApiToken, User
 
 TOKEN_PREFIX = "wpt_"
@@ -31,7 +31,7 @@ class InvalidToken(WaypointError):
     """The bearer token is unknown, revoked, expired, or its user is deactivated."""
 
     status = 401
-    code = "invalid_token"
+    kind = "invalid_token"
 
 
 @dataclass(frozen=True)
@@ -59,12 +59,12 @@ def create_token(
     """A new token for `user`; its text is in the result and nowhere else."""
     name = (name or "").strip()
     if not name or len(name) > 100:
-        raise ValidationFailed("the token needs a name", [("name", "1 to 100 characters")])
+        raise ValidationFailed("token_needs_name", [FieldError("name", "token_name_length")])
     if expires_in_days is not None and not 1 <= expires_in_days <= 3650:
-        raise ValidationFailed("invalid expiry", [("expires_in_days", "between 1 and 3650 days")])
+        raise ValidationFailed("invalid_expiry", [FieldError("expires_in_days", "expiry_range")])
     active = [t for t in tokens_of(session, user) if is_active(t, now)]
     if len(active) >= MAX_TOKENS_PER_USER:
-        raise ValidationFailed(f"{user.username} already has {len(active)} active tokens: revoke some first")
+        raise ValidationFailed("too_many_tokens", username=user.username, count=len(active))
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         user_id=user.id,
@@ -88,14 +88,14 @@ def is_active(token: ApiToken, now: datetime) -> bool:
 def authenticate(session: Session, text: str, now: datetime) -> tuple[ApiToken, User]:
     """The token and active user behind a bearer text; InvalidToken otherwise."""
     if not text.startswith(TOKEN_PREFIX) or len(text) > 200:
-        raise InvalidToken("the bearer token is not a Waypoint API token")
+        raise InvalidToken("token_not_waypoint")
     token = session.scalars(
         select(ApiToken).options(joinedload(ApiToken.user)).where(ApiToken.token_hash == hash_token(text))
     ).first()
     if token is None or not is_active(token, now):
-        raise InvalidToken("the bearer token is unknown, revoked or expired")
+        raise InvalidToken("token_unknown")
     if not token.user.active:
-        raise InvalidToken("the token's user is deactivated")
+        raise InvalidToken("token_user_deactivated")
     return token, token.user
 
 
@@ -127,7 +127,7 @@ def revoke(session: Session, token_id: int, actor: User | None, now: datetime) -
     """
     token = session.get(ApiToken, token_id)
     if token is None or (actor is not None and token.user_id != actor.id and "admin" not in actor.roles):
-        raise NotFound(f"no token with id {token_id}")
+        raise NotFound("no_such_token", id=token_id)
     if token.revoked_at is None:
         token.revoked_at, token.revoked_by = now, actor.username if actor is not None else "cli"
     return token

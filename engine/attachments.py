@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.errors import NotFound, ValidationFailed
+from engine.errors import FieldError, NotFound, ValidationFailed
 from engine.models import Attachment, ProcessInstance, User
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
@@ -46,7 +46,7 @@ class AttachmentStore:
 
     def path_for(self, digest: str) -> Path:
         if not re.fullmatch(r"[0-9a-f]{64}", digest):
-            raise NotFound("no such file")
+            raise NotFound("no_such_file")
         return self.root / digest[:2] / digest
 
     def add(
@@ -61,15 +61,16 @@ class AttachmentStore:
     ) -> Attachment:
         """Check and store a file for `instance`; the caller has checked the user may see it."""
         if not content:
-            raise ValidationFailed("the file is empty", [("file", "choose a PDF, PNG or JPEG file")])
+            raise ValidationFailed("file_empty", [FieldError("file", "choose_a_file")])
         if len(content) > MAX_ATTACHMENT_BYTES:
             raise ValidationFailed(
-                f"the file is larger than {MAX_ATTACHMENT_BYTES // (1024 * 1024)} MB",
-                [("file", "files may be at most 10 MB")],
+                "file_too_large",
+                [FieldError("file", "files_at_most", limit=MAX_ATTACHMENT_BYTES // (1024 * 1024))],
+                limit=MAX_ATTACHMENT_BYTES // (1024 * 1024),
             )
         content_type = sniff_type(content)
         if content_type is None:
-            raise ValidationFailed("only PDF, PNG and JPEG files are accepted", [("file", "unsupported type")])
+            raise ValidationFailed("file_type_refused", [FieldError("file", "unsupported_type")])
         digest = hashlib.sha256(content).hexdigest()
         path = self.path_for(digest)
         if not path.exists():
@@ -94,7 +95,7 @@ class AttachmentStore:
     def read(self, attachment: Attachment) -> bytes:
         path = self.path_for(attachment.sha256)
         if not path.exists():
-            raise NotFound("the file is missing from storage")
+            raise NotFound("file_missing")
         return path.read_bytes()
 
 

@@ -17,10 +17,10 @@ from engine.errors import NotFound, WaypointError
 
 def _sqlite_path(db: Database) -> Path:
     if not db.is_sqlite:
-        raise WaypointError("backup/restore here is for SQLite; for PostgreSQL use pg_dump and pg_restore")
+        raise WaypointError("backup_sqlite_only")
     database = make_url(db.url).database
     if not database or database == ":memory:":
-        raise WaypointError("an in-memory database cannot be backed up")
+        raise WaypointError("backup_in_memory")
     return Path(database)
 
 
@@ -28,13 +28,13 @@ def backup(db: Database, target: str | Path) -> int:
     """Copy the live database to `target` (a new file); return its size in bytes."""
     source_path, target_path = _sqlite_path(db), Path(target)
     if target_path.exists():
-        raise WaypointError(f"{target_path} exists: choose a new file name")
+        raise WaypointError("backup_target_exists", path=str(target_path))
     target_path.parent.mkdir(parents=True, exist_ok=True)
     source, destination = sqlite3.connect(source_path), sqlite3.connect(target_path)
     try:
         source.backup(destination)
         if destination.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
-            raise WaypointError(f"the backup in {target_path} failed its integrity check")
+            raise WaypointError("backup_failed_check", path=str(target_path))
     finally:
         source.close()
         destination.close()
@@ -45,18 +45,18 @@ def restore(db: Database, source: str | Path) -> int:
     """Replace the database's content with the backup in `source`; return the backup's size."""
     source_path, target_path = Path(source), _sqlite_path(db)
     if not source_path.exists():
-        raise NotFound(f"no backup file {source_path}")
+        raise NotFound("no_backup_file", path=str(source_path))
     backup_db = sqlite3.connect(source_path)
     try:
         try:
             intact = backup_db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
             tables = {r[0] for r in backup_db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         except sqlite3.DatabaseError as exc:
-            raise WaypointError(f"{source_path} is not an SQLite database ({exc}); nothing was restored") from exc
+            raise WaypointError("restore_not_sqlite", path=str(source_path), detail=str(exc)) from exc
         if not intact:
-            raise WaypointError(f"{source_path} is damaged (integrity check failed); nothing was restored")
+            raise WaypointError("restore_damaged", path=str(source_path))
         if "alembic_version" not in tables:
-            raise WaypointError(f"{source_path} is not a Waypoint database; nothing was restored")
+            raise WaypointError("restore_not_waypoint", path=str(source_path))
         db.dispose()
         with sqlite3.connect(target_path) as live:
             backup_db.backup(live)

@@ -97,9 +97,9 @@ class Database:
         except OperationalError as exc:
             message = str(exc.orig) if exc.orig is not None else str(exc)
             if "locked" in message or "busy" in message:
-                raise DatabaseUnavailable(f"database busy: {message}") from exc
+                raise DatabaseUnavailable("database_busy", detail=message) from exc
             if _is_connection_error(message):
-                raise DatabaseUnavailable(f"cannot reach the database at {self.safe_url}: {message.strip()}") from exc
+                raise DatabaseUnavailable("database_unreachable", url=self.safe_url, detail=message.strip()) from exc
             raise
 
     @property
@@ -125,10 +125,7 @@ class Database:
         """Raise `SchemaOutOfDate` unless the database is at the code's migration head."""
         current, head = self.schema_revisions()
         if current != head:
-            raise SchemaOutOfDate(
-                f"the database schema is at revision {current or '(empty)'} but this code "
-                f"needs {head}: run `waypoint db upgrade` first ({self.safe_url})"
-            )
+            raise SchemaOutOfDate("schema_out_of_date", current=current or "(empty)", head=head, url=self.safe_url)
 
     def upgrade(self) -> tuple[str | None, str | None]:
         """Apply every pending migration; return (revision before, revision after)."""

@@ -59,18 +59,21 @@ class SourceSet:
         raw = to_bytes(content)
         if len(raw) > MAX_FILE_BYTES:
             raise DefinitionError(
-                f"{path}: file is {len(raw):,} bytes, over the {MAX_FILE_BYTES:,}-byte limit",
+                "file_over_limit",
                 [{"file": path, "message": "file too large"}],
+                path=path,
+                size=f"{len(raw):,}",
+                limit=f"{MAX_FILE_BYTES:,}",
             )
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise DefinitionError(f"{path}: not UTF-8 text", [{"file": path, "message": "not UTF-8 text"}]) from exc
+            raise DefinitionError("not_utf8", [{"file": path, "message": "not UTF-8 text"}], path=path) from exc
         if path in self.files and self.files[path] != text:
-            raise DefinitionError(f"two different files are both called {path}")
+            raise DefinitionError("duplicate_file_name", path=path)
         self.files[path] = text
         if sum(len(v) for v in self.files.values()) > MAX_TOTAL_BYTES:
-            raise DefinitionError("the files together exceed the deployment size limit")
+            raise DefinitionError("deployment_too_large")
 
 
 def read_sources(paths: Iterable[str | Path]) -> SourceSet:
@@ -79,7 +82,7 @@ def read_sources(paths: Iterable[str | Path]) -> SourceSet:
     for raw_path in paths:
         path = Path(raw_path)
         if not path.exists():
-            raise NotFound(f"no such file or folder: {path}")
+            raise NotFound("no_such_path", path=str(path))
         root = path if path.is_dir() else path.parent
         found = []
         for candidate in sorted(root.rglob("*")):
@@ -96,7 +99,7 @@ def read_sources(paths: Iterable[str | Path]) -> SourceSet:
         elif path.suffix == ".bpmn":
             sources.requested.append(path.name)
         else:
-            raise DefinitionError(f"{path}: only .bpmn files (or folders) can be deployed")
+            raise DefinitionError("only_bpmn_files", path=str(path))
     sources.requested = sorted(set(sources.requested))
     return sources
 
@@ -161,15 +164,17 @@ def parse_sources(files: Mapping[str, str]) -> ParsedSources:
         except (SpiffWorkflowException, KeyError, AttributeError, TypeError, ValueError) as exc:
             findings.append({"file": path, "message": f"cannot parse: {exc}"})
     if findings:
-        raise DefinitionError("the files were rejected", findings)
+        raise DefinitionError("files_rejected", findings)
     return ParsedSources(parser, trees, dict(files))
 
 
 def _require_bpmn_root(root: Any, path: str) -> None:
     if root.tag != f"{{{NS['bpmn']}}}definitions":
         raise DefinitionError(
-            f"{path}: not a BPMN 2.0 document (root element is {root.tag})",
+            "not_bpmn",
             [{"file": path, "line": root.sourceline, "message": "root is not bpmn:definitions"}],
+            path=path,
+            root=root.tag,
         )
 
 
@@ -178,8 +183,10 @@ def _require_dmn_root(root: Any, path: str) -> None:
     # an lxml XPathEvalError instead of a finding.
     if root.tag not in {f"{{{ns}}}definitions" for ns in DMN_SCHEMAS}:
         raise DefinitionError(
-            f"{path}: not a DMN document (root element is {root.tag})",
+            "not_dmn",
             [{"file": path, "line": root.sourceline, "message": "root is not dmn:definitions"}],
+            path=path,
+            root=root.tag,
         )
 
 
@@ -259,7 +266,7 @@ def build_parsed(key: str, files: Mapping[str, str], sources: ParsedSources | No
         spec = sources.parser.get_spec(key)
         subprocess_specs = sources.parser.get_subprocess_specs(key)
     except ValidationException as exc:
-        raise DefinitionError(f"process {key} cannot be built", [finding_from_validation(exc)]) from exc
+        raise DefinitionError("process_cannot_be_built", [finding_from_validation(exc)], key=key) from exc
     forms = {}
     for path, text in files.items():
         if path.endswith(".json"):
@@ -267,8 +274,11 @@ def build_parsed(key: str, files: Mapping[str, str], sources: ParsedSources | No
                 forms[path] = json.loads(text)
             except json.JSONDecodeError as exc:
                 raise DefinitionError(
-                    f"{path}: not valid JSON (line {exc.lineno}): {exc.msg}",
+                    "invalid_json_at_line",
                     [{"file": path, "line": exc.lineno, "message": f"invalid JSON: {exc.msg}"}],
+                    path=path,
+                    line=exc.lineno,
+                    detail=exc.msg,
                 ) from exc
     for process_spec in [spec, *subprocess_specs.values()]:
         _connect_loop_tasks(process_spec)
@@ -337,7 +347,7 @@ def latest_definition(session: Session, key: str) -> ProcessDefinition:
         .limit(1)
     ).first()
     if definition is None:
-        raise NotFound(f"no process with key '{key}' is deployed")
+        raise NotFound("process_not_deployed", key=key)
     return definition
 
 
@@ -364,7 +374,7 @@ def store_versions(
         try:
             files = sources.files_for(key)
         except ValidationException as exc:
-            raise DefinitionError(f"process {key} cannot be built", [finding_from_validation(exc)]) from exc
+            raise DefinitionError("process_cannot_be_built", [finding_from_validation(exc)], key=key) from exc
         digest = content_hash(files)
         latest = session.scalars(
             select(ProcessDefinition)

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.errors import NotFound, PermissionDenied, ValidationFailed
+from engine.errors import FieldError, NotFound, PermissionDenied, ValidationFailed
 from engine.models import Delegation, User
 from engine.users import users_with_role
 
@@ -34,19 +34,19 @@ def delegate(
     """Create a delegation from `user` to the user called `to` (admins may create one for others)."""
     errors = []
     if ends_on < starts_on:
-        errors.append(("ends_on", "the last day is before the first day"))
+        errors.append(FieldError("ends_on", "last_day_before_first"))
     if (ends_on - starts_on).days > MAX_DAYS:
-        errors.append(("ends_on", f"a delegation lasts at most {MAX_DAYS} days"))
+        errors.append(FieldError("ends_on", "delegation_too_long", limit=MAX_DAYS))
     target = session.scalars(select(User).where(User.username == to)).first()
     if target is None or not target.active:
-        errors.append(("delegate", "choose an active colleague"))
+        errors.append(FieldError("delegate", "choose_active_colleague"))
     elif target.id == user.id:
-        errors.append(("delegate", "you cannot delegate to yourself"))
+        errors.append(FieldError("delegate", "not_yourself"))
     if errors or target is None:
-        raise ValidationFailed("the delegation has errors", errors)
+        raise ValidationFailed("delegation_has_errors", errors)
     creator = created_by or user
     if creator.id != user.id and "admin" not in creator.roles:
-        raise PermissionDenied("only admins set up a delegation for someone else")
+        raise PermissionDenied("delegation_for_others")
     row = Delegation(
         user_id=user.id,
         delegate_id=target.id,
@@ -65,9 +65,9 @@ def revoke(session: Session, delegation_id: int, actor: User, now: datetime) -> 
     """End a delegation early (its owner or an admin)."""
     row = session.get(Delegation, delegation_id)
     if row is None:
-        raise NotFound("no such delegation")
+        raise NotFound("no_such_delegation")
     if row.user_id != actor.id and "admin" not in actor.roles:
-        raise PermissionDenied("only the person who delegated (or an admin) can end a delegation")
+        raise PermissionDenied("delegation_end_forbidden")
     if row.revoked_at is None:
         row.revoked_at = now
     return row

@@ -14,7 +14,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 
-from engine.errors import ValidationFailed
+from engine.errors import FieldError, ValidationFailed, schema_field_error
 
 MAX_SUBMISSION_BYTES = 256 * 1024
 _FORMATS = FormatChecker()
@@ -33,33 +33,24 @@ def validate_submission(
     """
     data = dict(data or {})
     if not all(isinstance(k, str) for k in data):
-        raise ValidationFailed("field names must be strings")
+        raise ValidationFailed("field_names_not_strings")
     try:
         size = len(json.dumps(data, allow_nan=False))
     except (TypeError, ValueError) as exc:
-        raise ValidationFailed(f"data is not plain JSON (finite numbers, strings, lists, objects): {exc}") from exc
+        raise ValidationFailed("not_plain_json", detail=str(exc)) from exc
     if size > MAX_SUBMISSION_BYTES:
-        raise ValidationFailed(f"submission is {size:,} bytes, over the {MAX_SUBMISSION_BYTES:,}-byte limit")
+        raise ValidationFailed("submission_too_large", size=f"{size:,}", limit=f"{MAX_SUBMISSION_BYTES:,}")
     nul = sorted(_nul_paths(data))
     if nul:  # PostgreSQL text cannot hold NUL: refuse it here rather than fail at the database
-        raise ValidationFailed("the form has errors", [(path, "text may not contain NUL characters") for path in nul])
-    errors: list[tuple[str, str]] = []
+        raise ValidationFailed("form_has_errors", [FieldError(path, "nul_character") for path in nul])
     declared = set((schema or {}).get("properties", {}))
-    for key in sorted(data):
-        if key not in declared or key in reserved:
-            errors.append((key, "this form has no such field"))
+    errors = [FieldError(key, "unknown_field") for key in sorted(data) if key not in declared or key in reserved]
     if schema is not None:
         validator = Draft202012Validator(schema, format_checker=_FORMATS)
         for error in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
-            path = ".".join(str(p) for p in error.absolute_path)
-            if error.validator == "required":
-                missing = error.message.split("'")[1] if "'" in error.message else ""
-                path = ".".join(p for p in (path, missing) if p)
-                errors.append((path, "this field is required"))
-            else:
-                errors.append((path, error.message))
+            errors.append(schema_field_error(error))
     if errors:
-        raise ValidationFailed("the form has errors", errors)
+        raise ValidationFailed("form_has_errors", errors)
     return data
 
 

@@ -34,13 +34,13 @@ class KeyReused(WaypointError):
     """The key was already used for a different request."""
 
     status = 422
-    code = "idempotency_key_reused"
+    kind = "idempotency_key_reused"
 
 
 class KeyInFlight(Conflict):
     """Another request with the same key committed first (replay its answer)."""
 
-    code = "idempotency_key_in_flight"
+    kind = "idempotency_key_in_flight"
 
 
 def fingerprint(method: str, path: str, body: Any) -> str:
@@ -62,9 +62,7 @@ def lookup(session: Session, user_id: int, key: str, now: datetime) -> Idempoten
 def check_same_request(record: IdempotencyRecord, method: str, path: str, digest: str) -> None:
     """:raise KeyReused: when `record` was made by a different request."""
     if (record.method, record.path, record.fingerprint) != (method, path, digest):
-        raise KeyReused(
-            "this Idempotency-Key was already used for a different request: use a new key for a new request"
-        )
+        raise KeyReused("idempotency_key_reused")
 
 
 def reserve(
@@ -88,7 +86,7 @@ def reserve(
     try:
         session.flush()
     except IntegrityError as exc:
-        raise KeyInFlight("a request with this Idempotency-Key was processed at the same moment") from exc
+        raise KeyInFlight("idempotency_key_in_flight") from exc
     return record
 
 

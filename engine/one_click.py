@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # runtime imports notifications, which imports this module
 class NeedsTaskPage(InvalidState):
     """The form needs more than a decision and a comment: the person must open the task page."""
 
-    code = "needs_task_page"
+    kind = "needs_task_page"
 
 
 def form_for_task(session: Session, engine: Engine, row: TaskRecord) -> DecisionForm | None:
@@ -39,10 +39,10 @@ def load_grant(session: Session, grant: ActionToken) -> tuple[User, TaskRecord]:
     """The user and task a token names; NotFound / PermissionDenied when they no longer fit."""
     user = session.get(User, grant.user_id)
     if user is None or not user.active:
-        raise PermissionDenied("this link belongs to an account that is no longer active")
+        raise PermissionDenied("link_account_inactive")
     row = session.get(TaskRecord, grant.task_id) if grant.task_id else None
     if row is None:
-        raise NotFound("the task of this link no longer exists")
+        raise NotFound("link_task_gone")
     return user, row
 
 
@@ -51,13 +51,13 @@ def decide(
 ) -> tuple[TaskRecord, ProcessInstance]:
     """Redeem `grant` and complete its task with `verb` (approve/reject) and `comment`."""
     if verb not in ONE_CLICK_VERBS:
-        raise NeedsTaskPage(f"'{verb}' is not a decision that can be sent by email")
+        raise NeedsTaskPage("not_an_email_decision", verb=verb)
     if grant.action not in (verb, "reply"):
-        raise PermissionDenied(f"this link is for '{grant.action}', not '{verb}'")
+        raise PermissionDenied("link_other_action", action=grant.action, verb=verb)
     user, row = load_grant(session, grant)
     form = form_for_task(session, engine, row)
     if form is None or not form.allows(verb):
-        raise NeedsTaskPage(f"task '{row.name}' needs more than a one-word decision: open it in Waypoint")
+        raise NeedsTaskPage("needs_task_page", task=row.name)
     redeem(session, grant, now)
     done = engine.complete(session, row.id, user, form.submission(verb, comment))
     return done, done.instance

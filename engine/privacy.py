@@ -46,7 +46,7 @@ class DataKeyError(WaypointError):
     """The data key is missing, malformed, or does not fit what is stored."""
 
     status = 500
-    code = "data_key"
+    kind = "data_key"
 
 
 @dataclass(frozen=True)
@@ -60,22 +60,19 @@ class Keyring:
     def parse(cls, text: str | None) -> Keyring:
         """`kid:base64key,...` → Keyring; a clear error when absent or malformed."""
         if not text or not text.strip():
-            raise DataKeyError(
-                "WAYPOINT_DATA_KEY is not set: personal data cannot be stored or read "
-                "(generate one with `waypoint privacy new-key`)"
-            )
+            raise DataKeyError("data_key_missing")
         keys: dict[str, bytes] = {}
         order = []
         for part in text.split(","):
             kid, sep, encoded = part.strip().partition(":")
             if not sep or not _KID.match(kid):
-                raise DataKeyError("WAYPOINT_DATA_KEY must look like `kid:base64key[,kid:base64key]`")
+                raise DataKeyError("data_key_format")
             try:
                 key = base64.b64decode(encoded, validate=True)
             except ValueError as exc:
-                raise DataKeyError(f"WAYPOINT_DATA_KEY key '{kid}' is not base64") from exc
+                raise DataKeyError("data_key_not_base64", kid=kid) from exc
             if len(key) != 32:
-                raise DataKeyError(f"WAYPOINT_DATA_KEY key '{kid}' must be 32 bytes (AES-256), not {len(key)}")
+                raise DataKeyError("data_key_length", kid=kid, length=len(key))
             keys[kid] = key
             order.append(kid)
         return cls(keys, order[0])
@@ -97,14 +94,12 @@ class Keyring:
         kid, _, body = token[len(PREFIX) :].partition(":")
         key = self.keys.get(kid)
         if key is None:
-            raise DataKeyError(f"personal data was encrypted with key '{kid}', which WAYPOINT_DATA_KEY does not hold")
+            raise DataKeyError("data_key_unknown", kid=kid)
         raw = base64.b64decode(body)
         try:
             plain = AESGCMSIV(key).decrypt(raw[:12], raw[12:], kid.encode())
         except InvalidTag as exc:
-            raise DataKeyError(
-                f"key '{kid}' in WAYPOINT_DATA_KEY does not decrypt the stored data (wrong key?)"
-            ) from exc
+            raise DataKeyError("data_key_wrong", kid=kid) from exc
         return json.loads(plain)
 
 

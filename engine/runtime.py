@@ -45,6 +45,7 @@ from engine.errors import (
     AmbiguousMessage,
     ConcurrentUpdate,
     DefinitionError,
+    FieldError,
     InvalidState,
     NotFound,
     PermissionDenied,
@@ -113,10 +114,10 @@ class Engine:
         """Deploy every executable process of the requested files; nothing is stored on error."""
         sources = sources or read_sources(paths)
         if not sources.requested:
-            raise DefinitionError("no .bpmn file to deploy")
+            raise DefinitionError("no_bpmn_to_deploy")
         findings = self.check(sources)
         if findings:
-            raise DefinitionError("the files were rejected", findings)
+            raise DefinitionError("files_rejected", findings)
         parsed = parse_sources(sources.files)
         keys = [key for path in sources.requested for key in parsed.executable_ids(path)]
         return store_versions(session, parsed, keys, deployed_by, self.clock.now())
@@ -148,7 +149,7 @@ class Engine:
         :raise PermissionDenied: when the user's roles do not need personal data
         """
         if not self.may_reveal(user, instance):
-            raise PermissionDenied("your role does not give access to the personal data of this request")
+            raise PermissionDenied("personal_data_forbidden")
         personal = self.definition_for(session, instance).personal
         data = self.clear_data(instance)
         fields = sorted({path for path in personal_paths(data, personal)})
@@ -231,7 +232,7 @@ class Engine:
         row = self._open_task(session, task_id)
         instance = row.instance
         if expected_version is not None and instance.version != expected_version:
-            raise ConcurrentUpdate("the request changed since you opened it: reload and try again")
+            raise ConcurrentUpdate("request_changed")
         actor = self._user(session, user)
         on_behalf = self._check_work(session, actor, row)
         parsed = self.specs.get(session, instance.definition)
@@ -298,13 +299,13 @@ class Engine:
         actor = self._user(session, user)
         holder = self._check_reassign(session, actor, row)
         if not reason.strip():
-            raise ValidationFailed("give a reason for the reassignment", [("reason", "this field is required")])
+            raise ValidationFailed("reassign_needs_reason", [FieldError("reason", "required")])
         target = self._user(session, to) if to is not None else None
         if target is not None:
             if row.role != "requester" and row.instance.started_by_id == target.id:
-                raise PermissionDenied(f"{target.display_name} started this request and cannot approve it")
+                raise PermissionDenied("target_started_request", who=target.display_name)
             if row.role not in target.roles:
-                raise PermissionDenied(f"{target.display_name} does not have the role '{row.role}'")
+                raise PermissionDenied("target_lacks_role", who=target.display_name, role=row.role)
         before = holder.username if holder else None
         row.assignee_id, row.claimed_by_id = (target.id if target else None), None
         locking.record_change(
@@ -353,13 +354,10 @@ class Engine:
         payload = validate_submission({"properties": dict.fromkeys(payload or {}, {})}, payload)
         matches = self._subscriptions_for(session, name, payload, correlation)
         if not matches:
-            raise NotFound(f"no request is waiting for message '{name}' with that correlation")
+            raise NotFound("no_message_waiting", name=name)
         if len(matches) > 1:
             ids = sorted({m.instance_id for m in matches})
-            raise AmbiguousMessage(
-                f"message '{name}' matches {len(matches)} waiting events (instances {ids}): "
-                "give a more specific correlation"
-            )
+            raise AmbiguousMessage("ambiguous_message", name=name, count=len(matches), ids=ids)
         sub = matches[0]
         instance = self._instance(session, sub.instance_id)
         parsed = self.specs.get(session, instance.definition)
@@ -368,7 +366,7 @@ class Engine:
             wf = self.load_workflow(instance, parsed)
             task = _find_task(wf, sub.task_id)
             if task is None or task.state != TaskState.WAITING:
-                raise ConcurrentUpdate("the waiting event moved on before the message arrived")
+                raise ConcurrentUpdate("message_moved_on")
             event = BpmnEvent(task.task_spec.event_definition, dict(payload))
             task.task_spec.catch(task, event)
             task.task_spec._update(task)
@@ -445,15 +443,15 @@ class Engine:
             return user
         found = find_user(session, user)
         if found is None:
-            raise NotFound(f"no user called '{user}'")
+            raise NotFound("no_such_user", username=user)
         if not found.active:
-            raise PermissionDenied(f"user '{user}' is deactivated")
+            raise PermissionDenied("user_deactivated", username=user)
         return found
 
     def _instance(self, session: Session, instance_id: int) -> ProcessInstance:
         instance = session.get(ProcessInstance, instance_id)
         if instance is None:
-            raise NotFound(f"no request with id {instance_id}")
+            raise NotFound("no_such_request", id=instance_id)
         return instance
 
     def _open_task(self, session: Session, task_id: str) -> TaskRecord:
@@ -463,7 +461,7 @@ class Engine:
             TaskRecord, str(task_id), options=[joinedload(TaskRecord.instance).joinedload(ProcessInstance.definition)]
         )
         if row is None:
-            raise NotFound(f"no task with id {task_id}")
+            raise NotFound("no_such_task", id=task_id)
         _require_open(row)
         return row
 
@@ -475,18 +473,18 @@ class Engine:
         for when it is held by someone whose out-of-office delegation names them (`holders`)."""
         holders = holders or [actor.id]
         if row.role != "requester" and instance.started_by_id == actor.id:
-            raise PermissionDenied("you started this request, so you cannot approve or review it yourself")
+            raise PermissionDenied("own_request")
         if row.claimed_by_id is not None and row.claimed_by_id not in holders:
             assert row.claimed_by is not None  # the user of claimed_by_id
-            raise TaskAlreadyClaimed(f"{row.claimed_by.display_name} is working on task '{row.name}'")
+            raise TaskAlreadyClaimed("task_claimed_by", who=row.claimed_by.display_name, task=row.name)
         holder = row.claimed_by_id or row.assignee_id
         if holder is not None:
             if holder not in holders:
                 assert row.assignee is not None  # the holder is the assignee: another's claim raised above
-                raise PermissionDenied(f"task '{row.name}' is assigned to {row.assignee.display_name}")
+                raise PermissionDenied("task_assigned_to", task=row.name, who=row.assignee.display_name)
             return holder if holder != actor.id else None
         if row.role not in actor.roles:
-            raise PermissionDenied(f"task '{row.name}' needs the role '{row.role}'")
+            raise PermissionDenied("task_needs_role", task=row.name, role=row.role)
         return None
 
     # --- who may do what: each action refuses with the error its `may_*` answers -----------
@@ -523,9 +521,9 @@ class Engine:
     def _check_release(self, session: Session, actor: User, row: TaskRecord) -> None:
         _require_open(row)
         if row.claimed_by_id is None:
-            raise InvalidState("this task is not claimed")
+            raise InvalidState("task_not_claimed")
         if row.claimed_by_id != actor.id and "admin" not in actor.roles:
-            raise PermissionDenied("only the person who claimed this task (or an admin) can release it")
+            raise PermissionDenied("release_forbidden")
 
     def _check_reassign(self, session: Session, actor: User, row: TaskRecord) -> User | None:
         """Raise unless `actor` may reassign the task; its current holder (None: in its queue)."""
@@ -534,17 +532,17 @@ class Engine:
         holder = session.get(User, holder_id) if holder_id else None
         manages = holder is not None and holder.manager_id == actor.id
         if not (actor.roles & OVERSIGHT_ROLES or manages):
-            raise PermissionDenied("only an admin, an ITV coordinator or the holder's manager can reassign a task")
+            raise PermissionDenied("reassign_forbidden")
         return holder
 
     def _check_cancel(self, session: Session, actor: User, instance: ProcessInstance) -> None:
         if "admin" not in actor.roles:
             if instance.started_by_id != actor.id:
-                raise PermissionDenied("only the person who started this request (or an admin) can cancel it")
+                raise PermissionDenied("cancel_forbidden")
             if self.glue.is_approved(instance.process_key, instance.data or {}):
-                raise InvalidState("this request is already approved: ask the ITV office to cancel it")
+                raise InvalidState("already_approved")
         if instance.status != "running":
-            raise InvalidState(f"instance {instance.id} is {instance.status}, not running")
+            raise InvalidState("request_not_running", id=instance.id, status=instance.status)
 
     def today(self) -> date:
         """The office's current date (for delegations and date rules)."""
@@ -554,23 +552,23 @@ class Engine:
     def _ready_task(wf: BpmnWorkflow, row: TaskRecord) -> Any:
         task = _find_task(wf, row.id)
         if task is None or task.state != TaskState.READY:
-            raise ConcurrentUpdate(f"task '{row.name}' is no longer waiting: reload the request")
+            raise ConcurrentUpdate("task_not_waiting", task=row.name)
         return task
 
     def _cross_field_check(self, form: str | None, data: Mapping[str, Any]) -> None:
         if form:
             errors = self.glue.validate_form(form, data)
             if errors:
-                raise ValidationFailed("the form has errors", errors)
+                raise ValidationFailed("form_has_errors", [FieldError(p, "rule", rule=text) for p, text in errors])
 
     @contextmanager
     def _script_errors(self) -> Iterator[None]:
         try:
             yield
         except (ScriptRejected, ScriptTimeout) as exc:
-            raise ScriptError(f"script refused: {exc}") from exc
+            raise ScriptError("script_refused", detail=str(exc)) from exc
         except SpiffWorkflowException as exc:
-            raise ScriptError(_describe_spiff_error(exc)) from exc
+            raise ScriptError("script_failed", detail=_describe_spiff_error(exc)) from exc
 
     def _save(
         self,
@@ -628,8 +626,8 @@ def _refusal(check: Callable[..., Any], *args: Any) -> WaypointError | None:
 
 def _require_open(row: TaskRecord) -> None:
     if row.status != "ready":
-        who = f" by {row.completed_by.display_name}" if row.completed_by else ""
-        raise TaskAlreadyCompleted(f"task '{row.name}' was already {row.status}{who}")
+        by = row.completed_by.display_name if row.completed_by else None
+        raise TaskAlreadyCompleted.closed(row.name, row.status, by)
 
 
 def _name(user: User | None) -> str:

@@ -68,7 +68,7 @@ def dump(workflow: BpmnWorkflow, personal: Classification | None = None, vault: 
     if not personal:
         return serializer.serialize_json(workflow)
     if vault is None:
-        raise DataKeyError("this process holds personal data: the engine needs WAYPOINT_DATA_KEY to store it")
+        raise DataKeyError("data_key_needed_to_store")
     serializer.registry._encoder_mode = True  # as serialize_json does: the encoder converts values
     try:
         dct = serializer.to_dict(workflow)
@@ -85,7 +85,7 @@ def load(state: str, parsed: ParsedDefinition, script_engine: Any, vault: Vault 
     dct = json.loads(state)
     if ENCRYPTED in state:
         if vault is None:
-            raise DataKeyError("this request holds encrypted personal data: the engine needs WAYPOINT_DATA_KEY")
+            raise DataKeyError("data_key_needed_to_read")
         dct = vault.unseal(dct)
     if dct.get(serializer.VERSION_KEY) != SERIALIZER_VERSION:
         # Library migrations expect the spec inside the document: put it back for them.

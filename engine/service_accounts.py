@@ -19,7 +19,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.errors import PermissionDenied, ValidationFailed
+from engine.errors import FieldError, PermissionDenied, ValidationFailed
 from engine.models import ServiceAccount, User
 from engine.users import add_user, find_user
 
@@ -42,10 +42,11 @@ def add_service_account(
     messages = sorted(set(messages))
     bad = [m for m in messages if not _MESSAGE_NAME.match(m)]
     if bad:
-        raise ValidationFailed("invalid message name(s)", [("messages", ", ".join(bad))])
+        wrong = FieldError("messages", "not_message_names", names=", ".join(bad))
+        raise ValidationFailed("invalid_message_names", [wrong])
     existing = find_user(session, username)
     if existing is not None and service_account(session, existing) is None:
-        raise ValidationFailed(f"'{username}' is a person's account", [("username", "choose another name")])
+        raise ValidationFailed("persons_account", [FieldError("username", "choose_another_name")], username=username)
     user = add_user(session, username, now=now, roles=roles, display_name=display_name or username)
     account = session.get(ServiceAccount, user.id)
     if account is None:
@@ -79,14 +80,14 @@ def may_deliver(session: Session, user: User, message_name: str) -> bool:
 def require_may_deliver(session: Session, user: User, message_name: str) -> None:
     """:raise PermissionDenied: unless `user` may deliver `message_name`."""
     if not may_deliver(session, user, message_name):
-        raise PermissionDenied(f"{user.username} may not deliver message '{message_name}'")
+        raise PermissionDenied("may_not_deliver", username=user.username, name=message_name)
 
 
 def require_may_start_for_others(session: Session, user: User) -> None:
     """:raise PermissionDenied: unless `user` is a service account allowed to start on someone's behalf."""
     account = service_account(session, user)
     if account is None or not account.start_on_behalf:
-        raise PermissionDenied("only a service account with the start-on-behalf grant can start for someone else")
+        raise PermissionDenied("start_on_behalf_forbidden")
 
 
 def account_view(account: ServiceAccount | None) -> dict | None:

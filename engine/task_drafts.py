@@ -31,7 +31,7 @@ def save(
 ) -> TaskDraft:
     """Keep `user`'s unfinished form data for the task (read it back with `vault.unseal`)."""
     if row.status != "ready":
-        raise PermissionDenied("this task is no longer open")
+        raise PermissionDenied("task_no_longer_open")
     declared = {k: v for k, v in data.items() if k in (schema or {}).get("properties", {})}
     validate_submission({"properties": dict.fromkeys(declared, {})}, declared)
     declared = vault.seal(declared, personal)

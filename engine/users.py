@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from engine.errors import NotFound, ValidationFailed
+from engine.errors import FieldError, NotFound, ValidationFailed
 from engine.models import User, UserRole
 
 #: Roles that own lanes in the processes, plus the two that own pages.
@@ -72,7 +72,7 @@ def get_user(session: Session, username: str) -> User:
     """The user called `username`; NotFound otherwise."""
     user = session.scalars(select(User).where(User.username == username)).first()
     if user is None:
-        raise NotFound(f"no user called '{username}'")
+        raise NotFound("no_such_user", username=username)
     return user
 
 
@@ -102,14 +102,13 @@ def add_user(
     """Create a user (or update an existing one with the same username) with these roles."""
     username = username.strip()
     if not username or len(username) > 64 or not all(c.isalnum() or c in "._-@" for c in username):
-        raise ValidationFailed("invalid username", [("username", "letters, digits and . _ - @ only, 1-64")])
+        raise ValidationFailed("invalid_username", [FieldError("username", "username_rule")])
     unknown = sorted(set(roles) - set(KNOWN_ROLES))
     if unknown:
-        raise ValidationFailed(
-            f"unknown role(s): {', '.join(unknown)}", [("roles", f"known roles: {', '.join(KNOWN_ROLES)}")]
-        )
+        known = FieldError("roles", "known_roles", roles=", ".join(KNOWN_ROLES))
+        raise ValidationFailed("unknown_roles", [known], roles=", ".join(unknown))
     if language not in ("en", "fr"):
-        raise ValidationFailed("unknown language", [("language", "en or fr")])
+        raise ValidationFailed("unknown_language", [FieldError("language", "language_choices")])
     user = find_user(session, username)
     if user is None:
         user = User(username=username, display_name=display_name or username, created_at=now, active=True)
@@ -122,7 +121,7 @@ def add_user(
     if manager is not None:
         boss = get_user(session, manager)
         if boss.username == username:
-            raise ValidationFailed("a user cannot be their own manager", [("manager", "choose someone else")])
+            raise ValidationFailed("own_manager", [FieldError("manager", "choose_someone_else")])
         user.manager = boss
     if password is not None:
         user.password_hash = hash_password(password)

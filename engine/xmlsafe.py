@@ -37,15 +37,19 @@ def parse_xml(content: str | bytes, filename: str, max_bytes: int = MAX_FILE_BYT
     raw = to_bytes(content)
     if len(raw) > max_bytes:
         raise DefinitionError(
-            f"{filename}: file is {len(raw):,} bytes, over the {max_bytes:,}-byte limit",
+            "file_over_limit",
             [{"file": filename, "message": "file too large"}],
+            path=filename,
+            size=f"{len(raw):,}",
+            limit=f"{max_bytes:,}",
         )
     match = _DOCTYPE.search(raw)
     if match:
         line = raw[: match.start()].count(b"\n") + 1
         raise DefinitionError(
-            f"{filename}: DTDs and entity declarations are not allowed",
+            "xml_dtd_refused",
             [{"file": filename, "line": line, "message": "DOCTYPE/ENTITY declaration refused"}],
+            path=filename,
         )
     parser = etree.XMLParser(**_PARSER_OPTIONS)
     try:
@@ -53,9 +57,12 @@ def parse_xml(content: str | bytes, filename: str, max_bytes: int = MAX_FILE_BYT
     except etree.XMLSyntaxError as exc:
         at = exc.lineno if exc.lineno else None
         raise DefinitionError(
-            f"{filename}: not well-formed XML (line {at}): {exc.msg}",
+            "xml_not_well_formed",
             [{"file": filename, "line": at, "message": f"not well-formed XML: {exc.msg}"}],
+            path=filename,
+            line=at,
+            detail=exc.msg,
         ) from exc
     if root is None:
-        raise DefinitionError(f"{filename}: empty document", [{"file": filename, "message": "empty"}])
+        raise DefinitionError("xml_empty", [{"file": filename, "message": "empty"}], path=filename)
     return root

@@ -16,7 +16,7 @@ from engine import Database, Engine, Settings
 from engine.attachments import AttachmentStore
 from engine.config import DEFAULT_SECRET_KEY
 
-from . import csrf, email_actions, errors, i18n, inputs, logs, render
+from . import csrf, email_actions, errors, i18n, inputs, logs, process_text, render
 
 #: Front-end packages installed from the npm registry (package.json), served read-only.
 NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
@@ -57,6 +57,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     logs.init_app(app)
     i18n.init_app(app)
+    process_text.init_app(app)
     inputs.init_app(app)  # before the CSRF check: NUL anywhere in a request is a 400
     csrf.init_app(app)
     errors.init_app(app)

@@ -14,6 +14,7 @@ from engine.models import User, UserRole
 
 from .auth import login_required
 from .context import db, engine, user
+from .errors import error_message, field_messages
 
 bp = Blueprint("delegation", __name__)
 
@@ -48,7 +49,7 @@ def out_of_office():  # type: ignore[no-untyped-def]
             flash(_("%(name)s handles your tasks while you are away.", name=name), "success")
             return redirect(url_for("delegation.out_of_office"))
         except WaypointError as exc:
-            errors = dict(getattr(exc, "errors", []) or [("", str(exc))])
+            errors = field_messages(exc)
     with db().reading() as s:
         me = s.get(User, user().id)
         given, received = delegations_of(s, me, today)
@@ -82,7 +83,7 @@ def end(delegation_id: int):  # type: ignore[no-untyped-def]
             revoke(s, delegation_id, s.get(User, user().id), engine().clock.now())
         flash(_("The delegation has ended."), "success")
     except WaypointError as exc:
-        flash(str(exc), "error")
+        flash(error_message(exc), "error")
     return redirect(url_for("delegation.out_of_office"))
 
 
@@ -100,7 +101,7 @@ def reassign():  # type: ignore[no-untyped-def]
                 engine().reassign(s, task_id, user().username, None if target == "__queue__" else target, reason)
             done += 1
         except WaypointError as exc:
-            failed.append(str(exc))
+            failed.append(error_message(exc))
     if done:
         flash(_("%(n)s task(s) reassigned.", n=done), "success")
     for message in sorted(set(failed)):

@@ -29,6 +29,7 @@ from engine.worker import digest
 from engine.worker.incidents import open_incidents
 
 from .auth import role_required
+from .errors import error_message, field_messages
 from .i18n import LANGUAGES
 
 bp = Blueprint("email_actions", __name__)
@@ -122,7 +123,7 @@ def action(token: str) -> Any:
         with _db().transaction() as s:
             decide(s, _engine(), grant, grant.action, comment, now)
     except ValidationFailed as exc:
-        errors = "; ".join(message for _, message in exc.errors) or str(exc)
+        errors = LazyString(lambda error=exc: "; ".join(field_messages(error).values()))
         return _page("confirm.html", 400, lang, verb=verb, task_url=task_url, view=view, error=errors, comment=comment)
     except TokenUsed:
         return _problem("used", 409, lang, task_url)
@@ -131,7 +132,7 @@ def action(token: str) -> Any:
     except Conflict:
         return _problem("closed", 409, lang, task_url)
     except PermissionDenied as exc:
-        return _page("problem.html", 403, lang, message=str(exc), task_url=task_url)
+        return _page("problem.html", 403, lang, message=LazyString(error_message, exc), task_url=task_url)
     return _page("done.html", lang=lang, verb=verb, view=view, task_url=task_url)
 
 

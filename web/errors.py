@@ -1,26 +1,29 @@
-"""Error pages: engine errors map to 400/403/404/409/422 pages, never a bare traceback.
+"""Error pages, and engine errors in the page's language: never a bare traceback.
 
-Engine messages are English sentences built in engine code (`str(error)`). In French, the
-`ui_message` filter (used wherever the pages show such a message: flashes, field errors, the
-task page, error pages) turns the common ones into French: exact messages and a few patterns
-below, plus the cross-field validators' messages of `workflows/`. Anything else stays English.
+Engine errors carry a code and parameters (engine/errors.py). `error_message(error)` translates the
+code's sentence (engine/error_catalogue.py) through the message catalogues and fills in the
+parameters, task, role and status names in the page's language; `field_messages(error)` does
+the same per field. Views call them where they catch an error (a flash is text); templates
+show an error object with the `ui_message` filter. The cross-field validators of `workflows/`
+word their own messages: each is a msgid of the catalogue (VALIDATOR_MESSAGES).
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
+from typing import Any
 
 from flask import Flask, render_template
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
 from engine import Conflict, NotFound, PermissionDenied, ValidationFailed, WaypointError
+from engine.error_catalogue import MESSAGES
+from engine.errors import FieldError
 
-from .i18n import language
+from .process_text import role_name, status_name, task_name
 
 log = logging.getLogger("waypoint.web")
 
@@ -35,36 +38,6 @@ TITLES = {
     429: _l("Too many attempts"),
     500: _l("Something went wrong"),
     503: _l("Temporarily unavailable"),
-}
-
-#: Engine messages shown as they are (English) and their French.
-ENGINE_MESSAGES = {
-    str(m): m
-    for m in (
-        _l("you started this request, so you cannot approve or review it yourself"),
-        _l("this task is no longer open"),
-        _l("this task is not claimed"),
-        _l("only the person who claimed this task (or an admin) can release it"),
-        _l("only the person who started this request (or an admin) can cancel it"),
-        _l("the request changed since you opened it: reload and try again"),
-        _l("someone else changed this request at the same moment: reload and try again"),
-        _l("choose a PDF, PNG or JPEG file"),
-        _l("only PDF, PNG and JPEG files are accepted"),
-        _l("the file is empty"),
-        _l("files may be at most 10 MB"),
-        _l("the file is larger than 10 MB"),
-        _l("the file is missing from storage"),
-        _l("this field is required"),
-        _l("this form has no such field"),
-        _l("the form has errors"),
-        _l("enter a number"),
-        _l("enter a whole number"),
-        _l("text may not contain NUL characters"),
-        _l("Text may not contain NUL characters."),
-        _l("no such task"),
-        _l("no such file"),
-        _l("the waiting event moved on before the message arrived"),
-    )
 }
 
 #: The cross-field validators' messages (workflows/*.py), which tests/web/test_i18n.py keeps in
@@ -121,124 +94,56 @@ VALIDATOR_MESSAGES = (
     _l("This destination is already listed."),
     _l("This field is required."),
 )
-_EXACT = {**ENGINE_MESSAGES, **{str(m): m for m in VALIDATOR_MESSAGES}}
+
+#: Parameters that name process content: shown in the page's language.
+_NAMED: dict[str, Callable[[str], str]] = {
+    "task": lambda name: task_name(None, name),
+    "role": role_name,
+    "status": status_name,
+}
 
 
-def _task(name: str) -> str:
-    from .process_text import task_name
+def _text(code: str, params: dict[str, Any]) -> str:
+    if code == "rule":  # a validator of workflows/ words it: its English is the msgid
+        rule = params["rule"]
+        return _(rule)
+    shown = {key: _NAMED[key](value) if key in _NAMED and value else value for key, value in params.items()}
+    return _(MESSAGES[code], **shown)
 
-    return task_name(None, name)
 
-
-def _already(m: re.Match) -> str:
-    name, status, who = _task(m["name"]), m["status"], m["who"]
-    if status == "completed":
-        return (
-            _("task “%(name)s” was already completed by %(who)s", name=name, who=who)
-            if who
-            else _("task “%(name)s” was already completed", name=name)
+def error_message(error: WaypointError) -> str:
+    """An engine error in the page's language, its field errors included."""
+    text = _text(error.code, error.params)
+    if isinstance(error, ValidationFailed) and error.errors:
+        details = "; ".join(
+            _("%(field)s: %(problem)s", field=e.path or _("(form)"), problem=_text(e.code, e.params))
+            for e in error.errors
         )
-    if status == "cancelled":
-        return _("task “%(name)s” was already cancelled", name=name)
-    return _("task “%(name)s” is no longer open", name=name)
+        return _("%(message)s: %(details)s", message=text, details=details)
+    return text
 
 
-def _details(m: re.Match) -> str:
-    if not m["details"]:
-        return m["head"] + _("the form has errors")
-    parts = []
-    for part in m["details"].split("; "):
-        path, sep, message = part.partition(": ")
-        parts.append(f"{path}{sep}{ui_message(message)}" if sep else str(ui_message(part)))
-    return m["head"] + _("the form has errors: %(details)s", details="; ".join(parts))
+def field_messages(error: WaypointError) -> dict[str, str]:
+    """Each field's problem (by path) in the page's language; the whole message under `""`
+    when the error names no field."""
+    errors: list[FieldError] = getattr(error, "errors", None) or []
+    return {e.path: _text(e.code, e.params) for e in errors} or {"": error_message(error)}
 
 
-#: (engine wording, French rendering) for messages with names and numbers in them.
-_PATTERNS: list[tuple[re.Pattern[str], Callable[[re.Match], str]]] = [
-    (re.compile(r"^(?P<head>|.*?: )the form has errors(?:: (?P<details>.+))?$", re.S), _details),
-    (re.compile(r"^task '(?P<name>.+)' was already (?P<status>\w+)(?: by (?P<who>.+))?$"), _already),
-    (
-        re.compile(r"^task '(?P<name>.+)' is assigned to (?P<who>.+)$"),
-        lambda m: _("task “%(name)s” is assigned to %(who)s", name=_task(m["name"]), who=m["who"]),
-    ),
-    (
-        re.compile(r"^(?P<who>.+) is working on task '(?P<name>.+)'$"),
-        lambda m: _("%(who)s is working on task “%(name)s”", who=m["who"], name=_task(m["name"])),
-    ),
-    (
-        re.compile(r"^task '(?P<name>.+)' needs the role '(?P<role>.+)'$"),
-        lambda m: _("task “%(name)s” needs the role “%(role)s”", name=_task(m["name"]), role=_role(m["role"])),
-    ),
-    (
-        re.compile(r"^task '(?P<name>.+)' is no longer waiting: reload the request$"),
-        lambda m: _("task “%(name)s” is no longer waiting: reload the request", name=_task(m["name"])),
-    ),
-    (
-        re.compile(r"^instance (?P<id>\d+) is (?P<status>\w+), not running$"),
-        lambda m: _("request #%(id)s is %(status)s, no longer in progress", id=m["id"], status=_status(m["status"])),
-    ),
-    (
-        re.compile(r"^needs more than an approval: (?P<detail>.+)$", re.S),
-        lambda m: _("needs more than an approval: %(detail)s", detail=ui_message(m["detail"])),
-    ),
-    # jsonschema's own messages (value first: "5 is less than the minimum of 10")
-    (re.compile(r" is too long$"), lambda m: _("too long")),
-    (re.compile(r" is too short$"), lambda m: _("too short")),
-    (re.compile(r" should be non-empty$"), lambda m: _("this field is required")),
-    (
-        re.compile(r" is less than (?:or equal to )?the minimum of (?P<n>\S+)$"),
-        lambda m: _("must be at least %(n)s", n=m["n"]),
-    ),
-    (
-        re.compile(r" is greater than (?:or equal to )?the maximum of (?P<n>\S+)$"),
-        lambda m: _("must be at most %(n)s", n=m["n"]),
-    ),
-    (re.compile(r" is not one of "), lambda m: _("choose one of the options")),
-    (re.compile(r" is not a '(?:date|date-time)'$"), lambda m: _("Enter a valid date (YYYY-MM-DD).")),
-    (re.compile(r" is not of type '(?:number|integer)'$"), lambda m: _("enter a number")),
-    (re.compile(r" is not of type "), lambda m: _("this value has the wrong type")),
-    (re.compile(r" does not match "), lambda m: _("this value is not in the expected format")),
-]
+def ui_message(shown: object) -> object:
+    """Template filter: an engine error in the page's language; text (already in it) as it is."""
+    return error_message(shown) if isinstance(shown, WaypointError) else shown
 
 
-def _role(role: str) -> str:
-    from .process_text import role_name
-
-    return role_name(role)
-
-
-def _status(status: str) -> str:
-    from .process_text import status_name
-
-    return status_name(status)
-
-
-def ui_message(text: object) -> object:
-    """An engine or validator message in the page's language (French for the known ones)."""
-    if text is None or language() != "fr" or isinstance(text, Markup):
-        return text
-    raw = str(text)
-    known = _EXACT.get(raw.strip())
-    if known is not None:
-        return str(known)
-    for pattern, render in _PATTERNS:
-        match = pattern.search(raw)
-        if match:
-            return render(match)
-    # Already French (a flash worded in web/), with an English task name between guillemets.
-    return _QUOTED.sub(lambda m: f"{m[1]}{_task(m[2])}{m[3]}", raw)
-
-
-_QUOTED = re.compile("(«\u00a0)([^«»]+?)(\u00a0»)")
-
-
-def page(status: int, message: str):  # type: ignore[no-untyped-def]
+def page(status: int, text: str):  # type: ignore[no-untyped-def]
     return render_template(
-        "errors/error.html", status=status, title=str(TITLES.get(status, _l("Error"))), message=message
+        "errors/error.html", status=status, title=str(TITLES.get(status, _l("Error"))), message=text
     ), status
 
 
 def init_app(app: Flask) -> None:
+    app.jinja_env.filters.update(ui_message=ui_message)
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
         status = exc.code or 500
@@ -269,12 +174,12 @@ def init_app(app: Flask) -> None:
         if isinstance(exc, NotFound):
             return page(404, _("There is nothing at this address, or you may not see it."))
         if isinstance(exc, PermissionDenied):
-            return page(403, str(exc))
+            return page(403, error_message(exc))
         if isinstance(exc, Conflict):
-            return page(409, str(exc))
+            return page(409, error_message(exc))
         if isinstance(exc, ValidationFailed):
-            return page(400, str(exc))
-        return page(exc.status, str(exc))
+            return page(400, error_message(exc))
+        return page(exc.status, error_message(exc))
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):  # type: ignore[no-untyped-def]

@@ -7,23 +7,17 @@ labels) carries its French in `x-fr` objects; `localized(node, "title")` picks i
 
 from __future__ import annotations
 
-import logging
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, format_timedelta
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal
 from flask import Flask, current_app, g, request, session
 from flask_babel import Babel, get_locale
 
 from engine.mail.bodies import BABEL_LOCALES  # one locale per language for pages and emails
 from engine.queries import inbox
-
-log = logging.getLogger("waypoint.web")
 
 LANGUAGES = ("en", "fr")
 
@@ -102,37 +96,10 @@ def age(value: datetime | None, now: datetime) -> str:
     return format_timedelta(now - value, threshold=1.5, locale=BABEL_LOCALES[language()])
 
 
-TRANSLATIONS = Path(__file__).resolve().parent / "translations"
-
-
-def compile_catalogues(folder: Path = TRANSLATIONS) -> list[Path]:
-    """Compile each `messages.po` whose `.mo` is missing or older (`make install` does this too;
-    this covers a checkout used without it). A read-only tree is left as it is."""
-    done = []
-    for po in sorted(folder.glob("*/LC_MESSAGES/messages.po")):
-        mo = po.with_suffix(".mo")
-        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
-            continue
-        try:
-            with po.open("rb") as source:
-                catalogue = read_po(source, locale=po.parent.parent.name)
-            with mo.open("wb") as target:
-                write_mo(target, catalogue)
-            done.append(mo)
-        except OSError as exc:
-            log.warning("cannot compile %s: %s", po, exc)
-    return done
-
-
 def init_app(app: Flask) -> None:
-    compile_catalogues()
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")
     Babel(app, locale_selector=select_locale)
     app.jinja_env.filters.update(
         money=money, number=number, count=count, when=when, day=day, age=age, day_name=day_name
     )
     app.jinja_env.globals.update(localized=localized, language=language, LANGUAGES=LANGUAGES)
-    from . import errors, process_text  # they import this module
-
-    process_text.init_app(app)
-    app.jinja_env.filters.update(ui_message=errors.ui_message)

@@ -25,6 +25,8 @@ from engine.users import users_with_role
 
 from .auth import login_required
 from .context import db, engine, user
+from .errors import error_message, field_messages
+from .process_text import task_name
 from .render import build_fields, label_map, parse_form
 
 bp = Blueprint("inbox", __name__)
@@ -82,9 +84,10 @@ def claim(task_id: str):  # type: ignore[no-untyped-def]
         with db().transaction() as s:
             task_to_act_on(s, user(), task_id)  # a task of a request one may not see: 404, no name
             row = engine().claim(s, task_id, user().username)
-            flash(_("You took “%(name)s”.", name=row.name), "success")
+            name = task_name(row.process_key, row.name, row.element_id)
+            flash(_("You took “%(name)s”.", name=name), "success")
     except (Conflict, PermissionDenied) as exc:
-        flash(str(exc), "error")
+        flash(error_message(exc), "error")
     return redirect(_back())
 
 
@@ -96,9 +99,10 @@ def release(task_id: str):  # type: ignore[no-untyped-def]
         with db().transaction() as s:
             task_to_act_on(s, user(), task_id)
             row = engine().release(s, task_id, user().username)
-            flash(_("“%(name)s” is back in the queue.", name=row.name), "success")
+            name = task_name(row.process_key, row.name, row.element_id)
+            flash(_("“%(name)s” is back in the queue.", name=name), "success")
     except (Conflict, PermissionDenied) as exc:
-        flash(str(exc), "error")
+        flash(error_message(exc), "error")
     return redirect(_back())
 
 
@@ -185,14 +189,14 @@ def submit(task_id: str):  # type: ignore[no-untyped-def]
                 done = eng.complete(
                     s, task_id, user().username, data, expected_version=_int(request.form.get("version"), 0) or None
                 )
-                name, instance_id = done.name, done.instance_id
+                name, instance_id = task_name(done.process_key, done.name, done.element_id), done.instance_id
             flash(_("Done: “%(name)s” on request #%(id)s.", name=name, id=instance_id), "success")
             return redirect(url_for("inbox.index"))
         except ValidationFailed as exc:
-            errors = {path: message for path, message in exc.errors} or {"": str(exc)}
+            errors = field_messages(exc)
         except Conflict as exc:
             return render_template(
-                "inbox/conflict.html", message=str(exc), task_id=task_id, instance_id=row.instance_id
+                "inbox/conflict.html", message=error_message(exc), task_id=task_id, instance_id=row.instance_id
             ), 409
     flash(_("Please correct the highlighted fields."), "error")
     with db().reading() as s:
@@ -242,9 +246,9 @@ def bulk():  # type: ignore[no-untyped-def]
                 eng.complete(s, row.id, user().username, form.submission("approve", comment))
             results.append({**entry, "ok": True, "message": _("approved")})
         except ValidationFailed as exc:
-            results.append(
-                {**entry, "ok": False, "message": _("needs more than an approval: %(detail)s", detail=str(exc))}
-            )
+            detail = error_message(exc)
+            refusal = _("needs more than an approval: %(detail)s", detail=detail)
+            results.append({**entry, "ok": False, "message": refusal})
         except WaypointError as exc:
-            results.append({**entry, "ok": False, "message": str(exc)})
+            results.append({**entry, "ok": False, "message": error_message(exc)})
     return render_template("inbox/bulk_result.html", results=results)

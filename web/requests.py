@@ -14,6 +14,7 @@ from engine.queries.tasks import list_tasks
 
 from .auth import login_required
 from .context import attachments, db, engine, user
+from .errors import error_message, field_messages
 from .render import build_fields, label_map, parse_form
 
 bp = Blueprint("requests", __name__)
@@ -53,7 +54,7 @@ def start(key: str):  # type: ignore[no-untyped-def]
                 flash(_("Request #%(id)s submitted.", id=instance_id), "success")
                 return redirect(url_for("requests.detail", instance_id=instance_id))
             except ValidationFailed as exc:
-                errors = {path: message for path, message in exc.errors} or {"": str(exc)}
+                errors = field_messages(exc)
         flash(_("Please correct the highlighted fields."), "error")
     fields = build_fields(schema, values, errors)
     return render_template("requests/start.html", entry=entry, fields=fields, errors=errors), 400 if errors else 200
@@ -125,7 +126,7 @@ def cancel(instance_id: int):  # type: ignore[no-untyped-def]
     except NotFound:
         raise  # a request one may not see: 404, as on its page
     except (PermissionDenied, WaypointError) as exc:
-        flash(str(exc), "error")
+        flash(error_message(exc), "error")
     return redirect(url_for("requests.detail", instance_id=instance_id))
 
 
@@ -147,7 +148,7 @@ def upload(instance_id: int):  # type: ignore[no-untyped-def]
             attachments().add(s, instance, user(), file.filename, file.read(), engine().clock.now(), task_id)
         flash(_("File attached."), "success")
     except ValidationFailed as exc:
-        flash(str(exc), "error")
+        flash(error_message(exc), "error")
     return redirect(back)
 
 

@@ -41,7 +41,7 @@ def generate(
         starters = {k: _users_with(s, engine.glue.start_samplers[k][1]) for k in keys}
     keys = [k for k in keys if starters[k]]
     if not keys:
-        raise WaypointError("deploy the processes and create users first (waypoint deploy bpmn; waypoint seed-demo)")
+        raise WaypointError("demo_needs_setup")
     step = timedelta(days=days) / max(requests, 1)
     outcome: Counter = Counter()
     for _ in range(requests):

@@ -273,7 +273,7 @@ def _diff_form(path: str, old_text: str, new_text: str) -> list[Change]:
     try:
         old, new = json.loads(old_text), json.loads(new_text)
     except json.JSONDecodeError as exc:
-        raise DefinitionError(f"{path}: not valid JSON: {exc.msg}") from exc
+        raise DefinitionError("invalid_json", path=path, detail=exc.msg) from exc
     if not isinstance(old, dict) or not isinstance(new, dict):
         return [Change(path, path, None, "form", "changed", ["content changed"])]
     before, after = old.get("properties") or {}, new.get("properties") or {}

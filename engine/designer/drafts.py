@@ -66,17 +66,14 @@ def version_files(session: Session, key: str, version: int) -> dict[str, str]:
         select(ProcessDefinition).where(ProcessDefinition.key == key, ProcessDefinition.version == version)
     ).first()
     if definition is None:
-        raise NotFound(f"process '{key}' has no version {version}")
+        raise NotFound("no_such_process_version", key=key, version=version)
     return {f.path: f.content for f in definition.files}
 
 
 def check_path(path: str) -> str:
     """A safe relative file path (`forms/x.schema.json`); DefinitionError otherwise."""
     if not _PATH.match(path or "") or ".." in path.split("/"):
-        raise DefinitionError(
-            f"'{path}' is not an allowed file name: letters, digits, '_', '-', '.', folders with '/', "
-            "ending in .bpmn, .dmn or .json"
-        )
+        raise DefinitionError("draft_file_name_refused", path=path)
     return path
 
 
@@ -84,18 +81,20 @@ def check_content(path: str, content: str | bytes) -> str:
     """The file's text if it is acceptable for its kind; DefinitionError saying why not."""
     raw = to_bytes(content)
     if len(raw) > MAX_FILE_BYTES:
-        raise DefinitionError(f"{path}: file is {len(raw):,} bytes, over the {MAX_FILE_BYTES:,}-byte limit")
+        raise DefinitionError("file_over_limit", path=path, size=f"{len(raw):,}", limit=f"{MAX_FILE_BYTES:,}")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise DefinitionError(f"{path}: not UTF-8 text") from exc
+        raise DefinitionError("not_utf8", path=path) from exc
     if path.endswith((".bpmn", ".dmn")):
         parse_xml(raw, path)  # raises DefinitionError for DTDs, entities, broken XML
     else:
         try:
             json.loads(text)
         except json.JSONDecodeError as exc:
-            raise DefinitionError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}") from exc
+            raise DefinitionError(
+                "invalid_json_at", path=path, line=exc.lineno, column=exc.colno, detail=exc.msg
+            ) from exc
     return text
 
 
@@ -131,16 +130,16 @@ def main_file(files: Mapping[str, str], key: str) -> str:
     for path in sorted(files):
         if path.endswith(".bpmn") and parse_xml(files[path], path).xpath(f"//bpmn:process[@id='{key}']", namespaces=NS):
             return path
-    raise DefinitionError(f"no BPMN file defines process '{key}'")
+    raise DefinitionError("no_bpmn_defines_process", key=key)
 
 
 def get_draft(session: Session, draft_id: int, user: str | None = None, *, for_update: bool = False) -> ProcessDraft:
     """A draft by id; NotFound when missing, PermissionDenied when `user` did not create it."""
     draft = session.get(ProcessDraft, draft_id, with_for_update=for_update)
     if draft is None:
-        raise NotFound(f"no draft {draft_id}")
+        raise NotFound("no_such_draft", id=draft_id)
     if user is not None and draft.created_by != user:
-        raise PermissionDenied(f"draft {draft_id} belongs to {draft.created_by}")
+        raise PermissionDenied("draft_of_someone_else", id=draft_id, who=draft.created_by)
     return draft
 
 
@@ -157,7 +156,7 @@ def save_file(session: Session, draft: ProcessDraft, path: str, content: str | b
     path = check_path(path)
     text = check_content(path, content)
     if path not in draft.files and len(draft.files) >= MAX_FILES:
-        raise DefinitionError(f"a draft holds at most {MAX_FILES} files")
+        raise DefinitionError("draft_too_many_files", limit=MAX_FILES)
     draft.files = {**draft.files, path: text}  # a new dict, so the JSON column sees the change
     draft.updated_at = now
 
@@ -165,9 +164,9 @@ def save_file(session: Session, draft: ProcessDraft, path: str, content: str | b
 def delete_file(session: Session, draft: ProcessDraft, path: str, now: datetime) -> None:
     """Remove one file from a draft (never its main BPMN file)."""
     if path == draft.main_file:
-        raise DefinitionError("the process's own BPMN file cannot be removed")
+        raise DefinitionError("draft_main_file_kept")
     if path not in draft.files:
-        raise NotFound(f"the draft has no file {path}")
+        raise NotFound("draft_has_no_file", path=path)
     draft.files = {p: c for p, c in draft.files.items() if p != path}
     draft.updated_at = now
 
@@ -188,10 +187,10 @@ def deploy_draft(engine: Engine, session: Session, draft: ProcessDraft, user: st
     try:
         results = engine.deploy(session, sources=sources_of(draft), deployed_by=user)
     except IntegrityError as exc:  # (key, version) is unique: another deploy took the number
-        raise Conflict(f"another version of '{draft.key}' was deployed at the same moment: try again") from exc
+        raise Conflict("deployed_meanwhile", key=draft.key) from exc
     result = next((r for r in results if r.key == draft.key), None)
     if result is None:
-        raise DefinitionError(f"the draft's main file no longer defines process '{draft.key}'")
+        raise DefinitionError("draft_main_file_lost", key=draft.key)
     log_event(
         session,
         draft.key,

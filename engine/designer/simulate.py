@@ -78,29 +78,29 @@ def parse_scenarios(text: str | Mapping[str, Any], path: str = "scenarios.json")
     try:
         doc = json.loads(text) if isinstance(text, str) else dict(text)
     except json.JSONDecodeError as exc:
-        raise DefinitionError(f"{path}: not valid JSON (line {exc.lineno}): {exc.msg}") from exc
+        raise DefinitionError("invalid_json_at_line", path=path, line=exc.lineno, detail=exc.msg) from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("scenarios"), list):
-        raise DefinitionError(f"{path}: expected an object with a list 'scenarios'")
+        raise DefinitionError("scenarios_shape", path=path)
     defaults = doc.get("start") or {}
     scenarios = []
     for index, raw in enumerate(doc["scenarios"], 1):
         where = f"{path}: scenario {index}"
         if not isinstance(raw, dict) or not isinstance(raw.get("name"), str) or not raw["name"].strip():
-            raise DefinitionError(f"{where}: every scenario needs a 'name'")
+            raise DefinitionError("scenario_needs_name", where=where)
         start = raw.get("start") or {}
         steps = raw.get("steps") or []
         if not isinstance(steps, list) or not all(isinstance(s, dict) for s in steps):
-            raise DefinitionError(f"{where} ('{raw['name']}'): 'steps' must be a list of objects")
+            raise DefinitionError("scenario_steps_shape", where=where, name=raw["name"])
         for n, step in enumerate(steps, 1):
             kinds = [k for k in STEP_KINDS if k in step]
             if len(kinds) != 1:
                 raise DefinitionError(
-                    f"{where} ('{raw['name']}'), step {n}: give exactly one of {', '.join(STEP_KINDS)}"
+                    "scenario_step_kind", where=where, name=raw["name"], step=n, kinds=", ".join(STEP_KINDS)
                 )
         try:
             start_at = datetime.fromisoformat(raw.get("start_at") or doc.get("start_at") or DEFAULT_START.isoformat())
         except (TypeError, ValueError) as exc:
-            raise DefinitionError(f"{where}: 'start_at' is not an ISO date-time") from exc
+            raise DefinitionError("scenario_start_at", where=where) from exc
         scenarios.append(
             Scenario(
                 name=raw["name"].strip(),
@@ -145,11 +145,11 @@ class Simulator:
         notifications.with_config(self.engine, enabled=False)  # a simulation writes no email
         findings = self.engine.check(sources)
         if findings:
-            raise DefinitionError("the files do not pass the check; fix them before simulating", findings)
+            raise DefinitionError("files_fail_check", findings)
         self.sources: ParsedSources = parse_sources(sources.files)
         ids = [pid for path in sources.requested for pid in self.sources.executable_ids(path)]
         if key not in ids:
-            raise DefinitionError(f"process '{key}' is not an executable process of {', '.join(sources.requested)}")
+            raise DefinitionError("not_executable_process", key=key, files=", ".join(sources.requested))
         self.key = key
         self.flows = _flows_by_file(self.sources)
 
@@ -213,13 +213,13 @@ class Simulator:
                 try:
                     clock.set(duration_after(clock.now(), step["wait"]))
                 except Exception as exc:
-                    raise ValidationFailed(f"'{step['wait']}' is not an ISO 8601 duration") from exc
+                    raise ValidationFailed("not_a_duration", value=step["wait"]) from exc
             else:
                 record.update(action="wait_until", element=step["wait_until"])
                 try:
                     clock.set(datetime.fromisoformat(step["wait_until"]))
                 except (TypeError, ValueError) as exc:
-                    raise ValidationFailed(f"'{step['wait_until']}' is not an ISO date-time with offset") from exc
+                    raise ValidationFailed("not_a_datetime_with_offset", value=step["wait_until"]) from exc
             record["fired"] = self._fire_timers(db)
         with db.reading() as s:
             record["open_after"] = [r.element_id for r in open_task_rows(s, instance_id)]
@@ -239,7 +239,7 @@ class Simulator:
                         progressed = True
             if not progressed:
                 return fired
-        raise ValidationFailed("timers kept firing (a timer loop?)")
+        raise ValidationFailed("timers_kept_firing")
 
     # --- reading the outcome ---------------------------------------------------------------
     def _collect(self, db: Database, instance_id: int, result: SimulationResult) -> None:
@@ -340,7 +340,7 @@ def _open_task(session: Any, instance_id: int, element: str, index: int) -> Task
     rows = [r for r in open_task_rows(session, instance_id) if r.element_id == element]
     if len(rows) <= index:
         open_now = ", ".join(r.element_id for r in open_task_rows(session, instance_id)) or "none"
-        raise ValidationFailed(f"no open task '{element}' (open: {open_now})")
+        raise ValidationFailed("simulation_no_open_task", element=element, open=open_now)
     return rows[index]
 
 
@@ -352,7 +352,7 @@ def _default_actor(session: Any, row: TaskRecord) -> str:
     for user in users_with_role(session, row.role or ""):
         if row.role == "requester" or user.id != starter:
             return user.username
-    raise ValidationFailed(f"nobody may do '{row.name}' (role {row.role}): give 'as'")
+    raise ValidationFailed("simulation_nobody_may", task=row.name, role=row.role)
 
 
 def _lookup(data: Any, dotted: str) -> Any:

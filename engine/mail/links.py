@@ -41,19 +41,19 @@ _MAC_BYTES = 11  # 24 payload bytes + 11 = 35 bytes = exactly 56 base32 characte
 class TokenRejected(PermissionDenied):
     """The token is malformed, forged, or for another task."""
 
-    code = "token_rejected"
+    kind = "token_rejected"
 
 
 class TokenExpired(TokenRejected):
     """The token was genuine but is past its expiry."""
 
-    code = "token_expired"
+    kind = "token_expired"
 
 
 class TokenUsed(Conflict):
     """The token was already redeemed once."""
 
-    code = "token_used"
+    kind = "token_used"
 
 
 @dataclass(frozen=True)
@@ -97,11 +97,11 @@ def verify(secret: str, token: str, now: datetime) -> ActionToken:
             expires_at=datetime.fromtimestamp(int(payload["e"]), UTC),
         )
     except (BadSignature, KeyError, TypeError, ValueError) as exc:
-        raise TokenRejected("this link is not valid: open the task in Waypoint instead") from exc
+        raise TokenRejected("link_invalid_open_task") from exc
     if grant.action not in ACTIONS:
-        raise TokenRejected("this link is not valid: open the task in Waypoint instead")
+        raise TokenRejected("link_invalid_open_task")
     if now >= grant.expires_at:
-        raise TokenExpired("this link has expired: open the task in Waypoint instead")
+        raise TokenExpired("link_expired")
     return grant
 
 
@@ -121,17 +121,17 @@ def verify_reply(secret: str, local_part: str, now: datetime) -> ActionToken:
     """The grant in a reply address's local part; TokenRejected or TokenExpired otherwise."""
     text = local_part.strip().lower()
     if not text.startswith(REPLY_PREFIX):
-        raise TokenRejected("this address does not belong to a Waypoint notification")
+        raise TokenRejected("reply_address_unknown")
     try:
         raw = base64.b32decode(text[len(REPLY_PREFIX) :].upper())
     except ValueError as exc:  # binascii.Error is a ValueError
-        raise TokenRejected("this address does not belong to a Waypoint notification") from exc
+        raise TokenRejected("reply_address_unknown") from exc
     if len(raw) != 24 + _MAC_BYTES:
-        raise TokenRejected("this address does not belong to a Waypoint notification")
+        raise TokenRejected("reply_address_unknown")
     payload, mac = raw[:24], raw[24:]
     expected = hmac.new(_reply_key(secret), payload, hashlib.sha256).digest()[:_MAC_BYTES]
     if not hmac.compare_digest(mac, expected):
-        raise TokenRejected("this address does not belong to a Waypoint notification")
+        raise TokenRejected("reply_address_unknown")
     user_id, expires_minutes = struct.unpack(">II", payload[16:])
     grant = ActionToken(
         jti="reply:" + hashlib.sha256(payload).hexdigest()[:40],
@@ -141,7 +141,7 @@ def verify_reply(secret: str, local_part: str, now: datetime) -> ActionToken:
         expires_at=datetime.fromtimestamp(expires_minutes * 60, UTC),
     )
     if now >= grant.expires_at:
-        raise TokenExpired("this reply address has expired: open the task in Waypoint instead")
+        raise TokenExpired("reply_address_expired")
     return grant
 
 
@@ -153,11 +153,11 @@ def is_used(session: Session, grant: ActionToken) -> bool:
 def redeem(session: Session, grant: ActionToken, now: datetime) -> None:
     """Record the token as used in the caller's transaction; TokenUsed if it already was."""
     if is_used(session, grant):
-        raise TokenUsed("this link was already used")
+        raise TokenUsed("link_used")
     session.add(
         UsedToken(jti=grant.jti, user_id=grant.user_id, task_id=grant.task_id, action=grant.action, used_at=now)
     )
     try:
         session.flush()
     except IntegrityError as exc:  # a concurrent redemption committed first
-        raise TokenUsed("this link was already used") from exc
+        raise TokenUsed("link_used") from exc

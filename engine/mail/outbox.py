@@ -346,9 +346,9 @@ def retry(session: Any, outbox_id: int, now: datetime) -> OutboxMessage:
     """Put a failed email back in the queue with fresh attempts (admin action)."""
     row = session.get(OutboxMessage, outbox_id)
     if row is None:
-        raise NotFound(f"no outbox message with id {outbox_id}")
+        raise NotFound("no_such_outbox_message", id=outbox_id)
     if row.status != FAILED:
-        raise InvalidState(f"outbox message {outbox_id} is {row.status}, not failed")
+        raise InvalidState("outbox_not_failed", id=outbox_id, status=row.status)
     row.status, row.attempts, row.next_attempt_at = PENDING, 0, now
     row.lease_owner, row.lease_until = None, None
     return row

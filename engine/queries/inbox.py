@@ -383,7 +383,7 @@ def visible_instance(session: Session, user: User, instance_id: int) -> ProcessI
     """The instance if the user may see it; NotFound otherwise (no hint that it exists)."""
     instance = session.get(ProcessInstance, instance_id)
     if instance is None or not can_view(session, user, instance):
-        raise NotFound(f"no request with id {instance_id}")
+        raise NotFound("no_such_request", id=instance_id)
     return instance
 
 
@@ -391,7 +391,7 @@ def visible_task(session: Session, user: User, task_id: str) -> TaskRecord:
     """The task row if the user may see its request; NotFound otherwise."""
     row = _task_row(session, task_id)
     if row is None or not can_view(session, user, row.instance):
-        raise NotFound("no such task")
+        raise NotFound("no_such_task_here")
     return row
 
 
@@ -406,7 +406,7 @@ def task_to_act_on(session: Session, user: User, task_id: str) -> TaskRecord:
     if row is not None and row.assignee_id is None and row.role in user.roles:
         return row
     if row is None or not can_view(session, user, row.instance):
-        raise NotFound("no such task")
+        raise NotFound("no_such_task_here")
     return row
 
 

@@ -119,10 +119,10 @@ def resolve_task_id(session: Session, task_id: str) -> str:
     if len(task_id) >= 36:
         return task_id
     if len(task_id) < 6:
-        raise NotFound(f"task id '{task_id}' is too short: give at least 6 characters")
+        raise NotFound("task_id_too_short", id=task_id)
     ids = list(session.scalars(select(TaskRecord.id).where(TaskRecord.id.like(f"{task_id}%")).limit(2)))
     if len(ids) != 1:
-        raise NotFound(f"no task id starts with '{task_id}'" if not ids else f"task id '{task_id}' is ambiguous")
+        raise NotFound("task_id_ambiguous" if ids else "no_task_id_prefix", id=task_id)
     return ids[0]
 
 
@@ -157,7 +157,7 @@ def instance_view(session: Session, instance_id: int, engine: Any = None) -> dic
     data has personal fields masked (`•••• 4821`) instead of encrypted."""
     instance = session.get(ProcessInstance, instance_id)
     if instance is None:
-        raise NotFound(f"no request with id {instance_id}")
+        raise NotFound("no_such_request", id=instance_id)
     tasks = list_tasks(session, instance_id=instance.id, status=None, limit=1000)
     return {
         "id": instance.id,

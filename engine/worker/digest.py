@@ -135,7 +135,7 @@ def opt_out(session: Session, grant: ActionToken, now: datetime) -> User:
     """Stop the daily digest for the user of a `digest_off` token (idempotent; the token is used once)."""
     user = session.get(User, grant.user_id)
     if user is None or grant.action != "digest_off":
-        raise TokenRejected("this link is not valid")
+        raise TokenRejected("link_invalid")
     if not is_used(session, grant):
         redeem(session, grant, now)
     user.digest_opt_out = True

@@ -81,7 +81,7 @@ def test_only_granted_accounts_and_admins_deliver_messages(api, integrations):
 def test_message_bodies_are_validated(api, integrations):
     embassy = api("embassy")
     for body, path in (
-        ({}, ""),
+        ({}, "name"),
         ({"name": ""}, "name"),
         ({"name": "visa_decision", "correlation": {}}, "correlation"),
         ({"name": "visa_decision", "correlation": {"instance": "x"}}, "correlation.instance"),

@@ -151,21 +151,21 @@ def random_operation(
         else:
             if not ready:
                 op = "idle"
-                raise NotFound("nothing ready in the sample")
+                raise NotFound("no_such_task_here")  # nothing ready in the sample
             task_id, role, claimed_by, claimant = rng.choice(ready)
             mine = [u for u in people.get(role, [])]
             if op == "release":
                 candidates = [claimant] if claimant in mine else []
                 if not candidates:
                     op = "idle"
-                    raise NotFound("nothing of mine to release")
+                    raise NotFound("no_such_task_here")  # nothing of mine to release
                 with db.transaction() as s:
                     engine.release(s, task_id, claimant)
                 log.released.append(task_id)
             elif op == "claim":
                 if claimant in mine:
                     op = "idle"  # a claim of one's own task is a no-op without an event: skip
-                    raise NotFound("already mine")
+                    raise NotFound("no_such_task_here")  # already mine
                 actor = rng.choice(mine) if rng.random() < 0.95 else "jdoe"
                 with db.transaction() as s:
                     engine.claim(s, task_id, actor)

@@ -280,11 +280,11 @@ def walk_through_web(app, clock):
         fields = to_form(schema, data) + [("csrf_token", "test-token")]
         response = b.client.post(f"/tasks/{task_id}", data=MultiDict(fields))
         if response.status_code == 409:
-            raise Conflict("stale")
+            raise Conflict("request_changed")
         assert response.status_code in (302, 400), response.status_code
         assert_escaped(response.text, f"task form {form}")
         if response.status_code == 400:
-            raise ValidationFailed("refused by the form or its rules")
+            raise ValidationFailed("form_has_errors")  # refused by the form or its rules
         log["submitted"] += 1
         log["forms"].add(form)
         assert_stored_values_valid(db, engine, iid, schema or {}, task_id)

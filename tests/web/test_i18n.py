@@ -89,7 +89,7 @@ def _messages() -> set[str]:
         str(ROOT),
         method_map,
         options_map={"web/templates/**.html": {"extensions": "jinja2.ext.i18n"}},
-        keywords={"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None},
+        keywords={"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None, "N_": None},
     ):
         found.add(message[0] if isinstance(message, tuple) else message)
     return {m for m in found if m}
@@ -198,26 +198,22 @@ def test_error_pages_and_engine_messages_in_french(app, as_user):
     with app.test_request_context("/", headers={"Accept-Language": "fr"}):
         from flask_babel import refresh
 
-        from web.errors import ui_message
+        from engine.errors import FieldError, TaskAlreadyClaimed, ValidationFailed, WaypointError
+        from web.errors import error_message, ui_message
 
         refresh()
-        assert ui_message("you started this request, so you cannot approve or review it yourself").startswith(
-            "vous avez soumis cette demande"
-        )
-        assert ui_message("task 'Supervisor review' was already completed by Marc Smith") == (
-            "la tâche «\u00a0Examen par le superviseur\u00a0» a déjà été traitée par Marc Smith"
-        )
-        assert ui_message("Marc Smith is working on task 'Confirm funds'") == (
+        assert error_message(WaypointError("own_request")).startswith("vous avez soumis cette demande")
+        assert error_message(TaskAlreadyClaimed("task_claimed_by", who="Marc Smith", task="Confirm funds")) == (
             "Marc Smith travaille sur la tâche «\u00a0Confirmer les fonds\u00a0»"
         )
-        assert ui_message("Explain the rejection.") == "Expliquez le rejet."
-        assert ui_message("-5 is less than the minimum of 0") == "doit être d'au moins 0"
-        assert ui_message("something the map does not know") == "something the map does not know"
+        refused = ValidationFailed("form_has_errors", [FieldError("comment", "rule", rule="Explain the rejection.")])
+        assert ui_message(refused) == "le formulaire contient des erreurs\u00a0: comment\u00a0: Expliquez le rejet."
+        assert ui_message("Déjà en français") == "Déjà en français"  # text (a flash) is shown as it is
     with app.test_request_context("/", headers={"Accept-Language": "en"}):
         from flask_babel import refresh
 
         refresh()
-        assert ui_message("Explain the rejection.") == "Explain the rejection."  # English: untouched
+        assert ui_message(refused) == "the form has errors: comment: Explain the rejection."  # English: as raised
 
 
 def test_every_validator_message_has_its_french():

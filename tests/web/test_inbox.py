@@ -252,7 +252,7 @@ def test_the_task_page_asks_the_engine_and_nothing_else(app, as_user, engine, mo
     cgagnon = as_user("cgagnon")
     [task_id] = task_ids(as_user("msmith").get("/inbox?tab=queue").text)
     monkeypatch.setattr(Engine, "may_claim", lambda self, s, actor, row: None)
-    monkeypatch.setattr(Engine, "may_reassign", lambda self, s, actor, row: PermissionDenied("not today"))
+    monkeypatch.setattr(Engine, "may_reassign", lambda self, s, actor, row: PermissionDenied("reassign_forbidden"))
     page = cgagnon.get(f"/tasks/{task_id}").text
     assert 'id="claim"' in page and 'id="reassign-form"' not in page
 

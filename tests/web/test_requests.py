@@ -143,5 +143,5 @@ def test_the_withdraw_button_follows_the_engine(app, as_user, engine, monkeypatc
     assert withdraw in as_user("jdoe").get(f"/requests/{iid}").text  # the requester
     assert withdraw in as_user("admin").get(f"/requests/{iid}").text
     assert withdraw not in as_user("msmith").get(f"/requests/{iid}").text  # the approver sees it, may not cancel
-    monkeypatch.setattr(Engine, "may_cancel", lambda self, s, actor, instance: InvalidState("approved already"))
+    monkeypatch.setattr(Engine, "may_cancel", lambda self, s, actor, instance: InvalidState("already_approved"))
     assert withdraw not in as_user("jdoe").get(f"/requests/{iid}").text

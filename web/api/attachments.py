@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from engine import NotFound, ValidationFailed
 from engine.attachments import MAX_ATTACHMENT_BYTES, list_for
+from engine.errors import FieldError
 from engine.models import Attachment, TaskRecord
 from engine.queries.inbox import visible_instance
 
@@ -44,7 +45,7 @@ def _task_id(session: Session, instance_id: int) -> str | None:
     if task_id is not None:
         row = session.get(TaskRecord, task_id[:36])
         if row is None or row.id != task_id or row.instance_id != instance_id:
-            raise ValidationFailed("unknown task", [("task_id", "not a task of this request")])
+            raise ValidationFailed("unknown_task", [FieldError("task_id", "not_a_task_of_request")])
     return task_id
 
 
@@ -65,7 +66,7 @@ def upload(args: dict, body: Any) -> Response:
     caller = current_user()
     file = request.files.get("file")
     if file is None:
-        raise ValidationFailed("no file", [("file", "send the file in the multipart field 'file'")])
+        raise ValidationFailed("no_file_sent", [FieldError("file", "send_the_file")])
     content = file.read(MAX_ATTACHMENT_BYTES + 1)
     if len(content) > MAX_ATTACHMENT_BYTES:
         raise ApiError(413, "payload_too_large", f"files may be at most {MAX_ATTACHMENT_BYTES // (1024 * 1024)} MB")
@@ -86,7 +87,7 @@ def upload(args: dict, body: Any) -> Response:
 def _visible_attachment(session: Session, attachment_id: int) -> Attachment:
     attachment = session.get(Attachment, attachment_id)
     if attachment is None:
-        raise NotFound(f"no attachment with id {attachment_id}")
+        raise NotFound("no_such_attachment", id=attachment_id)
     visible_instance(session, current_user(), attachment.instance_id)
     return attachment
 
@@ -123,5 +124,5 @@ def attachment_content(args: dict, body: Any) -> Response:
         path = store().path_for(found.sha256)
         name, content_type = found.filename, found.content_type
     if not path.exists():
-        raise NotFound("the file is missing from storage")
+        raise NotFound("file_missing")
     return send_file(path, mimetype=content_type, as_attachment=True, download_name=name)

@@ -72,7 +72,7 @@ def authenticate() -> None:
             stale = needs_touch(token, now)
     if error is not None:
         _record_failure(key, now)
-        raise ApiError(401, error.code, str(error))
+        raise ApiError(401, error.kind, str(error))
     if stale:
         with db().transaction() as s:
             touch(s, g.api_token_id, now)

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from engine import ValidationFailed
+from engine.errors import FieldError
 
 
 def _fits(value: Any, kind: type) -> bool:
@@ -40,4 +41,4 @@ def decode(kind: str, cursor: str | None, types: tuple[type, ...]) -> list[Any] 
             return key
     except (ValueError, KeyError, TypeError):
         pass
-    raise ValidationFailed("invalid cursor", [("cursor", "use the next_cursor of the previous page, unchanged")])
+    raise ValidationFailed("invalid_cursor", [FieldError("cursor", "use_next_cursor")])

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from engine import PermissionDenied, ValidationFailed
 from engine.definitions import latest_definition
+from engine.errors import FieldError
 from engine.locking import record_change
 from engine.queries.api import InstanceFilters, list_instances
 from engine.queries.inbox import visible_instance
@@ -32,7 +33,8 @@ def _starter(session: Session, caller: Any, on_behalf_of: str | None) -> Any:
     require_may_start_for_others(session, caller)
     person = find_user(session, on_behalf_of)
     if person is None or not person.active:
-        raise ValidationFailed("unknown requester", [("on_behalf_of", f"no active user called '{on_behalf_of}'")])
+        nobody = FieldError("on_behalf_of", "no_active_user", username=on_behalf_of)
+        raise ValidationFailed("unknown_requester", [nobody])
     return person
 
 
@@ -60,7 +62,7 @@ def start(args: dict, body: dict) -> Response:
         starter = _starter(s, caller, body.get("on_behalf_of"))
         if key not in startable_keys(s, starter):
             latest_definition(s, key)  # 404 when not deployed at all
-            raise PermissionDenied(f"{starter.username} may not start '{key}'")
+            raise PermissionDenied("may_not_start", username=starter.username, key=key)
         g.api_field_prefix = "data"
         instance = engine().start(s, key, body.get("data") or {}, starter.username)
         if starter is not caller:

@@ -32,8 +32,9 @@ service accounts (integrations with only the roles and message grants they need)
 also with `waypoint tokens create USER` and `waypoint service-accounts add NAME`. A token acts as its
 user: the same permission and visibility rules as the web pages apply (a request you may not see is 404).
 
-**Errors** have one shape, `{"error": {"code", "message", "details"}}`; validation errors list
-`details.fields[].path` relative to the request body (`data.trip_end_date`).
+**Errors** have one shape, `{"error": {"code", "message", "details"}}`; engine errors add the
+specific `details.reason` (`task_needs_role`) and its `details.params`; validation errors list
+`details.fields[].path` relative to the request body (`data.trip_end_date`), each with its `reason`.
 
 **Idempotency.** Send `Idempotency-Key: <uuid>` on POSTs: a retry with the same key and body returns
 the first answer (header `Idempotent-Replayed: true`) and changes nothing; the same key with another body is 422.

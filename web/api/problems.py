@@ -1,8 +1,10 @@
 """One error shape for the whole API: `{"error": {"code", "message", "details"}}` with a fitting status.
 
-Engine errors carry their own `status` and `code` (engine/errors.py); validation errors list
-field paths relative to the request body (`data.trip_end_date`); HTTP errors raised by Flask
-(unknown path, wrong method, body too large) and unexpected exceptions get the same shape.
+Engine errors carry their own `status` and `kind` (the `code` here) and a specific code with its
+parameters (`details.reason`, `details.params`: engine/errors.py); validation errors list field
+paths relative to the request body (`data.trip_end_date`), each with its own reason and params;
+HTTP errors raised by Flask (unknown path, wrong method, body too large) and unexpected
+exceptions get the same shape.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from flask import Blueprint, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from engine import DefinitionError, ValidationFailed, WaypointError
+from engine.errors import FieldError
 
 log = logging.getLogger("waypoint.api")
 
@@ -37,9 +40,9 @@ HTTP_CODES = {
 class ApiError(WaypointError):
     """An API-level failure (bad JSON, wrong media type, precondition, authentication)."""
 
-    def __init__(self, status: int, code: str, message: str, details: dict | None = None, headers: dict | None = None):
-        super().__init__(message)
-        self.status, self.code = status, code
+    def __init__(self, status: int, kind: str, message: str, details: dict | None = None, headers: dict | None = None):
+        Exception.__init__(self, message)  # API wording, never shown on a page: not in the engine's catalogue
+        self.status, self.kind, self.code, self.params = status, kind, kind, {}
         self.details = details or {}
         self.headers = headers or {}
 
@@ -58,21 +61,24 @@ def error_response(
     return response
 
 
-def _field_paths(errors: list[tuple[str, str]]) -> list[dict[str, str]]:
+def _field_paths(errors: list[FieldError]) -> list[dict[str, Any]]:
     prefix = g.get("api_field_prefix") or ""
-    return [{"path": ".".join(p for p in (prefix, path) if p), "message": message} for path, message in errors]
+    return [
+        {"path": ".".join(p for p in (prefix, e.path) if p), "message": e.message, "reason": e.code, "params": e.params}
+        for e in errors
+    ]
 
 
 def from_waypoint_error(exc: WaypointError) -> Response:
     """The response for an engine (or API) error."""
-    if isinstance(exc, ValidationFailed):
-        message = exc.args[0] if exc.args else "invalid request"
-        return error_response(400, exc.code, message, {"fields": _field_paths(exc.errors)})
-    if isinstance(exc, DefinitionError):
-        return error_response(exc.status, exc.code, exc.args[0] if exc.args else str(exc), {"findings": exc.findings})
     if isinstance(exc, ApiError):
-        return error_response(exc.status, exc.code, str(exc), exc.details, exc.headers)
-    return error_response(exc.status, exc.code, str(exc))
+        return error_response(exc.status, exc.kind, str(exc), exc.details, exc.headers)
+    details: dict[str, Any] = {"reason": exc.code, "params": exc.params}
+    if isinstance(exc, ValidationFailed):
+        return error_response(400, exc.kind, exc.args[0], {**details, "fields": _field_paths(exc.errors)})
+    if isinstance(exc, DefinitionError):
+        return error_response(exc.status, exc.kind, exc.args[0], {**details, "findings": exc.findings})
+    return error_response(exc.status, exc.kind, str(exc), details)
 
 
 def register(bp: Blueprint) -> None:

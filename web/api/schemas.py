@@ -43,7 +43,8 @@ COMPONENTS: dict[str, dict[str, Any]] = {
                     "message": {"type": "string", "description": "For people."},
                     "details": {
                         "type": "object",
-                        "description": "`fields` (validation: `path` and `message` per field), "
+                        "description": "`reason` and `params` (the engine's specific code and its values), "
+                        "`fields` (validation: `path`, `message`, `reason`, `params` per field), "
                         "`findings`, `current_etag`, ...",
                     },
                 },

@@ -20,6 +20,7 @@ from flask import Blueprint, g, request
 from jsonschema import Draft202012Validator, FormatChecker
 
 from engine import NotFound, ValidationFailed
+from engine.errors import FieldError, schema_field_error
 
 from .problems import ApiError
 
@@ -114,27 +115,27 @@ def operation(bp: Blueprint, method: str, path: str, **options: Any) -> Callable
 
 
 # --- request parsing -------------------------------------------------------------------------
-def _field_error(param: Param, message: str) -> ValidationFailed:
-    return ValidationFailed(f"invalid {param.where} parameter '{param.name}'", [(param.name, message)])
+def _field_error(param: Param, error: FieldError) -> ValidationFailed:
+    return ValidationFailed("invalid_parameter", [error], where=param.where, name=param.name)
 
 
 def _coerce(param: Param, raw: str) -> Any:
     """The typed value of a raw parameter, checked against its schema."""
     if "\x00" in raw:
-        raise _field_error(param, "must not contain NUL characters")
+        raise _field_error(param, FieldError(param.name, "nul_character"))
     kind = param.schema.get("type")
     value: Any = raw
     if kind == "integer":
         if not re.fullmatch(r"[+-]?\d{1,12}", raw.strip()):
-            raise _field_error(param, "must be an integer")
+            raise _field_error(param, FieldError(param.name, "not_a_whole_number"))
         value = int(raw)
     elif kind == "boolean":
         if raw.lower() not in ("true", "false", "1", "0"):
-            raise _field_error(param, "must be true or false")
+            raise _field_error(param, FieldError(param.name, "not_a_boolean"))
         value = raw.lower() in ("true", "1")
     errors = list(Draft202012Validator(param.schema, format_checker=_FORMATS).iter_errors(value))
     if errors:
-        raise _field_error(param, errors[0].message)
+        raise _field_error(param, schema_field_error(errors[0], param.name))
     if param.schema.get("format") == "date-time":
         value = parse_datetime(param, raw)
     return value
@@ -144,9 +145,9 @@ def parse_datetime(param: Param, raw: str) -> datetime:
     try:
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError as exc:
-        raise _field_error(param, "must be an ISO 8601 date-time with a UTC offset") from exc
+        raise _field_error(param, FieldError(param.name, "invalid_date_time")) from exc
     if moment.tzinfo is None:
-        raise _field_error(param, "must include a UTC offset, e.g. 2026-11-02T09:00:00Z")
+        raise _field_error(param, FieldError(param.name, "needs_utc_offset", example="2026-11-02T09:00:00Z"))
     return moment
 
 
@@ -158,13 +159,13 @@ def parse_params(op: Operation, path_values: dict[str, str]) -> dict[str, Any]:
             try:
                 args[param.name] = _coerce(param, path_values[param.name])
             except ValidationFailed as exc:
-                raise NotFound(f"nothing at {request.path}") from exc
+                raise NotFound("nothing_here", path=request.path) from exc
             continue
         source = request.args if param.where == "query" else request.headers
         raw = source.get(param.name)
         if raw is None or (raw == "" and param.where == "query"):
             if param.required:
-                raise _field_error(param, "is required")
+                raise _field_error(param, FieldError(param.name, "required"))
             args[param.name] = param.schema.get("default")
             continue
         args[param.name] = _coerce(param, raw)
@@ -173,7 +174,7 @@ def parse_params(op: Operation, path_values: dict[str, str]) -> dict[str, Any]:
 
 def _reject_nul(value: Any, path: list[str]) -> None:
     if isinstance(value, str) and "\x00" in value:
-        raise ValidationFailed("the request body has errors", [(".".join(path), "must not contain NUL characters")])
+        raise ValidationFailed("body_has_errors", [FieldError(".".join(path), "nul_character")])
     if isinstance(value, dict):
         for key, item in value.items():
             _reject_nul(key, path)
@@ -196,7 +197,7 @@ def parse_body(op: Operation) -> Any:
         return None
     if not raw:
         if op.body_required:
-            raise ValidationFailed("the request needs a JSON body", [("", "a JSON object is required")])
+            raise ValidationFailed("json_body_needed", [FieldError("", "json_object_required")])
         return {}
     if request.mimetype != "application/json":
         raise ApiError(415, "unsupported_media_type", "send the body as application/json")
@@ -209,10 +210,7 @@ def parse_body(op: Operation) -> Any:
     validator = Draft202012Validator(op.body, format_checker=_FORMATS)
     errors = sorted(validator.iter_errors(body), key=lambda e: [str(p) for p in e.absolute_path])
     if errors:
-        raise ValidationFailed(
-            "the request body has errors",
-            [(".".join(str(p) for p in e.absolute_path), e.message) for e in errors[:20]],
-        )
+        raise ValidationFailed("body_has_errors", [schema_field_error(e) for e in errors[:20]])
     return body
 
 

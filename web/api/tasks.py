@@ -9,6 +9,7 @@ from flask import Response, current_app, g
 from sqlalchemy.orm import Session
 
 from engine import ValidationFailed
+from engine.errors import FieldError
 from engine.models import TaskRecord
 from engine.privacy import mask
 from engine.queries.api import TASK_SCOPES, TaskFilters, list_tasks_for
@@ -65,7 +66,7 @@ def tasks(args: dict, body: Any) -> Any:
         try:
             after = (datetime.fromisoformat(key[0]), key[1])
         except ValueError as exc:
-            raise ValidationFailed("invalid cursor", [("cursor", "use next_cursor unchanged")]) from exc
+            raise ValidationFailed("invalid_cursor", [FieldError("cursor", "use_next_cursor")]) from exc
     filters = TaskFilters(
         scope=args["scope"],
         process=args["process"],

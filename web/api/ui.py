@@ -11,11 +11,13 @@ from flask_babel import gettext as _
 
 from engine import ValidationFailed, WaypointError
 from engine.api_tokens import create_token, revoke, token_view, tokens_of
+from engine.errors import FieldError
 from engine.service_accounts import account_view, add_service_account, list_service_accounts, service_account
 from engine.users import PROCESS_ROLES, get_user
 
 from ..auth import login_required, role_required
 from ..context import db, engine, user
+from ..errors import error_message
 
 bp = Blueprint("api_ui", __name__)
 
@@ -27,7 +29,7 @@ def _expiry() -> int | None:
     try:
         return int(raw)
     except ValueError as exc:
-        raise ValidationFailed("invalid expiry", [("expires_in_days", "a number of days")]) from exc
+        raise ValidationFailed("invalid_expiry", [FieldError("expires_in_days", "expiry_days")]) from exc
 
 
 def _shown_once(owner: str, name: str, secret: str, back: str):  # type: ignore[no-untyped-def]
@@ -60,7 +62,7 @@ def create():  # type: ignore[no-untyped-def]
             )
             secret, token_name = new.secret, new.token.name
     except ValidationFailed as exc:
-        flash(str(exc), "error")
+        flash(error_message(exc), "error")
         return redirect(url_for("api_ui.tokens"))
     return _shown_once(user().username, token_name, secret, url_for("api_ui.tokens"))
 
@@ -74,7 +76,7 @@ def revoke_token(token_id: int):  # type: ignore[no-untyped-def]
             revoke(s, token_id, user(), engine().clock.now())
         flash(_("Token revoked: it no longer works."), "success")
     except WaypointError as exc:
-        flash(str(exc), "error")
+        flash(error_message(exc), "error")
     back = request.form.get("next") or ""
     return redirect(back if back.startswith("/") and not back.startswith("//") else url_for("api_ui.tokens"))
 
@@ -119,7 +121,7 @@ def add_account():  # type: ignore[no-untyped-def]
             )
         flash(_("Service account saved."), "success")
     except ValidationFailed as exc:
-        flash(str(exc), "error")
+        flash(error_message(exc), "error")
     return redirect(url_for("api_ui.service_accounts"))
 
 
@@ -132,7 +134,7 @@ def create_service_token(username: str):  # type: ignore[no-untyped-def]
         with db().transaction() as s:
             account_user = get_user(s, username)
             if service_account(s, account_user) is None:
-                raise ValidationFailed(f"'{username}' is not a service account")
+                raise ValidationFailed("not_a_service_account", username=username)
             new = create_token(
                 s,
                 account_user,
@@ -143,6 +145,6 @@ def create_service_token(username: str):  # type: ignore[no-untyped-def]
             )
             secret, token_name = new.secret, new.token.name
     except WaypointError as exc:
-        flash(str(exc), "error")
+        flash(error_message(exc), "error")
         return redirect(back)
     return _shown_once(username, token_name, secret, back)

@@ -31,6 +31,7 @@ from engine.users import KNOWN_ROLES
 
 from ..auth import role_required
 from ..context import db, engine, user
+from ..errors import error_message
 from ..render import build_fields
 from . import bp
 
@@ -225,7 +226,7 @@ def upload(draft_id: int):  # type: ignore[no-untyped-def]
             draft = store.get_draft(s, draft_id, for_update=True)
             store.save_file(s, draft, path, file.read(store.MAX_FILE_BYTES + 1), engine().clock.now())
     except DefinitionError as exc:
-        flash(_("The file was refused: %(why)s", why=str(exc).splitlines()[0]), "error")
+        flash(_("The file was refused: %(why)s", why=error_message(exc)), "error")
         return back
     flash(_("%(path)s saved in the draft.", path=path), "success")
     return back
@@ -241,10 +242,10 @@ def new_form(draft_id: int):  # type: ignore[no-untyped-def]
         with db().transaction() as s:
             draft = store.get_draft(s, draft_id, for_update=True)
             if path in draft.files:
-                raise DefinitionError(_("%(path)s already exists", path=path))
+                raise DefinitionError("draft_file_exists", path=path)
             store.save_file(s, draft, path, json.dumps(NEW_FORM, indent=2) + "\n", engine().clock.now())
     except DefinitionError as exc:
-        flash(str(exc).splitlines()[0], "error")
+        flash(error_message(exc), "error")
     else:
         flash(_("%(path)s added.", path=path), "success")
     return redirect(url_for("designer.workspace", draft_id=draft_id, file=path))
@@ -260,7 +261,7 @@ def delete_file(draft_id: int):  # type: ignore[no-untyped-def]
             store.delete_file(s, store.get_draft(s, draft_id, for_update=True), path, engine().clock.now())
         flash(_("%(path)s removed from the draft.", path=path), "success")
     except WaypointError as exc:
-        flash(str(exc).splitlines()[0], "error")
+        flash(error_message(exc), "error")
     return redirect(url_for("designer.workspace", draft_id=draft_id))
 
 
@@ -312,12 +313,12 @@ def simulate(draft_id: int):  # type: ignore[no-untyped-def]
     try:
         text = snapshot["files"].get(scenario_path(key))
         if text is None:
-            raise DefinitionError(f"the draft has no scenario file ({scenario_path(key)})")
+            raise DefinitionError("draft_has_no_scenarios", path=scenario_path(key))
         _, scenarios = parse_scenarios(text, scenario_path(key))
         if wanted:
             scenarios = [sc for sc in scenarios if sc.name == wanted]
             if not scenarios:
-                raise DefinitionError(f"no scenario called '{wanted}'")
+                raise DefinitionError("no_such_scenario", name=wanted)
         simulator = Simulator(store.sources_of(snapshot), key, current_app.config["WAYPOINT_SETTINGS"].timezone)
         results = [simulator.run(sc).as_dict() for sc in scenarios]
     except WaypointError as exc:
@@ -364,7 +365,7 @@ def deploy(draft_id: int):  # type: ignore[no-untyped-def]
         flash(_("Not deployed: the check found %(n)s problem(s). Run Check to see them.", n=count), "error")
         return redirect(url_for("designer.workspace", draft_id=draft_id))
     except Conflict as exc:  # another deploy of this key took the version number
-        flash(_("Not deployed: %(why)s", why=str(exc)), "error")
+        flash(_("Not deployed: %(why)s", why=error_message(exc)), "error")
         return redirect(url_for("designer.workspace", draft_id=draft_id))
     if result.created:
         flash(_("Version %(v)s of %(key)s deployed.", v=result.version, key=key), "success")
