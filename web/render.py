@@ -173,8 +173,8 @@ def _parse_value(node: dict[str, Any], form: MultiDict, name: str, errors: dict[
             )
             rows = [_parse_object(items, form, f"{name}.{i}.", errors) for i in indexes]
             return [r for r in rows if r] or None
-        raw = [line.strip() for v in form.getlist(name) for line in v.splitlines() if line.strip()]
-        return [_const(items, v) if choices(items) else v for v in raw] or None
+        entries = [line.strip() for v in form.getlist(name) for line in v.splitlines() if line.strip()]
+        return [_const(items, v) if choices(items) else v for v in entries] or None
     if kind == "checkbox":
         return name in form
     raw = (form.get(name) or "").strip()
