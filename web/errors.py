@@ -135,7 +135,7 @@ def ui_message(shown: object) -> object:
     return error_message(shown) if isinstance(shown, WaypointError) else shown
 
 
-def page(status: int, text: str):  # type: ignore[no-untyped-def]
+def page(status: int, text: str) -> tuple[str, int]:
     return render_template(
         "errors/error.html", status=status, title=str(TITLES.get(status, _l("Error"))), message=text
     ), status
@@ -145,7 +145,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(ui_message=ui_message)
 
     @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+    def http_error(exc: HTTPException) -> tuple[str, int]:
         status = exc.code or 500
         if status == 400 and exc.description == "csrf":
             return page(
@@ -170,7 +170,7 @@ def init_app(app: Flask) -> None:
         return page(status, own or generic.get(status, exc.description or ""))
 
     @app.errorhandler(WaypointError)
-    def waypoint_error(exc: WaypointError):  # type: ignore[no-untyped-def]
+    def waypoint_error(exc: WaypointError) -> tuple[str, int]:
         if isinstance(exc, NotFound):
             return page(404, _("There is nothing at this address, or you may not see it."))
         if isinstance(exc, PermissionDenied):
@@ -182,6 +182,6 @@ def init_app(app: Flask) -> None:
         return page(exc.status, error_message(exc))
 
     @app.errorhandler(Exception)
-    def unexpected(exc: Exception):  # type: ignore[no-untyped-def]
+    def unexpected(exc: Exception) -> tuple[str, int]:
         log.exception("unexpected error")
         return page(500, _("An unexpected error happened. Nothing was changed; please try again."))
