@@ -7,6 +7,7 @@ field would otherwise surface as a database error (a 500) on PostgreSQL only.
 from __future__ import annotations
 
 from flask import Flask, abort, request
+from flask_babel import gettext as _
 
 
 def _has_nul() -> bool:
@@ -31,4 +32,4 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def refuse_nul():  # type: ignore[no-untyped-def]
         if _has_nul():
-            abort(400, description="Text may not contain NUL characters.")
+            abort(400, description=_("Text may not contain NUL characters."))

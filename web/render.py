@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask
+from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
 from engine.forms import is_decision_field
@@ -190,11 +191,11 @@ def _parse_value(node: dict[str, Any], form: MultiDict, name: str, errors: dict[
         try:
             number = float(cleaned)
         except ValueError:
-            errors[name] = "enter a number"
+            errors[name] = _("enter a number")
             return None
         if kind == "integer":
             if not number.is_integer():
-                errors[name] = "enter a whole number"
+                errors[name] = _("enter a whole number")
                 return None
             return int(number)
         return int(number) if number.is_integer() and kind != "money" else number

@@ -188,3 +188,15 @@ def test_the_compiled_catalogue_is_current():
     compiled = FRENCH.with_suffix(".mo")
     assert compiled.exists(), "run `make install` (it compiles the French catalogue)"
     assert compiled.stat().st_mtime >= FRENCH.stat().st_mtime, "messages.po changed: run `make install`"
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+def test_the_pages_own_refusals_are_french_too(as_user):
+    """What the web itself refuses (a number it cannot read, a NUL character) is worded in the
+    page's language where it is refused, with no lookup of English text afterwards."""
+    lokafor = as_user("lokafor")
+    lokafor.post("/language", {"lang": "fr", "next": "/inbox"})
+    refused = lokafor.post("/requests/new/conference_attendance", {"costs.registration": "douze"})
+    assert refused.status_code == 400 and "entrez un nombre" in refused.text
+    nul = lokafor.get("/inbox?q=a%00b")
+    assert nul.status_code == 400 and "Le texte ne peut pas contenir de caractères NUL." in nul.text
