@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.errors import FieldError, NotFound, PermissionDenied, ValidationFailed
-from engine.models import Delegation, User
+from engine.models import Delegation, User, UserRole
 from engine.users import users_with_role
 
 MAX_DAYS = 366
@@ -94,3 +94,15 @@ def suggested_delegate(session: Session, user: User) -> str | None:
                 if candidate.id != user.id:
                     return candidate.username
     return user.manager.username if user.manager else None
+
+
+def colleagues(session: Session, user: User) -> list[User]:
+    """Whom `user` may name as a delegate: other active people with an office role, by name."""
+    office = select(UserRole.user_id).where(UserRole.role != "requester")
+    return list(
+        session.scalars(
+            select(User)
+            .where(User.active.is_(True), User.id != user.id, User.id.in_(office))
+            .order_by(User.display_name)
+        )
+    )

@@ -9,10 +9,10 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from sqlalchemy import delete, func, select
 
-from engine.models import LoginFailure, User
-from engine.users import find_user, verify_password
+from engine import throttle
+from engine.users import active_user, find_user, verify_password
+from engine.users import set_language as remember_language
 
 from . import csrf
 from .context import db, engine
@@ -28,12 +28,9 @@ def load_user() -> None:
     if uid is None or request.endpoint == "static":
         return
     with db().reading() as s:
-        user = s.get(User, uid)
-        if user is not None and user.active:
-            _ = user.roles  # loaded while the session is open
-            g.user = user
-        else:
-            session.clear()
+        g.user = active_user(s, uid)
+    if g.user is None:
+        session.clear()
 
 
 def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -73,19 +70,6 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
-def _too_many_failures(s: Any, keys: list[str]) -> bool:
-    now = engine().clock.now()
-    since = now - current_app.config["LOGIN_WINDOW"]
-    s.execute(delete(LoginFailure).where(LoginFailure.at < since))
-    counts = s.execute(
-        select(LoginFailure.key, func.count())
-        .where(LoginFailure.key.in_(keys), LoginFailure.at >= since)
-        .group_by(LoginFailure.key)
-    ).all()
-    limit = current_app.config["LOGIN_MAX_FAILURES"]
-    return any(n >= (limit if key.startswith("user:") else limit * 4) for key, n in counts)
-
-
 @bp.route("/login", methods=["GET", "POST"])
 def login():  # type: ignore[no-untyped-def]
     """Show the sign-in form; check the password; start a fresh session."""
@@ -94,9 +78,10 @@ def login():  # type: ignore[no-untyped-def]
         return render_template("auth/login.html", next=next_url, username="")
     username = (request.form.get("username") or "").strip()[:64]
     password = request.form.get("password") or ""
-    keys = [f"user:{username.lower()}", f"addr:{request.remote_addr}"]
+    limits = throttle.sign_in_limits(username, request.remote_addr, current_app.config["LOGIN_MAX_FAILURES"])
+    now, window = engine().clock.now(), current_app.config["LOGIN_WINDOW"]
     with db().transaction() as s:
-        if _too_many_failures(s, keys):
+        if throttle.too_many(s, limits, now, window):
             return render_template(
                 "auth/login.html",
                 next=next_url,
@@ -106,8 +91,7 @@ def login():  # type: ignore[no-untyped-def]
         user = find_user(s, username)
         ok = user is not None and user.active and verify_password(user, password)
         if not ok:
-            now = engine().clock.now()
-            s.add_all([LoginFailure(key=k, at=now) for k in keys])
+            throttle.record_failure(s, limits, now, window)
         uid, lang = (user.id, user.language) if ok and user else (None, None)
     if uid is None:
         return render_template(
@@ -137,5 +121,5 @@ def set_language():  # type: ignore[no-untyped-def]
         session["lang"] = lang
         if g.get("user") is not None:
             with db().transaction() as s:
-                s.get(User, g.user.id).language = lang
+                remember_language(s, g.user.id, lang)
     return redirect(_safe_next(request.form.get("next")))

@@ -6,11 +6,10 @@ from datetime import date, timedelta
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from engine import WaypointError
-from engine.delegation import delegate, delegations_of, revoke, suggested_delegate
-from engine.models import User, UserRole
+from engine.delegation import colleagues, delegate, delegations_of, revoke, suggested_delegate
+from engine.users import get_user
 
 from .auth import login_required
 from .context import db, engine, user
@@ -35,7 +34,7 @@ def out_of_office():  # type: ignore[no-untyped-def]
     if request.method == "POST":
         try:
             with db().transaction() as s:
-                me = s.get(User, user().id)
+                me = get_user(s, user().username)
                 row = delegate(
                     s,
                     me,
@@ -51,22 +50,13 @@ def out_of_office():  # type: ignore[no-untyped-def]
         except WaypointError as exc:
             errors = field_messages(exc)
     with db().reading() as s:
-        me = s.get(User, user().id)
+        me = get_user(s, user().username)
         given, received = delegations_of(s, me, today)
-        colleagues = s.scalars(
-            select(User)
-            .where(
-                User.active.is_(True),
-                User.id != me.id,
-                User.id.in_(select(UserRole.user_id).where(UserRole.role != "requester")),
-            )
-            .order_by(User.display_name)
-        ).all()
         return render_template(
             "delegation/out_of_office.html",
             given=given,
             received=received,
-            colleagues=colleagues,
+            colleagues=colleagues(s, me),
             suggested=request.form.get("delegate") or suggested_delegate(s, me),
             today=today,
             ends=today + timedelta(days=7),
@@ -80,7 +70,7 @@ def end(delegation_id: int):  # type: ignore[no-untyped-def]
     """End a delegation now."""
     try:
         with db().transaction() as s:
-            revoke(s, delegation_id, s.get(User, user().id), engine().clock.now())
+            revoke(s, delegation_id, get_user(s, user().username), engine().clock.now())
         flash(_("The delegation has ended."), "success")
     except WaypointError as exc:
         flash(error_message(exc), "error")

@@ -6,9 +6,7 @@ from datetime import UTC, datetime, time
 from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request
-from sqlalchemy import select
 
-from engine.models import ProcessInstance
 from engine.queries import reports
 from engine.queries.tasks import list_processes
 
@@ -90,17 +88,10 @@ def export(name: str):  # type: ignore[no-untyped-def]
 def _instancescsv_response() -> Response:
     """Every request (within the filters) with its data fields flattened into columns."""
     flt = _filter()
-    conditions = flt.instance_conditions()
-    if flt.since:
-        conditions.append(ProcessInstance.created_at >= flt.since)
-    if flt.until:
-        conditions.append(ProcessInstance.created_at <= flt.until)
     rows: list[dict[str, Any]] = []
     columns: dict[str, None] = {}
     with db().reading() as s:
-        for instance in s.scalars(
-            select(ProcessInstance).where(*conditions).order_by(ProcessInstance.id).execution_options(yield_per=500)
-        ):
+        for instance in reports.requests_in(s, flt):
             row = {
                 "id": instance.id,
                 "process": instance.process_key,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -304,3 +305,14 @@ def calendar_weeks(entries: list[dict[str, Any]], today: date, days: int = 42) -
         {"day": monday + timedelta(days=n), "entries": by_day.get(monday + timedelta(days=n), [])} for n in range(days)
     ]
     return [cells[i : i + 7] for i in range(0, len(cells), 7)]
+
+
+def requests_in(session: Session, flt: ReportFilter) -> Iterator[ProcessInstance]:
+    """Every request the filters cover (created within `since`..`until`), by id, read in batches."""
+    conditions = flt.instance_conditions()
+    if flt.since:
+        conditions.append(ProcessInstance.created_at >= flt.since)
+    if flt.until:
+        conditions.append(ProcessInstance.created_at <= flt.until)
+    query = select(ProcessInstance).where(*conditions).order_by(ProcessInstance.id)
+    yield from session.scalars(query.execution_options(yield_per=500))

@@ -2,42 +2,22 @@
 
 `Authorization: Bearer wpt_...` names the user every engine call acts as; the engine and the
 inbox's visibility rules then decide, exactly as for the web pages. Wrong tokens are counted
-per client address (in `login_failures`, like failed sign-ins): past the limit the address gets
+per client address by `engine.throttle`, like failed sign-ins: past the limit the address gets
 429 until the window has passed.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from flask import current_app, g, request
-from sqlalchemy import delete, func, select
 
+from engine import throttle
 from engine.api_tokens import InvalidToken, needs_touch, touch
 from engine.api_tokens import authenticate as authenticate_token
-from engine.models import LoginFailure
 
 from ..context import db, engine
 from .problems import ApiError
 
 DEFAULT_MAX_FAILURES = 20
-
-
-def _failure_key() -> str:
-    return f"api:{request.remote_addr or '-'}"[:120]
-
-
-def _blocked(session, key: str, now: datetime) -> bool:  # type: ignore[no-untyped-def]
-    since = now - current_app.config["LOGIN_WINDOW"]
-    count = session.scalar(select(func.count()).where(LoginFailure.key == key, LoginFailure.at >= since))
-    return int(count or 0) >= current_app.config.get("API_MAX_AUTH_FAILURES", DEFAULT_MAX_FAILURES)
-
-
-def _record_failure(key: str, now: datetime) -> None:
-    since = now - current_app.config["LOGIN_WINDOW"]
-    with db().transaction() as s:
-        s.execute(delete(LoginFailure).where(LoginFailure.key == key, LoginFailure.at < since))
-        s.add(LoginFailure(key=key, at=now))
 
 
 def authenticate() -> None:
@@ -50,16 +30,17 @@ def authenticate() -> None:
     text = text.strip()
     if scheme.lower() != "bearer" or not text:
         raise ApiError(401, "unauthenticated", "send an API token: Authorization: Bearer <token>")
-    now = engine().clock.now()
-    key = _failure_key()
+    now, window = engine().clock.now(), current_app.config["LOGIN_WINDOW"]
+    limits = throttle.token_limits(
+        request.remote_addr, current_app.config.get("API_MAX_AUTH_FAILURES", DEFAULT_MAX_FAILURES)
+    )
     with db().reading() as s:
-        if _blocked(s, key, now):
-            window = int(current_app.config["LOGIN_WINDOW"].total_seconds())
+        if throttle.too_many(s, limits, now, window):
             raise ApiError(
                 429,
                 "too_many_requests",
                 "too many invalid tokens from this address",
-                headers={"Retry-After": str(window)},
+                headers={"Retry-After": str(int(window.total_seconds()))},
             )
         try:
             token, user = authenticate_token(s, text, now)
@@ -71,7 +52,8 @@ def authenticate() -> None:
             g.api_user, g.api_token_id = user, token.id
             stale = needs_touch(token, now)
     if error is not None:
-        _record_failure(key, now)
+        with db().transaction() as s:
+            throttle.record_failure(s, limits, now, window)
         raise ApiError(401, error.kind, str(error))
     if stale:
         with db().transaction() as s:
