@@ -81,7 +81,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.register_blueprint(blueprint)
     app.register_blueprint(ops_bp)  # /healthz and /metrics, for the load balancer and Prometheus
     csrf.exempt(api_bp.name)  # bearer tokens, never the session cookie
-    email_actions.init_app(app)  # links in emails: confirm-then-act pages, /admin/outbox
+    email_actions.init_app(app)  # links in emails: confirm-then-act pages
 
     @app.after_request
     def security_headers(response):  # type: ignore[no-untyped-def]

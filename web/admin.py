@@ -1,16 +1,17 @@
 """Administration pages (admins only): people and roles, personal-data access log, subject access,
-retention."""
+retention, and the email outbox with open incidents."""
 
 from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from engine import privacy_records
-from engine.models import User
+from engine.mail.outbox import overview
+from engine.users import everyone
+from engine.worker.incidents import open_incidents
 
 from .auth import role_required
 from .context import db, engine, user
@@ -24,7 +25,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 def users():  # type: ignore[no-untyped-def]
     """Everyone with their roles and manager."""
     with db().reading() as s:
-        people = list(s.scalars(select(User).order_by(User.username)))
+        people = everyone(s)
         rows = [(u, sorted(u.roles), u.manager.display_name if u.manager else "") for u in people]
     return render_template("admin/users.html", rows=rows)
 
@@ -75,3 +76,15 @@ def retention():  # type: ignore[no-untyped-def]
     with db().reading() as s:
         due = privacy_records.retention_due(s, engine(), engine().clock.now())
     return render_template("admin/retention.html", due=due)
+
+
+@bp.get("/outbox")
+@role_required("admin")
+def outbox():  # type: ignore[no-untyped-def]
+    """Outgoing email and open incidents, read-only (no bodies, no links), never cached."""
+    with db().reading() as s:
+        counts, rows = overview(s)
+        incidents = open_incidents(s)
+    response = make_response(render_template("admin/outbox.html", counts=counts, rows=rows, incidents=incidents))
+    response.headers["Cache-Control"] = "no-store"
+    return response

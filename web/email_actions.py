@@ -1,4 +1,4 @@
-"""One-click links from emails: a confirmation page for approve/reject, digest opt-out, the outbox page.
+"""One-click links from emails: a confirmation page for approve/reject, and digest opt-out.
 
 A link carries a signed, expiring, single-use token bound to one user and one task
 (engine/tokens.py). GET only shows what would happen; the POST of the confirmation form acts,
@@ -9,7 +9,6 @@ so this blueprint's POSTs need no session or CSRF token. Pages speak the recipie
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, make_response, render_template, request
@@ -22,13 +21,10 @@ from engine.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from engine.mail.bodies import format_datetime
 from engine.mail.compose import config_for
 from engine.mail.links import ActionToken, TokenExpired, TokenRejected, TokenUsed, is_used, verify
-from engine.mail.outbox import overview
 from engine.models import User
 from engine.one_click import NeedsTaskPage, decide, form_for_task, load_grant
 from engine.worker import digest
-from engine.worker.incidents import open_incidents
 
-from .auth import role_required
 from .errors import error_message, field_messages
 from .i18n import LANGUAGES
 
@@ -54,10 +50,9 @@ def _engine() -> Engine:
     return current_app.extensions["waypoint.engine"]
 
 
-def _page(template: str, status: int = 200, lang: str | None = "en", **context: Any) -> Any:
-    """Render a page of this blueprint in `lang` (the page's own language when None), never cached
-    (it is reached through a secret link)."""
-    with force_locale(lang) if lang else nullcontext():
+def _page(template: str, status: int = 200, lang: str = "en", **context: Any) -> Any:
+    """Render a page of this blueprint in `lang`, never cached (it is reached through a secret link)."""
+    with force_locale(lang):
         context = {k: str(v) if isinstance(v, LazyString) else v for k, v in context.items()}
         response = make_response(render_template(f"email_actions/{template}", **context), status)
     response.headers["Cache-Control"] = "no-store"
@@ -109,6 +104,7 @@ def action(token: str) -> Any:
         view = {
             "user_name": user.display_name,
             "task_name": row.name,
+            "element_id": row.element_id,
             "process_key": row.process_key,
             "summary": row.instance.summary,
             "due": format_datetime(row.due_at, lang, config_for(_engine()).timezone),
@@ -152,16 +148,6 @@ def _digest_off(grant: ActionToken) -> Any:
 
 def _language(user: User) -> str:
     return user.language if user.language in LANGUAGES else "en"
-
-
-@bp.get("/admin/outbox")
-@role_required("admin")
-def outbox() -> Any:
-    """Read-only view of outgoing email and open incidents (admins only; no bodies, no links)."""
-    with _db().reading() as s:
-        counts, rows = overview(s)
-        incidents = open_incidents(s)
-    return _page("outbox.html", lang=None, counts=counts, rows=rows, incidents=incidents)
 
 
 def init_app(app: Flask) -> None:

@@ -101,7 +101,7 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("admin.subject_access", "GET"): roles(200, ADMIN),
     ("admin.retention", "GET"): roles(200, ADMIN),
     ("admin.retention", "POST"): roles(302, ADMIN),
-    ("email_actions.outbox", "GET"): roles(200, ADMIN),
+    ("admin.outbox", "GET"): roles(200, ADMIN),
     ("email_actions.action", "GET"): everyone(404),  # a forged token
     ("email_actions.action", "POST"): everyone(404),
     # reports (oversight roles)
