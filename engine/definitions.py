@@ -23,7 +23,7 @@ from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.errors import DefinitionError, NotFound
@@ -135,6 +135,18 @@ class ParsedSources:
         return {p: self.files[p] for p in sorted(paths) if p in self.files}
 
 
+def node_property(node: Any, name: str) -> str | None:
+    """A `spiffworkflow:property` of a BPMN element as written in the XML, stripped (None when absent)."""
+    path = f"bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property[@name='{name}']/@value"
+    values = node.xpath(path, namespaces=NS)
+    return values[0].strip() if values else None
+
+
+def spec_properties(task_spec: Any) -> dict[str, str]:
+    """The `spiffworkflow:property` values of a parsed task spec (the one reader of parsed properties)."""
+    return dict(getattr(task_spec, "extensions", {}).get("properties", {}) or {})
+
+
 def form_references(node: Any) -> set[str]:
     """Form file paths referenced by user tasks and start events under `node`."""
     xpath = f".//spiffworkflow:property[@name='{FORM_PROPERTY}']/@value"
@@ -229,6 +241,8 @@ class ParsedDefinition:
     personal: Classification = Classification()
     #: what a retention purge removes: sensitive fields and other personal ones (`x-personal`)
     personal_any: Classification = Classification()
+    #: French names (`name_fr` properties) by element id; the process's own under its key
+    names_fr: Mapping[str, str] = field(default_factory=dict)
 
     def form(self, path: str | None) -> dict | None:
         return self.forms.get(path) if path else None
@@ -241,7 +255,7 @@ class ParsedDefinition:
     def start_form(self) -> str | None:
         """The start event's form file, if the process has a start form."""
         for spec in self._start_events:
-            props = getattr(spec, "extensions", {}).get("properties", {}) or {}
+            props = spec_properties(spec)
             if FORM_PROPERTY in props:
                 return props[FORM_PROPERTY]
         return None
@@ -251,12 +265,19 @@ class ParsedDefinition:
         """Who may start the process from the catalogue: the start event's `starters`
         property (space-separated roles), else the role of its lane."""
         for spec in self._start_events:
-            props = getattr(spec, "extensions", {}).get("properties", {}) or {}
+            props = spec_properties(spec)
             if props.get("starters"):
                 return set(props["starters"].split())
             if role := role_for_lane(getattr(spec, "lane", None)):
                 return {role}
         return set()
+
+
+def element_properties(parsed: ParsedDefinition, element_id: str) -> dict[str, str]:
+    """The `spiffworkflow:property` values of a BPMN element in a version (or a process it calls)."""
+    specs = [parsed.spec, *parsed.subprocess_specs.values()]
+    found = [s.task_specs[element_id] for s in specs if element_id in s.task_specs]
+    return spec_properties(found[0]) if found else {}
 
 
 def build_parsed(key: str, files: Mapping[str, str], sources: ParsedSources | None = None) -> ParsedDefinition:
@@ -280,12 +301,14 @@ def build_parsed(key: str, files: Mapping[str, str], sources: ParsedSources | No
                     line=exc.lineno,
                     detail=exc.msg,
                 ) from exc
-    for process_spec in [spec, *subprocess_specs.values()]:
+    process = sources.parser.get_process_parser(key)
+    names_fr = {key: node_property(process.node, "name_fr") or ""}
+    for process_spec in [*subprocess_specs.values(), spec]:  # the process's own ids win over called ones
         _connect_loop_tasks(process_spec)
-    name = sources.parser.get_process_parser(key).get_name()
+        names_fr.update((t.bpmn_id, spec_properties(t).get("name_fr") or "") for t in process_spec.task_specs.values())
     return ParsedDefinition(
         key,
-        name,
+        process.get_name(),
         content_hash(files),
         spec,
         subprocess_specs,
@@ -294,6 +317,7 @@ def build_parsed(key: str, files: Mapping[str, str], sources: ParsedSources | No
         sources.process_file(key),
         classify(forms.values()),
         classify(forms.values(), ("x-sensitive", "x-personal")),
+        {element: french for element, french in names_fr.items() if element and french},
     )
 
 
@@ -338,14 +362,14 @@ class DeployResult:
     content_hash: str
 
 
+def _newest(session: Session, key: str) -> ProcessDefinition | None:
+    query = select(ProcessDefinition).where(ProcessDefinition.key == key)
+    return session.scalars(query.order_by(ProcessDefinition.version.desc()).limit(1)).first()
+
+
 def latest_definition(session: Session, key: str) -> ProcessDefinition:
     """The newest version of `key`; NotFound when it was never deployed."""
-    definition = session.scalars(
-        select(ProcessDefinition)
-        .where(ProcessDefinition.key == key)
-        .order_by(ProcessDefinition.version.desc())
-        .limit(1)
-    ).first()
+    definition = _newest(session, key)
     if definition is None:
         raise NotFound("process_not_deployed", key=key)
     return definition
@@ -376,18 +400,11 @@ def store_versions(
         except ValidationException as exc:
             raise DefinitionError("process_cannot_be_built", [finding_from_validation(exc)], key=key) from exc
         digest = content_hash(files)
-        latest = session.scalars(
-            select(ProcessDefinition)
-            .where(ProcessDefinition.key == key)
-            .order_by(ProcessDefinition.version.desc())
-            .limit(1)
-        ).first()
+        latest = _newest(session, key)
         if latest is not None and latest.content_hash == digest:
             results.append(DeployResult(key, latest.version, latest.id, False, digest))
             continue
-        version = (
-            session.scalar(select(func.max(ProcessDefinition.version)).where(ProcessDefinition.key == key)) or 0
-        ) + 1
+        version = latest.version + 1 if latest is not None else 1
         definition = ProcessDefinition(
             key=key,
             version=version,

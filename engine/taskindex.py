@@ -26,7 +26,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from engine.definitions import FORM_PROPERTY, ParsedDefinition, role_for_lane
+from engine.definitions import FORM_PROPERTY, ParsedDefinition, role_for_lane, spec_properties
 from engine.models import MessageSubscription, ProcessInstance, TaskRecord, Timer, User
 
 DEFAULT_DUE = "P5D"
@@ -43,7 +43,7 @@ def canonical(mapping: Mapping[str, Any]) -> str:
 
 def task_properties(task: Any) -> dict[str, str]:
     """The `spiffworkflow:properties` of a task's spec."""
-    return dict(getattr(task.task_spec, "extensions", {}).get("properties", {}) or {})
+    return spec_properties(task.task_spec)
 
 
 def duration_after(start: datetime, duration: str) -> datetime:

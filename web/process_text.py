@@ -1,10 +1,9 @@
-"""Process content in the page's language, without touching the engine's tables.
+"""Process content in the page's language.
 
-- Task, event and process names: the BPMN files carry the French as a `name_fr` property
-  (`<spiffworkflow:property name="name_fr" value="..."/>` in the element's extensionElements;
-  on `bpmn:process` for the process name). The task index stores the English `name` only, so
-  the French is looked up by (process key, English name) in the deployed files, read once per
-  version (key, content hash) and cached here; pages in English never look.
+- Task, event and process names: the BPMN files carry the French as a `name_fr` property;
+  the engine answers it by element id (or, for rows that kept only the English name, by that
+  name) from the parsed specs (engine/queries/names.py), once per request; pages in English
+  never ask.
 - Roles (BPMN lane names and queue names): the app's role catalogue below, in the gettext
   catalogue like every other string of the interface.
 - Statuses of tasks and requests and the actions of the audit trail: the same.
@@ -14,17 +13,10 @@ See docs/modelling.md, "Both official languages".
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
-from typing import Any
-
 from flask import Flask, g
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 
-from engine.definitions import NS
-from engine.models import ProcessDefinition
-from engine.xmlsafe import parse_xml
+from engine.queries.names import FrenchNames, french_names
 
 from .context import db, engine
 from .i18n import language
@@ -95,73 +87,23 @@ DETAIL_NAMES = {
 }
 
 
-@dataclass
-class ProcessText:
-    """The French of one deployed version's names: process names and element names (English → French)."""
-
-    processes: dict[str, str] = field(default_factory=dict)
-    elements: dict[str, str] = field(default_factory=dict)
-
-
-_BY_VERSION: dict[tuple[str, str], ProcessText] = {}
-_LOCK = threading.Lock()
+def _names() -> dict[str, FrenchNames]:
+    """Per process key, the French names the engine reads from the deployed versions, once per request."""
+    names = g.get("_wp_french_names")
+    if names is None:
+        with db().reading() as s:
+            names = g._wp_french_names = french_names(s, engine().specs)
+    return names
 
 
-def _property(node: Any, name: str) -> str | None:
-    values = node.xpath(
-        f"bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property[@name='{name}']/@value",
-        namespaces=NS,
-    )
-    return values[0].strip() if values and values[0].strip() else None
-
-
-def read_text(files: dict[str, str]) -> ProcessText:
-    """The `name_fr` of every named element (and process) in a version's BPMN files."""
-    text = ProcessText()
-    for path, content in sorted(files.items()):
-        if not path.endswith(".bpmn"):
-            continue
-        root = parse_xml(content, path)
-        for node in root.xpath("//*[@name]"):
-            french = _property(node, "name_fr")
-            if not french:
-                continue
-            target = text.processes if str(node.tag).endswith("}process") else text.elements
-            target.setdefault(node.get("name").strip(), french)
-    return text
-
-
-def _texts() -> dict[str, ProcessText]:
-    """Per process key, the French names of all its deployed versions (newest wins), once per request."""
-    merged = g.get("_wp_process_text")
-    if merged is not None:
-        return merged
-    merged = {}
-    with db().reading() as s:
-        for definition in s.scalars(select(ProcessDefinition).order_by(ProcessDefinition.id.desc())):
-            key = (definition.key, definition.content_hash)
-            if key not in _BY_VERSION:
-                parsed = engine().specs.get(s, definition)
-                with _LOCK:
-                    _BY_VERSION[key] = read_text(parsed.files)
-            found = _BY_VERSION[key]
-            into = merged.setdefault(definition.key, ProcessText())
-            for english, french in found.processes.items():
-                into.processes.setdefault(english, french)
-            for english, french in found.elements.items():
-                into.elements.setdefault(english, french)
-    g._wp_process_text = merged
-    return merged
-
-
-def task_name(process_key: str | None, name: str | None) -> str:
-    """A task's (or any named BPMN element's) name in the page's language; `process_key` None:
-    the first process that has an element of that name."""
+def task_name(process_key: str | None, name: str | None, element_id: str | None = None) -> str:
+    """A task's (or any BPMN element's) name in the page's language: by its element id when
+    known, else by its English name; `process_key` None: the first process that knows it."""
     if not name or language() != "fr":
         return name or ""
-    texts = _texts()
-    candidates = [texts[process_key]] if process_key in texts else [] if process_key else list(texts.values())
-    return next((t.elements[name.strip()] for t in candidates if name.strip() in t.elements), name)
+    names = _names()
+    candidates = [names[process_key]] if process_key in names else [] if process_key else list(names.values())
+    return next((french for n in candidates if (french := n.name(name, element_id))), name)
 
 
 def step_names(process_key: str | None, names: str | None) -> str:
@@ -177,8 +119,8 @@ def process_name(process_key: str | None, name: str | None) -> str:
     """A process's name in the page's language (its `name_fr` property)."""
     if not name or language() != "fr" or not process_key:
         return name or ""
-    text = _texts().get(process_key)
-    return (text.processes.get(name.strip()) if text else None) or name
+    names = _names().get(process_key)
+    return (names.by_id.get(process_key) if names else None) or name
 
 
 def role_name(role: str | None) -> str:

@@ -20,7 +20,6 @@ from weakref import WeakKeyDictionary
 from sqlalchemy.orm import Session, lazyload
 
 from engine.config import DEFAULT_SECRET_KEY, Settings
-from engine.definitions import ParsedDefinition
 from engine.forms import decision_form
 from engine.mail import bodies, outbox
 from engine.mail.links import mint, mint_reply
@@ -86,15 +85,6 @@ def with_config(engine: Engine, **changes: Any) -> MailConfig:
     config = replace(config_for(engine), **changes)
     configure(engine, config)
     return config
-
-
-def element_properties(parsed: ParsedDefinition, element_id: str) -> dict[str, str]:
-    """The `spiffworkflow:properties` of a BPMN element in a definition (or a process it calls)."""
-    for spec in (parsed.spec, *parsed.subprocess_specs.values()):
-        task_spec = spec.task_specs.get(element_id)
-        if task_spec is not None:
-            return dict(getattr(task_spec, "extensions", {}).get("properties", {}) or {})
-    return {}
 
 
 # --- who gets what ------------------------------------------------------------------------------

@@ -22,13 +22,12 @@ from uuid import UUID
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, joinedload
 
-from engine.definitions import ParsedDefinition
+from engine.definitions import ParsedDefinition, element_properties
 from engine.locking import record_change
 from engine.mail.compose import (
     MailConfig,
     config_for,
     configure,
-    element_properties,
     send_task_email,
     task_recipients,
     with_config,

@@ -63,6 +63,8 @@ class InboxRow:
     due_at: datetime | None
     overdue: bool
     status: str
+    #: the step's BPMN element (a task row's), so its French name is found by id
+    element_id: str | None = None
 
 
 #: Counts stop here (shown "1000+"): counting all of a busy queue's open tasks would cost more
@@ -246,6 +248,7 @@ def _task_page(
             process_name=pname,
             summary=i.summary,
             step=t.name,
+            element_id=t.element_id,
             role=t.role,
             requester=sname,
             holder=cname or hname,

@@ -16,8 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
+from engine.definitions import element_properties
 from engine.mail import bodies, outbox
-from engine.mail.compose import MailConfig, config_for, element_properties, send_plain
+from engine.mail.compose import MailConfig, config_for, send_plain
 from engine.mail.links import ActionToken, TokenRejected, is_used, mint, redeem
 from engine.models import ProcessDefinition, ProcessInstance, TaskRecord, User
 
