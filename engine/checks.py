@@ -5,8 +5,9 @@ element ids that collide with SpiffWorkflow's built-in `Start`/`End`, user tasks
 that are not roles or without a valid form, gateways with an unguarded outgoing flow,
 timers that are not ISO 8601, scripts/conditions/DMN cells that the restricted
 environment would refuse (imports, `_` names, unknown functions), call activities and
-business rule tasks that name no process or decision in the files, and message events whose
-message is neither declared in the files (`bpmn:message`) nor registered by `workflows/`.
+business rule tasks that name no process or decision in the files, message events whose
+message is neither declared in the files (`bpmn:message`) nor registered by `workflows/`, and,
+in a set kept in both official languages, text without its French or English.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from engine.definitions import FORM_PROPERTY, NS, ParsedSources, role_for_lane
+from engine.bilingual import check_bilingual, is_bilingual, short
+from engine.definitions import FORM_PROPERTY, NS, ParsedSources, node_property, role_for_lane
 from engine.glue import glue as _registered
 from engine.scripting import ALLOWED_BUILTIN_NAMES, ScriptRejected, check_source, is_iso_literal
 
@@ -79,6 +81,8 @@ def check_sources(
             findings += _check_dmn(path, root, names)
     findings += _check_called(sources)
     findings += _check_messages(sources, messages)
+    if is_bilingual(sources.files):
+        findings += check_bilingual(sources.files)
     return findings
 
 
@@ -176,7 +180,7 @@ def _check_bpmn(path: str, root: Any, sources: ParsedSources, roles: set[str] | 
     for task in root.xpath("//bpmn:userTask", namespaces=NS):
         out += _check_user_task(path, task, lanes.get(task.get("id")), sources, roles)
     for start in root.xpath("//bpmn:process/bpmn:startEvent", namespaces=NS):
-        form = _property(start, FORM_PROPERTY)
+        form = node_property(start, FORM_PROPERTY)
         if form is not None:
             out += _check_form(path, start, form, sources)
     out += _check_gateways(path, root)
@@ -198,14 +202,6 @@ def _lanes_by_node(root: Any) -> dict[str, str]:
     return lanes
 
 
-def _property(node: Any, name: str) -> str | None:
-    values = node.xpath(
-        f"bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property[@name='{name}']/@value",
-        namespaces=NS,
-    )
-    return values[0].strip() if values else None
-
-
 def _check_user_task(
     path: str, task: Any, lane: str | None, sources: ParsedSources, roles: set[str] | None
 ) -> list[dict]:
@@ -215,13 +211,13 @@ def _check_user_task(
         out.append(_finding(path, task, "user task is in no lane, so no role may work on it"))
     elif roles is not None and role not in roles:
         out.append(_finding(path, task, f"lane '{lane}' is not a known role ({role})"))
-    form = _property(task, FORM_PROPERTY)
+    form = node_property(task, FORM_PROPERTY)
     if form is None:
         out.append(_finding(path, task, f"user task has no '{FORM_PROPERTY}' property"))
     else:
         out += _check_form(path, task, form, sources)
     for prop in DURATION_PROPERTIES:
-        value = _property(task, prop)
+        value = node_property(task, prop)
         if value is not None and not _is_duration(value):
             out.append(_finding(path, task, f"property {prop}='{value}' is not an ISO 8601 duration"))
     return out
@@ -307,15 +303,10 @@ def _check_one(path: str, node: Any, text: str, mode: str, names: set[str]) -> l
     try:
         check_source(text, mode, names)
     except SyntaxError as exc:
-        return [_finding(path, node, f"syntax error in '{_short(text)}': {exc.msg} (line {exc.lineno})")]
+        return [_finding(path, node, f"syntax error in '{short(text)}': {exc.msg} (line {exc.lineno})")]
     except ScriptRejected as exc:
-        return [_finding(path, node, f"refused in '{_short(text)}': {exc}")]
+        return [_finding(path, node, f"refused in '{short(text)}': {exc}")]
     return []
-
-
-def _short(text: str) -> str:
-    first = text.splitlines()[0] if text else ""
-    return first if len(first) <= 60 and "\n" not in text else first[:57] + "..."
 
 
 def _check_dmn(path: str, root: Any, names: set[str]) -> list[dict]:
@@ -344,70 +335,4 @@ def _check_dmn(path: str, root: Any, names: set[str]) -> list[dict]:
         except SyntaxError:
             combined = f"value{text}"  # exactly how SpiffWorkflow joins them
         out += _check_one(path, node, combined, "eval", names | {"value"})
-    return out
-
-
-# --- both official languages --------------------------------------------------------------------
-_TEXT_KEYS = ("title", "description")
-
-
-def check_bilingual(files: dict[str, str]) -> list[dict]:
-    """Text a person reads that lacks its French (or its English), in a set of process files.
-
-    Every user task needs a `name` and a `name_fr` property; in every form a BPMN file names
-    (`formJsonSchemaFilename`), each `title`/`description` needs its `x-fr` counterpart (and an
-    `x-fr` text its English), each labelled choice (`oneOf` entry with a `title`) its French
-    title, and `x-enumLabels` their `x-fr` `x-enumLabels`. The designer's check reports these
-    (docs/modelling.md, "Both official languages"); deployment does not refuse them.
-    """
-    from engine.xmlsafe import parse_xml
-
-    out: list[dict] = []
-    forms: set[str] = set()
-    for path in sorted(p for p in files if p.endswith(".bpmn")):
-        try:
-            root = parse_xml(files[path], path)
-        except Exception:  # noqa: BLE001 - the parse itself is reported by the other checks
-            continue
-        for task in root.xpath("//bpmn:userTask", namespaces=NS):
-            if not (task.get("name") or "").strip():
-                out.append(_finding(path, task, "user task has no name (English)"))
-            if not _property(task, "name_fr"):
-                out.append(_finding(path, task, "user task has no 'name_fr' property (its French name)"))
-        for node in root.xpath("//bpmn:userTask | //bpmn:startEvent", namespaces=NS):
-            form = _property(node, FORM_PROPERTY)
-            if form and form in files:
-                forms.add(form)
-    for form in sorted(forms):
-        try:
-            schema = json.loads(files[form])
-        except json.JSONDecodeError:
-            continue  # reported by _check_form
-        for where, problem in _missing_languages(schema, ""):
-            out.append({"file": form, "line": None, "element": None, "name": None, "message": f"{where}: {problem}"})
-    return out
-
-
-def _missing_languages(node: Any, where: str) -> list[tuple[str, str]]:
-    """(JSON path, problem) for every text of a form node without both languages."""
-    if isinstance(node, list):
-        return [p for i, item in enumerate(node) for p in _missing_languages(item, f"{where}/{i}")]
-    if not isinstance(node, dict):
-        return []
-    out = []
-    french = node["x-fr"] if isinstance(node.get("x-fr"), dict) else {}
-    for key in _TEXT_KEYS:
-        if isinstance(node.get(key), str) and node[key].strip() and not str(french.get(key) or "").strip():
-            out.append((where or "/", f"{key} '{_short(node[key])}' has no French (x-fr.{key})"))
-        if str(french.get(key) or "").strip() and not str(node.get(key) or "").strip():
-            out.append((where or "/", f"x-fr.{key} '{_short(french[key])}' has no English ({key})"))
-    labels = node.get("x-enumLabels")
-    if isinstance(labels, dict):
-        french_labels = french["x-enumLabels"] if isinstance(french.get("x-enumLabels"), dict) else {}
-        for value in labels:
-            if not str(french_labels.get(value) or "").strip():
-                out.append((where or "/", f"enum label '{value}' has no French (x-fr.x-enumLabels)"))
-    for key, child in node.items():
-        if key != "x-fr" and isinstance(child, dict | list):
-            out += _missing_languages(child, f"{where}/{key}")
     return out

@@ -143,6 +143,11 @@ def get_draft(session: Session, draft_id: int, user: str | None = None, *, for_u
     return draft
 
 
+def discard_draft(session: Session, draft_id: int) -> None:
+    """Throw a draft away; NotFound when missing."""
+    session.delete(get_draft(session, draft_id))
+
+
 def drafts_of(session: Session, user: str | None = None) -> list[ProcessDraft]:
     """Drafts (of `user`, default everyone's), most recently changed first."""
     query = select(ProcessDraft).order_by(ProcessDraft.updated_at.desc(), ProcessDraft.id.desc())
@@ -183,7 +188,8 @@ def sources_of(draft: ProcessDraft | Mapping[str, Any]) -> SourceSet:
 
 
 def deploy_draft(engine: Engine, session: Session, draft: ProcessDraft, user: str, note: str = "") -> DeployResult:
-    """Deploy the draft's process (checked first; nothing stored on findings) and log it."""
+    """Deploy the draft's process (checked first; nothing stored on findings), log it, and base
+    the draft on the version it became."""
     try:
         results = engine.deploy(session, sources=sources_of(draft), deployed_by=user)
     except IntegrityError as exc:  # (key, version) is unique: another deploy took the number
@@ -208,6 +214,7 @@ def deploy_draft(engine: Engine, session: Session, draft: ProcessDraft, user: st
             "scenarios": draft.files.get(scenario_path(draft.key)),
         },
     )
+    draft.base_version = result.version
     return result
 
 

@@ -29,7 +29,7 @@ role who did not start the request.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -247,11 +247,8 @@ class Simulator:
             instance = s.get_one(ProcessInstance, instance_id)
             parsed = self.engine.definition_for(s, instance)
             wf = self.engine.load_workflow(instance, parsed)
-            result.status, result.outcome, result.data = (
-                instance.status,
-                instance.outcome,
-                self.engine.clear_data(instance),
-            )
+            result.status, result.outcome = instance.status, instance.outcome
+            result.data = self.engine.clear_data(instance)
             result.open = [
                 {
                     "element": r.element_id,
@@ -390,7 +387,13 @@ def expectation_failures(expect: Mapping[str, Any], result: SimulationResult) ->
     return failures
 
 
-def simulate(sources: SourceSet, key: str, scenarios: list[Scenario]) -> list[SimulationResult]:
-    """Run each scenario of `key` against `sources` (DefinitionError when the files fail the check)."""
-    simulator = Simulator(sources, key)
-    return [simulator.run(s) for s in scenarios]
+def run_scenarios(
+    sources: SourceSet, text: str, path: str, default_key: str, names: Sequence[str], office_tz: str
+) -> list[SimulationResult]:
+    """Run the scenario file `text` at `path` (only the scenarios `names`) for its process, else `default_key`."""
+    key, scenarios = parse_scenarios(text, path)
+    unknown = sorted(set(names) - {s.name for s in scenarios})
+    if unknown:
+        raise DefinitionError("no_such_scenarios", names=", ".join(repr(u) for u in unknown), path=path)
+    simulator = Simulator(sources, key or default_key, office_tz)
+    return [simulator.run(s) for s in scenarios if not names or s.name in names]

@@ -146,7 +146,7 @@ def test_simulate_a_draft_without_touching_real_requests(designer, designer_app)
     skeleton = json.loads(designer.get(f"/designer/drafts/{draft}/files/scenarios/{KEY}.json").text)
     assert skeleton == {"process": KEY, "start": {"as": "jdoe", "data": {}}, "scenarios": []}
     missing = raw(designer, f"/designer/drafts/{draft}/simulate", json.dumps({"scenario": "nope"}))
-    assert missing.status_code == 422 and missing.json["error"] == "no scenario called 'nope'"
+    assert missing.status_code == 422 and missing.json["error"] == f"no scenario called 'nope' in scenarios/{KEY}.json"
     put(designer, draft, f"scenarios/{KEY}.json", json.dumps(SCENARIOS))
     answer = raw(designer, f"/designer/drafts/{draft}/simulate", json.dumps({"scenario": "supervisor rejects"})).json
     [result] = answer["results"]

@@ -256,7 +256,7 @@ def test_role_catalogue_covers_every_role():
 def test_shipped_processes_are_bilingual_and_the_check_says_what_is_missing():
     import json
 
-    from engine.checks import check_bilingual
+    from engine.bilingual import check_bilingual
 
     files = {
         str(p.relative_to(ROOT / "bpmn")): p.read_text()

@@ -8,8 +8,7 @@ Views only call the engine: `engine.designer.drafts` (library, drafts, deploying
 
 from __future__ import annotations
 
-from flask import Blueprint
+from . import migration, views  # noqa: F401  (they register their routes on `bp`)
+from .blueprint import bp
 
-bp = Blueprint("designer", __name__, url_prefix="/designer")
-
-from . import migration, views  # noqa: E402,F401  (the views register on `bp`)
+__all__ = ["bp"]

@@ -24,16 +24,15 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from engine import Conflict, DefinitionError, WaypointError
-from engine.checks import check_bilingual
 from engine.designer import drafts as store
-from engine.designer.simulate import Simulator, parse_scenarios, scenario_path
+from engine.designer.simulate import run_scenarios, scenario_path
 from engine.users import KNOWN_ROLES
 
 from ..auth import role_required
 from ..context import db, engine, user
 from ..errors import error_message
 from ..render import build_fields
-from . import bp
+from .blueprint import bp
 
 ROLE = "process_designer"
 #: Where bundled scenario files live (bpmn/scenarios/ next to the BPMN of this checkout).
@@ -62,12 +61,6 @@ NEW_FORM = {
         },
     },
 }
-
-
-def _bilingual(files: dict[str, str]) -> bool:
-    """Whether a draft is kept in both languages (any `name_fr` or `x-fr` in it): then every text
-    without its French (or English) is a finding. Legacy English-only sets are not flagged."""
-    return any('"name_fr"' in text or '"x-fr"' in text for text in files.values())
 
 
 def _json_error(exc: WaypointError) -> tuple[Response, int]:
@@ -280,7 +273,7 @@ def download_draft(draft_id: int):  # type: ignore[no-untyped-def]
 def discard(draft_id: int):  # type: ignore[no-untyped-def]
     """Throw a draft away."""
     with db().transaction() as s:
-        s.delete(store.get_draft(s, draft_id))
+        store.discard_draft(s, draft_id)
     flash(_("Draft #%(id)s discarded.", id=draft_id), "success")
     return redirect(url_for("designer.library"))
 
@@ -289,14 +282,12 @@ def discard(draft_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/drafts/<int:draft_id>/check")
 @role_required(ROLE)
 def check(draft_id: int):  # type: ignore[no-untyped-def]
-    """SpiffWorkflow's parse plus Waypoint's rules on the draft; JSON findings naming elements."""
+    """SpiffWorkflow's parse plus Waypoint's rules on the draft (the deploy's check); JSON findings naming elements."""
     with db().reading() as s:
         draft = store.get_draft(s, draft_id)
         snapshot = {"files": dict(draft.files), "main_file": draft.main_file}
     try:
         findings = engine().check(store.sources_of(snapshot))
-        if _bilingual(snapshot["files"]):  # both official languages (docs/modelling.md)
-            findings += check_bilingual(snapshot["files"])
     except DefinitionError as exc:
         findings = exc.findings or [{"message": str(exc)}]
     return jsonify({"ok": not findings, "findings": findings})
@@ -310,17 +301,14 @@ def simulate(draft_id: int):  # type: ignore[no-untyped-def]
     with db().reading() as s:
         draft = store.get_draft(s, draft_id)
         key, snapshot = draft.key, {"files": dict(draft.files), "main_file": draft.main_file}
+    path = scenario_path(key)
     try:
-        text = snapshot["files"].get(scenario_path(key))
+        text = snapshot["files"].get(path)
         if text is None:
-            raise DefinitionError("draft_has_no_scenarios", path=scenario_path(key))
-        _, scenarios = parse_scenarios(text, scenario_path(key))
-        if wanted:
-            scenarios = [sc for sc in scenarios if sc.name == wanted]
-            if not scenarios:
-                raise DefinitionError("no_such_scenario", name=wanted)
-        simulator = Simulator(store.sources_of(snapshot), key, current_app.config["WAYPOINT_SETTINGS"].timezone)
-        results = [simulator.run(sc).as_dict() for sc in scenarios]
+            raise DefinitionError("draft_has_no_scenarios", path=path)
+        timezone = current_app.config["WAYPOINT_SETTINGS"].timezone
+        ran = run_scenarios(store.sources_of(snapshot), text, path, key, [wanted] if wanted else [], timezone)
+        results = [result.as_dict() for result in ran]
     except WaypointError as exc:
         return _json_error(exc)
     return jsonify({"results": results, "main_file": snapshot["main_file"]})
@@ -358,7 +346,6 @@ def deploy(draft_id: int):  # type: ignore[no-untyped-def]
         with db().transaction() as s:
             draft = store.get_draft(s, draft_id, for_update=True)
             result = store.deploy_draft(engine(), s, draft, user().username, note)
-            draft.base_version = result.version
             key = draft.key
     except DefinitionError as exc:
         count = len(exc.findings) or 1
