@@ -28,15 +28,6 @@ if TYPE_CHECKING:
 DIGEST_LIMIT = 50
 
 
-def next_digest_time(now: datetime, config: MailConfig) -> datetime:
-    """The next digest moment (config.digest_hour, office time) strictly after `now`."""
-    local = now.astimezone(ZoneInfo(config.timezone))
-    candidate = local.replace(hour=config.digest_hour, minute=0, second=0, microsecond=0)
-    if candidate <= local:
-        candidate = (candidate + timedelta(days=1)).replace(hour=config.digest_hour)
-    return candidate.astimezone(now.tzinfo)
-
-
 def send_digests(session: Session, engine: Engine, now: datetime) -> int:
     """One email per person with waiting work (unless they opted out), oldest task first; returns count."""
     config = config_for(engine)
