@@ -212,7 +212,7 @@ class ActionBench:
         total = mode.warmup + mode.runs
         paths = [p for p in PATHS if p not in self.errors]
         with self.db.reading() as s:
-            from engine.definitions import latest_definition
+            from engine.versions import latest_definition
 
             parsed = self.engine.specs.get(s, latest_definition(s, flow.key))
             starter = find_user(s, flow.starter)

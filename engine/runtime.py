@@ -31,16 +31,7 @@ from engine.audit import SYSTEM_ACTOR
 from engine.checks import check_sources
 from engine.clock import Clock, SystemClock, frozen_time
 from engine.config import Settings
-from engine.definitions import (
-    DeployResult,
-    ParsedDefinition,
-    SourceSet,
-    SpecCache,
-    latest_definition,
-    parse_sources,
-    read_sources,
-    store_versions,
-)
+from engine.definitions import ParsedDefinition, SourceSet, SpecCache, parse_sources, read_sources
 from engine.errors import (
     AmbiguousMessage,
     ConcurrentUpdate,
@@ -67,6 +58,7 @@ from engine.serialization import SERIALIZER_VERSION, load
 from engine.steps import run_until_waiting
 from engine.taskindex import BPMN_TIMER, canonical
 from engine.users import KNOWN_ROLES, find_user
+from engine.versions import DeployResult, latest_definition, store_versions
 
 #: Data keys the engine sets at start; forms cannot submit them.
 RESERVED_FIELDS = frozenset({"requester", "requester_name", "instance_id", "process_key"})

@@ -17,11 +17,11 @@ from sqlalchemy.orm import Session
 
 from engine.clock import ManualClock
 from engine.db import Database
-from engine.definitions import latest_definition
 from engine.demo.autopilot import Autopilot
 from engine.errors import NotFound, WaypointError
 from engine.models import User, UserRole
 from engine.runtime import Engine
+from engine.versions import latest_definition
 
 STEP_CHOICES = (0, 1, 2, 3, 5, 8, 40, 40, 40, 40)
 #: People who run the office's steps do not file demo requests (they could not process their own).

@@ -20,11 +20,12 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine.definitions import NS, DeployResult, SourceSet, find_definition, latest_definition
+from engine.definitions import NS, SourceSet
 from engine.designer.simulate import scenario_path
 from engine.errors import Conflict, DefinitionError, NotFound, PermissionDenied
 from engine.models import DeploymentLog, ProcessDefinition, ProcessDraft, ProcessInstance
 from engine.runtime import Engine
+from engine.versions import DeployResult, find_definition, latest_definition
 from engine.xmlsafe import MAX_FILE_BYTES, parse_xml, to_bytes
 
 _PATH = re.compile(r"^(?:[A-Za-z0-9_-]+/)*[A-Za-z0-9_.-]+\.(?:bpmn|dmn|json)$")

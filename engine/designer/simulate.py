@@ -39,7 +39,7 @@ from SpiffWorkflow.util.task import TaskState
 from engine import audit
 from engine.clock import ManualClock
 from engine.db import Database
-from engine.definitions import NS, ParsedSources, SourceSet, parse_sources, store_versions
+from engine.definitions import NS, ParsedSources, SourceSet, parse_sources
 from engine.demo.people import seed_demo_users
 from engine.errors import DefinitionError, ValidationFailed, WaypointError
 from engine.mail import notifications
@@ -48,6 +48,7 @@ from engine.queries.tasks import open_task_rows
 from engine.runtime import Engine
 from engine.taskindex import duration_after
 from engine.users import users_with_role
+from engine.versions import store_versions
 
 SCENARIO_FOLDER = "scenarios"
 DEFAULT_START = datetime.fromisoformat("2026-11-02T14:00:00+00:00")

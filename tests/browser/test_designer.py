@@ -128,7 +128,7 @@ def test_change_a_due_duration_check_deploy_see_the_next_version(designer_page, 
 
 
 def _definition(session, version):  # type: ignore[no-untyped-def]
-    from engine.definitions import find_definition
+    from engine.versions import find_definition
 
     return find_definition(session, KEY, version)
 

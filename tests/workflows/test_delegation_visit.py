@@ -29,8 +29,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from engine import PermissionDenied, ValidationFailed
-from engine.definitions import latest_definition
 from engine.users import add_user
+from engine.versions import latest_definition
 from tests.workflows.walk import Walker
 
 KEY = "delegation_visit"

@@ -8,13 +8,13 @@ from flask import Response, current_app, g, url_for
 from sqlalchemy.orm import Session
 
 from engine import PermissionDenied, ValidationFailed
-from engine.definitions import latest_definition
 from engine.errors import FieldError
 from engine.locking import record_change
 from engine.queries.api import InstanceFilters, list_instances
 from engine.queries.inbox import visible_instance
 from engine.service_accounts import require_may_start_for_others
 from engine.users import find_user
+from engine.versions import latest_definition
 
 from ..context import db, engine
 from . import cursors

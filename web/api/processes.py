@@ -6,10 +6,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from engine.definitions import latest_definition
 from engine.queries.api import process_versions
 from engine.queries.inbox import catalogue
 from engine.queries.tasks import list_processes
+from engine.versions import latest_definition
 
 from ..context import db, engine
 from .auth import current_user

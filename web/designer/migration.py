@@ -8,10 +8,10 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from engine.definitions import find_definition
 from engine.designer import drafts as store
 from engine.designer import move_instances
 from engine.designer.diff import Diff, diff_files
+from engine.versions import find_definition
 
 from ..auth import role_required
 from ..context import db, engine, user
