@@ -294,10 +294,7 @@ class Engine:
             raise ValidationFailed("reassign_needs_reason", [FieldError("reason", "required")])
         target = self._user(session, to) if to is not None else None
         if target is not None:
-            if row.role != "requester" and row.instance.started_by_id == target.id:
-                raise PermissionDenied("target_started_request", who=target.display_name)
-            if row.role not in target.roles:
-                raise PermissionDenied("target_lacks_role", who=target.display_name, role=row.role)
+            self._check_holder(session, target, row)
         before = holder.username if holder else None
         row.assignee_id, row.claimed_by_id = (target.id if target else None), None
         locking.record_change(
@@ -496,6 +493,10 @@ class Engine:
         """Why `actor` may not reassign the task (None: they may; the new holder is checked on reassigning)."""
         return _refusal(self._check_reassign, session, actor, row)
 
+    def may_hold(self, session: Session, target: User, row: TaskRecord) -> WaypointError | None:
+        """Why the task may not be reassigned to `target` (None: it may), whoever reassigns it."""
+        return _refusal(self._check_holder, session, target, row)
+
     def may_cancel(self, session: Session, actor: User, instance: ProcessInstance) -> WaypointError | None:
         """Why `actor` may not cancel (or, as its requester, withdraw) the request (None: they may)."""
         return _refusal(self._check_cancel, session, actor, instance)
@@ -526,6 +527,12 @@ class Engine:
         if not (actor.roles & OVERSIGHT_ROLES or manages):
             raise PermissionDenied("reassign_forbidden")
         return holder
+
+    def _check_holder(self, session: Session, target: User, row: TaskRecord) -> None:
+        if row.role != "requester" and row.instance.started_by_id == target.id:
+            raise PermissionDenied("target_started_request", who=target.display_name)
+        if row.role not in target.roles:
+            raise PermissionDenied("target_lacks_role", who=target.display_name, role=row.role)
 
     def _check_cancel(self, session: Session, actor: User, instance: ProcessInstance) -> None:
         if "admin" not in actor.roles:

@@ -106,8 +106,11 @@ def release(task_id: str):  # type: ignore[no-untyped-def]
     return redirect(_back())
 
 
-def _people_with_role(s: Any, role: str | None) -> list[Any]:
-    return users_with_role(s, role) if role else []
+def _reassign_targets(s: Any, row: Any) -> list[Any]:
+    """Who the task may be reassigned to, as the engine decides (nobody once it is closed)."""
+    if row.status != "ready" or not row.role:
+        return []
+    return [person for person in users_with_role(s, row.role) if engine().may_hold(s, person, row) is None]
 
 
 def _task_context(
@@ -140,7 +143,7 @@ def _task_context(
         "may_work": reason is None,
         "reason": reason,
         "can_reassign": eng.may_reassign(s, user(), row) is None,
-        "reassign_to": _people_with_role(s, row.role) if row.status == "ready" else [],
+        "reassign_to": _reassign_targets(s, row),
         "can_claim": in_queue and eng.may_claim(s, user(), row) is None,
         "can_release": eng.may_release(s, user(), row) is None,
         "events": audit_trail.events(s, instance.id),

@@ -214,3 +214,25 @@ def test_a_finished_task_or_request_refuses_everything_alike(small, engine):
         db, engine, "admin", engine.may_cancel, lambda s, u, i: engine.cancel(s, i.id, u), request(instance_id)
     )
     expect(refusal, InvalidState, f"is {status}, not running")
+
+
+@pytest.mark.parametrize(
+    ("target", "refusal", "words"),
+    [
+        ("msmith", None, ""),
+        ("sup2", None, ""),
+        ("dlee", PermissionDenied, "Diane Lee started this request"),  # a supervisor, but her own request
+        ("fchan", PermissionDenied, "does not have the role 'supervisor'"),
+    ],
+)
+def test_may_hold_is_what_reassign_refuses_for_the_new_holder(small, engine, target, refusal, words):
+    db = small
+    _, task_id = start(db, engine, "dlee")
+
+    def may_hold(s, user, row):
+        return engine.may_hold(s, get_user(s, target), row)
+
+    def reassign(s, user, row):
+        engine.reassign(s, row.id, user, target, "she knows the file")
+
+    expect(agree(db, engine, "admin", may_hold, reassign, task(task_id)), refusal, words)

@@ -237,6 +237,8 @@ def test_the_task_page_shows_the_buttons_the_engine_allows(app, as_user, engine)
 
     assert buttons(msmith) == {"claim"}  # a supervisor: may take it, not reassign it
     assert buttons(cgagnon) == {"reassign"}  # the ITV coordinator: may reassign, has not the role
+    targets = re.findall(r'<option value="(\w+)">', cgagnon.get(f"/tasks/{task_id}").text)
+    assert targets == ["__queue__", "msmith", "sup2"]  # the supervisors the engine accepts: not dlee, her request
     msmith.post(f"/tasks/{task_id}/claim")
     assert buttons(msmith) == {"release"}
     assert buttons(admin) == {"release", "reassign"}  # the engine lets an admin release anyone's claim
