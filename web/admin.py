@@ -22,7 +22,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 @bp.get("/users")
 @role_required("admin")
-def users():  # type: ignore[no-untyped-def]
+def users():
     """Everyone with their roles and manager."""
     with db().reading() as s:
         people = everyone(s)
@@ -32,7 +32,7 @@ def users():  # type: ignore[no-untyped-def]
 
 @bp.get("/access-log")
 @role_required("admin")
-def access_log():  # type: ignore[no-untyped-def]
+def access_log():
     """Who saw personal data in clear: filter by person or request."""
     username = request.args.get("user") or None
     instance_id = request.args.get("instance", type=int)
@@ -45,7 +45,7 @@ def access_log():  # type: ignore[no-untyped-def]
 
 @bp.get("/subject-access")
 @role_required("admin")
-def subject_access():  # type: ignore[no-untyped-def]
+def subject_access():
     """Everything held about one person, as JSON or CSV (downloads) or a summary page."""
     person = (request.args.get("person") or "").strip()
     if not person:
@@ -67,7 +67,7 @@ def subject_access():  # type: ignore[no-untyped-def]
 
 @bp.route("/retention", methods=["GET", "POST"])
 @role_required("admin")
-def retention():  # type: ignore[no-untyped-def]
+def retention():
     """Dry run of the retention purge; POST purges now (the worker also runs it daily)."""
     if request.method == "POST":
         purged = privacy_records.run_retention(db(), engine(), actor=user().username)
@@ -80,7 +80,7 @@ def retention():  # type: ignore[no-untyped-def]
 
 @bp.get("/outbox")
 @role_required("admin")
-def outbox():  # type: ignore[no-untyped-def]
+def outbox():
     """Outgoing email and open incidents, read-only (no bodies, no links), never cached."""
     with db().reading() as s:
         counts, rows = overview(s)

@@ -71,7 +71,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login():  # type: ignore[no-untyped-def]
+def login():
     """Show the sign-in form; check the password; start a fresh session."""
     next_url = _safe_next(request.values.get("next"))
     if request.method == "GET":
@@ -106,7 +106,7 @@ def login():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/logout")
-def logout():  # type: ignore[no-untyped-def]
+def logout():
     """End the session."""
     session.clear()
     flash(_("You are signed out."), "info")
@@ -114,7 +114,7 @@ def logout():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/language")
-def set_language():  # type: ignore[no-untyped-def]
+def set_language():
     """Switch the page language (and remember it for a signed-in user)."""
     lang = request.form.get("lang")
     if lang in LANGUAGES:

@@ -27,7 +27,7 @@ def _day(name: str, default: date) -> date:
 
 @bp.route("/account/out-of-office", methods=["GET", "POST"])
 @login_required
-def out_of_office():  # type: ignore[no-untyped-def]
+def out_of_office():
     """Name a delegate for a date range (prefilled: a colleague, today to a week from now)."""
     today = engine().today()
     errors: dict[str, str] = {}
@@ -66,7 +66,7 @@ def out_of_office():  # type: ignore[no-untyped-def]
 
 @bp.post("/account/out-of-office/<int:delegation_id>/end")
 @login_required
-def end(delegation_id: int):  # type: ignore[no-untyped-def]
+def end(delegation_id: int):
     """End a delegation now."""
     try:
         with db().transaction() as s:
@@ -79,7 +79,7 @@ def end(delegation_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/tasks/reassign")
 @login_required
-def reassign():  # type: ignore[no-untyped-def]
+def reassign():
     """Move one or more tasks to a person (or back to their queue) with a reason; each on its own."""
     ids = list(dict.fromkeys(request.form.getlist("task_ids")))[:100]
     target = (request.form.get("to") or "").strip() or "__queue__"

@@ -30,6 +30,6 @@ def _has_nul() -> bool:
 
 def init_app(app: Flask) -> None:
     @app.before_request
-    def refuse_nul():  # type: ignore[no-untyped-def]
+    def refuse_nul():
         if _has_nul():
             abort(400, description=_("Text may not contain NUL characters."))

@@ -40,11 +40,11 @@ def _filter() -> reports.ReportFilter:
 
 @bp.get("")
 @role_required(*VIEWERS)
-def dashboard():  # type: ignore[no-untyped-def]
+def dashboard():
     """Which approvals are stuck, where, and for how long; throughput; time per step; outcomes."""
     flt, now = _filter(), engine().clock.now()
     with db().reading() as s:
-        context = {
+        context: dict[str, Any] = {
             "flt": flt,
             "now": now,
             "processes": list_processes(s),
@@ -74,7 +74,7 @@ REPORTS = {
 
 @bp.get("/<name>.csv")
 @role_required(*VIEWERS)
-def export(name: str):  # type: ignore[no-untyped-def]
+def export(name: str):
     """Any dashboard report as CSV (same filters)."""
     if name == "instances":
         return _instancescsv_response()

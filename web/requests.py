@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 
@@ -22,7 +24,7 @@ bp = Blueprint("requests", __name__)
 
 @bp.get("/requests/new")
 @login_required
-def new():  # type: ignore[no-untyped-def]
+def new():
     """The processes this person may start."""
     with db().reading() as s:
         entries = catalogue(engine(), s, user())
@@ -39,11 +41,12 @@ def _start_entry(key: str) -> dict:
 
 @bp.route("/requests/new/<key>", methods=["GET", "POST"])
 @login_required
-def start(key: str):  # type: ignore[no-untyped-def]
+def start(key: str):
     """Show a start form; on POST start the request."""
     entry = _start_entry(key)
     schema = entry["form"]
-    values, errors = {}, {}
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
     if request.method == "POST":
         values, errors = parse_form(schema, request.form)
         if not errors:
@@ -60,7 +63,7 @@ def start(key: str):  # type: ignore[no-untyped-def]
     return render_template("requests/start.html", entry=entry, fields=fields, errors=errors), 400 if errors else 200
 
 
-def _detail(s, instance_id: int, revealed: dict | None = None):  # type: ignore[no-untyped-def]
+def _detail(s, instance_id: int, revealed: dict | None = None):
     instance = visible_instance(s, user(), instance_id)
     parsed = engine().definition_for(s, instance)
     context = {
@@ -81,7 +84,7 @@ def _detail(s, instance_id: int, revealed: dict | None = None):  # type: ignore[
 
 @bp.get("/requests/<int:instance_id>")
 @login_required
-def detail(instance_id: int):  # type: ignore[no-untyped-def]
+def detail(instance_id: int):
     """Status, current steps and who holds them, data (personal fields masked), timeline, diagram."""
     with db().reading() as s:
         return _detail(s, instance_id)
@@ -89,7 +92,7 @@ def detail(instance_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/requests/<int:instance_id>/reveal")
 @login_required
-def reveal(instance_id: int):  # type: ignore[no-untyped-def]
+def reveal(instance_id: int):
     """The request page with its personal data in clear, for roles that need it; the view is logged."""
     with db().transaction() as s:
         instance = visible_instance(s, user(), instance_id)
@@ -105,7 +108,7 @@ def _reason() -> str:
 
 @bp.get("/requests/<int:instance_id>/diagram.bpmn")
 @login_required
-def diagram(instance_id: int):  # type: ignore[no-untyped-def]
+def diagram(instance_id: int):
     """The BPMN XML of the request's process version (for the diagram viewer)."""
     with db().reading() as s:
         instance = visible_instance(s, user(), instance_id)
@@ -115,7 +118,7 @@ def diagram(instance_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/requests/<int:instance_id>/cancel")
 @login_required
-def cancel(instance_id: int):  # type: ignore[no-untyped-def]
+def cancel(instance_id: int):
     """Withdraw (requester) or cancel (admin) a running request."""
     reason = (request.form.get("reason") or "").strip()
     try:
@@ -132,7 +135,7 @@ def cancel(instance_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/requests/<int:instance_id>/attachments")
 @login_required
-def upload(instance_id: int):  # type: ignore[no-untyped-def]
+def upload(instance_id: int):
     """Attach a PDF or image to the request."""
     file = request.files.get("file")
     task_id = request.form.get("task_id") or None
@@ -154,7 +157,7 @@ def upload(instance_id: int):  # type: ignore[no-untyped-def]
 
 @bp.get("/attachments/<int:attachment_id>")
 @login_required
-def download(attachment_id: int):  # type: ignore[no-untyped-def]
+def download(attachment_id: int):
     """Download a file, for people who may see its request."""
     with db().reading() as s:
         attachment = s.get(Attachment, attachment_id)

@@ -60,6 +60,6 @@ def authenticate() -> None:
             touch(s, g.api_token_id, now)
 
 
-def current_user():  # type: ignore[no-untyped-def]
+def current_user():
     """The authenticated user of this request."""
     return g.api_user

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from engine import DefinitionError, ValidationFailed, WaypointError
@@ -52,7 +52,7 @@ def error_response(
 ) -> Response:
     """The JSON error body with `status`."""
     body = {"error": {"code": code, "message": message, "details": details or {}}}
-    response = current_app.json.response(body)
+    response = jsonify(body)
     response.status_code = status
     for name, value in (headers or {}).items():
         response.headers[name] = value
@@ -95,7 +95,7 @@ def register(bp: Blueprint) -> None:
         if status == 413:
             limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
             message = f"the request body is larger than {limit // (1024 * 1024)} MB"
-        headers = {"Allow": ", ".join(exc.valid_methods)} if getattr(exc, "valid_methods", None) else {}
+        headers = {"Allow": ", ".join(methods)} if (methods := getattr(exc, "valid_methods", None)) else {}
         return error_response(status, HTTP_CODES.get(status, "error"), message, headers=headers)
 
     @bp.errorhandler(Exception)

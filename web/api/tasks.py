@@ -142,7 +142,7 @@ WRITE = dict(
 )
 
 
-@operation(bp, "POST", "/tasks/{task_id}/claim", summary="Take a queue task", **WRITE)  # type: ignore[arg-type]
+@operation(bp, "POST", "/tasks/{task_id}/claim", summary="Take a queue task", **WRITE)
 def claim(args: dict, body: Any) -> Response:
     """Claim a task (claiming one's own claim again is a no-op)."""
     return _task_action(args["task_id"], lambda s, row: engine().claim(s, row.id, current_user().username))
@@ -153,7 +153,7 @@ def claim(args: dict, body: Any) -> Response:
     "POST",
     "/tasks/{task_id}/release",
     summary="Give a claimed task back to its queue",
-    **WRITE,  # type: ignore[arg-type]
+    **WRITE,
 )
 def release(args: dict, body: Any) -> Response:
     """Release a claimed task (its claimant or an admin)."""

@@ -32,7 +32,7 @@ def _expiry() -> int | None:
         raise ValidationFailed("invalid_expiry", [FieldError("expires_in_days", "expiry_days")]) from exc
 
 
-def _shown_once(owner: str, name: str, secret: str, back: str):  # type: ignore[no-untyped-def]
+def _shown_once(owner: str, name: str, secret: str, back: str):
     response = make_response(
         render_template("api/token_created.html", owner=owner, name=name, secret=secret, back=back)
     )
@@ -42,7 +42,7 @@ def _shown_once(owner: str, name: str, secret: str, back: str):  # type: ignore[
 
 @bp.get("/account/tokens")
 @login_required
-def tokens():  # type: ignore[no-untyped-def]
+def tokens():
     """The signed-in person's API tokens."""
     now = engine().clock.now()
     with db().reading() as s:
@@ -52,7 +52,7 @@ def tokens():  # type: ignore[no-untyped-def]
 
 @bp.post("/account/tokens")
 @login_required
-def create():  # type: ignore[no-untyped-def]
+def create():
     """Create a token for the signed-in person and show it once."""
     name = request.form.get("name") or ""
     try:
@@ -69,7 +69,7 @@ def create():  # type: ignore[no-untyped-def]
 
 @bp.post("/account/tokens/<int:token_id>/revoke")
 @login_required
-def revoke_token(token_id: int):  # type: ignore[no-untyped-def]
+def revoke_token(token_id: int):
     """Revoke one's own token (or, for admins, anyone's)."""
     try:
         with db().transaction() as s:
@@ -83,7 +83,7 @@ def revoke_token(token_id: int):  # type: ignore[no-untyped-def]
 
 @bp.get("/admin/service-accounts")
 @role_required("admin")
-def service_accounts():  # type: ignore[no-untyped-def]
+def service_accounts():
     """Integrations: their roles, grants and tokens."""
     now = engine().clock.now()
     with db().reading() as s:
@@ -102,7 +102,7 @@ def service_accounts():  # type: ignore[no-untyped-def]
 
 @bp.post("/admin/service-accounts")
 @role_required("admin")
-def add_account():  # type: ignore[no-untyped-def]
+def add_account():
     """Create or update a service account."""
     form = request.form
     messages = [m.strip() for m in (form.get("messages") or "").replace(",", " ").split() if m.strip()]
@@ -127,7 +127,7 @@ def add_account():  # type: ignore[no-untyped-def]
 
 @bp.post("/admin/service-accounts/<username>/tokens")
 @role_required("admin")
-def create_service_token(username: str):  # type: ignore[no-untyped-def]
+def create_service_token(username: str):
     """Create a token for a service account and show it once."""
     back = url_for("api_ui.service_accounts")
     try:

@@ -39,7 +39,7 @@ def _diagrams(diff: Diff, old: dict[str, str], new: dict[str, str], old_url: Any
 
 @bp.get("/drafts/<int:draft_id>/diff")
 @role_required(ROLE)
-def draft_diff(draft_id: int):  # type: ignore[no-untyped-def]
+def draft_diff(draft_id: int):
     """What the draft changes against the version it started from."""
     with db().reading() as s:
         draft = store.get_draft(s, draft_id)
@@ -60,7 +60,7 @@ def draft_diff(draft_id: int):  # type: ignore[no-untyped-def]
 
 @bp.get("/processes/<key>/diff")
 @role_required(ROLE)
-def version_diff(key: str):  # type: ignore[no-untyped-def]
+def version_diff(key: str):
     """What changed between two deployed versions (`from`, `to`; default: the last two)."""
     with db().reading() as s:
         versions = [v["version"] for p in store.library(s) if p["key"] == key for v in p["versions"]]
@@ -83,7 +83,7 @@ def version_diff(key: str):  # type: ignore[no-untyped-def]
 
 @bp.get("/processes/<key>/migrate")
 @role_required(ROLE)
-def migrate_plan(key: str):  # type: ignore[no-untyped-def]
+def migrate_plan(key: str):
     """Dry run: per running request, whether its waiting steps exist in the target version and
     what moving it would do. Nothing is written."""
     reapply = request.args.get("reapply") == "1"
@@ -99,7 +99,7 @@ def migrate_plan(key: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/processes/<key>/migrate")
 @role_required(ROLE)
-def migrate_apply(key: str):  # type: ignore[no-untyped-def]
+def migrate_apply(key: str):
     """Move the chosen requests, each in its own transaction; the rest stay untouched."""
     to = request.form.get("to", type=int)
     reapply = request.form.get("reapply") == "1"
