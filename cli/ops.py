@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from cli import Context, emit_rows, json_option, pass_ctx
-from engine import mailin
+from engine import logs, mailin
 from engine.errors import PermissionDenied
 from engine.mail.outbox import latest, retry
 from engine.users import get_user
@@ -48,7 +48,7 @@ def worker(ctx: Context, once: bool, interval: float) -> None:
             f"{report.emails.retrying} to retry, {report.emails.failed} failed; {report.digests} digest(s)"
         )
         return
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logs.configure(ctx.settings.log_json)  # the web's set-up: JSON lines with WAYPOINT_LOG_JSON=1
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     smtp = ctx.settings.smtp

@@ -1,8 +1,13 @@
-"""Settings read from `WAYPOINT_*` environment variables, with safe defaults for a laptop."""
+"""Settings read from `WAYPOINT_*` environment variables, with safe defaults for a laptop.
+
+This is the only module that reads the environment: the composition roots (`web.create_app`,
+the CLI) call `Settings.from_env()` once and hand what each part needs to it.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +36,18 @@ class SmtpSettings:
 
 
 @dataclass(frozen=True)
+class MailSettings:
+    """How task emails behave (`WAYPOINT_MAIL_REPLY_DOMAIN`, `_EMAIL_TOKEN_DAYS`, `_DIGEST_HOUR`, `_EMAILS`)."""
+
+    #: domain of reply-to-approve addresses (`r-<token>@domain`); None: no Reply-To, no mail-in
+    reply_domain: str | None = None
+    token_days: float = 7.0
+    digest_hour: int = 7
+    #: False: actions write no email (timers are still kept)
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything configurable about a Waypoint process."""
 
@@ -41,6 +58,9 @@ class Settings:
     base_url: str = "http://127.0.0.1:5000"
     https: bool = False
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    mail: MailSettings = field(default_factory=MailSettings)
+    #: one JSON object per log line (`WAYPOINT_LOG_JSON=1`), for web and worker alike
+    log_json: bool = False
     #: `kid:base64key[,...]` for personal data at rest (engine/privacy.py)
     data_key: str | None = None
 
@@ -49,19 +69,9 @@ class Settings:
         return self.environment == "production"
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Build settings from `env` (default: the process environment)."""
         e = os.environ if env is None else env
-        smtp = SmtpSettings(
-            host=e.get("WAYPOINT_SMTP_HOST", "127.0.0.1"),
-            port=int(e.get("WAYPOINT_SMTP_PORT", "25")),
-            username=e.get("WAYPOINT_SMTP_USER") or None,
-            password=e.get("WAYPOINT_SMTP_PASSWORD") or None,
-            starttls=_bool(e.get("WAYPOINT_SMTP_STARTTLS")),
-            ssl=_bool(e.get("WAYPOINT_SMTP_SSL")),
-            sender=e.get("WAYPOINT_SMTP_FROM", "waypoint@localhost"),
-            timeout=float(e.get("WAYPOINT_SMTP_TIMEOUT", "10")),
-        )
         return cls(
             database_url=e.get("WAYPOINT_DATABASE_URL") or DEFAULT_DATABASE_URL,
             secret_key=e.get("WAYPOINT_SECRET_KEY") or DEFAULT_SECRET_KEY,
@@ -69,9 +79,33 @@ class Settings:
             timezone=e.get("WAYPOINT_TIMEZONE", "America/Toronto"),
             base_url=e.get("WAYPOINT_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
             https=_bool(e.get("WAYPOINT_HTTPS")),
-            smtp=smtp,
+            smtp=_smtp_from(e),
+            mail=_mail_from(e),
+            log_json=e.get("WAYPOINT_LOG_JSON") == "1",
             data_key=e.get("WAYPOINT_DATA_KEY") or _read_key_file(e.get("WAYPOINT_DATA_KEY_FILE", "instance/data.key")),
         )
+
+
+def _smtp_from(e: Mapping[str, str]) -> SmtpSettings:
+    return SmtpSettings(
+        host=e.get("WAYPOINT_SMTP_HOST", "127.0.0.1"),
+        port=int(e.get("WAYPOINT_SMTP_PORT", "25")),
+        username=e.get("WAYPOINT_SMTP_USER") or None,
+        password=e.get("WAYPOINT_SMTP_PASSWORD") or None,
+        starttls=_bool(e.get("WAYPOINT_SMTP_STARTTLS")),
+        ssl=_bool(e.get("WAYPOINT_SMTP_SSL")),
+        sender=e.get("WAYPOINT_SMTP_FROM", "waypoint@localhost"),
+        timeout=float(e.get("WAYPOINT_SMTP_TIMEOUT", "10")),
+    )
+
+
+def _mail_from(e: Mapping[str, str]) -> MailSettings:
+    return MailSettings(
+        reply_domain=e.get("WAYPOINT_MAIL_REPLY_DOMAIN") or None,
+        token_days=float(e.get("WAYPOINT_EMAIL_TOKEN_DAYS", "7")),
+        digest_hour=int(e.get("WAYPOINT_DIGEST_HOUR", "7")),
+        enabled=e.get("WAYPOINT_EMAILS", "on").strip().lower() not in ("0", "off", "false", "no"),
+    )
 
 
 def _read_key_file(path: str) -> str | None:

@@ -55,7 +55,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["waypoint.engine"] = engine
     app.extensions["waypoint.attachments"] = AttachmentStore(app.config["ATTACHMENTS_DIR"])
 
-    logs.init_app(app)
+    logs.init_app(app, settings)
     i18n.init_app(app)
     process_text.init_app(app)
     inputs.init_app(app)  # before the CSRF check: NUL anywhere in a request is a 400

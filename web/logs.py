@@ -1,52 +1,26 @@
 """Request logging: a request id on every request (kept from X-Request-Id or made up), echoed in
-the response, and one log line per request, as JSON when WAYPOINT_LOG_JSON=1."""
+the response, and one log line per request, as JSON when `Settings.log_json` (WAYPOINT_LOG_JSON=1)."""
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import re
 import secrets
 import time
 
 from flask import Flask, g, request
 
+from engine.config import Settings
+from engine.logs import configure
+
 log = logging.getLogger("waypoint.requests")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message and any request fields."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        entry.update(getattr(record, "fields", {}))
-        if record.exc_info:
-            entry["error"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
-
-
-def configure(json_lines: bool) -> None:
-    """Log to stderr at INFO, as JSON lines or plain text."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(
-        JsonFormatter() if json_lines else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
-    )
-    root = logging.getLogger("waypoint")
-    if not any(isinstance(h, logging.StreamHandler) for h in root.handlers):
-        root.addHandler(handler)
-    root.setLevel(logging.INFO)
-
-
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, settings: Settings) -> None:
+    """Log set-up (shared with the worker: engine/logs.py) and the request id and log line hooks."""
     if not app.testing:
-        configure(os.environ.get("WAYPOINT_LOG_JSON") == "1")
+        configure(settings.log_json)
 
     @app.before_request
     def start() -> None:

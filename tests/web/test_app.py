@@ -57,7 +57,7 @@ def test_request_ids_and_json_log_lines(sqlite_db, engine):
     import json
     import logging
 
-    from web.logs import JsonFormatter
+    from engine.logs import JsonFormatter
 
     app = create_app({"WAYPOINT_DB": sqlite_db, "WAYPOINT_ENGINE": engine, "TESTING": True})
     client = app.test_client()
