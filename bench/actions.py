@@ -44,7 +44,7 @@ from engine.scripting import is_iso_literal
 from engine.serialization import dump, load
 from engine.users import find_user
 
-from .common import Mode, log, summary
+from .common import Mode, bench_engine, log, summary
 from .flows import PROCESSES, Flow, drive_to_mid, to_form
 from .httpload import SECRET, InProcess, Server, WebSession, api_headers, sign_in
 
@@ -314,7 +314,7 @@ def run(kind: str, url: str, flows: dict[str, Flow], mode: Mode) -> dict[str, An
     from web import create_app
 
     db = Database(url)
-    engine = Engine()
+    engine = bench_engine()
     app = create_app({"WAYPOINT_DB": db, "WAYPOINT_ENGINE": engine, "SECRET_KEY": SECRET})
     server = Server(url, f"{kind}-actions")
     try:

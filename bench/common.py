@@ -17,6 +17,9 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
+import workflows
+from engine import Engine
+
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "bench" / ".cache"
 RESULTS = ROOT / "bench" / "results.json"
@@ -29,6 +32,11 @@ ANCHOR = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)
 #: set for every engine, child process and server of the benchmark, whatever the environment says.
 BENCH_DATA_KEY = "bench:YmVuY2gtZGF0YS1rZXktMzItYnl0ZXMtbG9uZyEhISE="
 os.environ["WAYPOINT_DATA_KEY"] = BENCH_DATA_KEY
+
+
+def bench_engine(**options: Any) -> Engine:
+    """An engine wired like the app's: the `workflows` glue and the benchmark's data key (`options` override)."""
+    return Engine(**{"glue": workflows.registry(), "data_key": BENCH_DATA_KEY, **options})
 
 
 @dataclass(frozen=True)

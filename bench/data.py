@@ -42,7 +42,19 @@ from engine import audit as audit_mod
 from engine.demo.people import DEMO_PASSWORD, seed_demo_users
 from engine.models import Base, ProcessDefinition, ProcessInstance, TaskRecord, Timer, User
 
-from .common import ANCHOR, BENCH_DATA_KEY, BPMN, CACHE, ROOT, log, pg_url, remove_sqlite, reset_pg_schema, sqlite_url
+from .common import (
+    ANCHOR,
+    BENCH_DATA_KEY,
+    BPMN,
+    CACHE,
+    ROOT,
+    bench_engine,
+    log,
+    pg_url,
+    remove_sqlite,
+    reset_pg_schema,
+    sqlite_url,
+)
 
 DATA_VERSION = 3
 TEMPLATE_REQUESTS = 300
@@ -108,7 +120,7 @@ def data_key() -> str:
 def prepare(db: Database, *, passwords: bool = True) -> Engine:
     """Schema at head, the demo org chart (with passwords, for sign-in), every process deployed."""
     db.upgrade()
-    engine = Engine(clock=ManualClock(ANCHOR))
+    engine = bench_engine(clock=ManualClock(ANCHOR))
     with db.transaction() as s:
         seed_demo_users(s, ANCHOR, password=DEMO_PASSWORD if passwords else None)
         engine.deploy(s, [BPMN], deployed_by="admin")
@@ -135,7 +147,7 @@ def ensure_templates() -> tuple[Path, float]:
     remove_sqlite(partial)
     db = Database(sqlite_url(partial))
     prepare(db, passwords=False)
-    outcome = generate(db, TEMPLATE_REQUESTS, now=ANCHOR, days=TEMPLATE_DAYS, seed=SEED)
+    outcome = generate(db, bench_engine(), TEMPLATE_REQUESTS, now=ANCHOR, days=TEMPLATE_DAYS, seed=SEED)
     if outcome.get("running", 0) < TEMPLATE_REQUESTS // 10 or outcome.get("completed", 0) < TEMPLATE_REQUESTS // 10:
         db.dispose()
         raise RuntimeError(f"the demo generator made too few usable requests ({dict(outcome)}): is the engine broken?")
@@ -899,7 +911,7 @@ def verify(
     from engine.taskindex import BPMN_TIMER
 
     rng = random.Random(seed)
-    engine = Engine(clock=ManualClock(ANCHOR))
+    engine = bench_engine(clock=ManualClock(ANCHOR))
     out: dict[str, Any] = {}
     with db.reading() as s:
         out["instances"] = s.scalar(select(func.count()).select_from(ProcessInstance))

@@ -18,9 +18,9 @@ from typing import Any
 
 from sqlalchemy import event
 
-from engine import Database, Engine, ManualClock
+from engine import Database, ManualClock
 
-from .common import ANCHOR, CACHE, Mode, log
+from .common import ANCHOR, CACHE, Mode, bench_engine, log
 from .data import ScaleTarget, data_key, ensure_flow_templates, ensure_scale
 from .flows import load_flows
 
@@ -96,7 +96,7 @@ def _complete(kind: str, url: str, n: int) -> None:
     db = Database(url)
     ft = ensure_flow_templates()
     jobs = make_pool(db, ft, n + 6)
-    engine = Engine()
+    engine = bench_engine()
     data = {key: flow.mid.data for key, flow in load_flows().items()}
     for task_id, user, key in jobs[:6]:  # warm the spec cache
         with db.transaction() as s:
@@ -120,7 +120,8 @@ def _inbox(kind: str, url: str, runs: int) -> None:
     from .queues import VIEWS
 
     db = Database(url)
-    app = create_app({"WAYPOINT_DB": db, "WAYPOINT_ENGINE": Engine(clock=ManualClock(ANCHOR)), "SECRET_KEY": SECRET})
+    engine = bench_engine(clock=ManualClock(ANCHOR))
+    app = create_app({"WAYPOINT_DB": db, "WAYPOINT_ENGINE": engine, "SECRET_KEY": SECRET})
     client = InProcess(app)
     sessions = {p: sign_in(client, p, DEMO_PASSWORD) for _, p, _ in VIEWS}
     for view, person, path in VIEWS:
@@ -154,7 +155,7 @@ def _plans(db: Database, timer: SqlTimer, top: int = 3) -> str:
 def _timers(kind: str, url: str, n: int) -> None:
     from sqlalchemy import select
 
-    from engine.mail.compose import MailConfig, configure
+    from engine.mail.compose import MailConfig
     from engine.models import ProcessDefinition
     from engine.worker.loop import Worker, WorkerSettings
 
@@ -163,8 +164,7 @@ def _timers(kind: str, url: str, n: int) -> None:
     db = Database(url)
     plan = prepare_timers(db, ensure_flow_templates(), n)
     clock = ManualClock(datetime.fromisoformat(plan["bpmn_clock"]))
-    engine = Engine(clock=clock)
-    configure(engine, MailConfig(base_url="http://bench.invalid", secret_key="bench"))
+    engine = bench_engine(clock=clock, mail=MailConfig(base_url="http://bench.invalid", secret_key="bench"))
     with db.reading() as s:
         for definition in s.scalars(select(ProcessDefinition)):
             engine.specs.get(s, definition)

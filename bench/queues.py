@@ -11,10 +11,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from engine import Database, Engine, ManualClock
+from engine import Database, ManualClock
 from engine.demo.people import DEMO_PASSWORD
 
-from .common import ANCHOR, Mode, summary
+from .common import ANCHOR, Mode, bench_engine, summary
 from .httpload import SECRET, InProcess, Server, sign_in
 
 #: (view, person, URL)
@@ -50,7 +50,8 @@ def pages(url: str, mode: Mode) -> dict[str, dict]:
     from web import create_app
 
     db = Database(url)
-    app = create_app({"WAYPOINT_DB": db, "WAYPOINT_ENGINE": Engine(clock=ManualClock(ANCHOR)), "SECRET_KEY": SECRET})
+    engine = bench_engine(clock=ManualClock(ANCHOR))
+    app = create_app({"WAYPOINT_DB": db, "WAYPOINT_ENGINE": engine, "SECRET_KEY": SECRET})
     client = InProcess(app)
     sessions = {person: sign_in(client, person, DEMO_PASSWORD) for _, person, _ in VIEWS}
     try:

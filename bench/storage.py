@@ -14,9 +14,10 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 
-from engine import Database, Engine
+from engine import Database
 from engine.models import DefinitionFile, ProcessDefinition, ProcessInstance
 
+from .common import bench_engine
 from .data import _state_codec, clone_tables
 from .flows import PROCESSES
 
@@ -133,7 +134,7 @@ def spec_once(db: Database) -> dict[str, Any]:
     from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG
 
     registry = BpmnWorkflowSerializer.configure(DEFAULT_CONFIG)
-    engine = Engine()
+    engine = bench_engine()
     out: dict[str, Any] = {"versions": {}, "states_with_spec": 0, "states_checked": 0}
     with db.reading() as s:
         for definition in s.scalars(select(ProcessDefinition).where(ProcessDefinition.key.in_(PROCESSES))):

@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlalchemy import and_, delete, event, not_
 
-from engine import Database, Engine, ManualClock, WaypointError
+from engine import Database, ManualClock, WaypointError
 
-from .common import ANCHOR, Mode, log, peak_rss_mb, summary
+from .common import ANCHOR, Mode, bench_engine, log, peak_rss_mb, summary
 from .data import FlowTemplates, _Rollback, clone_into, clone_task_id, next_instance_id
 from .flows import PROCESSES, load_flows
 
@@ -54,7 +54,7 @@ class _SqlClock:
 
 def _throughput_child(url: str, jobs: list, warmup: int, duration: float, ready: Any, go: Any, out: Any) -> None:
     db = Database(url)
-    engine = Engine()
+    engine = bench_engine()
     clock = _SqlClock(db.engine)
     data = {key: flow.mid.data for key, flow in load_flows().items()}
     errors: dict[str, int] = {}
@@ -191,7 +191,7 @@ def _fire_all(worker: Any) -> tuple[int, float, int]:
 def _scheduler_child(url: str, plan: dict, scale_url: str | None, runs: int, out: Any) -> None:
     from sqlalchemy import update
 
-    from engine.mail.compose import MailConfig, configure
+    from engine.mail.compose import MailConfig
     from engine.models import ProcessDefinition, Timer
     from engine.taskindex import TASK_REMINDER
     from engine.worker.digest import send_digests
@@ -203,8 +203,7 @@ def _scheduler_child(url: str, plan: dict, scale_url: str | None, runs: int, out
     result: dict[str, Any] = {}
     db = Database(url)
     clock = ManualClock(datetime.fromisoformat(plan["bpmn_clock"]))
-    engine = Engine(clock=clock)
-    configure(engine, mail)
+    engine = bench_engine(clock=clock, mail=mail)
     with db.reading() as s:  # parse the specs before timing (a long-running worker has them cached)
         for definition in s.query(ProcessDefinition):
             engine.specs.get(s, definition)
@@ -231,8 +230,7 @@ def _scheduler_child(url: str, plan: dict, scale_url: str | None, runs: int, out
     if scale_url:
         sdb = Database(scale_url)
         sclock = ManualClock(ANCHOR)
-        sengine = Engine(clock=sclock)
-        configure(sengine, mail)
+        sengine = bench_engine(clock=sclock, mail=mail)
         sworker = Worker(sdb, sengine, owner="bench-scan", settings=WorkerSettings(batch=50))
         idle, batch, digest = [], [], []
         for _ in range(runs):

@@ -17,10 +17,11 @@ from typing import Any
 
 import click
 
+import workflows
 from engine.config import Settings
 from engine.db import Database
 from engine.errors import WaypointError
-from engine.mail.compose import MailConfig, configure
+from engine.mail.compose import MailConfig
 from engine.runtime import Engine
 
 #: Every top-level command and the module:attribute that defines it.
@@ -57,8 +58,8 @@ COMMANDS = {
 
 
 def build_engine(settings: Settings) -> Engine:
-    """The one engine of a CLI invocation."""
-    return Engine(office_tz=settings.timezone)
+    """The one engine of a CLI invocation, with the `workflows` glue."""
+    return Engine.from_settings(settings, workflows.registry())
 
 
 class Context:
@@ -83,10 +84,8 @@ class Context:
 
     @property
     def mail_config(self) -> MailConfig:
-        """The mail settings the worker and mail-in use, attached to this engine."""
-        config = MailConfig.from_settings(self.settings)
-        configure(self.engine, config)
-        return config
+        """The mail settings of this invocation's engine (the worker and mail-in use them)."""
+        return self.engine.mail.config
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:

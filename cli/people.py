@@ -86,7 +86,7 @@ def seed_demo(ctx: Context) -> None:
 def demo_data(ctx: Context, count: int, days: int, seed: int) -> None:
     """Create realistic requests in every state over the past DAYS (for demos and benchmarks)."""
     ctx.db.check_schema()
-    outcome = generate(ctx.db, count, now=ctx.engine.clock.now(), days=days, seed=seed, office_tz=ctx.settings.timezone)
+    outcome = generate(ctx.db, ctx.engine, count, now=ctx.engine.clock.now(), days=days, seed=seed)
     click.echo(f"{count} requests: " + ", ".join(f"{n} {status}" for status, n in sorted(outcome.items())))
 
 

@@ -84,7 +84,7 @@ def simulate(ctx: Context, file: str, names: tuple[str, ...], scenario_file: str
         raise DefinitionError("no_executable_process", path=str(file))
     scenario_at = Path(scenario_file) if scenario_file else path.parent / scenario_path(keys[0])
     key, scenarios = _scenarios(scenario_at, names)
-    simulator = Simulator(sources, key or keys[0], office_tz=ctx.settings.timezone)
+    simulator = Simulator(sources, key or keys[0], ctx.engine)
     results = [simulator.run(s) for s in scenarios]
     emit(as_json, [r.as_dict() for r in results], lambda: _print_results(results))
     if not all(r.ok for r in results):

@@ -23,7 +23,6 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 
 from engine.bilingual import check_bilingual, is_bilingual, short
 from engine.definitions import FORM_PROPERTY, NS, ParsedSources, node_property, role_for_lane
-from engine.glue import glue as _registered
 from engine.scripting import ALLOWED_BUILTIN_NAMES, ScriptRejected, check_source, is_iso_literal
 
 RESERVED_IDS = {"Start", "End"}
@@ -63,16 +62,16 @@ def check_sources(
     sources: ParsedSources,
     known_roles: Iterable[str] | None,
     helper_names: Iterable[str],
-    known_messages: Iterable[str] | None = None,
+    known_messages: Iterable[str],
 ) -> list[dict]:
     """All findings for the BPMN and DMN files of `sources` (empty list: all good).
 
     `known_messages`: names delivered from outside besides those the files declare
-    (default: what `workflows/` registered with `glue.message`).
+    (what `workflows/` registered with `glue.message`).
     """
     roles = set(known_roles) if known_roles is not None else None
     names = set(ALLOWED_BUILTIN_NAMES) | set(helper_names)
-    messages = set(known_messages) if known_messages is not None else set(_registered.messages)
+    messages = set(known_messages)
     findings: list[dict] = []
     for path, root in sources.trees.items():
         if path.endswith(".bpmn"):

@@ -1,8 +1,9 @@
 """Registry through which `workflows/` plugs per-process Python glue into the engine.
 
-The engine never imports a process module by name: each module in `workflows/` registers
-its script helpers, its inbox summary line and its cross-field form validators here, and
-the engine reads them when it runs scripts, saves an instance or validates a submission.
+The engine never imports `workflows`: the composition root (`web.create_app`, the CLI, the
+tests) builds a `GlueRegistry`, has `workflows.register` fill it with each process module's
+script helpers, inbox summary line, form validators and demo samplers, and hands it to the
+`Engine`, which reads it when it runs scripts, saves an instance or validates a submission.
 """
 
 from __future__ import annotations
@@ -48,17 +49,13 @@ class GlueRegistry:
         #: message names that arrive from outside the BPMN files (API, CLI, mail), with a description
         self.messages: dict[str, str] = {}
 
-    def helper(self, fn: Callable[..., Any] | None = None, *, name: str | None = None):
+    def helper(self, fn: Callable[..., Any], *, name: str | None = None) -> Callable[..., Any]:
         """Register `fn` as a function BPMN scripts, conditions and DMN cells may call."""
-
-        def register(f: Callable[..., Any]) -> Callable[..., Any]:
-            helper_name = name or f.__name__
-            if helper_name.startswith("_"):
-                raise ValueError(f"helper names may not start with '_': {helper_name}")
-            self.helpers[helper_name] = f
-            return f
-
-        return register(fn) if fn is not None else register
+        helper_name = name or fn.__name__
+        if helper_name.startswith("_"):
+            raise ValueError(f"helper names may not start with '_': {helper_name}")
+        self.helpers[helper_name] = fn
+        return fn
 
     def message(self, name: str, description: str = "") -> str:
         """Register `name` as a message delivered from outside (checks then accept events that use it)."""
@@ -82,24 +79,16 @@ class GlueRegistry:
         self.processes[key] = glue_entry
         return glue_entry
 
-    def sample_start(self, key: str, starters: tuple[str, ...] = ("requester",)):
+    def start_sampler(self, key: str, fn: StartSampler, starters: tuple[str, ...] = ("requester",)) -> None:
         """Register realistic start data for demo requests of `key`, started by users of `starters`."""
+        self.start_samplers[key] = (fn, starters)
 
-        def register(fn: StartSampler) -> StartSampler:
-            self.start_samplers[key] = (fn, starters)
-            return fn
+    def message_sampler(self, name: str, fn: MessageSampler) -> None:
+        """Register realistic payloads of message `name` for demo runs."""
+        self.message_samplers[name] = fn
 
-        return register
-
-    def sample_message(self, name: str, correlation: Mapping[str, Any] | None = None, rng: Any = None):
-        """Register a sampler for message `name` (decorator), or, with a correlation, sample a payload."""
-        if correlation is None:
-
-            def register(fn: MessageSampler) -> MessageSampler:
-                self.message_samplers[name] = fn
-                return fn
-
-            return register
+    def sample_message(self, name: str, correlation: Mapping[str, Any], rng: Any) -> dict[str, Any] | None:
+        """A realistic payload of message `name` for a waiting event's correlation (None: no sampler)."""
         sampler = self.message_samplers.get(name)
         return sampler(correlation, rng) if sampler is not None else None
 
@@ -137,14 +126,3 @@ class GlueRegistry:
             if validator is not None:
                 errors.extend(validator(data))
         return errors
-
-
-#: The registry `workflows/` modules register into.
-glue = GlueRegistry()
-
-
-def load_workflows() -> GlueRegistry:
-    """Import the `workflows` package so its modules register, and return the registry."""
-    import workflows  # noqa: F401  (imported for its registrations)
-
-    return glue

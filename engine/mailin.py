@@ -30,7 +30,7 @@ from typing import Any
 
 from engine.db import Database
 from engine.errors import ValidationFailed, WaypointError
-from engine.mail.compose import MailConfig, config_for, send_plain
+from engine.mail.compose import MailConfig, send_plain
 from engine.mail.links import ActionToken, TokenRejected, TokenUsed, verify_reply
 from engine.models import TaskRecord, User
 from engine.one_click import NeedsTaskPage, decide, load_grant
@@ -113,7 +113,7 @@ class MailIn:
 
     def __init__(self, db: Database, engine: Engine, config: MailConfig | None = None):
         self.db, self.engine = db, engine
-        self.config = config or config_for(engine)
+        self.config = config or engine.mail.config
 
     # --- SMTP dialogue --------------------------------------------------------------------------
     def check_recipient(self, address: str) -> str | None:

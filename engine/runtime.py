@@ -47,8 +47,9 @@ from engine.errors import (
     WaypointError,
 )
 from engine.forms import decision_details, validate_submission
-from engine.glue import GlueRegistry, load_workflows
+from engine.glue import GlueRegistry
 from engine.mail import notifications
+from engine.mail.compose import MailConfig, MailContext
 from engine.models import MessageSubscription, ProcessInstance, SensitiveAccess, TaskRecord, Timer, User
 from engine.privacy import PREFIX as ENCRYPTED
 from engine.privacy import REVEAL_ROLES, Vault, mask, personal_paths
@@ -76,20 +77,54 @@ class Engine:
         office_tz: str = "America/Toronto",
         script_time_limit: float = DEFAULT_TIME_LIMIT,
         data_key: str | None = None,
+        mail: MailConfig | None = None,
     ):
+        """Everything comes from the caller (the composition root): the process glue (default: none),
+        the data key (default: none, so personal data cannot be stored) and the mail settings."""
         self.clock = clock or SystemClock()
         self.office_tz = ZoneInfo(office_tz)
-        self.glue = glue if glue is not None else load_workflows()
+        self.glue = glue if glue is not None else GlueRegistry()
         self.helpers = {**builtin_helpers(office_tz), **self.glue.helpers, **(helpers or {})}
+        self.script_time_limit = script_time_limit
         self.script_engine = WaypointScriptEngine(self.helpers, script_time_limit)
         self.specs = SpecCache()
-        self.vault = Vault(data_key if data_key is not None else Settings.from_env().data_key)
+        self.vault = Vault(data_key)
+        self.mail = MailContext(
+            config=mail or MailConfig(timezone=office_tz),
+            spec=lambda session, definition: self.specs.get(session, definition),  # self.specs may be swapped
+            is_approved=self.glue.is_approved,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, glue: GlueRegistry, *, clock: Clock | None = None) -> Engine:
+        """The engine of a process: time zone, data key and mail from `settings`, with `glue`."""
+        return cls(
+            clock=clock,
+            glue=glue,
+            office_tz=settings.timezone,
+            data_key=settings.data_key,
+            mail=MailConfig.from_settings(settings),
+        )
+
+    def derive(self, *, clock: Clock, mail: MailConfig | None = None) -> Engine:
+        """A separate engine with this one's glue, helpers, key and time zone, but its own clock,
+        spec cache and mail settings (default: the same): simulations and demo histories."""
+        derived = Engine(
+            clock=clock,
+            glue=self.glue,
+            helpers=self.helpers,
+            office_tz=self.office_tz.key,
+            script_time_limit=self.script_time_limit,
+            mail=mail or self.mail.config,
+        )
+        derived.vault = self.vault
+        return derived
 
     # --- definitions -------------------------------------------------------------------
     def check(self, sources: SourceSet) -> list[dict]:
         """Findings for a set of files (parse errors raise DefinitionError)."""
         parsed = parse_sources(sources.files)
-        findings = check_sources(parsed, KNOWN_ROLES, self.helpers)
+        findings = check_sources(parsed, KNOWN_ROLES, self.helpers, self.glue.messages)
         for path in sources.requested:
             if not parsed.executable_ids(path):
                 findings.append({"file": path, "message": "no executable process in this file"})
@@ -306,7 +341,7 @@ class Engine:
             task=row,
             details={"from": before, "to": target.username if target else None, "reason": reason.strip()[:1000]},
         )
-        notifications.task_reassigned(session, self, row, target)
+        notifications.task_reassigned(session, self.mail, row, target, self.clock.now())
         return row
 
     def cancel(self, session: Session, instance_id: int, user: User | str, reason: str = "") -> ProcessInstance:

@@ -12,17 +12,19 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
 
+import workflows
 from engine import Database, Engine, ManualClock
 from engine.demo.people import seed_demo_users
 from engine.models import Base
 
 #: A fixed data key for the suite (personal fields are encrypted at rest; see engine/privacy.py).
 TEST_DATA_KEY = "test:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
-os.environ.setdefault("WAYPOINT_DATA_KEY", TEST_DATA_KEY)
+DATA_KEY = os.environ.setdefault("WAYPOINT_DATA_KEY", TEST_DATA_KEY)
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "engine" / "fixtures"
@@ -103,9 +105,19 @@ def clock() -> ManualClock:
     return ManualClock()
 
 
+def engine_options(**options: Any) -> dict[str, Any]:
+    """Engine arguments as the composition roots give them: the `workflows` glue and the suite's data key."""
+    return {"glue": workflows.registry(), "data_key": DATA_KEY, **options}
+
+
+def make_engine(**options: Any) -> Engine:
+    """An engine wired like the app's (`options` override: clock, helpers, data_key...)."""
+    return Engine(**engine_options(**options))
+
+
 @pytest.fixture
 def engine(clock: ManualClock) -> Engine:
-    return Engine(clock=clock)
+    return make_engine(clock=clock)
 
 
 @pytest.fixture

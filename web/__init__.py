@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask, abort, redirect, send_from_directory, url_for
 
+import workflows
 from engine import Database, Engine, Settings
 from engine.attachments import AttachmentStore
 from engine.config import DEFAULT_SECRET_KEY
@@ -24,8 +25,11 @@ VENDOR_PACKAGES = frozenset({"bpmn-js", "dmn-js"})
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """Build the app: settings from the environment, then `config` overrides (tests)."""
-    settings = Settings.from_env()
+    """Build the app: settings from the environment (read here, once), then `config` overrides (tests).
+
+    The composition root: one `Settings` (or `config["WAYPOINT_SETTINGS"]`), one `Engine` with the
+    `workflows` glue (or `config["WAYPOINT_ENGINE"]`), one database."""
+    settings = (config or {}).get("WAYPOINT_SETTINGS") or Settings.from_env()
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=settings.secret_key,
@@ -49,7 +53,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         raise RuntimeError("WAYPOINT_DATA_KEY must be set in production (personal data is encrypted with it)")
     db = app.config.get("WAYPOINT_DB") or Database(app.config["DATABASE_URL"])
     db.check_schema()  # refuse to start on a schema that is behind
-    engine = app.config.get("WAYPOINT_ENGINE") or Engine(office_tz=settings.timezone)
+    engine = app.config.get("WAYPOINT_ENGINE") or Engine.from_settings(settings, workflows.registry())
     engine.vault.check()  # a malformed key is a clear error now, not on the first request
     app.extensions["waypoint.db"] = db
     app.extensions["waypoint.engine"] = engine

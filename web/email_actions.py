@@ -1,8 +1,8 @@
 """One-click links from emails: a confirmation page for approve/reject, and digest opt-out.
 
 A link carries a signed, expiring, single-use token bound to one user and one task
-(engine/tokens.py). GET only shows what would happen; the POST of the confirmation form acts,
-as the token's user, through `Engine.complete` (engine/decisions.py), so nothing changes on a
+(engine/mail/links.py). GET only shows what would happen; the POST of the confirmation form acts,
+as the token's user, through `Engine.complete` (engine/one_click.py), so nothing changes on a
 GET (mail scanners and link previews follow links). The token authenticates that one action,
 so this blueprint's POSTs need no session or CSRF token. Pages speak the recipient's language.
 """
@@ -11,20 +11,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, make_response, render_template, request
+from flask import Blueprint, Flask, make_response, render_template, request
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
-from engine import Database, Engine
 from engine.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from engine.mail.bodies import format_datetime
-from engine.mail.compose import config_for
 from engine.mail.links import ActionToken, TokenExpired, TokenRejected, TokenUsed, is_used, verify
 from engine.models import User
 from engine.one_click import NeedsTaskPage, decide, form_for_task, load_grant
 from engine.worker import digest
 
+from .context import db, engine
 from .errors import error_message, field_messages
 from .i18n import LANGUAGES
 
@@ -40,14 +39,6 @@ TEXT = {
     "closed": _l("This task is no longer waiting: it was already completed or withdrawn."),
     "needs_page": _l("This task needs more than a one-word decision. Please open it in Waypoint."),
 }
-
-
-def _db() -> Database:
-    return current_app.extensions["waypoint.db"]
-
-
-def _engine() -> Engine:
-    return current_app.extensions["waypoint.engine"]
 
 
 def _page(template: str, status: int = 200, lang: str = "en", **context: Any) -> Any:
@@ -66,7 +57,7 @@ def _problem(key: str, status: int, lang: str = "en", task_url: str | None = Non
 def _grant(token: str) -> ActionToken | Any:
     """The token's grant, or the problem page to show instead."""
     try:
-        return verify(config_for(_engine()).secret_key, token, _engine().clock.now())
+        return verify(engine().mail.config.secret_key, token, engine().clock.now())
     except TokenExpired:
         return _problem("expired", 410)
     except TokenRejected:
@@ -74,7 +65,7 @@ def _grant(token: str) -> ActionToken | Any:
 
 
 def _task_url(task_id: str | None) -> str | None:
-    return f"{config_for(_engine()).base_url}/tasks/{task_id}" if task_id else None
+    return f"{engine().mail.config.base_url}/tasks/{task_id}" if task_id else None
 
 
 @bp.route("/email-actions/<token>", methods=["GET", "POST"])
@@ -87,7 +78,7 @@ def action(token: str) -> Any:
         return _digest_off(grant)
     if grant.action not in ("approve", "reject"):
         return _problem("invalid", 404)
-    with _db().reading() as s:
+    with db().reading() as s:
         try:
             user, row = load_grant(s, grant)
         except (NotFound, PermissionDenied):
@@ -98,7 +89,7 @@ def action(token: str) -> Any:
             return _problem("used", 409, lang, task_url)
         if row.status != "ready":
             return _problem("closed", 409, lang, task_url)
-        form = form_for_task(s, _engine(), row)
+        form = form_for_task(s, engine(), row)
         if form is None or not form.allows(grant.action):
             return _problem("needs_page", 409, lang, task_url)
         view = {
@@ -107,17 +98,17 @@ def action(token: str) -> Any:
             "element_id": row.element_id,
             "process_key": row.process_key,
             "summary": row.instance.summary,
-            "due": format_datetime(row.due_at, lang, config_for(_engine()).timezone),
+            "due": format_datetime(row.due_at, lang, engine().mail.config.timezone),
             "has_comment": form.comment_field is not None,
         }
     verb = TEXT[grant.action]
     if request.method == "GET":
         return _page("confirm.html", lang=lang, verb=verb, task_url=task_url, view=view, error=None, comment="")
     comment = request.form.get("comment", "")
-    now = _engine().clock.now()
+    now = engine().clock.now()
     try:
-        with _db().transaction() as s:
-            decide(s, _engine(), grant, grant.action, comment, now)
+        with db().transaction() as s:
+            decide(s, engine(), grant, grant.action, comment, now)
     except ValidationFailed as exc:
         errors = LazyString(lambda error=exc: "; ".join(field_messages(error).values()))
         return _page("confirm.html", 400, lang, verb=verb, task_url=task_url, view=view, error=errors, comment=comment)
@@ -134,14 +125,14 @@ def action(token: str) -> Any:
 
 def _digest_off(grant: ActionToken) -> Any:
     if request.method == "GET":
-        with _db().reading() as s:
+        with db().reading() as s:
             user = s.get(User, grant.user_id)
             if user is None:
                 return _problem("invalid", 404)
             lang, name = _language(user), user.display_name
         return _page("digest.html", lang=lang, user_name=name, done=False)
-    with _db().transaction() as s:
-        user = digest.opt_out(s, grant, _engine().clock.now())
+    with db().transaction() as s:
+        user = digest.opt_out(s, grant, engine().clock.now())
         lang, name = _language(user), user.display_name
     return _page("digest.html", lang=lang, user_name=name, done=True)
 

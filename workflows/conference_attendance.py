@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from engine.glue import glue
+from engine.glue import GlueRegistry
 from workflows.common import (
     Errors,
     as_number,
@@ -29,7 +29,6 @@ COST_LINES = ("registration", "airfare", "lodging", "per_diem", "other")
 ROLE_LABELS = {"attendee": "attendee", "presenter": "presenter", "panelist": "panelist", "organizer": "organizer"}
 
 
-@glue.helper
 def conference_total_cost(costs: Mapping[str, Any] | None) -> float:
     """Sum of the cost lines (registration, airfare, lodging, per diem, other), rounded to cents."""
     if not isinstance(costs, Mapping):
@@ -37,7 +36,6 @@ def conference_total_cost(costs: Mapping[str, Any] | None) -> float:
     return round(sum(as_number(costs.get(line)) or 0.0 for line in COST_LINES), 2)
 
 
-@glue.helper
 def conference_trip_days(start_date: str, end_date: str) -> int:
     """Number of travel days, both ends included (0 when a date is missing or out of order)."""
     first, last = parse_date(start_date), parse_date(end_date)
@@ -46,7 +44,6 @@ def conference_trip_days(start_date: str, end_date: str) -> int:
     return (last - first).days + 1
 
 
-@glue.helper
 def conference_travel_authority_number(itv_file_number: str, start_date: str) -> str:
     """The travel authority number derived from the ITV file number: TA-<year>-<file number>."""
     first = parse_date(start_date)
@@ -54,7 +51,6 @@ def conference_travel_authority_number(itv_file_number: str, start_date: str) ->
     return f"TA-{year:04d}-{str(itv_file_number).strip().upper()}"
 
 
-@glue.helper
 def conference_travel_purpose(event_name: str, city: str, attendance_role: str) -> str:
     """The purpose line handed to passport_visa, e.g. "Conference: Interpol GA, Lyon (presenter)"."""
     role = ROLE_LABELS.get(attendance_role, str(attendance_role or ""))
@@ -169,21 +165,34 @@ def facets(data: Mapping[str, Any]) -> dict[str, Any]:
     return {"country": data.get("country"), "starts_on": data.get("start_date"), "ends_on": data.get("end_date")}
 
 
-glue.process(
-    "conference_attendance",
-    summary=summary,
-    validators={
-        "forms/conference_request.schema.json": validate_request,
-        "forms/conference_supervisor_review.schema.json": validate_supervisor_review,
-        "forms/conference_overdue_followup.schema.json": validate_overdue_followup,
-        "forms/conference_finance_review.schema.json": validate_finance_review,
-        "forms/conference_ethics_review.schema.json": validate_ethics_review,
-        "forms/conference_senior_approval.schema.json": validate_senior_approval,
-        "forms/conference_trip_registration.schema.json": validate_trip_registration,
-        "forms/conference_security_briefing.schema.json": validate_security_briefing,
-        "forms/conference_trip_report.schema.json": validate_trip_report,
-    },
-    approved=approved,
-    facets=facets,
-    retention="P2Y",
+#: The functions this process's BPMN scripts, conditions and DMN cells call.
+HELPERS = (
+    conference_total_cost,
+    conference_trip_days,
+    conference_travel_authority_number,
+    conference_travel_purpose,
 )
+
+
+def register(glue: GlueRegistry) -> None:
+    """Register this module's script helpers and process glue with `glue`."""
+    for helper in HELPERS:
+        glue.helper(helper)
+    glue.process(
+        "conference_attendance",
+        summary=summary,
+        validators={
+            "forms/conference_request.schema.json": validate_request,
+            "forms/conference_supervisor_review.schema.json": validate_supervisor_review,
+            "forms/conference_overdue_followup.schema.json": validate_overdue_followup,
+            "forms/conference_finance_review.schema.json": validate_finance_review,
+            "forms/conference_ethics_review.schema.json": validate_ethics_review,
+            "forms/conference_senior_approval.schema.json": validate_senior_approval,
+            "forms/conference_trip_registration.schema.json": validate_trip_registration,
+            "forms/conference_security_briefing.schema.json": validate_security_briefing,
+            "forms/conference_trip_report.schema.json": validate_trip_report,
+        },
+        approved=approved,
+        facets=facets,
+        retention="P2Y",
+    )

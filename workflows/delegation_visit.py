@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from engine.glue import glue
+from engine.glue import GlueRegistry
 from workflows.common import (
     Errors,
     check_date_order,
@@ -26,7 +26,6 @@ from workflows.common import (
 MEMBER_FIELDS = ("name", "title", "nationality", "date_of_birth", "passport_number")
 
 
-@glue.helper
 def delegation_members_with_refs(members: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The members, each with a stable `ref` ("M1", "M2", ...) unless it already has one."""
     result = []
@@ -37,14 +36,12 @@ def delegation_members_with_refs(members: Iterable[Mapping[str, Any]]) -> list[d
     return result
 
 
-@glue.helper
 def delegation_max_site_sensitivity(sites: Iterable[Mapping[str, Any]]) -> int:
     """The highest sensitivity level (1-3) among the sites to visit; 1 when none is given."""
     levels = [s.get("sensitivity") for s in sites or []]
     return max([lvl for lvl in levels if isinstance(lvl, int) and not isinstance(lvl, bool)] or [1])
 
 
-@glue.helper
 def screening_record(member: Mapping[str, Any], screening_result: str) -> dict[str, Any]:
     """The screening output for one member: {member_ref, name, result} (no sensitive fields)."""
     return {"member_ref": member.get("ref"), "name": member.get("name"), "result": screening_result}
@@ -54,7 +51,6 @@ def _results_by_ref(screenings: Iterable[Mapping[str, Any]]) -> dict[Any, Any]:
     return {s.get("member_ref"): s.get("result") for s in screenings or []}
 
 
-@glue.helper
 def cleared_delegation_members(
     members: Iterable[Mapping[str, Any]], screenings: Iterable[Mapping[str, Any]]
 ) -> list[dict[str, Any]]:
@@ -63,7 +59,6 @@ def cleared_delegation_members(
     return [dict(m) for m in members or [] if results.get(m.get("ref")) == "cleared"]
 
 
-@glue.helper
 def uncleared_member_names(members: Iterable[Mapping[str, Any]], screenings: Iterable[Mapping[str, Any]]) -> list[str]:
     """Names of the members not cleared (including any without a screening result)."""
     results = _results_by_ref(screenings)
@@ -197,29 +192,43 @@ def facets(data: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-glue.process(
-    "delegation_visit",
-    summary=summary,
-    validators={
-        "forms/delegation_request.schema.json": validate_request,
-        "forms/delegation_host_unit_approval.schema.json": validate_host_unit_approval,
-        "forms/delegation_coordinator_approval.schema.json": validate_itv_approval,
-        "forms/delegation_senior_approval.schema.json": validate_senior_approval,
-        "forms/delegation_protocol.schema.json": validate_protocol,
-        "forms/delegation_post_visit_report.schema.json": validate_post_visit_report,
-    },
-    approved=approved,
-    facets=facets,
-    retention="P2Y",
+#: The functions this process's BPMN scripts, conditions and DMN cells call.
+HELPERS = (
+    delegation_members_with_refs,
+    delegation_max_site_sensitivity,
+    screening_record,
+    cleared_delegation_members,
+    uncleared_member_names,
 )
 
-glue.process(
-    "security_screening",
-    summary=screening_summary,
-    validators={
-        "forms/screening_request.schema.json": validate_screening_request,
-        "forms/screening_review.schema.json": validate_screening_review,
-        "forms/screening_information.schema.json": validate_screening_information,
-    },
-    retention="P2Y",
-)
+
+def register(glue: GlueRegistry) -> None:
+    """Register this module's script helpers and process glue with `glue`."""
+    for helper in HELPERS:
+        glue.helper(helper)
+    glue.process(
+        "delegation_visit",
+        summary=summary,
+        validators={
+            "forms/delegation_request.schema.json": validate_request,
+            "forms/delegation_host_unit_approval.schema.json": validate_host_unit_approval,
+            "forms/delegation_coordinator_approval.schema.json": validate_itv_approval,
+            "forms/delegation_senior_approval.schema.json": validate_senior_approval,
+            "forms/delegation_protocol.schema.json": validate_protocol,
+            "forms/delegation_post_visit_report.schema.json": validate_post_visit_report,
+        },
+        approved=approved,
+        facets=facets,
+        retention="P2Y",
+    )
+
+    glue.process(
+        "security_screening",
+        summary=screening_summary,
+        validators={
+            "forms/screening_request.schema.json": validate_screening_request,
+            "forms/screening_review.schema.json": validate_screening_review,
+            "forms/screening_information.schema.json": validate_screening_information,
+        },
+        retention="P2Y",
+    )

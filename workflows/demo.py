@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
 
-from engine.glue import glue
+from engine.glue import GlueRegistry
 
 EVENTS = [
     ("Interpol General Assembly", "Interpol", "Lyon", "France"),
@@ -55,7 +55,6 @@ def _trip(rng: random.Random, today: str, length: tuple[int, int] = (2, 6)) -> t
     return start.isoformat(), (start + timedelta(days=rng.randint(*length))).isoformat()
 
 
-@glue.sample_start("conference_attendance")
 def conference_request(rng: random.Random, today: str) -> dict[str, Any]:
     """A conference request with costs and funding typical of the office."""
     event, organizer, city, country = rng.choice(EVENTS)
@@ -85,7 +84,6 @@ def conference_request(rng: random.Random, today: str) -> dict[str, Any]:
     }
 
 
-@glue.sample_start("passport_visa")
 def passport_request(rng: random.Random, today: str) -> dict[str, Any]:
     """A passport/visa request, with or without a valid official passport."""
     start, end = _trip(rng, today, (3, 12))
@@ -105,7 +103,6 @@ def passport_request(rng: random.Random, today: str) -> dict[str, Any]:
     }
 
 
-@glue.sample_start("delegation_visit", starters=("liaison_officer",))
 def delegation_request(rng: random.Random, today: str) -> dict[str, Any]:
     """A foreign delegation with two to four members visiting one or two sites."""
     agency, country = rng.choice(AGENCIES)
@@ -134,13 +131,20 @@ def delegation_request(rng: random.Random, today: str) -> dict[str, Any]:
     }
 
 
-@glue.sample_message("passport_issued")
 def passport_issued(correlation: Mapping[str, Any], rng: random.Random) -> dict[str, Any]:
     """The passport authority's notice that a passport was issued."""
     return {**correlation, "passport_number": f"OP{rng.randint(100000, 999999)}", "expiry_date": "2031-06-30"}
 
 
-@glue.sample_message("visa_decision")
 def visa_decision(correlation: Mapping[str, Any], rng: random.Random) -> dict[str, Any]:
     """A mission's visa decision (granted nine times in ten)."""
     return {**correlation, "decision": "granted" if rng.random() < 0.9 else "refused"}
+
+
+def register(glue: GlueRegistry) -> None:
+    """Register the demo samplers with `glue`."""
+    glue.start_sampler("conference_attendance", conference_request)
+    glue.start_sampler("passport_visa", passport_request)
+    glue.start_sampler("delegation_visit", delegation_request, starters=("liaison_officer",))
+    glue.message_sampler("passport_issued", passport_issued)
+    glue.message_sampler("visa_decision", visa_decision)

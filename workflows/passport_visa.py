@@ -12,7 +12,7 @@ import datetime
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from engine.glue import glue
+from engine.glue import GlueRegistry
 from workflows.common import (
     Errors,
     add_months_to,
@@ -32,7 +32,6 @@ VALIDITY_MONTHS_AFTER_RETURN = 6
 RETURN_DAYS_AFTER_TRIP = 5
 
 
-@glue.helper
 def passport_renewal_required(current_passport: Mapping[str, Any] | None, trip_end_date: str) -> bool:
     """True when no valid passport is held or it expires within 6 months of the return date."""
     if not isinstance(current_passport, Mapping) or current_passport.get("held") is not True:
@@ -43,7 +42,6 @@ def passport_renewal_required(current_passport: Mapping[str, Any] | None, trip_e
     return expiry < add_months_to(back, VALIDITY_MONTHS_AFTER_RETURN)
 
 
-@glue.helper
 def passport_return_due_date(trip_end_date: str) -> str:
     """The date the passport is due back at the office: the return date plus 5 days (ISO)."""
     back = parse_date(trip_end_date)
@@ -57,7 +55,6 @@ def _country_key(destination: Any) -> str:
     return str(destination or "").strip().lower()
 
 
-@glue.helper
 def destinations_requiring_visa(visa_requirements: Iterable[Mapping[str, Any]]) -> list[str]:
     """Destinations whose visa_requirement record (from the DMN table) says a visa is required.
 
@@ -75,7 +72,6 @@ def destinations_requiring_visa(visa_requirements: Iterable[Mapping[str, Any]]) 
     return seen
 
 
-@glue.helper
 def manual_passport_issuance(application_ref: str, passport_number: str, expiry_date: str) -> dict[str, Any]:
     """A passport_issued record for an issuance the officer recorded by hand (same shape as the message)."""
     return {
@@ -86,7 +82,6 @@ def manual_passport_issuance(application_ref: str, passport_number: str, expiry_
     }
 
 
-@glue.helper
 def passport_record_from_issuance(passport_issued: Mapping[str, Any]) -> dict[str, Any]:
     """The current_passport record {held, number, expiry} for a newly issued passport."""
     return {
@@ -96,13 +91,11 @@ def passport_record_from_issuance(passport_issued: Mapping[str, Any]) -> dict[st
     }
 
 
-@glue.helper
 def manual_visa_decision(visa_ref: str, decision: str) -> dict[str, Any]:
     """A visa_decision record for a decision the officer recorded by hand (same shape as the message)."""
     return {"visa_ref": visa_ref, "decision": decision, "source": "officer"}
 
 
-@glue.helper
 def visa_result_record(visa_destination: str, visa_ref: str, visa_decision: Mapping[str, Any]) -> dict[str, Any]:
     """One visa instance's outcome: {destination, visa_ref, decision} with decision granted or refused."""
     decision = str(visa_decision.get("decision", "")).strip().lower()
@@ -111,7 +104,6 @@ def visa_result_record(visa_destination: str, visa_ref: str, visa_decision: Mapp
     return {"destination": visa_destination, "visa_ref": visa_ref, "decision": decision}
 
 
-@glue.helper
 def refused_visa_destinations(visa_results: Iterable[Mapping[str, Any]]) -> list[str]:
     """Destinations whose visa was refused."""
     return [r.get("destination", "") for r in visa_results or [] if r.get("decision") == "refused"]
@@ -215,18 +207,35 @@ def facets(data: Mapping[str, Any]) -> dict[str, Any]:
     return {"country": first, "starts_on": data.get("trip_start_date"), "ends_on": data.get("trip_end_date")}
 
 
-glue.process(
-    "passport_visa",
-    summary=summary,
-    validators={
-        "forms/passport_visa_request.schema.json": validate_request,
-        "forms/passport_follow_up.schema.json": validate_passport_follow_up,
-        "forms/visa_follow_up.schema.json": validate_visa_follow_up,
-        "forms/passport_sign_out.schema.json": validate_sign_out,
-        "forms/passport_return_reminder.schema.json": validate_return_reminder,
-        "forms/passport_custody_escalation.schema.json": validate_custody_escalation,
-        "forms/passport_return.schema.json": validate_return,
-    },
-    facets=facets,
-    retention="P2Y",
+#: The functions this process's BPMN scripts, conditions and DMN cells call.
+HELPERS = (
+    passport_renewal_required,
+    passport_return_due_date,
+    destinations_requiring_visa,
+    manual_passport_issuance,
+    passport_record_from_issuance,
+    manual_visa_decision,
+    visa_result_record,
+    refused_visa_destinations,
 )
+
+
+def register(glue: GlueRegistry) -> None:
+    """Register this module's script helpers and process glue with `glue`."""
+    for helper in HELPERS:
+        glue.helper(helper)
+    glue.process(
+        "passport_visa",
+        summary=summary,
+        validators={
+            "forms/passport_visa_request.schema.json": validate_request,
+            "forms/passport_follow_up.schema.json": validate_passport_follow_up,
+            "forms/visa_follow_up.schema.json": validate_visa_follow_up,
+            "forms/passport_sign_out.schema.json": validate_sign_out,
+            "forms/passport_return_reminder.schema.json": validate_return_reminder,
+            "forms/passport_custody_escalation.schema.json": validate_custody_escalation,
+            "forms/passport_return.schema.json": validate_return,
+        },
+        facets=facets,
+        retention="P2Y",
+    )

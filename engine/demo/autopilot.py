@@ -4,7 +4,7 @@ Used by `waypoint demo-data` (realistic requests in every state) and by benchmar
 submission is built from the form itself: decisions follow a policy ("approve" most of the
 time, sometimes "reject" or "return"), required fields get plausible values, and comment
 fields are always filled so a refusal carries its reason. Start data and message payloads
-come from samplers the process modules register (`glue.sample(...)`).
+come from samplers the process modules register (`glue.start_sampler`, `glue.message_sampler`).
 """
 
 from __future__ import annotations

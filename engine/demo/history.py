@@ -29,12 +29,13 @@ OFFICE_ROLES = ("finance", "ethics", "itv_coordinator", "passport_officer", "sec
 
 
 def generate(
-    db: Database, requests: int, *, now: datetime, days: int = 180, seed: int = 42, office_tz: str = "America/Toronto"
+    db: Database, app_engine: Engine, requests: int, *, now: datetime, days: int = 180, seed: int = 42
 ) -> Counter:
-    """Create `requests` requests spread over the `days` before `now`; return counts by status."""
+    """Create `requests` requests spread over the `days` before `now`, with the glue and key of
+    `app_engine` on a clock of their own; return counts by status."""
     rng = random.Random(seed)
     clock = ManualClock(now - timedelta(days=days))
-    engine = Engine(clock=clock, office_tz=office_tz)
+    engine = app_engine.derive(clock=clock)
     pilot = Autopilot(engine, rng)
     with db.reading() as s:
         keys = [k for k in sorted(engine.glue.start_samplers) if _deployed(s, k)]

@@ -42,7 +42,7 @@ from engine.db import Database
 from engine.definitions import NS, ParsedSources, SourceSet, parse_sources
 from engine.demo.people import seed_demo_users
 from engine.errors import DefinitionError, ValidationFailed, WaypointError
-from engine.mail import notifications
+from engine.mail.compose import MailConfig
 from engine.models import Base, ProcessInstance, TaskRecord, User
 from engine.queries.tasks import open_task_rows
 from engine.runtime import Engine
@@ -141,9 +141,10 @@ class SimulationResult:
 class Simulator:
     """Runs scenarios of one process against one set of files (checked and parsed once)."""
 
-    def __init__(self, sources: SourceSet, key: str, office_tz: str = "America/Toronto"):
-        self.engine = Engine(clock=ManualClock(DEFAULT_START), office_tz=office_tz)  # its own clock and cache
-        notifications.with_config(self.engine, enabled=False)  # a simulation writes no email
+    def __init__(self, sources: SourceSet, key: str, engine: Engine):
+        """Simulate with the glue, key and time zone of `engine`, on a clock and spec cache of its own
+        and without writing email."""
+        self.engine = engine.derive(clock=ManualClock(DEFAULT_START), mail=MailConfig(enabled=False))
         findings = self.engine.check(sources)
         if findings:
             raise DefinitionError("files_fail_check", findings)
@@ -389,12 +390,12 @@ def expectation_failures(expect: Mapping[str, Any], result: SimulationResult) ->
 
 
 def run_scenarios(
-    sources: SourceSet, text: str, path: str, default_key: str, names: Sequence[str], office_tz: str
+    sources: SourceSet, text: str, path: str, default_key: str, names: Sequence[str], engine: Engine
 ) -> list[SimulationResult]:
     """Run the scenario file `text` at `path` (only the scenarios `names`) for its process, else `default_key`."""
     key, scenarios = parse_scenarios(text, path)
     unknown = sorted(set(names) - {s.name for s in scenarios})
     if unknown:
         raise DefinitionError("no_such_scenarios", names=", ".join(repr(u) for u in unknown), path=path)
-    simulator = Simulator(sources, key or default_key, office_tz)
+    simulator = Simulator(sources, key or default_key, engine)
     return [simulator.run(s) for s in scenarios if not names or s.name in names]

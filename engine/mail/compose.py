@@ -1,7 +1,9 @@
 """Emails about tasks: mail settings, who receives a task's email, rendering with signed links, the outbox.
 
 `MailConfig` holds what writing an email needs (links, signing key, office time zone, reply
-domain); `configure(engine, config)` sets it for an engine, else it comes from the environment.
+domain); it is built once from `Settings` by the composition root. `MailContext` is what the
+engine hands the mail code below it: that configuration, a spec lookup and the approval rule,
+so nothing here needs the `Engine` itself.
 `send_task_email` renders one of the task emails (new task, reminder, escalation) for one person,
 with Approve/Reject links and a reply address when the task's form takes a one-word decision,
 and queues it in the outbox in the caller's transaction.
@@ -9,25 +11,21 @@ and queues it in the outbox in the caller's transaction.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
-from weakref import WeakKeyDictionary
 
 from sqlalchemy.orm import Session, lazyload
 
 from engine.config import DEFAULT_SECRET_KEY, Settings
+from engine.definitions import ParsedDefinition, element_properties
 from engine.forms import decision_form
 from engine.mail import bodies, outbox
 from engine.mail.links import mint, mint_reply
-from engine.models import OutboxMessage, TaskRecord, User
+from engine.models import OutboxMessage, ProcessDefinition, ProcessInstance, TaskRecord, User
 from engine.users import users_with_role
-
-if TYPE_CHECKING:
-    from engine.runtime import Engine
 
 
 @dataclass(frozen=True)
@@ -46,18 +44,17 @@ class MailConfig:
     enabled: bool = True
 
     @classmethod
-    def from_settings(cls, settings: Settings, env: Mapping[str, str] | None = None) -> MailConfig:
-        """From `Settings` plus `WAYPOINT_MAIL_REPLY_DOMAIN`, `_EMAIL_TOKEN_DAYS`, `_DIGEST_HOUR`, `_EMAILS`."""
-        e = os.environ if env is None else env
+    def from_settings(cls, settings: Settings) -> MailConfig:
+        """The mail part of `settings` (read once, by the composition root)."""
         return cls(
             base_url=settings.base_url,
             secret_key=settings.secret_key,
             timezone=settings.timezone,
             sender=settings.smtp.sender,
-            reply_domain=e.get("WAYPOINT_MAIL_REPLY_DOMAIN") or None,
-            token_ttl=timedelta(days=float(e.get("WAYPOINT_EMAIL_TOKEN_DAYS", "7"))),
-            digest_hour=int(e.get("WAYPOINT_DIGEST_HOUR", "7")),
-            enabled=e.get("WAYPOINT_EMAILS", "on").strip().lower() not in ("0", "off", "false", "no"),
+            reply_domain=settings.mail.reply_domain,
+            token_ttl=timedelta(days=settings.mail.token_days),
+            digest_hour=settings.mail.digest_hour,
+            enabled=settings.mail.enabled,
         )
 
     @property
@@ -66,25 +63,27 @@ class MailConfig:
         return urlsplit(self.base_url).hostname or "waypoint.invalid"
 
 
-_configs: WeakKeyDictionary[Any, MailConfig] = WeakKeyDictionary()
+#: The parsed definition (spec and forms) of a stored process version.
+SpecLookup = Callable[[Session, ProcessDefinition], ParsedDefinition]
+#: Whether a request of a process (key, data) counts as approved (the process's glue says).
+ApprovalRule = Callable[[str, Mapping[str, Any]], bool]
 
 
-def configure(engine: Engine, config: MailConfig) -> None:
-    """Use `config` for the emails `engine`'s actions write (default: from the environment)."""
-    _configs[engine] = config
+@dataclass
+class MailContext:
+    """What the mail code needs from the engine, built once by it (the config may be swapped by tests)."""
 
+    config: MailConfig
+    spec: SpecLookup
+    is_approved: ApprovalRule
 
-def config_for(engine: Engine) -> MailConfig:
-    """The mail configuration of `engine` (unless configured: read from the environment, each time)."""
-    found = _configs.get(engine)
-    return found if found is not None else MailConfig.from_settings(Settings.from_env())
+    def definition_of(self, session: Session, instance: ProcessInstance) -> ParsedDefinition:
+        """The parsed definition `instance` runs on."""
+        return self.spec(session, instance.definition)
 
-
-def with_config(engine: Engine, **changes: Any) -> MailConfig:
-    """Configure `engine` with its current mail configuration changed by `changes` (tests, CLI)."""
-    config = replace(config_for(engine), **changes)
-    configure(engine, config)
-    return config
+    def properties(self, session: Session, row: TaskRecord) -> dict[str, str]:
+        """The `spiffworkflow:properties` of the task's element."""
+        return element_properties(self.definition_of(session, row.instance), row.element_id)
 
 
 # --- who gets what ------------------------------------------------------------------------------
@@ -114,17 +113,17 @@ def task_name(row: TaskRecord, props: Mapping[str, str], lang: str) -> str:
 
 def task_context(
     session: Session,
-    engine: Engine,
-    config: MailConfig,
+    mail: MailContext,
     row: TaskRecord,
     user: User,
     props: Mapping[str, str],
     now: datetime,
 ) -> tuple[dict[str, Any], str | None]:
     """Template context for an email about `row` to `user`, and its Reply-To address (or None)."""
+    config = mail.config
     lang = bodies.language_of(user.language)
     instance = row.instance
-    parsed = engine.definition_for(session, instance)
+    parsed = mail.definition_of(session, instance)
     form = decision_form(parsed.form(row.form))
     links: dict[str, str | None] = {"approve_url": None, "reject_url": None}
     for verb in ("approve", "reject"):
@@ -156,8 +155,7 @@ def task_context(
 
 def send_task_email(
     session: Session,
-    engine: Engine,
-    config: MailConfig,
+    mail: MailContext,
     kind: str,
     row: TaskRecord,
     user: User,
@@ -166,7 +164,7 @@ def send_task_email(
     **extra: Any,
 ) -> OutboxMessage:
     """Queue the `kind` email (new_task, reminder, escalation) about `row` for `user`."""
-    context, reply_to = task_context(session, engine, config, row, user, props, now)
+    context, reply_to = task_context(session, mail, row, user, props, now)
     rendered = bodies.render(kind, user.language, {**context, **extra})
     return outbox.enqueue(
         session,
@@ -182,7 +180,7 @@ def send_task_email(
         html=rendered.html,
         reply_to=reply_to,
         headers={"Auto-Submitted": "auto-generated"},
-        domain=config.domain,
+        domain=mail.config.domain,
     )
 
 

@@ -1,7 +1,8 @@
 """Calendar invitations (ICS) for approved conference trips and delegation visits.
 
 `CALENDAR_RULES` says, per process key, what its calendar entry says; whether an instance
-counts as approved comes from the process's glue (`glue.process(..., approved=...)`).
+counts as approved comes from the process's glue (`glue.process(..., approved=...)`), through the
+engine's `MailContext`.
 `send_calendar_invitations` runs after every save of such an instance and queues, once per
 instance and person, an email to the requester with an all-day `METHOD:REQUEST` event from `start_date` to `end_date`.
 """
@@ -15,9 +16,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from engine.glue import GlueRegistry
 from engine.mail import bodies, outbox
-from engine.mail.compose import MailConfig, send_plain
+from engine.mail.compose import MailContext, send_plain
 from engine.models import ProcessInstance
 
 
@@ -58,14 +58,13 @@ def _day(value: Any) -> date | None:
         return None
 
 
-def send_calendar_invitations(
-    session: Session, config: MailConfig, instance: ProcessInstance, now: datetime, glue: GlueRegistry
-) -> int:
+def send_calendar_invitations(session: Session, mail: MailContext, instance: ProcessInstance, now: datetime) -> int:
     """Queue the calendar invitation of an approved trip or visit, once per instance and person."""
     rule = CALENDAR_RULES.get(instance.process_key)
     data = instance.data or {}
-    if rule is None or not glue.is_approved(instance.process_key, data):
+    if rule is None or not mail.is_approved(instance.process_key, data):
         return 0
+    config = mail.config
     start, end = _day(data.get("start_date")), _day(data.get("end_date"))
     user = instance.started_by
     if start is None or user is None or not user.email or not user.active:

@@ -3,9 +3,10 @@
 `after_save` runs at the end of every engine action that saves an instance, in its transaction:
 it drops the timers of tasks that closed, gives each newly offered task a reminder timer (at its
 due time) and, when the task has `escalateAfter`, an escalation timer, writes the new-task emails
-to the outbox (engine/messages.py), and the calendar invitation once a trip or visit is approved
-(engine/invitations.py). The worker later fires the timers through `fire_reminder` and
-`fire_escalation`, under its lease (engine/scheduler.py).
+to the outbox (engine/mail/compose.py), and the calendar invitation once a trip or visit is approved
+(engine/mail/invitations.py). The worker later fires the timers through `fire_reminder` and
+`fire_escalation`, under its lease (engine/worker/loop.py). Everything here gets the engine's
+`MailContext` (configuration, spec lookup, approval rule), never the `Engine`.
 
 Task properties (docs/modelling.md): `dueIn` (first reminder), `reminderEvery` (default `P1D`),
 `escalateAfter` (from creation), `escalateTo` (a role: the task moves to that role's queue) or
@@ -24,24 +25,13 @@ from sqlalchemy.orm import Session, joinedload
 
 from engine.definitions import ParsedDefinition, element_properties
 from engine.locking import record_change
-from engine.mail.compose import (
-    MailConfig,
-    config_for,
-    configure,
-    send_task_email,
-    task_recipients,
-    with_config,
-)
+from engine.mail.compose import MailContext, send_task_email, task_recipients
 from engine.mail.invitations import send_calendar_invitations
 from engine.models import ProcessInstance, TaskRecord, Timer, User
 from engine.taskindex import TASK_ESCALATION, TASK_REMINDER, due_after, task_properties
 
 if TYPE_CHECKING:
     from SpiffWorkflow.bpmn import BpmnWorkflow
-
-    from engine.runtime import Engine
-
-__all__ = ["MailConfig", "after_save", "config_for", "configure", "fire_escalation", "fire_reminder", "with_config"]
 
 DEFAULT_REMINDER_EVERY = "P1D"
 SYSTEM_ACTOR = "system"
@@ -50,7 +40,7 @@ SYSTEM_ACTOR = "system"
 # --- the hook in Engine._save --------------------------------------------------------------------
 def after_save(
     session: Session,
-    engine: Engine,
+    mail: MailContext,
     instance: ProcessInstance,
     parsed: ParsedDefinition,
     wf: BpmnWorkflow,
@@ -67,12 +57,11 @@ def after_save(
     if instance.status == "running":
         for row in created:
             schedule_task_timers(session, row, props[row.id])
-    config = config_for(engine)
-    if config.enabled:
+    if mail.config.enabled:
         for row in created:
             for user in task_recipients(session, row):
-                send_task_email(session, engine, config, "new_task", row, user, props[row.id], now)
-        send_calendar_invitations(session, config, instance, now, engine.glue)
+                send_task_email(session, mail, "new_task", row, user, props[row.id], now)
+        send_calendar_invitations(session, mail, instance, now)
     session.flush()
 
 
@@ -148,34 +137,33 @@ def next_reminder(due: datetime, every: str | None, now: datetime) -> datetime:
     return due + gap * (missed + 1)
 
 
-def fire_reminder(session: Session, engine: Engine, timer: Timer, now: datetime) -> int:
+def fire_reminder(session: Session, mail: MailContext, timer: Timer, now: datetime) -> int:
     """Send the reminder of an open task and move its timer to the next one; returns emails queued."""
     row = _open_task_of(session, timer)
     if row is None:
         session.delete(timer)
         return 0
-    props = element_properties(engine.definition_for(session, row.instance), row.element_id)
-    config = config_for(engine)
+    props = mail.properties(session, row)
     sent = 0
-    if config.enabled:
+    if mail.config.enabled:
         for user in task_recipients(session, row):
-            send_task_email(session, engine, config, "reminder", row, user, props, now)
+            send_task_email(session, mail, "reminder", row, user, props, now)
             sent += 1
     timer.due_at = next_reminder(timer.due_at, props.get("reminderEvery"), now)
     timer.attempts, timer.last_error, timer.lease_owner, timer.lease_until = 0, None, None, None
     return sent
 
 
-def escalation_reassigns(session: Session, engine: Engine, timer: Timer) -> bool:
+def escalation_reassigns(session: Session, mail: MailContext, timer: Timer) -> bool:
     """True when firing this escalation changes the task's holder (so it must lock the instance)."""
     row = session.get(TaskRecord, timer.task_id)
     if row is None or row.status != "ready":
         return False
-    props = element_properties(engine.definition_for(session, row.instance), row.element_id)
+    props = mail.properties(session, row)
     return bool(props.get("escalateTo")) or props.get("reassignOnEscalation", "").strip().lower() == "true"
 
 
-def fire_escalation(session: Session, engine: Engine, timer: Timer, now: datetime) -> int:
+def fire_escalation(session: Session, mail: MailContext, timer: Timer, now: datetime) -> int:
     """Notify the next level about an overdue task and reassign it if the process says so; emails queued.
 
     A reassignment is recorded under the instance lock (the worker holds it already, taken
@@ -185,7 +173,7 @@ def fire_escalation(session: Session, engine: Engine, timer: Timer, now: datetim
     session.delete(timer)  # an escalation happens once
     if row is None:
         return 0
-    props = element_properties(engine.definition_for(session, row.instance), row.element_id)
+    props = mail.properties(session, row)
     target = escalation_target(session, row)
     previous = row.claimed_by or row.assignee
     role = (props.get("escalateTo") or "").strip()
@@ -210,24 +198,21 @@ def fire_escalation(session: Session, engine: Engine, timer: Timer, now: datetim
                 "to": target.username if target is not None and not role else None,
             },
         )
-    config = config_for(engine)
-    if not config.enabled:
+    if not mail.config.enabled:
         return 0
     people = {u.id: u for u in task_recipients(session, row)} if reassigned else {}
     if target is not None and target.email and target.active:
         people.setdefault(target.id, target)
     extra = {"escalated_from": previous.display_name if previous is not None else "", "reassigned": reassigned}
     for user in people.values():
-        send_task_email(session, engine, config, "escalation", row, user, props, now, **extra)
+        send_task_email(session, mail, "escalation", row, user, props, now, **extra)
     return len(people)
 
 
-def task_reassigned(session: Session, engine: Engine, row: TaskRecord, target: User | None) -> None:
+def task_reassigned(session: Session, mail: MailContext, row: TaskRecord, target: User | None, now: datetime) -> None:
     """Tell the new holder (or the queue) about a reassigned task, as for a new task."""
-    config = config_for(engine)
-    if not config.enabled:
+    if not mail.config.enabled:
         return
-    props = element_properties(engine.definition_for(session, row.instance), row.element_id)
-    now = engine.clock.now()
+    props = mail.properties(session, row)
     for user in [target] if target is not None else task_recipients(session, row):
-        send_task_email(session, engine, config, "new_task", row, user, props, now)
+        send_task_email(session, mail, "new_task", row, user, props, now)

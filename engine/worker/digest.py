@@ -9,7 +9,7 @@ the rest.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -18,19 +18,16 @@ from sqlalchemy.orm import Session
 
 from engine.definitions import element_properties
 from engine.mail import bodies, outbox
-from engine.mail.compose import MailConfig, config_for, send_plain
+from engine.mail.compose import MailContext, send_plain
 from engine.mail.links import ActionToken, TokenRejected, is_used, mint, redeem
 from engine.models import ProcessDefinition, ProcessInstance, TaskRecord, User
-
-if TYPE_CHECKING:
-    from engine.runtime import Engine
 
 DIGEST_LIMIT = 50
 
 
-def send_digests(session: Session, engine: Engine, now: datetime) -> int:
+def send_digests(session: Session, mail: MailContext, now: datetime) -> int:
     """One email per person with waiting work (unless they opted out), oldest task first; returns count."""
-    config = config_for(engine)
+    config = mail.config
     if not config.enabled:
         return 0
     people = {
@@ -69,7 +66,7 @@ def send_digests(session: Session, engine: Engine, now: datetime) -> int:
             config.secret_key, user_id=user.id, task_id=None, action="digest_off", now=now, ttl=timedelta(days=30)
         )
         context = {
-            "items": [_digest_item(session, engine, config, row, user, now, names) for row in rows],
+            "items": [_digest_item(session, mail, row, user, now, names) for row in rows],
             "total": totals[user_id],
             "more": totals[user_id] - len(rows),
             "inbox_url": f"{config.base_url}/inbox",
@@ -102,8 +99,7 @@ _WAITING = (
 
 def _digest_item(
     session: Session,
-    engine: Engine,
-    config: MailConfig,
+    mail: MailContext,
     row: Row,
     user: User,
     now: datetime,
@@ -112,14 +108,14 @@ def _digest_item(
     key = (row.definition_id, row.element_id)
     if key not in cache:
         definition = session.get(ProcessDefinition, row.definition_id)
-        cache[key] = element_properties(engine.specs.get(session, definition), row.element_id) if definition else {}
+        cache[key] = element_properties(mail.spec(session, definition), row.element_id) if definition else {}
     lang = bodies.language_of(user.language)
     return {
         "name": (cache[key].get("name_fr") or row.name) if lang == "fr" else row.name,
         "summary": row.summary or "",
-        "due": bodies.format_datetime(row.due_at, lang, config.timezone),
+        "due": bodies.format_datetime(row.due_at, lang, mail.config.timezone),
         "overdue": row.due_at is not None and row.due_at <= now,
-        "url": f"{config.base_url}/tasks/{row.id}",
+        "url": f"{mail.config.base_url}/tasks/{row.id}",
     }
 
 

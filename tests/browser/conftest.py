@@ -17,6 +17,7 @@ from werkzeug.serving import make_server
 
 from engine import Database, Engine, ManualClock
 from engine.demo.people import DEMO_PASSWORD, seed_demo_users
+from tests.conftest import make_engine
 from web import create_app
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -57,7 +58,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     db = Database(f"sqlite:///{folder / 'waypoint.db'}")
     db.upgrade()
     clock = ManualClock()
-    engine = Engine(clock=clock)
+    engine = make_engine(clock=clock)
     with db.transaction() as s:
         seed_demo_users(s, clock.now(), password=DEMO_PASSWORD)
         engine.deploy(s, [ROOT / "bpmn"])

@@ -20,10 +20,11 @@ import pytest
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from engine import Database, Engine, ManualClock
+from engine import Database, ManualClock
 from engine.demo.people import DEMO_PASSWORD, seed_demo_users
 from engine.models import ProcessInstance
 from tests.browser.conftest import CHROMIUM, ROOT, Live, screenshot
+from tests.conftest import make_engine
 from web import create_app
 
 pytestmark = pytest.mark.browser
@@ -39,7 +40,7 @@ def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     db = Database(f"sqlite:///{folder / 'waypoint.db'}")
     db.upgrade()
     clock = ManualClock()
-    engine = Engine(clock=clock)
+    engine = make_engine(clock=clock)
     with db.transaction() as s:
         seed_demo_users(s, clock.now(), password=DEMO_PASSWORD)
         engine.deploy(s, [ROOT / "bpmn"], deployed_by="admin")

@@ -15,6 +15,7 @@ from engine import DefinitionError
 from engine.definitions import read_sources
 from engine.designer.simulate import Simulator, parse_scenarios
 from engine.models import ProcessInstance
+from tests.conftest import make_engine
 from tests.designer.conftest import BPMN, conference
 
 SCENARIO_FILES = sorted((BPMN / "scenarios").glob("*.json"))
@@ -27,7 +28,7 @@ CASES = [
 
 @cache
 def simulator(key: str) -> Simulator:
-    return Simulator(read_sources([BPMN / f"{key}.bpmn"]), key)
+    return Simulator(read_sources([BPMN / f"{key}.bpmn"]), key, make_engine())
 
 
 def scenario(key: str, name: str):
@@ -114,7 +115,7 @@ def test_malformed_scenario_files_are_refused_clearly(text, words):
 def test_a_draft_that_fails_the_check_is_not_simulated():
     broken = conference(**{"conference_attendance.bpmn": ('name="Supervisor"', 'name="Astronauts"')})
     with pytest.raises(DefinitionError) as refused:
-        Simulator(broken, "conference_attendance")
+        Simulator(broken, "conference_attendance", make_engine())
     assert any("Astronauts" in f["message"] for f in refused.value.findings)
 
 

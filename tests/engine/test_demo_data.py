@@ -14,7 +14,7 @@ def test_generates_requests_in_many_states(people, engine):
     db = people
     with db.transaction() as s:
         engine.deploy(s, [ROOT / "bpmn"])
-    outcome = generate(db, 60, now=engine.clock.now(), days=120, seed=7)
+    outcome = generate(db, engine, 60, now=engine.clock.now(), days=120, seed=7)
     assert sum(outcome.values()) == 60 and outcome["refused at start"] == 0
     with db.reading() as s:
         statuses = dict(s.execute(select(ProcessInstance.status, func.count()).group_by(ProcessInstance.status)).all())

@@ -8,12 +8,12 @@ import json
 import pytest
 from sqlalchemy import text
 
-from engine import Engine, PermissionDenied, task_drafts
+from engine import PermissionDenied, task_drafts
 from engine.models import AuditEvent, ProcessInstance, TaskDraft, TaskRecord
 from engine.privacy import DataKeyError, Keyring
 from engine.privacy_records import access_log, retention_due, rotate_keys, run_retention, subject_export, subject_rows
 from engine.users import get_user
-from tests.conftest import ROOT
+from tests.conftest import ROOT, make_engine
 
 VISIT = {
     "agency": "Bundeskriminalamt",
@@ -85,7 +85,7 @@ def test_wrong_or_missing_key_never_decrypts(visit, clock):
         (Keyring.new_key("test"), "does not decrypt"),
         (Keyring.new_key("other"), "does not hold"),
     ]:
-        stranger = Engine(clock=clock, data_key=key)
+        stranger = make_engine(clock=clock, data_key=key)
         with db.reading() as s, pytest.raises(DataKeyError, match=message):
             stranger.clear_data(s.get(ProcessInstance, iid))
 
@@ -151,8 +151,8 @@ def test_key_rotation_reencrypts_without_loss(visit, engine, clock):
     with db.transaction() as s:  # a value stored in clear before its field was classified
         instance = s.get(ProcessInstance, iid)
         instance.data = {**instance.data, "passport_issued": {"passport_number": "LEGACY123"}}
-    old = Engine(clock=clock)
-    rotated = Engine(clock=clock, data_key=f"{Keyring.new_key('k2')},{old.vault._key_text}")
+    old = make_engine(clock=clock)
+    rotated = make_engine(clock=clock, data_key=f"{Keyring.new_key('k2')},{old.vault._key_text}")
     assert rotate_keys(db, rotated) == 1
     assert rotate_keys(db, rotated) == 0  # nothing left to do
     stored = raw_rows(db) + every_draft(db)

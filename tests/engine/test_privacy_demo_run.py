@@ -50,7 +50,7 @@ def test_a_demo_run_keeps_passport_numbers_and_birth_dates_out_of_clear_text(peo
     caplog.set_level(logging.DEBUG)
     with db.transaction() as s:
         engine.deploy(s, [ROOT / "bpmn"])
-    generate(db, 40, now=clock.now(), days=90, seed=7)
+    generate(db, engine, 40, now=clock.now(), days=90, seed=7)
     clock.set(clock.now() + timedelta(days=1))
 
     with db.transaction() as s:  # a security officer's half-filled screening review, saved as a draft

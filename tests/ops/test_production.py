@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from engine import Database, Engine
+from engine import Database
 from engine.demo.people import seed_demo_users
-from tests.conftest import FIXTURES, PG_ADMIN_URL, _postgres_problem
+from tests.conftest import FIXTURES, PG_ADMIN_URL, _postgres_problem, make_engine
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -74,7 +74,7 @@ def pg_url():
 def test_two_gunicorn_workers_and_two_scheduler_workers(pg_url, tmp_path):
     db = Database(pg_url)
     db.upgrade()
-    engine = Engine()
+    engine = make_engine()
     with db.transaction() as s:
         seed_demo_users(s, engine.clock.now(), password="pw")
         engine.deploy(s, [FIXTURES / "small"])

@@ -14,15 +14,16 @@ import sys
 
 from sqlalchemy import event, select
 
-from engine import Database, Engine
+from engine import Database
 from engine.models import MessageSubscription
+from tests.conftest import make_engine
 from tests.reliability.harness import MESSAGE, ready_tasks, worker_users
 
 
 def main() -> None:
     url, kill_at = sys.argv[1], int(sys.argv[2])
     db = Database(url)
-    engine = Engine()
+    engine = make_engine()
     people = worker_users(0)
     count = 0
 

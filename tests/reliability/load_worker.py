@@ -11,14 +11,15 @@ import json
 import random
 import sys
 
-from engine import Database, Engine
+from engine import Database
+from tests.conftest import make_engine
 from tests.reliability.harness import OpLog, random_operation
 
 
 def main() -> None:
     url, worker, seed, ops, ids = sys.argv[1:6]
     db = Database(url)
-    engine = Engine()
+    engine = make_engine()
     pool = [int(i) for i in ids.split(",")]
     rng = random.Random(int(seed))
     log = OpLog()

@@ -18,6 +18,7 @@ from typing import Any
 from SpiffWorkflow.util.task import TaskState
 
 from engine.definitions import ParsedDefinition, build_parsed
+from tests.conftest import make_engine
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "stored_states.json.gz"
 
@@ -45,7 +46,7 @@ def parsed_from_fixture(fixture: dict, key: str) -> ParsedDefinition:
 def generate(per_process: int = 10) -> dict:
     from sqlalchemy import select
 
-    from engine import Database, Engine, ManualClock
+    from engine import Database, ManualClock
     from engine.demo.people import seed_demo_users
     from engine.models import ProcessInstance
     from engine.serialization import SERIALIZER_VERSION, load
@@ -56,7 +57,7 @@ def generate(per_process: int = 10) -> dict:
         db = Database(f"sqlite:///{tmp}/states.db")
         db.upgrade()
         clock = ManualClock()
-        engine = Engine(clock=clock)
+        engine = make_engine(clock=clock)
         with db.transaction() as s:
             seed_demo_users(s, clock.now(), password=None)
             engine.deploy(s, [ROOT / "bpmn"])

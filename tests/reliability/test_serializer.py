@@ -18,9 +18,9 @@ import re
 import pytest
 from SpiffWorkflow.util.task import TaskState
 
-from engine import Engine
 from engine.models import ProcessInstance
 from engine.serialization import SERIALIZER_VERSION, dump, load
+from tests.conftest import make_engine
 from tests.reliability.explore import STRATEGIES, Explorer
 from tests.reliability.harness import ROOT, check_consistency
 from tests.reliability.states import FIXTURE, parsed_from_fixture, read_fixture, summary
@@ -40,7 +40,7 @@ def tree(wf) -> list[tuple]:
 def round_trips(db, engine, clock) -> None:
     with db.transaction() as s:
         engine.deploy(s, [ROOT / "bpmn"])
-    restarted = Engine(clock=clock)  # its own spec cache: parses the stored definition files again
+    restarted = make_engine(clock=clock)  # its own spec cache: parses the stored definition files again
     seen: set[str] = set()
     visits = {"states": 0}
 
@@ -99,7 +99,7 @@ def test_stored_fixture_keeps_loading():
     """States stored by this serializer version load and say what they said when stored."""
     fixture = read_fixture()
     assert fixture["states"], f"{FIXTURE} is empty"
-    engine = Engine()
+    engine = make_engine()
     parsed = {key: parsed_from_fixture(fixture, key) for key in fixture["definitions"]}
     for key, definition in fixture["definitions"].items():
         assert parsed[key].content_hash == definition["content_hash"], key
@@ -142,7 +142,7 @@ def test_fixture_workflows_still_run(engine):
 )
 def test_first_round_trip_is_byte_identical():
     fixture = read_fixture()
-    engine = Engine()
+    engine = make_engine()
     parsed = {key: parsed_from_fixture(fixture, key) for key in fixture["definitions"]}
     differ = [
         n

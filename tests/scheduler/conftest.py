@@ -15,7 +15,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from engine.config import SmtpSettings
-from engine.mail.notifications import MailConfig, configure
+from engine.mail.compose import MailConfig
 from engine.models import OutboxMessage, TaskRecord
 from engine.worker.loop import Worker, WorkerSettings
 
@@ -82,7 +82,7 @@ def mail_config(engine) -> MailConfig:
     config = MailConfig(
         base_url=BASE_URL, secret_key=SECRET, timezone="America/Toronto", sender=SENDER, reply_domain=REPLY_DOMAIN
     )
-    configure(engine, config)
+    engine.mail.config = config
     return config
 
 

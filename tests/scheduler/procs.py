@@ -8,13 +8,16 @@ from pathlib import Path
 
 from engine import Database, Engine, ManualClock
 from engine.config import SmtpSettings
-from engine.mail.notifications import MailConfig, configure
+from engine.mail.compose import MailConfig
 from engine.worker.loop import Worker, WorkerSettings
+from tests.conftest import make_engine
 
 
 def _worker(url: str, now: str, owner: str, smtp_port: int, batch: int) -> Worker:
-    engine = Engine(clock=ManualClock(datetime.fromisoformat(now)))
-    configure(engine, MailConfig(base_url="http://waypoint.test", secret_key="scheduler-test-secret"))
+    engine = make_engine(
+        clock=ManualClock(datetime.fromisoformat(now)),
+        mail=MailConfig(base_url="http://waypoint.test", secret_key="scheduler-test-secret"),
+    )
     smtp = SmtpSettings(host="127.0.0.1", port=smtp_port, sender="waypoint@waypoint.test", timeout=5)
     return Worker(
         Database(url), engine, smtp=smtp, owner=owner, settings=WorkerSettings(batch=batch, email_batch=batch)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 
-from engine.glue import ProcessGlue, load_workflows
-from engine.mail import notifications
+import workflows
+from engine.glue import ProcessGlue
 from engine.mail.invitations import CALENDAR_RULES, CalendarRule
 from engine.mail.notifications import next_reminder
 from engine.models import AuditEvent, OutboxMessage, PeriodicJob, TaskRecord, Timer, User
@@ -201,7 +202,7 @@ def test_calendar_invitation_once_when_approved(flows, engine, clock, make_worke
 
 
 def test_calendar_rules_of_the_real_processes():
-    glue = load_workflows()
+    glue = workflows.registry()
     conference, visit = CALENDAR_RULES["conference_attendance"], CALENDAR_RULES["delegation_visit"]
     assert glue.is_approved("conference_attendance", {"travel_authority_status": "issued"})
     assert not glue.is_approved("conference_attendance", {"travel_authority_status": "cancelled"})
@@ -215,7 +216,7 @@ def test_calendar_rules_of_the_real_processes():
 
 def test_emails_off_still_keeps_timers(flows, engine, clock, make_worker):
     db = flows
-    notifications.with_config(engine, enabled=False)
+    engine.mail.config = replace(engine.mail.config, enabled=False)
     iid = start(db, engine)
     assert outbox_rows(db) == []
     clock.advance(days=2, seconds=1)

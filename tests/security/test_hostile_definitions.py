@@ -20,7 +20,7 @@ from engine import DefinitionError, Engine, ScriptError
 from engine.definitions import SourceSet, read_sources
 from engine.models import AuditEvent, ProcessDefinition, ProcessInstance, TaskRecord
 from engine.xmlsafe import parse_xml
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, make_engine
 from tests.engine.test_definitions import DEEP, LAUGHS, XXE, XXE_NETWORK
 from tests.reliability.harness import snapshot
 
@@ -298,7 +298,7 @@ def test_xinclude_is_never_expanded():
 @pytest.fixture
 def quick_engine(clock) -> Engine:
     """An engine with a short script deadline, so endless scripts are cut off quickly."""
-    return Engine(clock=clock, script_time_limit=0.3)
+    return make_engine(clock=clock, script_time_limit=0.3)
 
 
 def small_with(old: str, new: str) -> SourceSet:
@@ -370,7 +370,7 @@ def test_loop_without_a_wait_state_is_stopped(sqlite_db, clock):
             raise RuntimeError(f"test guard: still looping after {spins} turns")
         return spins
 
-    engine = Engine(clock=clock, helpers={"guard": guard})
+    engine = make_engine(clock=clock, helpers={"guard": guard})
     db = sqlite_db
     with db.transaction() as s:
         seed_demo_users(s, clock.now(), password=None)

@@ -27,7 +27,8 @@ from jsonschema import Draft202012Validator, FormatChecker
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from engine import Conflict, Engine, ValidationFailed
+import workflows
+from engine import Conflict, ValidationFailed
 from engine.forms import validate_submission
 from engine.models import OutboxMessage, ProcessInstance, TaskRecord
 from engine.runtime import RESERVED_FIELDS
@@ -115,7 +116,7 @@ def nul_free(value: Any) -> bool:
 def test_every_form_gate_accepts_only_valid_data(form: Path):
     schema = json.loads(form.read_text())
     validator = Draft202012Validator(schema, format_checker=FormatChecker())
-    glue = Engine().glue
+    glue = workflows.registry()
     form_path = f"forms/{form.name}"
     declared = set(schema.get("properties", {})) - RESERVED_FIELDS
     outcomes = {"accepted": 0, "refused": 0}

@@ -15,6 +15,7 @@ import pytest
 
 from engine import Database, Engine, ManualClock
 from engine.definitions import SourceSet, SpecCache, content_hash
+from tests.conftest import engine_options
 from tests.workflows.walk import Walker, deploy
 
 _CHECKED: dict[str, list[dict]] = {}
@@ -37,7 +38,7 @@ class SessionCachedEngine(Engine):
 
 @pytest.fixture
 def engine(clock: ManualClock) -> Engine:
-    return SessionCachedEngine(clock=clock)
+    return SessionCachedEngine(**engine_options(clock=clock))
 
 
 @pytest.fixture

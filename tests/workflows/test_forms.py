@@ -3,7 +3,7 @@
 A submission goes through two checks, as in `Engine.complete`: the form's JSON Schema
 (`engine.forms.validate_submission`, which also refuses fields the form does not declare and the
 fields the engine sets itself), then the cross-field validators the process module registered
-for that form in `engine.glue.glue` (dates in order, a comment required by a decision, ...).
+for that form in the `workflows` glue registry (dates in order, a comment required by a decision, ...).
 Each form below has one acceptable submission and the mistakes it must refuse, with the field
 the error is reported on; `context` is the request data a validator compares against.
 """
@@ -16,15 +16,15 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
+import workflows
 from engine import ValidationFailed
 from engine.definitions import NS, form_references
 from engine.forms import validate_submission
-from engine.glue import load_workflows
 from engine.runtime import RESERVED_FIELDS
 from engine.xmlsafe import parse_xml
 from tests.workflows.walk import BPMN
 
-GLUE = load_workflows()
+GLUE = workflows.registry()
 FORMS = sorted(p.relative_to(BPMN).as_posix() for p in (BPMN / "forms").glob("*.schema.json"))
 SENSITIVE = {"date_of_birth", "passport_number", "followup_passport_number", "current_passport.number"}
 

@@ -13,7 +13,7 @@ import datetime
 
 import pytest
 
-from engine.glue import load_workflows
+import workflows
 from engine.scripting import builtin_helpers
 from tests.workflows.walk import BPMN
 from workflows import common
@@ -45,7 +45,7 @@ from workflows.passport_visa import (
 )
 from workflows.passport_visa import summary as passport_summary
 
-GLUE = load_workflows()
+GLUE = workflows.registry()
 
 # --- summary lines --------------------------------------------------------------------------------
 

@@ -18,14 +18,14 @@ from typing import Any
 import pytest
 from SpiffWorkflow.dmn.parser.BpmnDmnParser import BpmnDmnParser
 
+import workflows
 from engine.definitions import read_sources
-from engine.glue import load_workflows
-from engine.runtime import Engine
 from engine.scripting import WaypointScriptEngine, builtin_helpers
+from tests.conftest import make_engine
 from tests.workflows.walk import BPMN
 
 RULES = sorted((BPMN / "rules").glob("*.dmn"))
-SCRIPT_ENGINE = WaypointScriptEngine({**builtin_helpers(), **load_workflows().helpers})
+SCRIPT_ENGINE = WaypointScriptEngine({**builtin_helpers(), **workflows.registry().helpers})
 
 
 def _parser() -> BpmnDmnParser:
@@ -215,4 +215,4 @@ def test_list_cells_are_written_with_a_question_mark():
 
 
 def test_the_process_content_passes_waypoint_check():
-    assert Engine().check(read_sources([BPMN])) == []
+    assert make_engine().check(read_sources([BPMN])) == []

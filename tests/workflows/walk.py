@@ -31,6 +31,7 @@ from engine import Database, Engine, ManualClock
 from engine.models import MessageSubscription, ProcessInstance, Timer
 from engine.queries.tasks import instance_view, list_tasks
 from engine.taskindex import BPMN_TIMER
+from tests.conftest import make_engine
 
 BPMN = Path(__file__).resolve().parents[2] / "bpmn"
 
@@ -114,7 +115,7 @@ class Walker:
 
     def restart(self) -> None:
         """Carry on with a new Engine (its own spec cache), as after a server restart or in another worker."""
-        self.engine = Engine(clock=self.clock)
+        self.engine = make_engine(clock=self.clock)
 
     def cancel(self, user: str, reason: str = "") -> None:
         with self.db.transaction() as s:

@@ -306,8 +306,7 @@ def simulate(draft_id: int):  # type: ignore[no-untyped-def]
         text = snapshot["files"].get(path)
         if text is None:
             raise DefinitionError("draft_has_no_scenarios", path=path)
-        timezone = current_app.config["WAYPOINT_SETTINGS"].timezone
-        ran = run_scenarios(store.sources_of(snapshot), text, path, key, [wanted] if wanted else [], timezone)
+        ran = run_scenarios(store.sources_of(snapshot), text, path, key, [wanted] if wanted else [], engine())
         results = [result.as_dict() for result in ran]
     except WaypointError as exc:
         return _json_error(exc)
