@@ -55,7 +55,7 @@ def _int(value: str | None, default: int) -> int:
 
 @bp.get("/inbox")
 @login_required
-def index():  # type: ignore[no-untyped-def]
+def index():
     """A tab of the inbox with filters, sorting, search and pagination."""
     query = _query_from_args()
     with db().reading() as s:
@@ -64,7 +64,8 @@ def index():  # type: ignore[no-untyped-def]
         processes = [{"key": d.key, "name": d.name} for d in latest_definitions(s)]
 
     def page_url(number: int) -> str:
-        return url_for("inbox.index", **{**request.args.to_dict(), "page": number})
+        args: dict[str, Any] = {**request.args.to_dict(), "page": number}
+        return url_for("inbox.index", **args)
 
     return render_template(
         "inbox/index.html", page=page, steps=steps, processes=processes, now=engine().clock.now(), page_url=page_url
@@ -78,7 +79,7 @@ def _back() -> str:
 
 @bp.post("/tasks/<task_id>/claim")
 @login_required
-def claim(task_id: str):  # type: ignore[no-untyped-def]
+def claim(task_id: str):
     """Take a queue task."""
     try:
         with db().transaction() as s:
@@ -93,7 +94,7 @@ def claim(task_id: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/tasks/<task_id>/release")
 @login_required
-def release(task_id: str):  # type: ignore[no-untyped-def]
+def release(task_id: str):
     """Give a claimed task back to its queue."""
     try:
         with db().transaction() as s:
@@ -154,7 +155,7 @@ def _task_context(
 
 @bp.get("/tasks/<task_id>")
 @login_required
-def task(task_id: str):  # type: ignore[no-untyped-def]
+def task(task_id: str):
     """The task page: the request so far, this step's form, the timeline."""
     with db().reading() as s:  # rendered inside: the template follows relationships
         return render_template("inbox/task.html", **_task_context(s, task_id))
@@ -162,7 +163,7 @@ def task(task_id: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/tasks/<task_id>/reveal")
 @login_required
-def reveal(task_id: str):  # type: ignore[no-untyped-def]
+def reveal(task_id: str):
     """The task page with the request's personal data in clear, for roles that need it (logged)."""
     with db().transaction() as s:
         row = visible_task(s, user(), task_id)
@@ -172,7 +173,7 @@ def reveal(task_id: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/tasks/<task_id>")
 @login_required
-def submit(task_id: str):  # type: ignore[no-untyped-def]
+def submit(task_id: str):
     """Complete the task (or save a draft) with the posted form."""
     eng = engine()
     with db().reading() as s:
@@ -215,7 +216,7 @@ def _not_one_click(form: DecisionForm | None) -> str:
 
 @bp.post("/inbox/bulk")
 @login_required
-def bulk():  # type: ignore[no-untyped-def]
+def bulk():
     """Approve several tasks of one step with one comment; each in its own transaction."""
     ids = list(dict.fromkeys(request.form.getlist("task_ids")))[:100]
     comment = (request.form.get("comment") or "").strip()

@@ -97,7 +97,7 @@ def _raw(text: str) -> Response:
 # --- library ------------------------------------------------------------------------------
 @bp.get("/")
 @role_required(ROLE)
-def library():  # type: ignore[no-untyped-def]
+def library():
     """Every process with its versions, running requests per version, drafts and recent deployments."""
     with db().reading() as s:
         processes = store.library(s)
@@ -108,7 +108,7 @@ def library():  # type: ignore[no-untyped-def]
 
 @bp.get("/processes/<key>/versions/<int:version>.zip")
 @role_required(ROLE)
-def download_version(key: str, version: int):  # type: ignore[no-untyped-def]
+def download_version(key: str, version: int):
     """Every file of one deployed version, as a zip."""
     with db().reading() as s:
         files = store.version_files(s, key, version)
@@ -117,7 +117,7 @@ def download_version(key: str, version: int):  # type: ignore[no-untyped-def]
 
 @bp.get("/processes/<key>/versions/<int:version>/files/<path:path>")
 @role_required(ROLE)
-def version_file(key: str, version: int, path: str):  # type: ignore[no-untyped-def]
+def version_file(key: str, version: int, path: str):
     """One file of a deployed version (diagrams load their XML from here)."""
     with db().reading() as s:
         files = store.version_files(s, key, version)
@@ -128,7 +128,7 @@ def version_file(key: str, version: int, path: str):  # type: ignore[no-untyped-
 
 @bp.post("/processes/<key>/drafts")
 @role_required(ROLE)
-def new_draft(key: str):  # type: ignore[no-untyped-def]
+def new_draft(key: str):
     """Start a draft from a deployed version (default: the latest) and open it."""
     version = request.form.get("version", type=int)
     scenarios = _default_scenarios(key)
@@ -141,12 +141,17 @@ def new_draft(key: str):  # type: ignore[no-untyped-def]
 # --- a draft ------------------------------------------------------------------------------
 @bp.get("/drafts/<int:draft_id>")
 @role_required(ROLE)
-def workspace(draft_id: int):  # type: ignore[no-untyped-def]
+def workspace(draft_id: int):
     """The modeler: files, diagram with its properties panel, tables, forms, scenarios, results."""
     with db().reading() as s:
         draft = store.get_draft(s, draft_id)
         paths = sorted(draft.files)
-        info = {"id": draft.id, "key": draft.key, "base_version": draft.base_version, "main_file": draft.main_file}
+        info: dict[str, Any] = {
+            "id": draft.id,
+            "key": draft.key,
+            "base_version": draft.base_version,
+            "main_file": draft.main_file,
+        }
         created_by, updated_at = draft.created_by, draft.updated_at
     config = {
         "draft": info,
@@ -181,7 +186,7 @@ def workspace(draft_id: int):  # type: ignore[no-untyped-def]
 
 @bp.get("/drafts/<int:draft_id>/files/<path:path>")
 @role_required(ROLE)
-def draft_file(draft_id: int, path: str):  # type: ignore[no-untyped-def]
+def draft_file(draft_id: int, path: str):
     """One file of a draft, as stored."""
     with db().reading() as s:
         files = store.get_draft(s, draft_id).files
@@ -192,7 +197,7 @@ def draft_file(draft_id: int, path: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/drafts/<int:draft_id>/files/<path:path>")
 @role_required(ROLE)
-def save_file(draft_id: int, path: str):  # type: ignore[no-untyped-def]
+def save_file(draft_id: int, path: str):
     """Store one file of a draft (the request body is the file); JSON answer."""
     try:
         with db().transaction() as s:
@@ -205,7 +210,7 @@ def save_file(draft_id: int, path: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/drafts/<int:draft_id>/upload")
 @role_required(ROLE)
-def upload(draft_id: int):  # type: ignore[no-untyped-def]
+def upload(draft_id: int):
     """Add or replace a file of the draft from an upload (checked like any saved file)."""
     file = request.files.get("file")
     folder = (request.form.get("folder") or "").strip().strip("/")
@@ -227,7 +232,7 @@ def upload(draft_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/drafts/<int:draft_id>/forms")
 @role_required(ROLE)
-def new_form(draft_id: int):  # type: ignore[no-untyped-def]
+def new_form(draft_id: int):
     """Add a new form file (a small approve/reject schema to start from)."""
     name = (request.form.get("name") or "").strip().removesuffix(".schema.json").removesuffix(".json")
     path = f"forms/{name}.schema.json"
@@ -246,7 +251,7 @@ def new_form(draft_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/drafts/<int:draft_id>/files-delete")
 @role_required(ROLE)
-def delete_file(draft_id: int):  # type: ignore[no-untyped-def]
+def delete_file(draft_id: int):
     """Remove a file from the draft."""
     path = request.form.get("path") or ""
     try:
@@ -260,7 +265,7 @@ def delete_file(draft_id: int):  # type: ignore[no-untyped-def]
 
 @bp.get("/drafts/<int:draft_id>.zip")
 @role_required(ROLE)
-def download_draft(draft_id: int):  # type: ignore[no-untyped-def]
+def download_draft(draft_id: int):
     """Every file of the draft (scenarios included), as a zip to commit next to the BPMN."""
     with db().reading() as s:
         draft = store.get_draft(s, draft_id)
@@ -270,7 +275,7 @@ def download_draft(draft_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/drafts/<int:draft_id>/discard")
 @role_required(ROLE)
-def discard(draft_id: int):  # type: ignore[no-untyped-def]
+def discard(draft_id: int):
     """Throw a draft away."""
     with db().transaction() as s:
         store.discard_draft(s, draft_id)
@@ -281,7 +286,7 @@ def discard(draft_id: int):  # type: ignore[no-untyped-def]
 # --- check, simulate, preview, deploy -----------------------------------------------------------
 @bp.post("/drafts/<int:draft_id>/check")
 @role_required(ROLE)
-def check(draft_id: int):  # type: ignore[no-untyped-def]
+def check(draft_id: int):
     """SpiffWorkflow's parse plus Waypoint's rules on the draft (the deploy's check); JSON findings naming elements."""
     with db().reading() as s:
         draft = store.get_draft(s, draft_id)
@@ -295,12 +300,13 @@ def check(draft_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/drafts/<int:draft_id>/simulate")
 @role_required(ROLE)
-def simulate(draft_id: int):  # type: ignore[no-untyped-def]
+def simulate(draft_id: int):
     """Run the draft's scenarios (or one, by name) on a throwaway database; JSON results."""
     wanted = (request.get_json(silent=True, force=True) or {}).get("scenario")
     with db().reading() as s:
         draft = store.get_draft(s, draft_id)
-        key, snapshot = draft.key, {"files": dict(draft.files), "main_file": draft.main_file}
+        key = draft.key
+        snapshot: dict[str, Any] = {"files": dict(draft.files), "main_file": draft.main_file}
     path = scenario_path(key)
     try:
         text = snapshot["files"].get(path)
@@ -315,7 +321,7 @@ def simulate(draft_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/drafts/<int:draft_id>/preview")
 @role_required(ROLE)
-def preview(draft_id: int):  # type: ignore[no-untyped-def]
+def preview(draft_id: int):
     """The form a JSON Schema (the request body) renders to, as an HTML fragment."""
     error, fields = None, []
     try:
@@ -338,7 +344,7 @@ def preview(draft_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/drafts/<int:draft_id>/deploy")
 @role_required(ROLE)
-def deploy(draft_id: int):  # type: ignore[no-untyped-def]
+def deploy(draft_id: int):
     """Deploy the draft as the process's next version (only when the check passes); logged."""
     note = (request.form.get("note") or "").strip()
     try:
