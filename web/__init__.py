@@ -88,7 +88,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     email_actions.init_app(app)  # links in emails: confirm-then-act pages
 
     @app.after_request
-    def security_headers(response):  # type: ignore[no-untyped-def]
+    def security_headers(response):
         response.headers.setdefault(
             "Content-Security-Policy",
             "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
@@ -100,12 +100,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         return response
 
     @app.get("/")
-    def home():  # type: ignore[no-untyped-def]
+    def home():
         """The inbox is the home page."""
         return redirect(url_for("inbox.index"))
 
     @app.get("/vendor/<path:filename>", endpoint="vendor")
-    def vendor(filename: str):  # type: ignore[no-untyped-def]
+    def vendor(filename: str):
         """Files of allow-listed npm packages (404 when `npm install` has not run)."""
         if filename.split("/", 1)[0] not in VENDOR_PACKAGES:
             abort(404)

@@ -29,7 +29,7 @@ def init_app(app: Flask, settings: Settings) -> None:
         g.started = time.perf_counter()
 
     @app.after_request
-    def finish(response):  # type: ignore[no-untyped-def]
+    def finish(response):
         response.headers["X-Request-Id"] = g.get("request_id", "")
         if request.endpoint not in ("static", "vendor"):
             user = g.get("user")

@@ -64,7 +64,7 @@ def destinations_requiring_visa(visa_requirements: Iterable[Mapping[str, Any]]) 
     seen: list[str] = []
     keys: set[str] = set()
     for record in visa_requirements or []:
-        destination = record.get("destination")
+        destination = record.get("destination") or ""
         key = _country_key(destination)
         if record.get("required") is True and key and key not in keys:
             keys.add(key)
