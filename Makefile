@@ -52,12 +52,12 @@ run: install
 ## make test: install (with test dependencies) and run the whole suite
 test: install chromium
 	$(BIN)/ruff check engine workflows web cli tests
-	$(BIN)/mypy engine
+	$(BIN)/mypy engine web workflows cli
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check engine workflows web cli tests
-	$(BIN)/mypy engine
+	$(BIN)/mypy engine web workflows cli
 
 stress: install
 	$(BIN)/python -m pytest -m stress $(PYTEST_ARGS)
