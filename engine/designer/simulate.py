@@ -142,8 +142,7 @@ class Simulator:
     """Runs scenarios of one process against one set of files (checked and parsed once)."""
 
     def __init__(self, sources: SourceSet, key: str, engine: Engine):
-        """Simulate with the glue, key and time zone of `engine`, on a clock and spec cache of its own
-        and without writing email."""
+        # `engine`'s glue, key and time zone, on a clock and spec cache of its own, writing no email
         self.engine = engine.derive(clock=ManualClock(DEFAULT_START), mail=MailConfig(enabled=False))
         findings = self.engine.check(sources)
         if findings:
