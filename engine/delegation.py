@@ -106,3 +106,16 @@ def colleagues(session: Session, user: User) -> list[User]:
             .order_by(User.display_name)
         )
     )
+
+
+def holders_for(session: Session, user: User, today: date) -> list[int]:
+    """The user and everyone whose out-of-office delegation to the user is active `today`."""
+    delegators = session.scalars(
+        select(Delegation.user_id).where(
+            Delegation.delegate_id == user.id,
+            Delegation.revoked_at.is_(None),
+            Delegation.starts_on <= today,
+            Delegation.ends_on >= today,
+        )
+    )
+    return [user.id, *sorted(set(delegators) - {user.id})]

@@ -9,12 +9,17 @@ Engine actions and moves between versions both run their steps through `run_unti
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
 
 from engine.errors import ScriptError
+from engine.scripting import ScriptRejected, ScriptTimeout
 
 MAX_ENGINE_PASSES = 1000
 MAX_ENGINE_TASKS = 800  # SpiffWorkflow stops seeing tasks 1,000 levels deep
@@ -39,3 +44,37 @@ def run_until_waiting(wf: BpmnWorkflow) -> None:
         if not any(not t.task_spec.manual for t in wf.get_tasks(state=TaskState.READY)):
             return
     raise ScriptError("process_did_not_rest")
+
+
+def find_task(wf: BpmnWorkflow, task_id: str) -> Any:
+    """The workflow task with id `task_id`, or None."""
+    try:
+        return wf.get_task_from_id(UUID(task_id))
+    except (TaskNotFoundException, ValueError):
+        return None
+
+
+@contextmanager
+def script_errors() -> Iterator[None]:
+    """Turn a refused script or a SpiffWorkflow failure inside the block into a ScriptError."""
+    try:
+        yield
+    except (ScriptRejected, ScriptTimeout) as exc:
+        raise ScriptError("script_refused", detail=str(exc)) from exc
+    except SpiffWorkflowException as exc:
+        raise ScriptError("script_failed", detail=describe_spiff_error(exc)) from exc
+
+
+def describe_spiff_error(exc: SpiffWorkflowException) -> str:
+    """One line saying where (which step) and what SpiffWorkflow reported."""
+    task = getattr(exc, "task", None)
+    where = ""
+    if task is not None:
+        spec = task.task_spec
+        where = f"step '{getattr(spec, 'bpmn_name', None) or getattr(spec, 'bpmn_id', spec.name)}': "
+    notes = " ".join(getattr(exc, "notes", []) or getattr(exc, "__notes__", []) or [])
+    inner = getattr(exc, "error_type", "") or ""
+    message = str(exc.args[0]) if exc.args else str(exc)
+    return (
+        f"{where}{message}{' (' + inner + ')' if inner and inner not in message else ''}{' ' + notes if notes else ''}"
+    )

@@ -8,17 +8,18 @@ pagination, and the tab counts. Counts stop at COUNT_CAP, so their cost is bound
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, exists, false, func, literal, or_, select, true, union_all
 from sqlalchemy.orm import Session, aliased, contains_eager
 
+from engine.delegation import holders_for
 from engine.errors import NotFound
 from engine.models import Delegation, ProcessDefinition, ProcessInstance, TaskRecord, User
+from engine.permissions import OVERSIGHT_ROLES
 
 TABS = ("mine", "queue", "overdue", "started")
-OVERSIGHT_ROLES = frozenset({"admin", "itv_coordinator"})
 MAX_PER_PAGE = 100
 
 
@@ -90,19 +91,6 @@ class InboxPage:
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.query.per_page), self.query.page + self.has_next)
-
-
-def holders_for(session: Session, user: User, today: date) -> list[int]:
-    """The user and everyone whose out-of-office delegation to the user is active `today`."""
-    delegators = session.scalars(
-        select(Delegation.user_id).where(
-            Delegation.delegate_id == user.id,
-            Delegation.revoked_at.is_(None),
-            Delegation.starts_on <= today,
-            Delegation.ends_on >= today,
-        )
-    )
-    return [user.id, *sorted(set(delegators) - {user.id})]
 
 
 def _branches(user: User, holders: list[int] | None = None) -> tuple[Any, Any, list[Any]]:

@@ -1,0 +1,142 @@
+"""The engine's shared core: built from settings, the spec cache, loading a workflow, finding
+users, requests and open tasks, and handing a moved workflow to the one write path.
+
+`runtime.Engine` is built on it, one part per concern: task assignment, personal data, timers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any, Self
+from zoneinfo import ZoneInfo
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from sqlalchemy.orm import Session, joinedload
+
+from engine import permissions, persist
+from engine.clock import Clock, SystemClock
+from engine.config import Settings
+from engine.definitions import ParsedDefinition, SpecCache
+from engine.errors import (
+    NotFound,
+    PermissionDenied,
+)
+from engine.glue import GlueRegistry
+from engine.mail.compose import MailConfig, MailContext
+from engine.models import ProcessInstance, TaskRecord, User
+from engine.privacy import Vault
+from engine.scripting import DEFAULT_TIME_LIMIT, WaypointScriptEngine, builtin_helpers
+from engine.serialization import load
+from engine.users import find_user
+
+
+class EngineCore:
+    """What every part of the facade shares: clock, glue, script engine, spec cache, vault and mail."""
+
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        helpers: Mapping[str, Any] | None = None,
+        glue: GlueRegistry | None = None,
+        office_tz: str = "America/Toronto",
+        script_time_limit: float = DEFAULT_TIME_LIMIT,
+        data_key: str | None = None,
+        mail: MailConfig | None = None,
+    ):
+        """Everything comes from the caller (the composition root): the process glue (default: none),
+        the data key (default: none, so personal data cannot be stored) and the mail settings."""
+        self.clock = clock or SystemClock()
+        self.office_tz = ZoneInfo(office_tz)
+        self.glue = glue if glue is not None else GlueRegistry()
+        self.helpers = {**builtin_helpers(office_tz), **self.glue.helpers, **(helpers or {})}
+        self.script_time_limit = script_time_limit
+        self.script_engine = WaypointScriptEngine(self.helpers, script_time_limit)
+        self.specs = SpecCache()
+        self.vault = Vault(data_key)
+        self.mail = MailContext(
+            config=mail or MailConfig(timezone=office_tz),
+            spec=lambda session, definition: self.specs.get(session, definition),  # self.specs may be swapped
+            is_approved=self.glue.is_approved,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, glue: GlueRegistry, *, clock: Clock | None = None) -> Self:
+        """The engine of a process: time zone, data key and mail from `settings`, with `glue`."""
+        return cls(
+            clock=clock,
+            glue=glue,
+            office_tz=settings.timezone,
+            data_key=settings.data_key,
+            mail=MailConfig.from_settings(settings),
+        )
+
+    def derive(self, *, clock: Clock, mail: MailConfig | None = None) -> Self:
+        """A separate engine with this one's glue, helpers, key and time zone, but its own clock,
+        spec cache and mail settings (default: the same): simulations and demo histories."""
+        derived = type(self)(
+            clock=clock,
+            glue=self.glue,
+            helpers=self.helpers,
+            office_tz=self.office_tz.key,
+            script_time_limit=self.script_time_limit,
+            mail=mail or self.mail.config,
+        )
+        derived.vault = self.vault
+        return derived
+
+    def definition_for(self, session: Session, instance: ProcessInstance) -> ParsedDefinition:
+        return self.specs.get(session, instance.definition)
+
+    def load_workflow(self, instance: ProcessInstance, parsed: ParsedDefinition) -> BpmnWorkflow:
+        """The instance's workflow, personal fields decrypted (for the engine and detail pages)."""
+        return load(instance.state, parsed, self.script_engine, self.vault)
+
+    def _user(self, session: Session, user: User | str) -> User:
+        if isinstance(user, User):
+            return user
+        found = find_user(session, user)
+        if found is None:
+            raise NotFound("no_such_user", username=user)
+        if not found.active:
+            raise PermissionDenied("user_deactivated", username=user)
+        return found
+
+    def _instance(self, session: Session, instance_id: int) -> ProcessInstance:
+        instance = session.get(ProcessInstance, instance_id)
+        if instance is None:
+            raise NotFound("no_such_request", id=instance_id)
+        return instance
+
+    def _open_task(self, session: Session, task_id: str) -> TaskRecord:
+        # Task and instance in one statement: the version we later check is then no older
+        # than the task row our permission decision is based on.
+        row = session.get(
+            TaskRecord, str(task_id), options=[joinedload(TaskRecord.instance).joinedload(ProcessInstance.definition)]
+        )
+        if row is None:
+            raise NotFound("no_such_task", id=task_id)
+        permissions.require_open(row)
+        return row
+
+    def today(self) -> date:
+        """The office's current date (for delegations and date rules)."""
+        return self.clock.now().astimezone(self.office_tz).date()
+
+    def _save(
+        self,
+        session: Session,
+        instance: ProcessInstance,
+        parsed: ParsedDefinition,
+        wf: BpmnWorkflow,
+        now: datetime,
+        actor: str,
+        events: list[dict],
+    ) -> list[TaskRecord]:
+        """Write the moved workflow through the one write path (engine/persist.py)."""
+        return persist.save_workflow(session, self, instance, parsed, wf, now, actor, events)
+
+    def evaluate(self, expression: str, data: Mapping[str, Any]) -> Any:
+        """The value of a process expression (task properties, message correlation) over `data`."""
+        return self.script_engine.environment.evaluate(expression, dict(data))

@@ -1,0 +1,119 @@
+"""Who may do what: the one home of every rule an action enforces and a page asks about.
+
+Each `check_*` raises the error the action refuses with; `refusal` turns the same check into
+an answer (the error, or None), which is what `Engine.may_*` gives the web, the API and the
+CLI to decide which buttons to show. Nobody restates these rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from engine.delegation import holders_for
+from engine.errors import InvalidState, PermissionDenied, TaskAlreadyClaimed, TaskAlreadyCompleted, WaypointError
+from engine.glue import GlueRegistry
+from engine.models import ProcessInstance, TaskRecord, User
+from engine.privacy import REVEAL_ROLES
+
+#: Roles that oversee every request: they see all of them and may reassign any open task.
+OVERSIGHT_ROLES = frozenset({"admin", "itv_coordinator"})
+
+
+def refusal(check: Callable[..., Any], *args: Any) -> WaypointError | None:
+    """The error `check` raises (why the action would refuse), or None when it passes."""
+    try:
+        check(*args)
+    except WaypointError as exc:
+        return exc
+    return None
+
+
+def require_open(row: TaskRecord) -> None:
+    """Raise unless the task is still waiting for someone."""
+    if row.status != "ready":
+        by = row.completed_by.display_name if row.completed_by else None
+        raise TaskAlreadyCompleted.closed(row.name, row.status, by)
+
+
+def require_may_work(
+    actor: User, row: TaskRecord, instance: ProcessInstance, holders: list[int] | None = None
+) -> int | None:
+    """Raise unless `actor` may work on the task; return the id of the person they stand in
+    for when it is held by someone whose out-of-office delegation names them (`holders`)."""
+    holders = holders or [actor.id]
+    if row.role != "requester" and instance.started_by_id == actor.id:
+        raise PermissionDenied("own_request")
+    if row.claimed_by_id is not None and row.claimed_by_id not in holders:
+        assert row.claimed_by is not None  # the user of claimed_by_id
+        raise TaskAlreadyClaimed("task_claimed_by", who=row.claimed_by.display_name, task=row.name)
+    holder = row.claimed_by_id or row.assignee_id
+    if holder is not None:
+        if holder not in holders:
+            assert row.assignee is not None  # the holder is the assignee: another's claim raised above
+            raise PermissionDenied("task_assigned_to", task=row.name, who=row.assignee.display_name)
+        return holder if holder != actor.id else None
+    if row.role not in actor.roles:
+        raise PermissionDenied("task_needs_role", task=row.name, role=row.role)
+    return None
+
+
+def check_work(session: Session, actor: User, row: TaskRecord, today: date) -> int | None:
+    """May `actor` complete the task today (delegations included)? The person they stand in for."""
+    require_open(row)
+    return require_may_work(actor, row, row.instance, holders_for(session, actor, today))
+
+
+def check_claim(actor: User, row: TaskRecord) -> None:
+    """May `actor` claim the task? Claiming one's own claim is allowed (a no-op)."""
+    # Without delegations: a delegate's claim would lock the holder out of their own task.
+    require_open(row)
+    if row.claimed_by_id != actor.id:
+        require_may_work(actor, row, row.instance)
+
+
+def check_release(actor: User, row: TaskRecord) -> None:
+    """May `actor` give the task back to its queue (its claimant or an admin)?"""
+    require_open(row)
+    if row.claimed_by_id is None:
+        raise InvalidState("task_not_claimed")
+    if row.claimed_by_id != actor.id and "admin" not in actor.roles:
+        raise PermissionDenied("release_forbidden")
+
+
+def check_reassign(session: Session, actor: User, row: TaskRecord) -> User | None:
+    """May `actor` reassign the task (oversight roles, or the holder's manager)? Its current holder."""
+    require_open(row)
+    holder_id = row.claimed_by_id or row.assignee_id
+    holder = session.get(User, holder_id) if holder_id else None
+    manages = holder is not None and holder.manager_id == actor.id
+    if not (actor.roles & OVERSIGHT_ROLES or manages):
+        raise PermissionDenied("reassign_forbidden")
+    return holder
+
+
+def check_holder(target: User, row: TaskRecord) -> None:
+    """May the task be given to `target`: its role, and never the approval of their own request?"""
+    if row.role != "requester" and row.instance.started_by_id == target.id:
+        raise PermissionDenied("target_started_request", who=target.display_name)
+    if row.role not in target.roles:
+        raise PermissionDenied("target_lacks_role", who=target.display_name, role=row.role)
+
+
+def check_cancel(actor: User, instance: ProcessInstance, glue: GlueRegistry) -> None:
+    """May `actor` cancel the request: an admin, or its requester until it is approved?"""
+    if "admin" not in actor.roles:
+        if instance.started_by_id != actor.id:
+            raise PermissionDenied("cancel_forbidden")
+        if glue.is_approved(instance.process_key, instance.data or {}):
+            raise InvalidState("already_approved")
+    if instance.status != "running":
+        raise InvalidState("request_not_running", id=instance.id, status=instance.status)
+
+
+def may_reveal(user: User, instance: ProcessInstance) -> bool:
+    """Whether `user` may see this request's personal fields in clear (always logged)."""
+    return bool(user.roles & REVEAL_ROLES) or instance.started_by_id == user.id

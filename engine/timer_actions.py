@@ -1,0 +1,75 @@
+"""BPMN timers: which are due, and firing one (the worker calls these)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.audit import SYSTEM_ACTOR
+from engine.clock import frozen_time
+from engine.core import EngineCore
+from engine.models import Timer
+from engine.steps import find_task, run_until_waiting, script_errors
+from engine.taskindex import BPMN_TIMER
+
+
+class TimerActions(EngineCore):
+    """Due BPMN timers and firing them; reminders and escalations are engine/mail/notifications.py."""
+
+    def due_timers(self, session: Session, now: datetime | None = None, limit: int = 100) -> list[Timer]:
+        """BPMN timers due before `now` (default: the clock), oldest first."""
+        moment = now or self.clock.now()
+        return list(
+            session.scalars(
+                select(Timer)
+                .where(Timer.kind == BPMN_TIMER, Timer.due_at < moment)
+                .order_by(Timer.due_at, Timer.id)
+                .limit(limit)
+            )
+        )
+
+    def fire_timer(self, session: Session, timer_id: int) -> bool:
+        """Fire one due timer; False when it is gone, not yet due, or its instance ended."""
+        timer = session.get(Timer, timer_id)
+        if timer is None or timer.kind != BPMN_TIMER:  # reminders/escalations: engine/notifications.py
+            return False
+        instance = self._instance(session, timer.instance_id)
+        now = self.clock.now()
+        if instance.status != "running":
+            session.delete(timer)
+            return False
+        if timer.due_at >= now:
+            return False
+        parsed = self.specs.get(session, instance.definition)
+        with frozen_time(now), script_errors():
+            wf = self.load_workflow(instance, parsed)
+            task = find_task(wf, timer.task_id)
+            if task is None or task.state != TaskState.WAITING:
+                session.delete(timer)
+                return False
+            # refresh_timers fires every due timer of the instance: audit each one that fired
+            waiting = [
+                t
+                for t in wf.event_manager.tasks.values()
+                if isinstance(t.task_spec.event_definition, TimerEventDefinition)
+            ]
+            wf.refresh_timers()
+            if task.state == TaskState.WAITING:
+                return False
+            events = [
+                dict(
+                    action="timer_fired",
+                    element=(t.task_spec.bpmn_id, t.task_spec.bpmn_name),
+                    task_id=str(t.id),
+                    details={"due_at": str(t.internal_data.get("event_value", ""))},
+                )
+                for t in waiting
+                if t.state != TaskState.WAITING
+            ]
+            run_until_waiting(wf)
+        self._save(session, instance, parsed, wf, now, SYSTEM_ACTOR, events)
+        return True
