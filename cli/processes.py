@@ -9,7 +9,7 @@ import click
 
 from cli import Context, emit, emit_rows, json_option, pass_ctx
 from engine.definitions import parse_sources, read_sources
-from engine.designer.simulate import Scenario, SimulationResult, Simulator, parse_scenarios, scenario_path
+from engine.designer.simulate import SimulationResult, run_scenarios, scenario_path
 from engine.errors import DefinitionError
 from engine.queries.tasks import list_processes
 
@@ -83,25 +83,13 @@ def simulate(ctx: Context, file: str, names: tuple[str, ...], scenario_file: str
     if not keys:
         raise DefinitionError("no_executable_process", path=str(file))
     scenario_at = Path(scenario_file) if scenario_file else path.parent / scenario_path(keys[0])
-    key, scenarios = _scenarios(scenario_at, names)
-    simulator = Simulator(sources, key or keys[0], ctx.engine)
-    results = [simulator.run(s) for s in scenarios]
+    if not scenario_at.is_file():
+        raise DefinitionError("no_scenario_file", path=str(scenario_at))
+    text = scenario_at.read_text(encoding="utf-8")
+    results = run_scenarios(sources, text, str(scenario_at), keys[0], names, ctx.engine)
     emit(as_json, [r.as_dict() for r in results], lambda: _print_results(results))
     if not all(r.ok for r in results):
         sys.exit(1)
-
-
-def _scenarios(scenario_at: Path, names: tuple[str, ...]) -> tuple[str | None, list[Scenario]]:
-    """The process key a scenario file names (if any) and its scenarios called `names` (all without names)."""
-    if not scenario_at.is_file():
-        raise DefinitionError("no_scenario_file", path=str(scenario_at))
-    key, scenarios = parse_scenarios(scenario_at.read_text(encoding="utf-8"), str(scenario_at))
-    if names:
-        unknown = sorted(set(names) - {s.name for s in scenarios})
-        if unknown:
-            raise DefinitionError("no_such_scenarios", names=", ".join(repr(u) for u in unknown), path=str(scenario_at))
-        scenarios = [s for s in scenarios if s.name in names]
-    return key, scenarios
 
 
 def _print_results(results: list[SimulationResult]) -> None:
