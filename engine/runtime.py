@@ -9,7 +9,8 @@ no trace. The engine never commits.
 
 `Engine` is this module's actions (deploy, start, complete, cancel, deliver a message) on the
 shared core (engine/core.py) with one part per concern: task assignment (engine/assignment.py),
-personal data (engine/personal_access.py) and BPMN timers (engine/timer_actions.py).
+personal data (engine/personal_access.py), page reads of one workflow
+(engine/request_views.py) and BPMN timers (engine/timer_actions.py).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from engine.errors import (
 from engine.forms import decision_details, validate_submission
 from engine.models import ProcessInstance, TaskRecord, User
 from engine.personal_access import PersonalAccess
+from engine.request_views import RequestViews
 from engine.serialization import SERIALIZER_VERSION
 from engine.steps import find_task, run_until_waiting, script_errors
 from engine.timer_actions import TimerActions
@@ -52,7 +54,7 @@ from engine.versions import DeployResult, latest_definition, store_versions
 RESERVED_FIELDS = frozenset({"requester", "requester_name", "instance_id", "process_key"})
 
 
-class Engine(TaskAssignment, PersonalAccess, TimerActions):
+class Engine(TaskAssignment, PersonalAccess, RequestViews, TimerActions):
     """Runs Waypoint's processes. One per application; methods take the caller's session."""
 
     def check(self, sources: SourceSet) -> list[dict]:

@@ -16,8 +16,6 @@ from engine.queries.inbox import (
     InboxQuery,
     inbox_page,
     latest_definitions,
-    step_choices,
-    task_data,
     task_to_act_on,
     visible_task,
 )
@@ -60,7 +58,7 @@ def index():
     query = _query_from_args()
     with db().reading() as s:
         page = inbox_page(s, user(), query, engine().clock.now())
-        steps = step_choices(engine(), s)
+        steps = engine().step_choices(s)
         processes = [{"key": d.key, "name": d.name} for d in latest_definitions(s)]
 
     def page_url(number: int) -> str:
@@ -122,7 +120,7 @@ def _task_context(
     instance = row.instance
     parsed = eng.definition_for(s, instance)
     schema = parsed.form(row.form)
-    data = task_data(eng, s, row)
+    data = eng.task_data(s, row)
     draft = task_drafts.get(s, row.id, user()) if row.status == "ready" else None
     if values is None:
         values = {

@@ -11,7 +11,7 @@ from engine import NotFound, PermissionDenied, ValidationFailed, WaypointError
 from engine import audit as audit_trail
 from engine.attachments import list_for
 from engine.models import Attachment
-from engine.queries.inbox import catalogue, diagram_state, visible_instance
+from engine.queries.inbox import visible_instance
 from engine.queries.tasks import list_tasks
 
 from .auth import login_required
@@ -27,13 +27,13 @@ bp = Blueprint("requests", __name__)
 def new():
     """The processes this person may start."""
     with db().reading() as s:
-        entries = catalogue(engine(), s, user())
+        entries = engine().start_catalogue(s, user())
     return render_template("requests/catalogue.html", entries=entries)
 
 
 def _start_entry(key: str) -> dict:
     with db().reading() as s:
-        entry = next((e for e in catalogue(engine(), s, user()) if e["key"] == key), None)
+        entry = next((e for e in engine().start_catalogue(s, user()) if e["key"] == key), None)
     if entry is None:
         abort(404)
     return entry
@@ -76,7 +76,7 @@ def _detail(s, instance_id: int, revealed: dict | None = None):
         "can_reveal": engine().holds_personal(instance) and engine().may_reveal(user(), instance),
         "events": audit_trail.events(s, instance.id),
         "attachments": list_for(s, instance.id),
-        "diagram": diagram_state(engine(), s, instance),
+        "diagram": engine().diagram_state(s, instance),
         "can_cancel": engine().may_cancel(s, user(), instance) is None,
     }
     return render_template("requests/detail.html", **context)
@@ -112,7 +112,7 @@ def diagram(instance_id: int):
     """The BPMN XML of the request's process version (for the diagram viewer)."""
     with db().reading() as s:
         instance = visible_instance(s, user(), instance_id)
-        xml = diagram_state(engine(), s, instance)["xml"]
+        xml = engine().diagram_state(s, instance)["xml"]
     return Response(xml, mimetype="application/xml")
 
 

@@ -303,19 +303,6 @@ def _started_page(session: Session, user: User, q: InboxQuery, now: datetime) ->
     return rows, int(total or 0)
 
 
-def step_choices(engine: Any, session: Session) -> list[tuple[str, str]]:
-    """(process key, step name) of every user task in the deployed processes, for the filter
-    (read from the cached specs, not from the task table)."""
-    choices = set()
-    for definition in latest_definitions(session):
-        parsed = engine.specs.get(session, definition)
-        for spec in [parsed.spec, *parsed.subprocess_specs.values()]:
-            for task_spec in spec.task_specs.values():
-                if getattr(task_spec, "manual", False) and getattr(task_spec, "bpmn_name", None):
-                    choices.add((definition.key, task_spec.bpmn_name))
-    return sorted(choices)
-
-
 def latest_definitions(session: Session) -> list[ProcessDefinition]:
     """The newest version of every process key (definitions table only)."""
     newest = (
@@ -408,53 +395,3 @@ def _task_row(session: Session, task_id: str) -> TaskRecord | None:
         .options(contains_eager(TaskRecord.instance))
         .where(TaskRecord.id == str(task_id))
     ).first()
-
-
-def task_data(engine: Any, session: Session, row: TaskRecord) -> dict[str, Any]:
-    """The data a READY task sees (deserializes one workflow: for the task page, never queues)."""
-    from uuid import UUID
-
-    if row.status != "ready":
-        return dict(row.instance.data)
-    parsed = engine.definition_for(session, row.instance)
-    wf = engine.load_workflow(row.instance, parsed)
-    task = wf.get_task_from_id(UUID(row.id))
-    return dict(task.data) if task is not None else dict(row.instance.data)
-
-
-def catalogue(engine: Any, session: Session, user: User) -> list[dict[str, Any]]:
-    """Deployed processes this user may start (a start form, and a starter role they hold)."""
-    from engine.queries.tasks import list_processes
-
-    entries = []
-    for process in list_processes(session):
-        definition = session.scalars(
-            select(ProcessDefinition).where(
-                ProcessDefinition.key == process["key"], ProcessDefinition.version == process["version"]
-            )
-        ).one()
-        parsed = engine.specs.get(session, definition)
-        if parsed.start_form is None or not (parsed.start_roles & user.roles):
-            continue
-        entries.append({**process, "form": parsed.form(parsed.start_form) or {}})
-    return entries
-
-
-def diagram_state(engine: Any, session: Session, instance: ProcessInstance) -> dict[str, Any]:
-    """The instance's main BPMN file and which of its elements are done or current (page only)."""
-    from SpiffWorkflow.util.task import TaskState
-
-    parsed = engine.definition_for(session, instance)
-    wf = engine.load_workflow(instance, parsed)
-    done, current = set(), set()
-    for task in wf.get_tasks():
-        if task.workflow is not wf:
-            continue
-        bpmn_id = getattr(task.task_spec, "bpmn_id", None)
-        if not bpmn_id:
-            continue
-        if task.state == TaskState.COMPLETED:
-            done.add(bpmn_id)
-        elif task.state in (TaskState.READY, TaskState.WAITING, TaskState.STARTED):
-            current.add(bpmn_id)
-    return {"xml": parsed.files[parsed.main_file], "done": sorted(done - current), "current": sorted(current)}

@@ -220,13 +220,12 @@ def flat_form_strategy(schema: dict) -> st.SearchStrategy:
 def test_start_forms_through_the_web(real_app):
     app = real_app
     db, engine = app.extensions["waypoint.db"], app.extensions["waypoint.engine"]
-    from engine.queries.inbox import catalogue
 
     browser = Browser(app).login("lokafor")  # liaison officer: may start every process
     with db.reading() as s:
         from engine.users import find_user
 
-        entries = catalogue(engine, s, find_user(s, "lokafor"))
+        entries = engine.start_catalogue(s, find_user(s, "lokafor"))
     assert len(entries) >= 3
     seen = {"started": 0, "refused": 0}
 

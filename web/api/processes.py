@@ -7,7 +7,6 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from engine.queries.api import process_versions
-from engine.queries.inbox import catalogue
 from engine.queries.tasks import list_processes
 from engine.versions import latest_definition
 
@@ -20,7 +19,7 @@ from .spec import PROCESS_KEY, operation
 
 def startable_keys(session: Session, user: Any) -> set[str]:
     """Keys the user may start (the web catalogue's rule: a start form and a starter role)."""
-    return {entry["key"] for entry in catalogue(engine(), session, user)}
+    return {entry["key"] for entry in engine().start_catalogue(session, user)}
 
 
 def _process(session: Session, key: str, user: Any) -> dict[str, Any]:

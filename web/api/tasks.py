@@ -13,7 +13,7 @@ from engine.errors import FieldError
 from engine.models import TaskRecord
 from engine.privacy import mask
 from engine.queries.api import TASK_SCOPES, TaskFilters, list_tasks_for
-from engine.queries.inbox import task_data, task_to_act_on, visible_task
+from engine.queries.inbox import task_to_act_on, visible_task
 from engine.queries.tasks import list_tasks, task_view
 
 from ..context import db, engine
@@ -90,7 +90,7 @@ def task_detail(session: Session, row: TaskRecord) -> dict[str, Any]:
         **task_view(row),
         "version": row.instance.version,
         "schema": parsed.form(row.form),
-        "data": mask(task_data(engine(), session, row), parsed.personal),
+        "data": mask(engine().task_data(session, row), parsed.personal),
         "may_work": refusal is None,
         "reason": str(refusal) if refusal is not None else None,
     }
