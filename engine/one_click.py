@@ -10,7 +10,6 @@ page, and a failure leaves the token unused.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
@@ -18,9 +17,7 @@ from engine.errors import InvalidState, NotFound, PermissionDenied
 from engine.forms import ONE_CLICK_VERBS, DecisionForm, decision_form
 from engine.mail.links import ActionToken, redeem
 from engine.models import ProcessInstance, TaskRecord, User
-
-if TYPE_CHECKING:  # runtime imports notifications, which imports this module
-    from engine.runtime import Engine
+from engine.runtime import Engine
 
 
 class NeedsTaskPage(InvalidState):
