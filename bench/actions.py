@@ -37,12 +37,12 @@ from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
 from engine import Database, Engine
-from engine.api_tokens import create_token
 from engine.demo.people import DEMO_PASSWORD
 from engine.models import ProcessInstance
+from engine.people.api_tokens import create_token
+from engine.people.users import find_user
 from engine.scripting import is_iso_literal
 from engine.serialization import dump, load
-from engine.users import find_user
 
 from .common import Mode, bench_engine, log, summary
 from .flows import PROCESSES, Flow, drive_to_mid, to_form

@@ -28,7 +28,7 @@ PG_BASE = os.environ.get("WAYPOINT_BENCH_PG", "postgresql+psycopg://postgres@127
 KINDS = ("sqlite", "postgresql")
 #: The scale data's "now": demo requests are generated over the year before it (reproducible runs).
 ANCHOR = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)
-#: The benchmark's own personal-data key (engine/privacy.py): fixed, so cached data sets stay readable; it is
+#: The benchmark's own personal-data key (engine/privacy/vault.py): fixed, so cached data sets stay readable; it is
 #: set for every engine, child process and server of the benchmark, whatever the environment says.
 BENCH_DATA_KEY = "bench:YmVuY2gtZGF0YS1rZXktMzItYnl0ZXMtbG9uZyEhISE="
 os.environ["WAYPOINT_DATA_KEY"] = BENCH_DATA_KEY

@@ -76,7 +76,7 @@ UUID_FULL = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f
 #: (faster code writes the same rows): `python -m bench --rebuild` forces a rebuild after other changes
 KEY_FILES = [
     "engine/models.py",
-    "engine/privacy.py",
+    "engine/privacy/vault.py",
     "engine/serialization.py",
     "engine/taskindex.py",
     "engine/audit.py",

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from engine import Engine
 from engine.designer.simulate import parse_scenarios
 from engine.models import TaskRecord, User
+from engine.people.users import users_with_role
 from engine.queries.tasks import open_task_rows
-from engine.users import users_with_role
 
 from .common import BPMN
 

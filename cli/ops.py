@@ -15,7 +15,7 @@ from cli import Context, emit_rows, json_option, pass_ctx
 from engine import logs, mailin
 from engine.errors import PermissionDenied
 from engine.mail.outbox import latest, retry
-from engine.users import get_user
+from engine.people.users import get_user
 from engine.worker.incidents import open_incidents, retry_incident
 from engine.worker.loop import Worker, WorkerSettings, run_forever
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import click
 
 from cli import Context, emit, emit_rows, json_option, pass_ctx
-from engine.api_tokens import create_token, revoke, token_view, tokens_of
 from engine.demo.history import generate
 from engine.demo.people import DEMO_PASSWORD, seed_demo_users
-from engine.service_accounts import account_view, add_service_account, list_service_accounts
-from engine.users import KNOWN_ROLES, add_user, get_user
+from engine.people.api_tokens import create_token, revoke, token_view, tokens_of
+from engine.people.service_accounts import account_view, add_service_account, list_service_accounts
+from engine.people.users import KNOWN_ROLES, add_user, get_user
 
 
 @click.group()

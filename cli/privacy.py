@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 
 from cli import Context, emit, emit_rows, json_option, pass_ctx
-from engine.privacy import Keyring
-from engine.privacy_records import access_log, retention_due, rotate_keys, run_retention, subject_export
+from engine.privacy.records import access_log, retention_due, rotate_keys, run_retention, subject_export
+from engine.privacy.vault import Keyring
 
 
 @click.group()

@@ -61,7 +61,7 @@ class Settings:
     mail: MailSettings = field(default_factory=MailSettings)
     #: one JSON object per log line (`WAYPOINT_LOG_JSON=1`), for web and worker alike
     log_json: bool = False
-    #: `kid:base64key[,...]` for personal data at rest (engine/privacy.py)
+    #: `kid:base64key[,...]` for personal data at rest (engine/privacy/vault.py)
     data_key: str | None = None
 
     @property

@@ -25,10 +25,10 @@ from engine.errors import (
 from engine.glue import GlueRegistry
 from engine.mail.compose import MailConfig, MailContext
 from engine.models import ProcessInstance, TaskRecord, User
-from engine.privacy import Vault
+from engine.people.users import find_user
+from engine.privacy.vault import Vault
 from engine.scripting import DEFAULT_TIME_LIMIT, WaypointScriptEngine, builtin_helpers
 from engine.serialization import load
-from engine.users import find_user
 
 
 class EngineCore:

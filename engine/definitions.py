@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from engine.errors import DefinitionError, NotFound
 from engine.models import ProcessDefinition
-from engine.privacy import Classification, classify
+from engine.privacy.vault import Classification, classify
 from engine.xmlsafe import MAX_FILE_BYTES, parse_xml, to_bytes
 
 NS = {

@@ -13,11 +13,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from engine.delegation import holders_for
 from engine.errors import InvalidState, PermissionDenied, TaskAlreadyClaimed, TaskAlreadyCompleted, WaypointError
 from engine.glue import GlueRegistry
 from engine.models import ProcessInstance, TaskRecord, User
-from engine.privacy import REVEAL_ROLES
+from engine.people.delegation import holders_for
+from engine.privacy.vault import REVEAL_ROLES
 
 #: Roles that oversee every request: they see all of them and may reassign any open task.
 OVERSIGHT_ROLES = frozenset({"admin", "itv_coordinator"})

@@ -26,10 +26,10 @@ from engine.locking import append_event, lock_instance
 from engine.mail import notifications
 from engine.mail.compose import MailContext
 from engine.models import ProcessInstance, TaskRecord
-from engine.privacy import Vault
+from engine.people.users import find_user
+from engine.privacy.vault import Vault
 from engine.serialization import SERIALIZER_VERSION, dump
 from engine.taskindex import IndexContext, clear_waits, sync_all
-from engine.users import find_user
 
 
 class Writer(Protocol):

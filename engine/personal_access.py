@@ -13,8 +13,8 @@ from engine.errors import (
     PermissionDenied,
 )
 from engine.models import ProcessInstance, SensitiveAccess, User
-from engine.privacy import PREFIX as ENCRYPTED
-from engine.privacy import mask, personal_paths
+from engine.privacy.vault import PREFIX as ENCRYPTED
+from engine.privacy.vault import mask, personal_paths
 
 
 class PersonalAccess(EngineCore):

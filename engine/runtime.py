@@ -42,12 +42,12 @@ from engine.errors import (
 )
 from engine.forms import decision_details, validate_submission
 from engine.models import ProcessInstance, TaskRecord, User
+from engine.people.users import KNOWN_ROLES
 from engine.personal_access import PersonalAccess
 from engine.request_views import RequestViews
 from engine.serialization import SERIALIZER_VERSION
 from engine.steps import find_task, run_until_waiting, script_errors
 from engine.timer_actions import TimerActions
-from engine.users import KNOWN_ROLES
 from engine.versions import DeployResult, latest_definition, store_versions
 
 #: Data keys the engine sets at start; forms cannot submit them.

@@ -20,8 +20,8 @@ from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SERIALIZER_VERSION
 from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG
 
 from engine.definitions import ParsedDefinition
-from engine.privacy import PREFIX as ENCRYPTED
-from engine.privacy import Classification, DataKeyError, Vault
+from engine.privacy.vault import PREFIX as ENCRYPTED
+from engine.privacy.vault import Classification, DataKeyError, Vault
 
 __all__ = ["SERIALIZER_VERSION", "dump", "load"]
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from engine.errors import PermissionDenied
 from engine.forms import validate_submission
 from engine.models import TaskDraft, TaskRecord, User
-from engine.privacy import Classification, Vault
+from engine.privacy.vault import Classification, Vault
 
 
 def save(

@@ -22,7 +22,7 @@ from engine import Database, Engine, ManualClock
 from engine.demo.people import seed_demo_users
 from engine.models import Base
 
-#: A fixed data key for the suite (personal fields are encrypted at rest; see engine/privacy.py).
+#: A fixed data key for the suite (personal fields are encrypted at rest; see engine/privacy/vault.py).
 TEST_DATA_KEY = "test:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 DATA_KEY = os.environ.setdefault("WAYPOINT_DATA_KEY", TEST_DATA_KEY)
 

@@ -8,9 +8,9 @@ import json
 from flask import Blueprint, Response, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from engine import privacy_records
 from engine.mail.outbox import overview
-from engine.users import everyone
+from engine.people.users import everyone
+from engine.privacy import records as privacy_records
 from engine.worker.incidents import open_incidents
 
 from .auth import role_required

@@ -10,9 +10,9 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from engine import throttle
-from engine.users import active_user, find_user, verify_password
-from engine.users import set_language as remember_language
+from engine.people import throttle
+from engine.people.users import active_user, find_user, verify_password
+from engine.people.users import set_language as remember_language
 
 from . import csrf
 from .context import db, engine

@@ -8,8 +8,8 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from engine import WaypointError
-from engine.delegation import colleagues, delegate, delegations_of, revoke, suggested_delegate
-from engine.users import get_user
+from engine.people.delegation import colleagues, delegate, delegations_of, revoke, suggested_delegate
+from engine.people.users import get_user
 
 from .auth import login_required
 from .context import db, engine, user

@@ -11,7 +11,8 @@ from engine import Conflict, PermissionDenied, ValidationFailed, WaypointError, 
 from engine import audit as audit_trail
 from engine.attachments import list_for
 from engine.forms import DecisionForm, decision_form
-from engine.privacy import mask
+from engine.people.users import users_with_role
+from engine.privacy.vault import mask
 from engine.queries.inbox import (
     InboxQuery,
     inbox_page,
@@ -19,7 +20,6 @@ from engine.queries.inbox import (
     task_to_act_on,
     visible_task,
 )
-from engine.users import users_with_role
 
 from .auth import login_required
 from .context import db, engine, user

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from engine.users import add_user
+from engine.people.users import add_user
 
 DEMO_PASSWORD = "waypoint-demo"
 

@@ -44,10 +44,10 @@ from engine.demo.people import seed_demo_users
 from engine.errors import DefinitionError, ValidationFailed, WaypointError
 from engine.mail.compose import MailConfig
 from engine.models import Base, ProcessInstance, TaskRecord, User
+from engine.people.users import users_with_role
 from engine.queries.tasks import open_task_rows
 from engine.runtime import Engine
 from engine.taskindex import duration_after
-from engine.users import users_with_role
 from engine.versions import store_versions
 
 SCENARIO_FOLDER = "scenarios"

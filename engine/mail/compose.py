@@ -25,7 +25,7 @@ from engine.forms import decision_form
 from engine.mail import bodies, outbox
 from engine.mail.links import mint, mint_reply
 from engine.models import OutboxMessage, ProcessDefinition, ProcessInstance, TaskRecord, User
-from engine.users import users_with_role
+from engine.people.users import users_with_role
 
 
 @dataclass(frozen=True)

@@ -98,7 +98,7 @@ class PeriodicJob(Base):
     last_owner: Mapped[str | None] = mapped_column(String(100))
 
 
-# --- REST API: tokens, service accounts, idempotency (engine/api_tokens.py, engine/idempotency.py) ---------
+# --- REST API: tokens, service accounts, idempotency (engine/people/api_tokens.py, engine/idempotency.py) ---------
 
 
 class IdempotencyRecord(Base):

@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from engine.delegation import holders_for
 from engine.models import ProcessDefinition, ProcessInstance, TaskRecord, User
+from engine.people.delegation import holders_for
 from engine.queries.inbox import actionable_conditions, visibility_condition
 
 TASK_SCOPES = ("actionable", "mine", "queue", "visible")

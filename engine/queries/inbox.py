@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import and_, exists, false, func, literal, or_, select, true, union_all
 from sqlalchemy.orm import Session, aliased, contains_eager
 
-from engine.delegation import holders_for
 from engine.errors import NotFound
 from engine.models import Delegation, ProcessDefinition, ProcessInstance, TaskRecord, User
+from engine.people.delegation import holders_for
 from engine.permissions import OVERSIGHT_ROLES
 
 TABS = ("mine", "queue", "overdue", "started")

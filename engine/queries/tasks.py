@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, joinedload
 from engine import audit
 from engine.errors import NotFound
 from engine.models import ProcessDefinition, ProcessInstance, TaskRecord, Timer, User
-from engine.users import get_user
+from engine.people.users import get_user
 
 
 def list_processes(session: Session) -> list[dict[str, Any]]:

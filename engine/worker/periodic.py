@@ -20,10 +20,10 @@ from sqlalchemy import CursorResult, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine import privacy_records
 from engine.db import Database
 from engine.errors import DatabaseUnavailable
 from engine.models import PeriodicJob
+from engine.privacy import records as privacy_records
 from engine.runtime import Engine
 from engine.worker import digest, incidents
 

@@ -9,9 +9,9 @@ import pytest
 import schemathesis
 from flask import Flask
 
-from engine.api_tokens import create_token
-from engine.service_accounts import add_service_account
-from engine.users import get_user
+from engine.people.api_tokens import create_token
+from engine.people.service_accounts import add_service_account
+from engine.people.users import get_user
 from tests.web import conftest as web_fixtures
 
 PREFIX = "/api/v1"

@@ -9,9 +9,9 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from cli import Context, main
-from engine.api_tokens import hash_token
 from engine.models import ApiToken
-from engine.users import get_user
+from engine.people.api_tokens import hash_token
+from engine.people.users import get_user
 from tests.api.conftest import Api, assert_error, make_token
 
 sqlite_only = pytest.mark.parametrize("db", ["sqlite"], indirect=True)
@@ -56,7 +56,7 @@ def test_revoked_expired_and_deactivated_tokens_are_refused(app, api, clock, mon
     assert result.exit_code == 0, result.output
     assert_error(client.get("/me"), 401, "invalid_token")
 
-    from engine.api_tokens import create_token
+    from engine.people.api_tokens import create_token
 
     with db.transaction() as s:
         short = create_token(s, get_user(s, "ppatel"), "short", now=clock.now(), expires_in_days=1).secret
@@ -136,7 +136,7 @@ def test_admins_manage_service_accounts_in_the_ui(db, app, as_user):
     assert admin.post("/admin/service-accounts/jdoe/tokens", {"name": "x"}).status_code == 302  # not a service account
     assert admin.post("/admin/service-accounts", {"username": "jdoe", "messages": "*"}).status_code == 302
     with app.extensions["waypoint.db"].reading() as s:
-        from engine.service_accounts import service_account
+        from engine.people.service_accounts import service_account
 
         assert service_account(s, get_user(s, "jdoe")) is None  # a person's account is never turned into one
 

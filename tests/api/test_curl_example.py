@@ -10,7 +10,7 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
-from engine.service_accounts import add_service_account
+from engine.people.service_accounts import add_service_account
 from tests.api.conftest import make_token
 from tests.web.conftest import ROOT
 

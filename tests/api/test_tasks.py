@@ -78,7 +78,7 @@ def test_claim_release_and_complete_with_etags(api, request_id, app):
     assert claimed.headers["ETag"] != etag  # a claim is a change of the request
     assert_error(ppatel.post(f"/tasks/{task['id']}/release", headers={"If-Match": etag}), 412, "precondition_failed")
 
-    from engine.users import add_user
+    from engine.people.users import add_user
 
     db, engine = app.extensions["waypoint.db"], app.extensions["waypoint.engine"]
     with db.transaction() as s:
@@ -117,7 +117,7 @@ def test_completing_through_the_api_leaves_no_draft(api, request_id, app):
 
     from engine import task_drafts
     from engine.models import TaskDraft, TaskRecord
-    from engine.users import get_user
+    from engine.people.users import get_user
 
     db, engine = app.extensions["waypoint.db"], app.extensions["waypoint.engine"]
     ppatel = api("ppatel")
@@ -137,7 +137,7 @@ def test_completing_through_the_api_leaves_no_draft(api, request_id, app):
 
 
 def test_pages_and_the_api_act_on_the_same_tasks(api, request_id, app, as_user):
-    from engine.users import add_user
+    from engine.people.users import add_user
 
     db, engine = app.extensions["waypoint.db"], app.extensions["waypoint.engine"]
     with db.transaction() as s:

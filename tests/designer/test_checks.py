@@ -7,8 +7,8 @@ import pytest
 from engine import DefinitionError, Engine
 from engine.checks import check_sources
 from engine.definitions import parse_sources
+from engine.people.users import KNOWN_ROLES
 from engine.scripting import ALLOWED_BUILTIN_NAMES
-from engine.users import KNOWN_ROLES
 from tests.designer.conftest import small
 
 REVIEW = ("Task_review", "Supervisor review")

@@ -74,7 +74,7 @@ def test_simultaneous_completions_one_winner(waiting_review, engine):
 
 def test_simultaneous_claims_one_winner(waiting_review, engine, clock):
     db, instance_id, task_id, version = waiting_review
-    from engine.users import add_user
+    from engine.people.users import add_user
 
     with db.transaction() as s:
         for n in range(THREADS):

@@ -7,11 +7,11 @@ from datetime import timedelta
 import pytest
 
 from engine import InvalidState, PermissionDenied, ValidationFailed
-from engine.delegation import delegate, delegations_of, revoke
 from engine.models import ProcessInstance
+from engine.people.delegation import delegate, delegations_of, revoke
+from engine.people.users import get_user
 from engine.queries.inbox import InboxQuery, inbox_page
 from engine.queries.tasks import instance_view, list_tasks
-from engine.users import get_user
 from tests.conftest import FIXTURES, ROOT
 
 

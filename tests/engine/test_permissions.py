@@ -21,9 +21,9 @@ from engine import (
     TaskAlreadyCompleted,
     WaypointError,
 )
-from engine.delegation import delegate
 from engine.models import ProcessInstance, TaskRecord
-from engine.users import add_user, get_user
+from engine.people.delegation import delegate
+from engine.people.users import add_user, get_user
 from tests.conftest import FIXTURES
 
 

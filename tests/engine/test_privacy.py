@@ -10,9 +10,9 @@ from sqlalchemy import text
 
 from engine import PermissionDenied, task_drafts
 from engine.models import AuditEvent, ProcessInstance, TaskDraft, TaskRecord
-from engine.privacy import DataKeyError, Keyring
-from engine.privacy_records import access_log, retention_due, rotate_keys, run_retention, subject_export, subject_rows
-from engine.users import get_user
+from engine.people.users import get_user
+from engine.privacy.records import access_log, retention_due, rotate_keys, run_retention, subject_export, subject_rows
+from engine.privacy.vault import DataKeyError, Keyring
 from tests.conftest import ROOT, make_engine
 
 VISIT = {

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from engine.privacy import (
+from engine.privacy.vault import (
     SENSITIVE_EVERYWHERE,
     Classification,
     DataKeyError,

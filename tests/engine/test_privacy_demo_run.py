@@ -15,8 +15,8 @@ from sqlalchemy import text
 from engine import task_drafts
 from engine.demo.history import generate
 from engine.models import Base, ProcessInstance, TaskRecord
-from engine.privacy_records import access_log
-from engine.users import get_user
+from engine.people.users import get_user
+from engine.privacy.records import access_log
 from tests.conftest import ROOT
 
 SECRET_KEYS = {"passport_number", "date_of_birth", "followup_passport_number"}

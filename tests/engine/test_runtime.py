@@ -207,7 +207,7 @@ def test_queue_claim_release(deployed, engine):
             engine.release(s, task_id, "msmith")
     with db.transaction() as s:
         engine.claim(s, task_id, "msmith")
-    from engine.users import add_user
+    from engine.people.users import add_user
 
     with db.transaction() as s:
         add_user(s, "sup2", now=engine.clock.now(), roles=["supervisor"])

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from engine import PermissionDenied, task_drafts
 from engine.models import TaskDraft, TaskRecord
-from engine.users import get_user
+from engine.people.users import get_user
 from tests.conftest import FIXTURES
 
 

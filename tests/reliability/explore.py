@@ -21,9 +21,9 @@ from sqlalchemy import select
 
 from engine import Database, Engine, ValidationFailed
 from engine.models import MessageSubscription, ProcessInstance, TaskRecord, Timer, User
+from engine.people.users import add_user, find_user
 from engine.queries.tasks import list_processes
 from engine.taskindex import BPMN_TIMER
-from engine.users import add_user, find_user
 from engine.versions import latest_definition
 
 #: Message payloads besides the correlation values (bpmn/README.md lists them); the rest is generic.

@@ -47,7 +47,7 @@ def worker_users(worker: int) -> dict[str, list[str]]:
 
 
 def seed_workers(db: Database, engine: Engine, workers: int) -> None:
-    from engine.users import add_user
+    from engine.people.users import add_user
 
     with db.transaction() as s:
         for w in range(workers):

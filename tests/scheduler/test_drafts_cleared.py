@@ -13,7 +13,7 @@ from engine import task_drafts
 from engine.mail.links import mint, mint_reply
 from engine.mailin import MailIn
 from engine.models import TaskDraft, TaskRecord
-from engine.users import get_user
+from engine.people.users import get_user
 from tests.scheduler.conftest import REPLY_DOMAIN, SECRET, open_task
 from web import create_app
 

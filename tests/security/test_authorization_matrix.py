@@ -21,7 +21,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from engine.models import Attachment, ProcessInstance, TaskRecord
-from engine.users import add_user
+from engine.people.users import add_user
 from tests.conftest import FIXTURES
 from tests.web.conftest import Browser
 from web import create_app

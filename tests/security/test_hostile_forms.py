@@ -223,7 +223,7 @@ def test_start_forms_through_the_web(real_app):
 
     browser = Browser(app).login("lokafor")  # liaison officer: may start every process
     with db.reading() as s:
-        from engine.users import find_user
+        from engine.people.users import find_user
 
         entries = engine.start_catalogue(s, find_user(s, "lokafor"))
     assert len(entries) >= 3

@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from engine.users import find_user
+from engine.people.users import find_user
 from tests.conftest import FIXTURES
 from web import create_app
 

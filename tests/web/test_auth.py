@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from engine.users import add_user
+from engine.people.users import add_user
 from web import create_app
 
 
@@ -89,7 +89,7 @@ def test_language_switch_is_remembered(as_user, app):
     page = browser.get("/inbox")
     assert '<html lang="fr">' in page.text
     db = app.extensions["waypoint.db"]
-    from engine.users import get_user
+    from engine.people.users import get_user
 
     with db.reading() as s:
         assert get_user(s, "jdoe").language == "fr"

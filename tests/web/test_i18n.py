@@ -247,7 +247,7 @@ def test_every_validator_message_has_its_french():
 
 
 def test_role_catalogue_covers_every_role():
-    from engine.users import KNOWN_ROLES
+    from engine.people.users import KNOWN_ROLES
     from web.process_text import ROLE_NAMES
 
     assert set(KNOWN_ROLES) <= set(ROLE_NAMES)

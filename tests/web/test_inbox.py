@@ -186,7 +186,7 @@ def test_bulk_refuses_tasks_of_different_steps(app, as_user, clock):
 )
 def test_permission_matrix(app, as_user, engine, who, view, claimed, complete):
     from engine.models import TaskRecord
-    from engine.users import add_user
+    from engine.people.users import add_user
 
     db = app.extensions["waypoint.db"]
     with db.transaction() as s:
@@ -221,7 +221,7 @@ def test_overdue_is_announced_in_words(app, as_user, clock):
 
 
 def test_the_task_page_shows_the_buttons_the_engine_allows(app, as_user, engine):
-    from engine.users import add_user
+    from engine.people.users import add_user
 
     db = app.extensions["waypoint.db"]
     with db.transaction() as s:

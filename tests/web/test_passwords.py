@@ -14,7 +14,7 @@ import re
 from werkzeug.security import check_password_hash
 
 from engine.demo.people import DEMO_PASSWORD, seed_demo_users
-from engine.users import find_user, hash_password, verify_password
+from engine.people.users import find_user, hash_password, verify_password
 
 
 def legacy_hash(password: str) -> str:

@@ -1,4 +1,4 @@
-"""One guessing guard for the sign-in page and the API: engine.throttle counts both."""
+"""One guessing guard for the sign-in page and the API: engine.people.throttle counts both."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from engine import throttle
-from engine.users import add_user
+from engine.people import throttle
+from engine.people.users import add_user
 from tests.api.conftest import Api, assert_error
 
 WINDOW = timedelta(minutes=15)
@@ -40,7 +40,7 @@ def test_the_engine_refuses_a_key_after_its_limit_and_forgets_old_failures(db, c
 
 
 def test_sign_in_and_api_tokens_share_the_engine_guard(with_password, monkeypatch):
-    """N failures then refusal on both doors, and both doors ask engine.throttle."""
+    """N failures then refusal on both doors, and both doors ask engine.people.throttle."""
     app = with_password
     app.config["LOGIN_MAX_FAILURES"] = 3
     app.config["API_MAX_AUTH_FAILURES"] = 3

@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from engine import PermissionDenied, ValidationFailed
-from engine.users import add_user
+from engine.people.users import add_user
 from engine.versions import latest_definition
 from tests.workflows.walk import Walker
 

@@ -2,7 +2,7 @@
 
 `Authorization: Bearer wpt_...` names the user every engine call acts as; the engine and the
 inbox's visibility rules then decide, exactly as for the web pages. Wrong tokens are counted
-per client address by `engine.throttle`, like failed sign-ins: past the limit the address gets
+per client address by `engine.people.throttle`, like failed sign-ins: past the limit the address gets
 429 until the window has passed.
 """
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from flask import current_app, g, request
 
-from engine import throttle
-from engine.api_tokens import InvalidToken, needs_touch, touch
-from engine.api_tokens import authenticate as authenticate_token
+from engine.people import throttle
+from engine.people.api_tokens import InvalidToken, needs_touch, touch
+from engine.people.api_tokens import authenticate as authenticate_token
 
 from ..context import db, engine
 from .problems import ApiError

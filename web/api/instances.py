@@ -10,10 +10,10 @@ from sqlalchemy.orm import Session
 from engine import PermissionDenied, ValidationFailed
 from engine.errors import FieldError
 from engine.locking import record_change
+from engine.people.service_accounts import require_may_start_for_others
+from engine.people.users import find_user
 from engine.queries.api import InstanceFilters, list_instances
 from engine.queries.inbox import visible_instance
-from engine.service_accounts import require_may_start_for_others
-from engine.users import find_user
 from engine.versions import latest_definition
 
 from ..context import db, engine

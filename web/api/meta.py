@@ -10,7 +10,7 @@ from flask import Response, current_app, render_template, request
 from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 
-from engine.service_accounts import account_view, service_account
+from engine.people.service_accounts import account_view, service_account
 
 from ..context import db
 from .auth import current_user

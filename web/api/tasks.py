@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from engine import ValidationFailed
 from engine.errors import FieldError
 from engine.models import TaskRecord
-from engine.privacy import mask
+from engine.privacy.vault import mask
 from engine.queries.api import TASK_SCOPES, TaskFilters, list_tasks_for
 from engine.queries.inbox import task_to_act_on, visible_task
 from engine.queries.tasks import list_tasks, task_view

@@ -10,10 +10,10 @@ from flask import Blueprint, flash, make_response, redirect, render_template, re
 from flask_babel import gettext as _
 
 from engine import ValidationFailed, WaypointError
-from engine.api_tokens import create_token, revoke, token_view, tokens_of
 from engine.errors import FieldError
-from engine.service_accounts import account_view, add_service_account, list_service_accounts, service_account
-from engine.users import PROCESS_ROLES, get_user
+from engine.people.api_tokens import create_token, revoke, token_view, tokens_of
+from engine.people.service_accounts import account_view, add_service_account, list_service_accounts, service_account
+from engine.people.users import PROCESS_ROLES, get_user
 
 from ..auth import login_required, role_required
 from ..context import db, engine, user

@@ -26,7 +26,7 @@ from jsonschema.exceptions import SchemaError
 from engine import Conflict, DefinitionError, WaypointError
 from engine.designer import drafts as store
 from engine.designer.simulate import run_scenarios, scenario_path
-from engine.users import KNOWN_ROLES
+from engine.people.users import KNOWN_ROLES
 
 from ..auth import role_required
 from ..context import db, engine, user

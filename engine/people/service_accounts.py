@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from engine.errors import FieldError, PermissionDenied, ValidationFailed
 from engine.models import ServiceAccount, User
-from engine.users import add_user, find_user
+from engine.people.users import add_user, find_user
 
 _MESSAGE_NAME = re.compile(r"^(\*|[A-Za-z_][A-Za-z0-9_.-]{0,99})$")
 

@@ -24,7 +24,7 @@ from engine import locking
 from engine.audit import SYSTEM_ACTOR
 from engine.db import Database
 from engine.models import AuditEvent, ProcessInstance, SensitiveAccess, TaskDraft, TaskRecord, User
-from engine.privacy import Classification, personal_paths, seal, transform, unseal
+from engine.privacy.vault import Classification, personal_paths, seal, transform, unseal
 from engine.taskindex import duration_after
 
 PURGED = None  # what a purged field holds afterwards

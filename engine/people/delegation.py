@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from engine.errors import FieldError, NotFound, PermissionDenied, ValidationFailed
 from engine.models import Delegation, User, UserRole
-from engine.users import users_with_role
+from engine.people.users import users_with_role
 
 MAX_DAYS = 366
 
