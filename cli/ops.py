@@ -6,17 +6,14 @@ import logging
 import signal
 import sys
 import threading
-from datetime import datetime
-from typing import Any
 
 import click
 
 from cli import Context, emit_rows, json_option, pass_ctx
-from engine import logs, mailin
-from engine.errors import PermissionDenied
-from engine.mail.outbox import latest, retry
+from engine import logs, mailin, permissions
+from engine.mail.outbox import latest
 from engine.people.users import get_user
-from engine.worker.incidents import open_incidents, retry_incident
+from engine.worker.incidents import open_incidents, retry_email, retry_incident
 from engine.worker.loop import Worker, WorkerSettings, run_forever
 
 
@@ -128,17 +125,8 @@ def outbox_retry(ctx: Context, ids: tuple[int, ...]) -> None:
     now = ctx.engine.clock.now()
     with ctx.transaction() as session:
         for outbox_id in ids:
-            _retry_email(session, outbox_id, now)
+            retry_email(session, outbox_id, "cli", now)
     click.echo(f"{len(ids)} email(s) queued again")
-
-
-def _retry_email(session: Any, outbox_id: int, now: datetime) -> None:
-    """Retry through the email's open incident when it has one, so that the incident is closed too."""
-    incident = next((i for i in open_incidents(session) if i.outbox_id == outbox_id), None)
-    if incident is None:
-        retry(session, outbox_id, now)
-    else:
-        retry_incident(session, incident.id, "cli", now)
 
 
 @click.group("incidents")
@@ -185,7 +173,6 @@ def incidents_list(ctx: Context, include_closed: bool, as_json: bool) -> None:
 def incidents_retry(ctx: Context, incident_id: int, user: str) -> None:
     """Retry the timer or email of an incident (admins)."""
     with ctx.transaction() as session:
-        if "admin" not in get_user(session, user).roles:
-            raise PermissionDenied("retry_needs_admin")
+        permissions.check_retry_incident(get_user(session, user))
         incident = retry_incident(session, incident_id, user, ctx.engine.clock.now())
     click.echo(f"incident {incident.id} retried: the worker picks it up on its next round")

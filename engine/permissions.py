@@ -114,6 +114,12 @@ def check_cancel(actor: User, instance: ProcessInstance, glue: GlueRegistry) -> 
         raise InvalidState("request_not_running", id=instance.id, status=instance.status)
 
 
+def check_retry_incident(actor: User) -> None:
+    """May `actor` put a failed timer, email or job back to work (admins)?"""
+    if "admin" not in actor.roles:
+        raise PermissionDenied("retry_needs_admin")
+
+
 def may_reveal(user: User, instance: ProcessInstance) -> bool:
     """Whether `user` may see this request's personal fields in clear (always logged)."""
     return bool(user.roles & REVEAL_ROLES) or instance.started_by_id == user.id

@@ -66,6 +66,16 @@ def retry_incident(session: Session, incident_id: int, actor: str, now: datetime
     return incident
 
 
+def retry_email(session: Session, outbox_id: int, actor: str, now: datetime) -> None:
+    """Queue a failed email again; through its open incident when it has one, which is then closed too."""
+    open_one = select(Incident.id).where(Incident.outbox_id == outbox_id, Incident.status == "open").limit(1)
+    incident_id = session.scalar(open_one)
+    if incident_id is None:
+        outbox.retry(session, outbox_id, now)
+    else:
+        retry_incident(session, incident_id, actor, now)
+
+
 def open_incidents(session: Session, include_closed: bool = False) -> list[Incident]:
     """Incidents, newest first (open ones only unless `include_closed`)."""
     query = select(Incident).order_by(Incident.created_at.desc(), Incident.id.desc())
