@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import sys
 import threading
@@ -46,7 +45,6 @@ def worker(ctx: Context, once: bool, interval: float) -> None:
         )
         return
     logs.configure(ctx.settings.log_json)  # the web's set-up: JSON lines with WAYPOINT_LOG_JSON=1
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     smtp = ctx.settings.smtp
     click.echo(

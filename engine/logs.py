@@ -1,5 +1,6 @@
-"""Logging set-up shared by the web process and the worker: `waypoint.*` loggers to stderr at INFO,
-one JSON object per line when `Settings.log_json` (WAYPOINT_LOG_JSON=1), else plain text."""
+"""Logging set-up shared by the web process and the worker: `waypoint.*` loggers to stderr at INFO
+(and APScheduler's, which the worker runs on, at WARNING), one JSON object per line when
+`Settings.log_json` (WAYPOINT_LOG_JSON=1), else plain text."""
 
 from __future__ import annotations
 
@@ -25,11 +26,16 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+#: the loggers Waypoint's processes write, and the level each starts at
+LOGGERS = {"waypoint": logging.INFO, "apscheduler": logging.WARNING}
+
+
 def configure(json_lines: bool) -> None:
-    """Log the `waypoint` loggers to stderr at INFO, as JSON lines or plain text (once per process)."""
-    root = logging.getLogger("waypoint")
-    if not any(isinstance(h, logging.StreamHandler) for h in root.handlers):
-        handler = logging.StreamHandler()
-        handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter(PLAIN_FORMAT))
-        root.addHandler(handler)
-    root.setLevel(logging.INFO)
+    """Log Waypoint's loggers to stderr, as JSON lines or plain text (once per process)."""
+    for name, level in LOGGERS.items():
+        logger = logging.getLogger(name)
+        if not any(isinstance(h, logging.StreamHandler) for h in logger.handlers):
+            handler = logging.StreamHandler()
+            handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter(PLAIN_FORMAT))
+            logger.addHandler(handler)
+        logger.setLevel(level)

@@ -165,3 +165,17 @@ def _first_line_about(process: subprocess.Popen, word: str, timeout: float) -> s
             if word in line:
                 return line
     raise AssertionError(f"no stderr line about {word!r} within {timeout}s: {''.join(seen)[-2000:]}")
+
+
+def test_apschedulers_warnings_share_the_json_lines():
+    """The worker runs on APScheduler: its warnings (a missed run) are JSON lines like Waypoint's own."""
+    script = (
+        "import logging; from engine import logs; logs.configure(True); "
+        "logging.getLogger('apscheduler.scheduler').warning('Run time of job was missed'); "
+        "logging.getLogger('apscheduler.scheduler').info('not shown')"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    lines = [json.loads(line) for line in done.stderr.splitlines()]
+    assert [(e["level"], e["logger"], e["message"]) for e in lines] == [
+        ("WARNING", "apscheduler.scheduler", "Run time of job was missed")
+    ]
