@@ -165,22 +165,17 @@ def send_task_email(
 ) -> OutboxMessage:
     """Queue the `kind` email (new_task, reminder, escalation) about `row` for `user`."""
     context, reply_to = task_context(session, mail, row, user, props, now)
-    rendered = bodies.render(kind, user.language, {**context, **extra})
-    return outbox.enqueue(
+    return send_plain(
         session,
-        now=now,
-        kind=kind,
-        recipient=user.email or "",
-        recipient_name=user.display_name,
-        user_id=user.id,
+        mail.config,
+        kind,
+        user,
+        now,
+        {**context, **extra},
+        auto="auto-generated",
         instance_id=row.instance_id,
         task_id=row.id,
-        subject=rendered.subject,
-        text=rendered.text,
-        html=rendered.html,
         reply_to=reply_to,
-        headers={"Auto-Submitted": "auto-generated"},
-        domain=mail.config.domain,
     )
 
 
@@ -195,7 +190,7 @@ def send_plain(
     auto: str = "auto-replied",
     **row: Any,
 ) -> OutboxMessage:
-    """Queue a `kind` email to `user` without task action links (digest, invitation, reply answers)."""
+    """Queue a `kind` email to `user` (digest, invitation, reply answers; task emails add their links)."""
     rendered = bodies.render(kind, user.language, {"recipient_name": user.display_name, **context})
     return outbox.enqueue(
         session,
