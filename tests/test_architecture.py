@@ -248,6 +248,10 @@ def test_workflows_import_neither_web_nor_cli() -> None:
     assert layer_violations(import_graph(), "workflows", ("web", "cli")) == []
 
 
+def test_web_does_not_import_the_cli() -> None:
+    assert layer_violations(import_graph(), "web", ("cli",)) == []
+
+
 @pytest.mark.parametrize("package", ["web", "cli", "workflows"])
 def test_no_sql_outside_engine(package: str) -> None:
     found = [
