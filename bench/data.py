@@ -75,25 +75,22 @@ UUID_FULL = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f
 #: files whose change changes the stored data (the cache key); engine/runtime.py is left out on purpose
 #: (faster code writes the same rows): `python -m bench --rebuild` forces a rebuild after other changes
 KEY_FILES = [
-    "engine/models.py",
     "engine/privacy/vault.py",
     "engine/serialization.py",
     "engine/taskindex.py",
     "engine/audit.py",
-    "engine/notifications.py",
-    "engine/demo_data.py",
-    "engine/autopilot.py",
-    "engine/demo.py",
+    "engine/persist.py",
+    "engine/locking.py",
+    "engine/mail/notifications.py",
 ]
-KEY_DIRS = ["engine/migrations/versions", "bpmn", "workflows"]
+KEY_DIRS = ["engine/models", "engine/demo", "engine/migrations/versions", "bpmn", "workflows"]
 
 
 def _digest(paths: list[Path], seed: str) -> str:
     digest = hashlib.sha256(seed.encode())
-    for path in paths:
-        if path.exists():
-            digest.update(str(path.relative_to(ROOT)).encode())
-            digest.update(path.read_bytes())
+    for path in paths:  # a missing file is a stale list, not "unchanged"
+        digest.update(str(path.relative_to(ROOT)).encode())
+        digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 

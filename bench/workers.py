@@ -249,7 +249,7 @@ def _scheduler_child(url: str, plan: dict, scale_url: str | None, runs: int, out
             try:
                 with sdb.transaction() as s:
                     t0 = time.perf_counter()
-                    emails = send_digests(s, sengine, ANCHOR)
+                    emails = send_digests(s, sengine.mail, ANCHOR)
                     digest.append((time.perf_counter() - t0) * 1000)
                     raise _Rollback
             except _Rollback:

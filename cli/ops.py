@@ -24,7 +24,7 @@ def serve(ctx: Context, host: str, port: int) -> None:
     """Run the web server (development server; see README for production)."""
     from web import create_app  # the only place the CLI needs the web layer
 
-    app = create_app()
+    app = create_app({"WAYPOINT_SETTINGS": ctx.settings, "WAYPOINT_DB": ctx.db, "WAYPOINT_ENGINE": ctx.engine})
     click.echo(f"Waypoint on http://{host}:{port}/ (database {ctx.db.safe_url})")
     app.run(host=host, port=port, debug=False, use_reloader=False)
 

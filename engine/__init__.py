@@ -1,7 +1,8 @@
 """Waypoint's engine: BPMN execution on SpiffWorkflow, persistence, and the action facade.
 
-`web/`, the CLI and the scheduler use only what this package exports; none of them imports
-SpiffWorkflow or writes SQL directly.
+The package exports the facade (`Engine`), its errors, settings, clock and database; `web/` and
+`cli/` also import the engine's rooms (queries, mail, designer, people, privacy, worker), and none
+of them imports SpiffWorkflow or builds SQL (tests/test_architecture.py). Map: docs/architecture.md.
 """
 
 from engine.clock import ManualClock, SystemClock

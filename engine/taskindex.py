@@ -31,7 +31,7 @@ from engine.models import MessageSubscription, ProcessInstance, TaskRecord, Time
 
 DEFAULT_DUE = "P5D"
 BPMN_TIMER = "bpmn_timer"
-#: Timer kinds kept per open user task by engine/notifications.py (not by `sync_timers`).
+#: Timer kinds kept per open user task by engine/mail/notifications.py (not by `sync_timers`).
 TASK_REMINDER = "task_reminder"
 TASK_ESCALATION = "task_escalation"
 

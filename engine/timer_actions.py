@@ -35,7 +35,7 @@ class TimerActions(EngineCore):
     def fire_timer(self, session: Session, timer_id: int) -> bool:
         """Fire one due timer; False when it is gone, not yet due, or its instance ended."""
         timer = session.get(Timer, timer_id)
-        if timer is None or timer.kind != BPMN_TIMER:  # reminders/escalations: engine/notifications.py
+        if timer is None or timer.kind != BPMN_TIMER:  # reminders/escalations: engine/mail/notifications.py
             return False
         instance = self._instance(session, timer.instance_id)
         now = self.clock.now()

@@ -5,7 +5,7 @@ edited in the browser file by file. Every file is checked on the way in: size-ca
 through the hardened parser (no DTDs, entities or network), JSON parsed; a hostile or broken
 file is refused with a `DefinitionError` that says why. Deploying a draft goes through
 `Engine.deploy` (which checks first) and is written to the deployment log with who, when and
-what; so are bulk migrations (engine/migrate.py).
+what; so are bulk migrations (engine/designer/move_instances.py).
 """
 
 from __future__ import annotations

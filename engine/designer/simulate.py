@@ -2,7 +2,7 @@
 
 A scenario starts one request and plays its steps (complete a task with form data, deliver a
 message, let time pass so timers fire) through the real `Engine` facade, on an in-memory
-SQLite database that holds only the demo org chart (engine/demo.py) and the draft's files,
+SQLite database that holds only the demo org chart (engine/demo/people.py) and the draft's files,
 so permissions, form validation, scripts, rules and timers behave as in production while no
 real instance is touched. The result tells the path taken (for the diagram), the decisions
 made, the requests's final data, and whether the scenario's expectations held.

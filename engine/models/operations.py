@@ -120,7 +120,7 @@ class IdempotencyRecord(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-# --- process designer (web/designer/, engine/drafts.py, engine/migrate.py) ------------------------
+# --- process designer (web/designer/, engine/designer/) -----------------------------------------
 
 
 class ProcessDraft(Base):

@@ -57,7 +57,7 @@ class LoginFailure(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
-# --- scheduler, outbox and email actions (engine/scheduler.py, engine/outbox.py) -------------------
+# --- scheduler, outbox and email actions (engine/worker/, engine/mail/outbox.py) ------------------
 
 
 class ApiToken(Base):

@@ -25,6 +25,7 @@ from engine.audit import SYSTEM_ACTOR
 from engine.db import Database
 from engine.models import AuditEvent, ProcessInstance, SensitiveAccess, TaskDraft, TaskRecord, User
 from engine.privacy.vault import Classification, personal_paths, seal, transform, unseal
+from engine.runtime import Engine
 from engine.taskindex import duration_after
 
 PURGED = None  # what a purged field holds afterwards
@@ -42,7 +43,7 @@ def access_log(
     return list(session.scalars(query.order_by(SensitiveAccess.at.desc(), SensitiveAccess.id.desc()).limit(limit)))
 
 
-def retention_due(session: Session, engine: Any, now: datetime) -> list[dict[str, Any]]:
+def retention_due(session: Session, engine: Engine, now: datetime) -> list[dict[str, Any]]:
     """The dry run: closed requests past their process's retention period, not yet purged."""
     due = []
     for key, glue_entry in engine.glue.processes.items():
@@ -71,7 +72,7 @@ def retention_due(session: Session, engine: Any, now: datetime) -> list[dict[str
     return sorted(due, key=lambda d: d["expired_at"])
 
 
-def purge(session: Session, engine: Any, instance: ProcessInstance, actor: str) -> list[str]:
+def purge(session: Session, engine: Engine, instance: ProcessInstance, actor: str) -> list[str]:
     """Remove the personal fields of one closed request (state and data), audited; return the paths."""
     parsed = engine.definition_for(session, instance)
     personal = parsed.personal_any
@@ -97,7 +98,7 @@ def purge(session: Session, engine: Any, instance: ProcessInstance, actor: str) 
     return paths
 
 
-def run_retention(db: Database, engine: Any, actor: str = SYSTEM_ACTOR) -> list[int]:
+def run_retention(db: Database, engine: Engine, actor: str = SYSTEM_ACTOR) -> list[int]:
     """Purge every request due (one transaction each); return the ids of those purged."""
     with db.reading() as session:
         due = [d["instance_id"] for d in retention_due(session, engine, engine.clock.now())]
@@ -111,7 +112,7 @@ def run_retention(db: Database, engine: Any, actor: str = SYSTEM_ACTOR) -> list[
     return purged
 
 
-def subject_export(session: Session, engine: Any, person: str, viewer: User | None = None) -> dict[str, Any]:
+def subject_export(session: Session, engine: Engine, person: str, viewer: User | None = None) -> dict[str, Any]:
     """Everything held about one person: a username (their requests, tasks, actions) or a name
     (requests whose data mentions it, e.g. a visiting delegate). Personal fields in clear: with
     `viewer`, each request's personal fields go in the access log as seen by them."""
@@ -228,7 +229,7 @@ def subject_rows(export: dict[str, Any]) -> Iterator[dict[str, Any]]:
                 yield {"section": section, "record": ref, "field": field_name, "value": value}
 
 
-def rotate_keys(db: Database, engine: Any) -> int:
+def rotate_keys(db: Database, engine: Engine) -> int:
     """Re-encrypt every stored personal value with the current key (first in WAYPOINT_DATA_KEY),
     state, data snapshot and drafts; values stored in clear before their field was classified get
     encrypted too. One transaction per request, audited; returns how many were rewritten."""

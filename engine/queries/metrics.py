@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from engine.clock import Clock
 from engine.db import Database
-from engine.errors import WaypointError
+from engine.errors import SchemaOutOfDate, WaypointError
 from engine.models import Incident, OutboxMessage, ProcessInstance, TaskRecord, Timer
 from engine.worker.loop import last_heartbeat
 
@@ -32,7 +32,7 @@ def health(db: Database, now: datetime) -> tuple[bool, dict[str, Any]]:
         checks["database"] = "ok"
         checks["migrations"] = "current"
     except WaypointError as exc:
-        checks["database"] = "ok" if "schema" in str(exc) else str(exc)
+        checks["database"] = "ok" if isinstance(exc, SchemaOutOfDate) else str(exc)
         checks["migrations"] = str(exc)
         return False, checks
     with db.reading() as session:

@@ -236,15 +236,6 @@ def status_counts(session: Session, flt: ReportFilter) -> dict[str, int]:
     )
 
 
-def overdue_count(session: Session, now: datetime) -> int:
-    return int(
-        session.scalar(
-            select(func.count()).select_from(TaskRecord).where(TaskRecord.status == "ready", TaskRecord.due_at < now)
-        )
-        or 0
-    )
-
-
 def facet_values(session: Session) -> dict[str, list[str]]:
     """Distinct countries and units (for the filters), from their indexed columns."""
     return {

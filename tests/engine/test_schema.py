@@ -1,4 +1,4 @@
-"""The schema: Alembic migrations and engine/models.py describe the same tables and indexes."""
+"""The schema: Alembic migrations and engine/models/ describe the same tables and indexes."""
 
 from __future__ import annotations
 

@@ -21,6 +21,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from engine import NotFound, ValidationFailed
 from engine.errors import FieldError, schema_field_error
+from engine.idempotency import MAX_KEY_LENGTH
 
 from .problems import ApiError
 
@@ -218,7 +219,7 @@ def parse_body(op: Operation) -> Any:
 IDEMPOTENCY_KEY = Param(
     "Idempotency-Key",
     "header",
-    {"type": "string", "pattern": "^[!-~]{1,200}$"},
+    {"type": "string", "pattern": f"^[!-~]{{1,{MAX_KEY_LENGTH}}}$"},
     "Any unique string (a UUID): a retry with the same key and body returns the first answer "
     "and makes no second change. Keys are kept 24 hours, per user.",
 )
