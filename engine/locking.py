@@ -6,9 +6,8 @@ incident, retention purge, key rotation): the lock, `updated_at` and one audit e
 workflow that moved is engine/persist.py, which takes the same lock; the two are the only
 writers of the audit trail.
 
-A writer that must lock the instance before touching other rows (the worker, before it re-takes
-an escalation timer's lease) calls `hold_instance` first: the next lock of that instance in the
-transaction is then the one already held.
+A writer that must lock the instance before touching other rows (an escalation, before the worker
+re-takes the timer's lease) calls `record_change` first: instance first, always.
 """
 
 from __future__ import annotations
@@ -24,8 +23,6 @@ from engine import audit
 from engine.errors import ConcurrentUpdate
 from engine.models import AuditEvent, ProcessInstance, TaskRecord
 
-_HELD = "waypoint.held_instances"
-
 
 def lock_instance(session: Session, instance: ProcessInstance) -> None:
     """Bump the instance's version if it is still the one we loaded, else ConcurrentUpdate.
@@ -33,11 +30,7 @@ def lock_instance(session: Session, instance: ProcessInstance) -> None:
     `UPDATE ... SET version = version + 1 WHERE id = :id AND version = :v` is the first write
     of every action (autoflush held back), so a loser fails here before writing anything
     else, and row locks are always taken in the same order (instance first): no deadlocks.
-    A lock held with `hold_instance` counts once, while the instance is still at the version it
-    was held at (a rolled-back savepoint reloads the older version, so it locks again).
     """
-    if session.info.get(_HELD, {}).pop(instance.id, None) == instance.version:
-        return
     table = cast(Table, ProcessInstance.__table__)  # typed as any FromClause
     with session.no_autoflush:
         result = session.execute(
@@ -48,12 +41,6 @@ def lock_instance(session: Session, instance: ProcessInstance) -> None:
     if cast(CursorResult[Any], result).rowcount != 1:  # an UPDATE's result is a cursor result
         raise ConcurrentUpdate("concurrent_save")
     set_committed_value(instance, "version", instance.version + 1)
-
-
-def hold_instance(session: Session, instance: ProcessInstance) -> None:
-    """Take the instance's lock now, before other rows (lock order: instance first, always)."""
-    lock_instance(session, instance)
-    session.info.setdefault(_HELD, {})[instance.id] = instance.version
 
 
 def record_change(

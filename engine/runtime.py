@@ -86,12 +86,23 @@ class Engine(TaskAssignment, PersonalAccess, RequestViews, TimerActions):
         return store_versions(session, parsed, keys, deployed_by, self.clock.now())
 
     def start(
-        self, session: Session, key: str, data: Mapping[str, Any] | None = None, user: User | str | None = None
+        self,
+        session: Session,
+        key: str,
+        data: Mapping[str, Any] | None = None,
+        user: User | str | None = None,
+        *,
+        on_behalf_of: User | str | None = None,
     ) -> ProcessInstance:
-        """Start the latest version of `key` with `data`; run until it waits."""
+        """Start the latest version of `key` with `data`; run until it waits.
+
+        `user` starts it; with `on_behalf_of` (a service account starting for a person) that person
+        is the requester, and the `started` event names both: `user` as its actor, the requester in
+        its details."""
         definition = latest_definition(session, key)
         parsed = self.specs.get(session, definition)
-        actor = self._user(session, user) if user is not None else None
+        by = self._user(session, user) if user is not None else None
+        actor = self._user(session, on_behalf_of) if on_behalf_of is not None else by
         form = parsed.start_form
         if form is not None:
             clean = validate_submission(parsed.form(form), data, reserved=RESERVED_FIELDS)
@@ -123,6 +134,9 @@ class Engine(TaskAssignment, PersonalAccess, RequestViews, TimerActions):
             "requester": actor.username if actor else None,
             "requester_name": actor.display_name if actor else None,
         }
+        details: dict[str, Any] = {"fields": sorted(clean), "version": definition.version}
+        if actor is not None and (by is None or by.id != actor.id):
+            details["on_behalf_of"] = actor.username
         with frozen_time(now), script_errors():
             wf = BpmnWorkflow(parsed.spec, parsed.subprocess_specs, script_engine=self.script_engine)
             wf.get_next_task(state=TaskState.READY).data.update(initial)
@@ -133,8 +147,8 @@ class Engine(TaskAssignment, PersonalAccess, RequestViews, TimerActions):
             parsed,
             wf,
             now,
-            _name(actor),
-            [dict(action="started", details={"fields": sorted(clean), "version": definition.version})],
+            _name(by),
+            [dict(action="started", details=details)],
         )
         return instance
 

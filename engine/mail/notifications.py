@@ -15,7 +15,7 @@ Task properties (docs/modelling.md): `dueIn` (first reminder), `reminderEvery` (
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from uuid import UUID
@@ -154,37 +154,27 @@ def fire_reminder(session: Session, mail: MailContext, timer: Timer, now: dateti
     return sent
 
 
-def escalation_reassigns(session: Session, mail: MailContext, timer: Timer) -> bool:
-    """True when firing this escalation changes the task's holder (so it must lock the instance)."""
-    row = session.get(TaskRecord, timer.task_id)
-    if row is None or row.status != "ready":
-        return False
-    props = mail.properties(session, row)
-    return bool(props.get("escalateTo")) or props.get("reassignOnEscalation", "").strip().lower() == "true"
+def fire_escalation(
+    session: Session, mail: MailContext, timer_id: int, now: datetime, hold_lease: Callable[[], bool]
+) -> int | None:
+    """Notify the next level about an overdue task and reassign it if the process says so; emails
+    queued, or None when `hold_lease()` says the timer's lease is no longer ours (roll back).
 
-
-def fire_escalation(session: Session, mail: MailContext, timer: Timer, now: datetime) -> int:
-    """Notify the next level about an overdue task and reassign it if the process says so; emails queued.
-
-    A reassignment is recorded under the instance lock (the worker holds it already, taken
-    before the timer's lease: instance first, always).
+    Lock order, instance first, always: a reassignment is recorded (`record_change`: the
+    instance's version lock and the `task_escalated` event) before `hold_lease` re-takes and
+    row-locks the timer; only then does anything else change. A reassignment decided on a stale
+    read loses the version lock (ConcurrentUpdate) and is tried again in the next round.
     """
-    row = _open_task_of(session, timer)
-    session.delete(timer)  # an escalation happens once
-    if row is None:
-        return 0
-    props = mail.properties(session, row)
-    target = escalation_target(session, row)
-    previous = row.claimed_by or row.assignee
+    timer = session.get(Timer, timer_id)
+    row = _open_task_of(session, timer) if timer is not None else None
+    props = mail.properties(session, row) if row is not None else {}
     role = (props.get("escalateTo") or "").strip()
-    reassigned = False
-    if role:
-        row.role, row.assignee_id, row.claimed_by_id, reassigned = role, None, None, True
-    elif props.get("reassignOnEscalation", "").strip().lower() == "true" and target is not None:
-        row.assignee_id, row.claimed_by_id, reassigned = target.id, None, True
+    to_person = props.get("reassignOnEscalation", "").strip().lower() == "true"
+    target = escalation_target(session, row) if row is not None else None
+    previous = row.claimed_by or row.assignee if row is not None else None
+    reassigned = row is not None and bool(role or (to_person and target is not None))
     if reassigned:
-        session.flush()
-        session.refresh(row)
+        assert row is not None
         record_change(
             session,
             row.instance,
@@ -198,6 +188,20 @@ def fire_escalation(session: Session, mail: MailContext, timer: Timer, now: date
                 "to": target.username if target is not None and not role else None,
             },
         )
+    if not hold_lease():
+        return None
+    timer = session.get(Timer, timer_id, populate_existing=True)
+    if timer is not None:
+        session.delete(timer)  # an escalation happens once
+    if row is None:
+        return 0
+    if reassigned:
+        if role:
+            row.role, row.assignee_id, row.claimed_by_id = role, None, None
+        elif target is not None:
+            row.assignee_id, row.claimed_by_id = target.id, None
+        session.flush()
+        session.refresh(row)
     if not mail.config.enabled:
         return 0
     people = {u.id: u for u in task_recipients(session, row)} if reassigned else {}

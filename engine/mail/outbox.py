@@ -31,7 +31,7 @@ from engine.clock import Clock
 from engine.config import SmtpSettings
 from engine.db import Database
 from engine.errors import DatabaseUnavailable, InvalidState, NotFound
-from engine.models import Incident, OutboxMessage
+from engine.models import OutboxMessage
 
 log = logging.getLogger("waypoint.outbox")
 
@@ -196,13 +196,14 @@ class OutboxSender:
         lease: timedelta = timedelta(minutes=5),
         max_attempts: int = MAX_ATTEMPTS,
         transport: Callable[[SmtpSettings], Any] = SmtpTransport,
-        open_incident: Callable[[Any, Incident], Any],
+        count_failure: Callable[..., bool],
     ):
-        """`open_incident(session, incident)` records an email that failed for good (the worker's
-        engine/worker/incidents.py; passed in because mail sits below the worker)."""
+        """`count_failure(session, row, error, now, *, max_attempts, permanent, incident)` counts a
+        failed attempt and, when the email gives up, opens its incident (the worker's
+        engine/worker/incidents.py, shared with timers; passed in because mail sits below the worker)."""
         self.db, self.clock, self.smtp, self.owner = db, clock, smtp, owner
         self.batch, self.lease, self.max_attempts, self.transport = batch, lease, max_attempts, transport
-        self.open_incident = open_incident
+        self.count_failure = count_failure
 
     def claim(self) -> list[int]:
         """Lease up to `batch` due pending rows, oldest first; return their ids."""
@@ -311,25 +312,21 @@ class OutboxSender:
     def _mark_failure(
         self, session: Any, row: OutboxMessage, exc: BaseException, now: datetime, *, permanent: bool
     ) -> bool:
-        row.attempts += 1
-        row.last_error = _describe(exc)
-        row.lease_owner, row.lease_until = None, None
-        if permanent or row.attempts >= self.max_attempts:
+        error = _describe(exc)
+        gave_up = self.count_failure(
+            session,
+            row,
+            error,
+            now,
+            max_attempts=self.max_attempts,
+            permanent=permanent,
+            incident=dict(
+                kind="email", outbox_id=row.id, error=f"email to {row.recipient} ({row.kind}) failed: {error}"
+            ),
+        )
+        if gave_up:
             row.status = FAILED
-            self.open_incident(
-                session,
-                Incident(
-                    kind="email",
-                    status="open",
-                    instance_id=row.instance_id,
-                    task_id=row.task_id,
-                    outbox_id=row.id,
-                    attempts=row.attempts,
-                    error=f"email to {row.recipient} ({row.kind}) failed: {row.last_error}",
-                    created_at=now,
-                ),
-            )
-            log.error("email %s to %s failed for good: %s", row.id, row.recipient, row.last_error)
+            log.error("email %s to %s failed for good: %s", row.id, row.recipient, error)
             return True
         row.next_attempt_at = now + backoff(row.attempts)
         return False

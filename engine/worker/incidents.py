@@ -1,12 +1,14 @@
 """Incidents: a timer, email or periodic job that ran out of retries, open until an admin retries it.
 
 The worker opens them (timers, jobs), and so does the outbox sender (emails, through the function
-the worker gives it). An incident on a request goes on the request's audit trail, opened and
+the worker gives it): a timer or an email that fails counts its attempt and gives up through one
+helper, `count_failure`. An incident on a request goes on the request's audit trail, opened and
 retried, through the write path (engine/persist.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +19,7 @@ from engine import locking
 from engine.audit import SYSTEM_ACTOR
 from engine.errors import ConcurrentUpdate, InvalidState, NotFound
 from engine.mail import outbox
-from engine.models import Incident, PeriodicJob, ProcessInstance, Timer
+from engine.models import Incident, OutboxMessage, PeriodicJob, ProcessInstance, Timer
 
 #: how often a lost race for the request's lock is tried again (the incident is written regardless
 #: of the request's state, so re-reading the request is enough)
@@ -32,6 +34,40 @@ def open_incident(session: Session, incident: Incident) -> Incident:
         details["timer"] = incident.timer_kind
     _record(session, incident, incident.created_at, SYSTEM_ACTOR, "incident_opened", details)
     return incident
+
+
+def count_failure(
+    session: Session,
+    row: Timer | OutboxMessage,
+    error: str,
+    now: datetime,
+    *,
+    max_attempts: int,
+    permanent: bool = False,
+    incident: Mapping[str, Any],
+) -> bool:
+    """Count a failed attempt of a leased timer or outbox email: one more attempt, its last error,
+    the lease let go. True when the row gives up (`permanent`, or out of attempts): an incident is
+    then opened on it (`incident` adds its kind, row ids and, if it differs, its `error`); the caller
+    marks the row failed, or else sets when it is tried again."""
+    row.attempts += 1
+    row.last_error = error
+    row.lease_owner, row.lease_until = None, None
+    if not permanent and row.attempts < max_attempts:
+        return False
+    fields = {"error": error, **incident}
+    open_incident(
+        session,
+        Incident(
+            status="open",
+            instance_id=row.instance_id,
+            task_id=row.task_id,
+            attempts=row.attempts,
+            created_at=now,
+            **fields,
+        ),
+    )
+    return True
 
 
 def job_failed(session: Session, name: str, error: str, now: datetime) -> Incident | None:

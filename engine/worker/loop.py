@@ -15,7 +15,8 @@ Exactly once, per timer kind (see docs/scheduler.md):
 * `task_reminder` / `task_escalation`: the worker first re-takes its lease with a conditional
   UPDATE (`lease_owner = me AND due_at = claimed due`), which also row-locks the timer, then
   writes the emails and moves (reminder) or deletes (escalation) the row in that transaction.
-  An escalation that reassigns the task locks the instance first, like every engine action.
+  An escalation that reassigns the task locks the instance first, like every engine action:
+  `notifications.fire_escalation` records the change, then asks for the lease.
 
 A failure is retried with backoff (the lease expiry doubles as "not before"); after
 `max_attempts` the timer is marked failed and becomes an incident on its instance
@@ -38,13 +39,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine import leases, locking
+from engine import leases
 from engine.config import SmtpSettings
 from engine.db import Database
 from engine.errors import ConcurrentUpdate, DatabaseUnavailable, WaypointError
 from engine.mail import notifications
 from engine.mail.outbox import DeliveryReport, OutboxSender, backoff
-from engine.models import Incident, PeriodicJob, ProcessInstance, Timer
+from engine.models import PeriodicJob, Timer
 from engine.runtime import Engine
 from engine.taskindex import BPMN_TIMER, TASK_ESCALATION, TASK_REMINDER
 from engine.worker import incidents
@@ -139,7 +140,7 @@ class Worker:
             batch=self.settings.email_batch,
             lease=self.settings.email_lease,
             max_attempts=self.settings.max_email_attempts,
-            open_incident=incidents.open_incident,
+            count_failure=incidents.count_failure,
             **kwargs,
         )
         self.periodic = PeriodicJobs(db, engine, self.owner)
@@ -195,17 +196,19 @@ class Worker:
                 return "skipped"
             raise TimerNotFired("timer_not_due")
         if claimed.kind == TASK_ESCALATION:
-            timer = session.get(Timer, claimed.id)
-            if timer is not None and notifications.escalation_reassigns(session, self.engine.mail, timer):
-                locking.hold_instance(session, session.get_one(ProcessInstance, claimed.instance_id))  # instance first
+            # the escalation locks the instance first when it reassigns, then asks for our lease
+            sent = notifications.fire_escalation(
+                session, self.engine.mail, claimed.id, now, lambda: self._hold(session, claimed, now)
+            )
+            if sent is None:
+                raise _StaleClaim  # and roll back the instance lock the escalation may have taken
+            return "fired"
         if not self._hold(session, claimed, now):
-            raise _StaleClaim  # and roll back the instance lock an escalation may have taken
+            raise _StaleClaim
         timer = session.get(Timer, claimed.id, populate_existing=True)
         assert timer is not None
         if claimed.kind == TASK_REMINDER:
             notifications.fire_reminder(session, self.engine.mail, timer, now)
-        elif claimed.kind == TASK_ESCALATION:
-            notifications.fire_escalation(session, self.engine.mail, timer, now)
         else:
             raise TimerNotFired("unknown_timer_kind", kind=claimed.kind)
         return "fired"
@@ -238,27 +241,18 @@ class Worker:
         timer = session.get(Timer, claimed.id)
         if timer is None or timer.lease_owner != self.owner:
             return
-        timer.attempts += 1
-        timer.last_error = error
-        timer.lease_owner = None
-        if timer.attempts < self.settings.max_timer_attempts:
-            timer.lease_until = now + backoff(timer.attempts)  # "not before": the claim skips it until then
-            return
-        timer.lease_until, timer.failed_at = None, now
-        incidents.open_incident(
+        gave_up = incidents.count_failure(
             session,
-            Incident(
-                kind="timer",
-                status="open",
-                instance_id=timer.instance_id,
-                task_id=timer.task_id,
-                timer_id=timer.id,
-                timer_kind=timer.kind,
-                attempts=timer.attempts,
-                error=error,
-                created_at=now,
-            ),
+            timer,
+            error,
+            now,
+            max_attempts=self.settings.max_timer_attempts,
+            incident=dict(kind="timer", timer_id=timer.id, timer_kind=timer.kind),
         )
+        if gave_up:
+            timer.failed_at = now
+        else:
+            timer.lease_until = now + backoff(timer.attempts)  # "not before": the claim skips it until then
 
     def run_timers(self) -> tuple[int, int, int]:
         """Claim one batch of due timers and fire them: (fired, skipped, failed)."""

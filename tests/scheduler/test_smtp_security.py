@@ -14,7 +14,7 @@ from aiosmtpd.smtp import AuthResult
 
 from engine.config import SmtpSettings
 from engine.mail.outbox import OutboxSender
-from engine.worker.incidents import open_incident
+from engine.worker.incidents import count_failure
 from tests.scheduler.conftest import SmtpSink, free_port, outbox_rows
 from tests.scheduler.test_outbox import queue
 
@@ -77,7 +77,7 @@ def test_secure_login_and_delivery(flows, clock, certificate, implicit):
             sender="waypoint@waypoint.test",
             timeout=10,
         )
-        report = OutboxSender(db, clock, settings, "tls-worker", open_incident=open_incident).deliver_once()
+        report = OutboxSender(db, clock, settings, "tls-worker", count_failure=count_failure).deliver_once()
         assert report.sent == 2 and logins.seen == [(b"waypoint", b"s3cret")]
         assert sorted(str(m["Subject"]) for m in sink.messages) == ["message 0", "message 1"]
         assert {r.status for r in outbox_rows(db)} == {"sent"}

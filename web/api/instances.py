@@ -9,7 +9,6 @@ from sqlalchemy.orm import Session
 
 from engine import PermissionDenied, ValidationFailed
 from engine.errors import FieldError
-from engine.locking import record_change
 from engine.people.service_accounts import require_may_start_for_others
 from engine.people.users import find_user
 from engine.queries.api import InstanceFilters, list_instances
@@ -64,16 +63,8 @@ def start(args: dict, body: dict) -> Response:
             latest_definition(s, key)  # 404 when not deployed at all
             raise PermissionDenied("may_not_start", username=starter.username, key=key)
         g.api_field_prefix = "data"
-        instance = engine().start(s, key, body.get("data") or {}, starter.username)
-        if starter is not caller:
-            record_change(
-                s,
-                instance,
-                at=engine().clock.now(),
-                actor=caller.username,
-                action="started_on_behalf",
-                details={"requester": starter.username},
-            )
+        on_behalf_of = starter.username if starter is not caller else None
+        instance = engine().start(s, key, body.get("data") or {}, caller.username, on_behalf_of=on_behalf_of)
         location = url_for("api.instance", instance_id=instance.id)
         return Result(201, instance_detail(s, instance.id), {"Location": location, "ETag": etag(instance.version)})
 
