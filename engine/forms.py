@@ -127,12 +127,28 @@ def decision_form(schema: Mapping[str, Any] | None) -> DecisionForm | None:
     comments = [k for k in properties if k == f"{prefix}comment"] or [k for k in properties if is_comment_field(k)]
     comment = comments[0] if comments else None
     required = tuple(r for r in (schema or {}).get("required") or () if r not in (decision, comment))
-    return DecisionForm(decision, comment, _choices(properties[decision]), required)
+    values = tuple(str(v) for v, _ in choices(properties[decision]) or ())
+    return DecisionForm(decision, comment, values, required)
 
 
-def _choices(node: Mapping[str, Any]) -> tuple[str, ...]:
-    if isinstance(node.get("oneOf"), list):
-        return tuple(str(o["const"]) for o in node["oneOf"] if isinstance(o, dict) and "const" in o)
-    if isinstance(node.get("enum"), list):
-        return tuple(str(v) for v in node["enum"])
-    return ()
+def choices(node: Mapping[str, Any]) -> list[tuple[Any, Mapping[str, Any]]] | None:
+    """A labelled choice's options, in order, or None when `node` is not a choice.
+
+    Each option is (its JSON value, the node that labels it: `title`, French in `x-fr.title`).
+    A choice is a `oneOf` of consts (each const's node labels it) or an `enum` (labelled by
+    `x-enumLabels`, French in `x-fr.x-enumLabels`). Pages, the decision rule and the demo read
+    choices only through this.
+    """
+    one_of = node.get("oneOf")
+    if isinstance(one_of, list) and all(isinstance(o, Mapping) and "const" in o for o in one_of):
+        return [(o["const"], o) for o in one_of]
+    enum = node.get("enum")
+    if isinstance(enum, list):
+        labels = _mapping(node.get("x-enumLabels"))
+        french = _mapping(_mapping(node.get("x-fr")).get("x-enumLabels"))
+        return [(v, {"title": labels.get(str(v)), "x-fr": {"title": french.get(str(v))}}) for v in enum]
+    return None
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}

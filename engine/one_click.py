@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 
 from engine.errors import InvalidState, NotFound, PermissionDenied
 from engine.forms import ONE_CLICK_VERBS, DecisionForm, decision_form
-from engine.mail.links import ActionToken, redeem
+from engine.mail.links import ActionToken, TokenUsed, is_used, redeem
 from engine.models import ProcessInstance, TaskRecord, User
+from engine.permissions import require_open
 from engine.runtime import Engine
 
 
@@ -43,18 +44,31 @@ def load_grant(session: Session, grant: ActionToken) -> tuple[User, TaskRecord]:
     return user, row
 
 
-def decide(
-    session: Session, engine: Engine, grant: ActionToken, verb: str, comment: str, now: datetime
-) -> tuple[TaskRecord, ProcessInstance]:
-    """Redeem `grant` and complete its task with `verb` (approve/reject) and `comment`."""
+def check(session: Session, engine: Engine, grant: ActionToken, verb: str) -> tuple[User, TaskRecord, DecisionForm]:
+    """Would `grant` give `verb` on its task now? Its user, task and decision form; raises what
+    `decide` refuses with otherwise (the email link's confirmation page asks this on a GET):
+    NeedsTaskPage (not a one-click word, or a form that needs its page), PermissionDenied (a link
+    for another action, an inactive account), NotFound (the task is gone), TokenUsed, and
+    TaskAlreadyCompleted (the task no longer waits)."""
     if verb not in ONE_CLICK_VERBS:
         raise NeedsTaskPage("not_an_email_decision", verb=verb)
     if grant.action not in (verb, "reply"):
         raise PermissionDenied("link_other_action", action=grant.action, verb=verb)
     user, row = load_grant(session, grant)
+    if is_used(session, grant):
+        raise TokenUsed("link_used")
+    require_open(row)
     form = form_for_task(session, engine, row)
     if form is None or not form.allows(verb):
         raise NeedsTaskPage("needs_task_page", task=row.name)
+    return user, row, form
+
+
+def decide(
+    session: Session, engine: Engine, grant: ActionToken, verb: str, comment: str, now: datetime
+) -> tuple[TaskRecord, ProcessInstance]:
+    """Redeem `grant` and complete its task with `verb` (approve/reject) and `comment`."""
+    user, row, form = check(session, engine, grant, verb)
     redeem(session, grant, now)
     done = engine.complete(session, row.id, user, form.submission(verb, comment))
     return done, done.instance

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
@@ -17,10 +17,16 @@ from engine.errors import InvalidState, PermissionDenied, TaskAlreadyClaimed, Ta
 from engine.glue import GlueRegistry
 from engine.models import ProcessInstance, TaskRecord, User
 from engine.people.delegation import holders_for
+from engine.people.service_accounts import service_account
 from engine.privacy.vault import REVEAL_ROLES
+
+if TYPE_CHECKING:
+    from engine.definitions import ParsedDefinition
 
 #: Roles that oversee every request: they see all of them and may reassign any open task.
 OVERSIGHT_ROLES = frozenset({"admin", "itv_coordinator"})
+#: Roles that see the reports dashboard and its CSV exports.
+REPORT_ROLES = frozenset({"itv_coordinator", "senior_management", "admin"})
 
 
 def refusal(check: Callable[..., Any], *args: Any) -> WaypointError | None:
@@ -112,6 +118,39 @@ def check_cancel(actor: User, instance: ProcessInstance, glue: GlueRegistry) -> 
             raise InvalidState("already_approved")
     if instance.status != "running":
         raise InvalidState("request_not_running", id=instance.id, status=instance.status)
+
+
+def check_start(user: User, parsed: ParsedDefinition) -> None:
+    """May `user` start (be the requester of) this process version: it has a start form, and
+    they hold one of its starter roles? The catalogue, the API and `Engine.start` ask this."""
+    if parsed.start_form is None or not (parsed.start_roles & user.roles):
+        raise PermissionDenied("may_not_start", username=user.username, key=parsed.key)
+
+
+def may_deliver(session: Session, user: User, message_name: str) -> bool:
+    """May `user` deliver BPMN message `message_name`: admins, and service accounts granted it?"""
+    if "admin" in user.roles:
+        return True
+    account = service_account(session, user)
+    return account is not None and ("*" in account.messages or message_name in account.messages)
+
+
+def require_may_deliver(session: Session, user: User, message_name: str) -> None:
+    """:raise PermissionDenied: unless `user` may deliver `message_name`."""
+    if not may_deliver(session, user, message_name):
+        raise PermissionDenied("may_not_deliver", username=user.username, name=message_name)
+
+
+def require_may_start_for_others(session: Session, user: User) -> None:
+    """:raise PermissionDenied: unless `user` is a service account allowed to start on someone's behalf."""
+    account = service_account(session, user)
+    if account is None or not account.start_on_behalf:
+        raise PermissionDenied("start_on_behalf_forbidden")
+
+
+def may_view_reports(user: User) -> bool:
+    """Whether `user` sees the reports dashboard and its CSV exports."""
+    return bool(user.roles & REPORT_ROLES)
 
 
 def check_retry_incident(actor: User) -> None:

@@ -14,6 +14,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine import permissions
 from engine.core import EngineCore
 from engine.models import ProcessDefinition, ProcessInstance, TaskRecord, User
 from engine.queries.inbox import latest_definitions
@@ -33,7 +34,7 @@ class RequestViews(EngineCore):
         return dict(task.data) if task is not None else dict(row.instance.data)
 
     def start_catalogue(self, session: Session, user: User) -> list[dict[str, Any]]:
-        """Deployed processes this user may start (a start form, and a starter role they hold)."""
+        """Deployed processes this user may start (`permissions.check_start`), with their start forms."""
         entries = []
         for process in list_processes(session):
             definition = session.scalars(
@@ -42,7 +43,7 @@ class RequestViews(EngineCore):
                 )
             ).one()
             parsed = self.specs.get(session, definition)
-            if parsed.start_form is None or not (parsed.start_roles & user.roles):
+            if permissions.refusal(permissions.check_start, user, parsed) is not None:
                 continue
             entries.append({**process, "form": parsed.form(parsed.start_form) or {}})
         return entries

@@ -259,6 +259,11 @@ class Engine(TaskAssignment, PersonalAccess, RequestViews, TimerActions):
         )
         return instance
 
+    def may_start(self, session: Session, actor: User, key: str) -> WaypointError | None:
+        """Why `actor` may not start the latest version of `key` (None: they may); NotFound raises."""
+        parsed = self.specs.get(session, latest_definition(session, key))
+        return permissions.refusal(permissions.check_start, actor, parsed)
+
     def may_work(self, session: Session, actor: User, row: TaskRecord) -> WaypointError | None:
         """Why `actor` may not complete the task now (None: they may), delegations included."""
         return permissions.refusal(permissions.check_work, session, actor, row, self.today())

@@ -18,9 +18,9 @@ from flask_babel.speaklater import LazyString
 
 from engine.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from engine.mail.bodies import format_datetime
-from engine.mail.links import ActionToken, TokenExpired, TokenRejected, TokenUsed, is_used, verify
+from engine.mail.links import ActionToken, TokenExpired, TokenRejected, TokenUsed, verify
 from engine.models import User
-from engine.one_click import NeedsTaskPage, decide, form_for_task, load_grant
+from engine.one_click import NeedsTaskPage, check, decide, load_grant
 from engine.worker import digest
 
 from .context import db, engine
@@ -85,13 +85,16 @@ def action(token: str) -> Any:
             return _problem("invalid", 404)
         lang = _language(user)
         task_url = _task_url(row.id)
-        if is_used(s, grant):
+        try:  # the guards `decide` applies on the POST, asked once here
+            _, _, form = check(s, engine(), grant, grant.action)
+        except (NotFound, PermissionDenied):
+            return _problem("invalid", 404, lang, task_url)
+        except TokenUsed:
             return _problem("used", 409, lang, task_url)
-        if row.status != "ready":
-            return _problem("closed", 409, lang, task_url)
-        form = form_for_task(s, engine(), row)
-        if form is None or not form.allows(grant.action):
+        except NeedsTaskPage:
             return _problem("needs_page", 409, lang, task_url)
+        except Conflict:
+            return _problem("closed", 409, lang, task_url)
         view = {
             "user_name": user.display_name,
             "task_name": row.name,

@@ -16,9 +16,9 @@ from flask import Flask
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
-from engine.forms import is_decision_field
+from engine import forms
 
-from .i18n import language, localized
+from .i18n import localized
 
 INTERNAL_KEYS = frozenset({"instance_id", "process_key", "requester"})
 _INDEXED = re.compile(r"^(?P<prefix>.+)\.(?P<index>\d+)(?:\.(?P<rest>.+))?$")
@@ -39,27 +39,22 @@ class Field:
     rows: list[list[Field]] = field(default_factory=list)
     template: list[Field] = field(default_factory=list)
     attrs: dict[str, Any] = field(default_factory=dict)
+    #: whether this field is the form's decision, shown as one button per choice: the decision
+    #: field of `engine.forms.decision_form` (one rule for one click, bulk, email and this page)
+    decision: bool = False
 
     @property
     def id(self) -> str:
         return "f-" + self.name.replace(".", "-")
 
-    @property
-    def decision(self) -> bool:
-        """Whether this field is the form's decision (shown as one button per choice)."""
-        return self.kind in ("radio", "select") and is_decision_field(self.key)
-
 
 def choices(node: dict[str, Any]) -> list[tuple[str, str]] | None:
-    """(value, label) pairs of a labelled choice, or None when the node is not a choice."""
-    if "oneOf" in node and all("const" in o for o in node["oneOf"]):
-        return [(str(o["const"]), localized(o, "title", str(o["const"]))) for o in node["oneOf"]]
-    if "enum" in node:
-        labels = node.get("x-enumLabels") or {}
-        if language() == "fr":  # French labels in "x-fr": {"x-enumLabels": {...}}
-            labels = {**labels, **((node.get("x-fr") or {}).get("x-enumLabels") or {})}
-        return [(str(v), labels.get(str(v), str(v))) for v in node["enum"]]
-    return None
+    """(value, label) pairs of a labelled choice (`engine.forms.choices`, labels in the page's
+    language), or None when the node is not a choice."""
+    options = forms.choices(node)
+    if options is None:
+        return None
+    return [(str(value), localized(dict(label), "title", str(value))) for value, label in options]
 
 
 def _kind(node: dict[str, Any]) -> str:
@@ -93,10 +88,14 @@ def build_fields(
     values = values or {}
     errors = errors or {}
     required = set(schema.get("required", []))
-    return [
+    fields = [
         _field(key, node, values.get(key), errors, prefix, key in required)
         for key, node in schema.get("properties", {}).items()
     ]
+    rule = forms.decision_form(schema) if not prefix else None
+    for f in fields:
+        f.decision = rule is not None and f.key == rule.decision_field and f.kind in ("radio", "select")
+    return fields
 
 
 def _field(key: str, node: dict[str, Any], value: Any, errors: dict[str, str], prefix: str, required: bool) -> Field:
@@ -204,8 +203,7 @@ def _parse_value(node: dict[str, Any], form: MultiDict, name: str, errors: dict[
 
 def _const(node: dict[str, Any], raw: str) -> Any:
     """The choice whose text is `raw`, with its JSON type (1, not "1"); `raw` when none matches."""
-    consts = [o["const"] for o in node.get("oneOf", []) if "const" in o] + list(node.get("enum", []))
-    return next((c for c in consts if str(c) == raw), raw)
+    return next((c for c, _ in forms.choices(node) or () if str(c) == raw), raw)
 
 
 def label_map(schemas: list[dict[str, Any]]) -> dict[Any, str]:

@@ -5,17 +5,30 @@ from __future__ import annotations
 from datetime import UTC, datetime, time
 from typing import Any
 
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, abort, g, render_template, request
 
+from engine import permissions
 from engine.queries import reports
 from engine.queries.tasks import list_processes
 
-from .auth import role_required
+from .auth import login_required
 from .context import db, engine
 from .csvexport import csv_response
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
-VIEWERS = ("itv_coordinator", "senior_management", "admin")
+
+
+@bp.before_request
+@login_required
+def _may_view() -> Any:
+    """Every page here asks the one rule (`permissions.may_view_reports`)."""
+    if not permissions.may_view_reports(g.user):
+        abort(403)
+
+
+@bp.app_context_processor
+def _rules() -> dict[str, Any]:
+    return {"may_view_reports": permissions.may_view_reports}
 
 
 def _filter() -> reports.ReportFilter:
@@ -39,7 +52,6 @@ def _filter() -> reports.ReportFilter:
 
 
 @bp.get("")
-@role_required(*VIEWERS)
 def dashboard():
     """Which approvals are stuck, where, and for how long; throughput; time per step; outcomes."""
     flt, now = _filter(), engine().clock.now()
@@ -73,7 +85,6 @@ REPORTS = {
 
 
 @bp.get("/<name>.csv")
-@role_required(*VIEWERS)
 def export(name: str):
     """Any dashboard report as CSV (same filters)."""
     if name == "instances":

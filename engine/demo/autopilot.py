@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.errors import WaypointError
+from engine.forms import choices, is_comment_field
 from engine.models import MessageSubscription, ProcessInstance, TaskRecord, User, UserRole
 from engine.runtime import Engine
 
@@ -28,9 +29,7 @@ SENDBACK = ("return", "needs_information", "partially")
 
 
 def _choice_values(node: Mapping[str, Any]) -> list[str]:
-    if "oneOf" in node:
-        return [str(o["const"]) for o in node["oneOf"] if "const" in o]
-    return [str(v) for v in node.get("enum", [])]
+    return [str(value) for value, _ in choices(node) or ()]
 
 
 def pick_choice(values: list[str], rng: random.Random, refuse_rate: float, sendback_rate: float) -> str:
@@ -58,7 +57,7 @@ def fill(
     required = set(schema.get("required", []))
     out: dict[str, Any] = {}
     for key, node in (schema.get("properties") or {}).items():
-        if key in required or everything or key.endswith("comment"):
+        if key in required or everything or is_comment_field(key):
             out[key] = _value(key, node, rng, today, refuse_rate, sendback_rate, everything)
     return out
 

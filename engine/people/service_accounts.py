@@ -6,8 +6,9 @@ it may deliver, and whether it may start requests on someone's behalf. Its roles
 anyone (a `requester` role lets it start processes as itself), so an integration gets only the
 roles and grants it needs, often none of the lane roles at all.
 
-Who may deliver a message: admins, and service accounts granted that message name. People
-record decisions that arrived by other means through the follow-up tasks instead.
+Who may deliver a message or start on someone's behalf is a rule of engine/permissions.py
+(`may_deliver`, `require_may_start_for_others`). People record decisions that arrived by other
+means through the follow-up tasks instead.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.errors import FieldError, PermissionDenied, ValidationFailed
+from engine.errors import FieldError, ValidationFailed
 from engine.models import ServiceAccount, User
 from engine.people.users import add_user, find_user
 
@@ -67,27 +68,6 @@ def service_account(session: Session, user: User) -> ServiceAccount | None:
 def list_service_accounts(session: Session) -> list[ServiceAccount]:
     """Every service account, by username."""
     return list(session.scalars(select(ServiceAccount).join(ServiceAccount.user).order_by(User.username)))
-
-
-def may_deliver(session: Session, user: User, message_name: str) -> bool:
-    """May `user` deliver BPMN message `message_name`?"""
-    if "admin" in user.roles:
-        return True
-    account = service_account(session, user)
-    return account is not None and ("*" in account.messages or message_name in account.messages)
-
-
-def require_may_deliver(session: Session, user: User, message_name: str) -> None:
-    """:raise PermissionDenied: unless `user` may deliver `message_name`."""
-    if not may_deliver(session, user, message_name):
-        raise PermissionDenied("may_not_deliver", username=user.username, name=message_name)
-
-
-def require_may_start_for_others(session: Session, user: User) -> None:
-    """:raise PermissionDenied: unless `user` is a service account allowed to start on someone's behalf."""
-    account = service_account(session, user)
-    if account is None or not account.start_on_behalf:
-        raise PermissionDenied("start_on_behalf_forbidden")
 
 
 def account_view(account: ServiceAccount | None) -> dict | None:

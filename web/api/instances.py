@@ -7,20 +7,18 @@ from typing import Any
 from flask import Response, current_app, g, url_for
 from sqlalchemy.orm import Session
 
-from engine import PermissionDenied, ValidationFailed
+from engine import ValidationFailed
 from engine.errors import FieldError
-from engine.people.service_accounts import require_may_start_for_others
 from engine.people.users import find_user
+from engine.permissions import require_may_start_for_others
 from engine.queries.api import InstanceFilters, list_instances
 from engine.queries.inbox import visible_instance
-from engine.versions import latest_definition
 
 from ..context import db, engine
 from . import cursors
 from .auth import current_user
 from .blueprint import bp
 from .present import instance_detail, instance_summary
-from .processes import startable_keys
 from .schemas import CANCEL_BODY, START_BODY, page_of, ref
 from .spec import CURSOR, INSTANCE_ID, LIMIT, Param, operation
 from .writes import Result, check_if_match, etag, not_modified, perform
@@ -59,9 +57,9 @@ def start(args: dict, body: dict) -> Response:
 
     def action(s: Session) -> Result:
         starter = _starter(s, caller, body.get("on_behalf_of"))
-        if key not in startable_keys(s, starter):
-            latest_definition(s, key)  # 404 when not deployed at all
-            raise PermissionDenied("may_not_start", username=starter.username, key=key)
+        refused = engine().may_start(s, starter, key)  # NotFound when not deployed at all
+        if refused is not None:
+            raise refused
         g.api_field_prefix = "data"
         on_behalf_of = starter.username if starter is not caller else None
         instance = engine().start(s, key, body.get("data") or {}, caller.username, on_behalf_of=on_behalf_of)

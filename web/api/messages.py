@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, g
 from sqlalchemy.orm import Session
 
-from engine.people.service_accounts import require_may_deliver
+from engine.permissions import require_may_deliver
 
 from ..context import engine
 from .auth import current_user

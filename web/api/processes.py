@@ -17,15 +17,10 @@ from .schemas import ref
 from .spec import PROCESS_KEY, operation
 
 
-def startable_keys(session: Session, user: Any) -> set[str]:
-    """Keys the user may start (the web catalogue's rule: a start form and a starter role)."""
-    return {entry["key"] for entry in engine().start_catalogue(session, user)}
-
-
 def _process(session: Session, key: str, user: Any) -> dict[str, Any]:
     latest_definition(session, key)  # NotFound when never deployed
     entry = next(p for p in list_processes(session) if p["key"] == key)
-    return {**entry, "can_start": key in startable_keys(session, user)}
+    return {**entry, "can_start": engine().may_start(session, user, key) is None}
 
 
 @operation(
@@ -39,8 +34,8 @@ def _process(session: Session, key: str, user: Any) -> dict[str, Any]:
 def processes(args: dict, body: Any) -> Any:
     """Every deployed process, with whether the caller may start it."""
     with db().reading() as s:
-        keys = startable_keys(s, current_user())
-        return [{**p, "can_start": p["key"] in keys} for p in list_processes(s)]
+        user = current_user()
+        return [{**p, "can_start": engine().may_start(s, user, p["key"]) is None} for p in list_processes(s)]
 
 
 @operation(
@@ -103,5 +98,5 @@ def start_form(args: dict, body: Any) -> Any:
             "version": definition.version,
             "form": parsed.start_form,
             "schema": parsed.form(parsed.start_form),
-            "can_start": definition.key in startable_keys(s, current_user()),
+            "can_start": engine().may_start(s, current_user(), definition.key) is None,
         }
