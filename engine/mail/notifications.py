@@ -23,6 +23,7 @@ from uuid import UUID
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, joinedload
 
+from engine.audit import SYSTEM_ACTOR
 from engine.definitions import ParsedDefinition, element_properties
 from engine.locking import record_change
 from engine.mail.compose import MailContext, send_task_email, task_recipients
@@ -34,10 +35,9 @@ if TYPE_CHECKING:
     from SpiffWorkflow.bpmn import BpmnWorkflow
 
 DEFAULT_REMINDER_EVERY = "P1D"
-SYSTEM_ACTOR = "system"
 
 
-# --- the hook in Engine._save --------------------------------------------------------------------
+# --- the hook in the write path (persist.save_workflow) -------------------------------------------
 def after_save(
     session: Session,
     mail: MailContext,
@@ -48,7 +48,7 @@ def after_save(
     now: datetime,
     closed: list[str] | None = None,
 ) -> None:
-    """Timers and emails for what an action changed (called by `Engine._save`, same transaction).
+    """Timers and emails for what an action changed (called by `persist.save_workflow`, same transaction).
 
     `closed` lists the task ids the action closed (None: not known, look them up)."""
     if closed is None or closed:
