@@ -54,6 +54,8 @@ def test_the_catalogue_asks_permissions_check_start(small, engine, monkeypatch):
 
 
 def test_a_system_start_needs_no_starter_role(small, engine):
+    # Engine.start itself does not ask check_start: tests, hostile-definition checks and workflow
+    # walks start processes without a start form or as people without a starter role
     with small.transaction() as s:
         assert engine.start(s, "small_approval", {"title": "Laptop", "amount": 10}).started_by is None
 
