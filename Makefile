@@ -65,7 +65,7 @@ stress: install
 ## make messages: extract every translatable string and merge it into the catalogues (then translate the new entries)
 messages: install
 	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext --no-wrap --sort-by-file -o web/translations/messages.pot .
-	$(BIN)/pybabel -q update --no-wrap -i web/translations/messages.pot -d web/translations
+	$(BIN)/pybabel -q update --no-wrap --ignore-obsolete --no-fuzzy-matching -i web/translations/messages.pot -d web/translations
 
 ## make bench: install, then every benchmark figure against its target (docs/benchmarks.md): prints the table and
 ## writes bench/results.json; data sets are cached in bench/.cache/ and PostgreSQL schemas wp_bench* (under 10 minutes)

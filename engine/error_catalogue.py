@@ -56,7 +56,6 @@ MESSAGES: dict[str, str] = {
     # --- process runs ------------------------------------------------------------------------
     "runaway_process": N_("the process ran %(count)s steps without waiting for anyone (a loop without a wait state?)"),
     "process_did_not_rest": N_("the process did not come to rest (a loop without a wait?)"),
-    "move_did_not_rest": N_("the process did not come to rest after the move (a loop without a wait?)"),
     "script_refused": N_("script refused: %(detail)s"),
     "script_failed": N_("%(detail)s"),
     "timer_not_due": N_("the process did not consider this timer due"),
@@ -80,7 +79,6 @@ MESSAGES: dict[str, str] = {
     "outbox_not_failed": N_("outbox message %(id)s is %(status)s, not failed"),
     # --- people, delegations, tokens, service accounts ---------------------------------------
     "no_such_user": N_("no user called '%(username)s'"),
-    "no_such_user_id": N_("no user %(id)s"),
     "user_deactivated": N_("user '%(username)s' is deactivated"),
     "invalid_username": N_("invalid username"),
     "unknown_roles": N_("unknown role(s): %(roles)s"),
@@ -165,7 +163,6 @@ MESSAGES: dict[str, str] = {
     "no_scenario_file": N_("no scenario file at %(path)s"),
     "draft_has_no_scenarios": N_("the draft has no scenario file (%(path)s)"),
     "no_such_scenarios": N_("no scenario called %(names)s in %(path)s"),
-    "no_such_scenario": N_("no scenario called '%(name)s'"),
     "scenarios_shape": N_("%(path)s: expected an object with a list 'scenarios'"),
     "scenario_needs_name": N_("%(where)s: every scenario needs a 'name'"),
     "scenario_steps_shape": N_("%(where)s ('%(name)s'): 'steps' must be a list of objects"),
