@@ -238,3 +238,7 @@ def init_app(app: Flask) -> None:
         isinstance(v, list) and bool(v) and all(isinstance(i, dict) for i in v)
     )
     app.jinja_env.tests["number"] = lambda v: isinstance(v, int | float) and not isinstance(v, bool)
+    # the audit details a timeline shows: decisions and comments (engine.forms names them), outcome, reason
+    app.jinja_env.tests["shown_detail"] = lambda k: (
+        forms.is_decision_field(k) or forms.is_comment_field(k) or k in ("outcome", "reason", "message")
+    )
