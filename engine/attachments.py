@@ -42,7 +42,8 @@ class AttachmentStore:
     """Content-addressed files under a root folder (e.g. instance/attachments)."""
 
     def __init__(self, root: str | Path):
-        self.root = Path(root)
+        # absolute: a relative root would mean one folder to the writer and another to whoever serves it
+        self.root = Path(root).resolve()
 
     def path_for(self, digest: str) -> Path:
         if not re.fullmatch(r"[0-9a-f]{64}", digest):

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_SECRET_KEY = "dev-insecure-change-me"
+DEFAULT_ATTACHMENTS_DIR = Path("instance") / "attachments"
 DEFAULT_DATABASE_URL = "sqlite:///instance/waypoint.db"
 
 
@@ -63,6 +64,8 @@ class Settings:
     log_json: bool = False
     #: `kid:base64key[,...]` for personal data at rest (engine/privacy/vault.py)
     data_key: str | None = None
+    #: where attached files are kept (`WAYPOINT_ATTACHMENTS_DIR`), absolute: every process finds the same folder
+    attachments_dir: Path = DEFAULT_ATTACHMENTS_DIR
 
     @property
     def is_production(self) -> bool:
@@ -83,6 +86,7 @@ class Settings:
             mail=_mail_from(e),
             log_json=e.get("WAYPOINT_LOG_JSON") == "1",
             data_key=e.get("WAYPOINT_DATA_KEY") or _read_key_file(e.get("WAYPOINT_DATA_KEY_FILE", "instance/data.key")),
+            attachments_dir=Path(e.get("WAYPOINT_ATTACHMENTS_DIR") or DEFAULT_ATTACHMENTS_DIR).resolve(),
         )
 
 
