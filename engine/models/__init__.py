@@ -4,6 +4,7 @@ One module per area; every table is importable from `engine.models`.
 """
 
 from engine.models.base import Base, UTCDateTime
+from engine.models.identity import DirectoryLink, GroupGrant, GroupRole, PersonEvent
 from engine.models.operations import (
     DeploymentLog,
     IdempotencyRecord,
@@ -13,7 +14,17 @@ from engine.models.operations import (
     ProcessDraft,
     UsedToken,
 )
-from engine.models.people import ApiToken, Delegation, LoginFailure, ServiceAccount, User, UserRole
+from engine.models.people import (
+    ApiToken,
+    Delegation,
+    LoginFailure,
+    Role,
+    RoleEvent,
+    ServiceAccount,
+    TaskCandidate,
+    User,
+    UserRole,
+)
 from engine.models.processes import (
     Attachment,
     AuditEvent,
@@ -28,6 +39,10 @@ from engine.models.processes import (
 )
 
 __all__ = [
+    "DirectoryLink",
+    "GroupGrant",
+    "GroupRole",
+    "PersonEvent",
     "ApiToken",
     "Attachment",
     "AuditEvent",
@@ -44,8 +59,11 @@ __all__ = [
     "ProcessDefinition",
     "ProcessDraft",
     "ProcessInstance",
+    "Role",
+    "RoleEvent",
     "SensitiveAccess",
     "ServiceAccount",
+    "TaskCandidate",
     "TaskDraft",
     "TaskRecord",
     "Timer",

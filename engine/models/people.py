@@ -9,6 +9,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     ForeignKey,
+    Index,
     String,
     false,
 )
@@ -45,6 +46,45 @@ class UserRole(Base):
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     role: Mapped[str] = mapped_column(String(40), primary_key=True, index=True)
+
+
+class Role(Base):
+    """A role people hold and lanes stand for: a stable key, names in both languages (engine/people/roles.py)."""
+
+    __tablename__ = "roles"
+
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name_en: Mapped[str] = mapped_column(String(100))
+    name_fr: Mapped[str] = mapped_column(String(100))
+    #: one of Waypoint's own roles (seeded); may be renamed, never retired
+    built_in: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RoleEvent(Base):
+    """The audit of roles: created, renamed, retired, granted to and revoked from a person."""
+
+    __tablename__ = "role_events"
+    __table_args__ = (Index("ix_role_events_role_at", "role", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(20))
+    role: Mapped[str] = mapped_column(String(40))
+    username: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class TaskCandidate(Base):
+    """A person offered an open task by name (`camunda:candidateUsers`): it is in their queue."""
+
+    __tablename__ = "task_candidates"
+
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
 
 
 class LoginFailure(Base):

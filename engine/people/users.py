@@ -14,21 +14,12 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from engine.errors import FieldError, NotFound, ValidationFailed
 from engine.models import User, UserRole
+from engine.people.roles import BUILT_IN, SYSTEM, record_grants, require_active
 
-#: Roles that own lanes in the processes, plus the two that own pages.
-PROCESS_ROLES = (
-    "requester",
-    "supervisor",
-    "finance",
-    "ethics",
-    "senior_management",
-    "itv_coordinator",
-    "passport_officer",
-    "security",
-    "host_unit",
-    "liaison_officer",
-)
-KNOWN_ROLES = (*PROCESS_ROLES, "process_designer", "admin")
+#: Waypoint's own roles, seed data of the roles table (engine/people/roles.py): the lanes of its
+#: processes, then the two that own pages. Other roles are rows admins and deploys add.
+KNOWN_ROLES = tuple(key for key, _, _ in BUILT_IN)
+PROCESS_ROLES = KNOWN_ROLES[:-2]
 
 #: Hashes written before werkzeug's: `scrypt$n$r$p$salt$hash` (base64); rehashed at the next sign-in.
 _LEGACY_PREFIX = "scrypt$"
@@ -98,15 +89,14 @@ def add_user(
     manager: str | None = None,
     password: str | None = None,
     language: str = "en",
+    actor: str = SYSTEM,
 ) -> User:
-    """Create a user (or update an existing one with the same username) with these roles."""
+    """Create a user (or update an existing one with the same username) with exactly these roles,
+    each an existing, unretired role (ValidationFailed naming the others); grants are recorded."""
     username = username.strip()
     if not username or len(username) > 64 or not all(c.isalnum() or c in "._-@" for c in username):
         raise ValidationFailed("invalid_username", [FieldError("username", "username_rule")])
-    unknown = sorted(set(roles) - set(KNOWN_ROLES))
-    if unknown:
-        known = FieldError("roles", "known_roles", roles=", ".join(KNOWN_ROLES))
-        raise ValidationFailed("unknown_roles", [known], roles=", ".join(unknown))
+    wanted = set(require_active(session, roles))
     if language not in ("en", "fr"):
         raise ValidationFailed("unknown_language", [FieldError("language", "language_choices")])
     user = find_user(session, username)
@@ -125,10 +115,9 @@ def add_user(
         user.manager = boss
     if password is not None:
         user.password_hash = hash_password(password)
-    wanted = set(roles)
-    user.role_rows = [r for r in user.role_rows if r.role in wanted] + [
-        UserRole(role=r) for r in sorted(wanted - user.roles)
-    ]
+    granted, revoked = sorted(wanted - user.roles), sorted(user.roles - wanted)
+    user.role_rows = [r for r in user.role_rows if r.role in wanted] + [UserRole(role=r) for r in granted]
+    record_grants(session, username, granted, revoked, actor)
     session.flush()
     return user
 
