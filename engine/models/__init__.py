@@ -4,7 +4,6 @@ One module per area; every table is importable from `engine.models`.
 """
 
 from engine.models.base import Base, UTCDateTime
-from engine.models.identity import DirectoryLink, GroupGrant, GroupRole, PersonEvent
 from engine.models.operations import (
     DeploymentLog,
     IdempotencyRecord,
@@ -39,10 +38,6 @@ from engine.models.processes import (
 )
 
 __all__ = [
-    "DirectoryLink",
-    "GroupGrant",
-    "GroupRole",
-    "PersonEvent",
     "ApiToken",
     "Attachment",
     "AuditEvent",
