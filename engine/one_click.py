@@ -72,3 +72,15 @@ def decide(
     redeem(session, grant, now)
     done = engine.complete(session, row.id, user, form.submission(verb, comment))
     return done, done.instance
+
+
+def comment_required(session: Session, engine: Engine, row: TaskRecord, form: DecisionForm, verb: str) -> bool:
+    """Does recording `verb` on this task need a comment (its form or the process's cross-field rules
+    say so)? The confirmation page asks, so that it labels the comment box as the POST treats it."""
+    if form.comment_field is None:
+        return False
+    schema = engine.definition_for(session, row.instance).form(row.form) or {}
+    if form.comment_field in (schema.get("required") or ()):
+        return True
+    errors = engine.glue.validate_form(row.form, form.submission(verb, "")) if row.form else []
+    return any(path == form.comment_field for path, _ in errors)

@@ -20,7 +20,7 @@ from engine.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from engine.mail.bodies import format_datetime
 from engine.mail.links import ActionToken, TokenExpired, TokenRejected, TokenUsed, verify
 from engine.models import User
-from engine.one_click import NeedsTaskPage, check, decide, load_grant
+from engine.one_click import NeedsTaskPage, check, comment_required, decide, load_grant
 from engine.worker import digest
 
 from .context import db, engine
@@ -103,6 +103,7 @@ def action(token: str) -> Any:
             "summary": row.instance.summary,
             "due": format_datetime(row.due_at, lang, engine().mail.config.timezone),
             "has_comment": form.comment_field is not None,
+            "comment_required": comment_required(s, engine(), row, form, grant.action),
         }
     verb = TEXT[grant.action]
     if request.method == "GET":

@@ -3,10 +3,11 @@
 `after_save` runs at the end of every engine action that saves an instance, in its transaction:
 it drops the timers of tasks that closed, gives each newly offered task a reminder timer (at its
 due time) and, when the task has `escalateAfter`, an escalation timer, writes the new-task emails
-to the outbox (engine/mail/compose.py), and the calendar invitation once a trip or visit is approved
-(engine/mail/invitations.py). The worker later fires the timers through `fire_reminder` and
-`fire_escalation`, under its lease (engine/worker/loop.py). Everything here gets the engine's
-`MailContext` (configuration, spec lookup, approval rule), never the `Engine`.
+to the outbox (engine/mail/compose.py), the calendar invitation once a trip or visit is approved
+(engine/mail/invitations.py) and the requester's email once a request ends (engine/mail/outcomes.py).
+The worker later fires the timers through `fire_reminder` and `fire_escalation`, under its lease
+(engine/worker/loop.py). Everything here gets the engine's `MailContext` (configuration, spec
+lookup, approval rule), never the `Engine`.
 
 Task properties (docs/modelling.md): `dueIn` (first reminder), `reminderEvery` (default `P1D`),
 `escalateAfter` (from creation), `escalateTo` (a role: the task moves to that role's queue) or
@@ -28,6 +29,7 @@ from engine.definitions import ParsedDefinition, element_properties
 from engine.locking import record_change
 from engine.mail.compose import MailContext, send_task_email, task_recipients
 from engine.mail.invitations import send_calendar_invitations
+from engine.mail.outcomes import send_outcome_notice
 from engine.models import ProcessInstance, TaskRecord, Timer, User
 from engine.taskindex import TASK_ESCALATION, TASK_REMINDER, due_after, task_properties
 
@@ -62,6 +64,7 @@ def after_save(
             for user in task_recipients(session, row):
                 send_task_email(session, mail, "new_task", row, user, props[row.id], now)
         send_calendar_invitations(session, mail, instance, now)
+        send_outcome_notice(session, mail, instance, wf, now)
     session.flush()
 
 

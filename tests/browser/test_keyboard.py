@@ -126,3 +126,76 @@ def test_approve_open_bulk_and_claim_with_the_keyboard_only(chromium, live):
 
         steps = {i: [t.name for t in list_tasks(s, instance_id=i)] for i in ids}
     assert steps == {i: ["Confirm funds"] for i in ids}
+
+
+def test_shortcuts_list_move_open_and_approve(chromium, live):
+    """`?` lists the shortcuts; `/` searches; j/k move through the inbox, x selects, o opens; on the task
+    `a` reaches Approve and Enter approves. Typing in a field never triggers them, and they can be turned off."""
+    with live.db.transaction() as s:
+        for n in range(2):
+            live.engine.start(s, "conference_attendance", {**CONFERENCE, "event_name": f"Shortcut Forum {n}"}, "jdoe")
+
+    context, page = keyboard_sign_in(chromium, live, "msmith")
+    try:
+        page.keyboard.press("?")
+        dialog = page.locator("dialog#shortcuts")
+        assert dialog.is_visible() and "Next / previous task in the inbox" in dialog.inner_text()
+        page.keyboard.press("Escape")
+        assert not dialog.is_visible()
+
+        page.keyboard.press("/")
+        assert focused(page, "#filter-q")
+        page.keyboard.type("Shortcut Forum j")  # a "j" typed in the search box is text, not a shortcut
+        assert page.input_value("#filter-q") == "Shortcut Forum j"
+        page.keyboard.press("Control+A")
+        page.keyboard.type("Shortcut Forum")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        rows = page.locator("#inbox-table tbody tr")
+        assert rows.count() == 2
+        page.locator("main").focus()
+
+        page.keyboard.press("j")
+        page.keyboard.press("j")
+        page.keyboard.press("k")
+        assert rows.nth(0).get_attribute("class").split().count("kb-current") == 1
+        page.keyboard.press("x")
+        assert rows.nth(0).locator("input[name=task_ids]").is_checked()
+        page.keyboard.press("x")
+        assert not rows.nth(0).locator("input[name=task_ids]").is_checked()
+        with page.expect_navigation():
+            page.keyboard.press("o")
+        assert "/tasks/" in page.url and "Supervisor review" in page.inner_text("h1")
+
+        page.keyboard.press("a")
+        assert focused(page, "button.decision-approve")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert "Done: “Supervisor review” on request" in page.inner_text(".flashes")
+
+        # Turned off (WCAG 2.1.4) from the header's button, single keys do nothing; it is remembered.
+        page.click("#shortcuts-open")
+        page.click("#shortcuts-toggle")
+        assert page.inner_text("#shortcuts-toggle") == "Turn single-key shortcuts on"
+        page.keyboard.press("Escape")
+        page.reload()
+        page.locator("main").focus()
+        page.keyboard.press("?")
+        assert not page.locator("dialog#shortcuts").is_visible()
+        page.keyboard.press("j")
+        assert page.locator("#inbox-table tr.kb-current").count() == 0
+    finally:
+        context.close()
+
+
+def test_shortcuts_list_is_in_french(open_page):
+    page = open_page("rmartin")
+    page.click("#shortcuts-open")
+    text = page.inner_text("dialog#shortcuts")
+    assert "Raccourcis clavier" in text and "Tâche suivante" in text
+    page.keyboard.press("Escape")
+    page.click("a[href='/requests/new']")
+    page.locator("main").focus()
+    with page.expect_navigation():
+        page.keyboard.press("i")
+    assert page.url.endswith("/inbox")

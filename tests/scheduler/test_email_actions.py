@@ -218,3 +218,28 @@ def test_outbox_page_is_for_admins_and_shows_no_links(app, flows, engine):
         and "msmith@waypoint.example" in page.text
     )
     assert "/email-actions/" not in page.text
+
+
+def test_reject_page_says_the_comment_it_requires(app, flows, engine):
+    """The conference's supervisor must explain a rejection: the reject page labels the comment box
+    required and the approve page optional, the way the POST then treats them."""
+    from tests.conftest import ROOT
+    from tests.workflows.test_forms import CONFERENCE
+
+    db = flows
+    with db.transaction() as s:
+        engine.deploy(s, [ROOT / "bpmn"])
+    with db.transaction() as s:
+        iid = engine.start(s, "conference_attendance", CONFERENCE, "jdoe").id
+    task = open_task(db, iid)
+    client = app.test_client()
+
+    reject_page = client.get(link(db, "reject", task.id)).text
+    assert "Comment (required)" in reject_page and "Comment (optional)" not in reject_page
+    assert re.search(r"<textarea[^>]*\brequired\b", reject_page)
+    approve_page = client.get(link(db, "approve", task.id)).text
+    assert "Comment (optional)" in approve_page and not re.search(r"<textarea[^>]*\brequired\b", approve_page)
+
+    refused = client.post(link(db, "reject", task.id), data={"comment": "  "})
+    assert refused.status_code == 400 and "Comment (required)" in refused.text
+    assert open_task(db, task.instance_id).id == task.id

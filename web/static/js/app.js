@@ -47,6 +47,60 @@
     });
   }
 
+  // Keyboard shortcuts (the list is the #shortcuts dialog in base.html; `?` opens it). Single keys act only
+  // outside text fields and can be turned off (WCAG 2.1.4), remembered in this browser.
+  var help = document.getElementById("shortcuts");
+  var toggle = document.getElementById("shortcuts-toggle");
+  function shortcutsOn() { return window.localStorage.getItem("wp-shortcuts") !== "off"; }
+  function showToggle() {
+    var opener = document.getElementById("shortcuts-open");
+  if (opener && help) { opener.addEventListener("click", function () { help.showModal(); }); }
+  if (toggle) { toggle.textContent = toggle.getAttribute(shortcutsOn() ? "data-on" : "data-off"); }
+  }
+  if (toggle) {
+    toggle.addEventListener("click", function () {
+      window.localStorage.setItem("wp-shortcuts", shortcutsOn() ? "off" : "on");
+      showToggle();
+    });
+    showToggle();
+  }
+  function typing(target) {
+    return target.closest("input, textarea, select, [contenteditable=true], dialog") !== null;
+  }
+  function inboxRows() {
+    return Array.prototype.slice.call(document.querySelectorAll("#inbox-table tbody tr"));
+  }
+  function moveInInbox(step) {
+    var rows = inboxRows();
+    if (!rows.length) { return; }
+    var current = rows.findIndex(function (row) { return row.classList.contains("kb-current"); });
+    var next = Math.min(Math.max(current + step, 0), rows.length - 1);
+    if (current >= 0) { rows[current].classList.remove("kb-current"); }
+    rows[next].classList.add("kb-current");
+    rows[next].querySelector("a").focus();
+  }
+  function currentRow() { return document.querySelector("#inbox-table tr.kb-current"); }
+  var actions = {
+    "?": function () { if (help) { help.showModal(); } },
+    "/": function () { var box = document.getElementById("filter-q"); if (box) { box.focus(); box.select(); } },
+    "j": function () { moveInInbox(1); },
+    "k": function () { moveInInbox(-1); },
+    "o": function () { var row = currentRow(); if (row) { row.querySelector("a").click(); } },
+    "x": function () {
+      var box = currentRow() && currentRow().querySelector("input[name=task_ids]");
+      if (box) { box.checked = !box.checked; }
+    },
+    "a": function () { var button = document.querySelector("button.decision-approve"); if (button) { button.focus(); } },
+    "i": function () { var home = document.querySelector(".brand a"); if (home) { window.location.href = home.href; } }
+  };
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) { return; }
+    var action = actions[event.key];
+    if (!action || !help || !shortcutsOn()) { return; }
+    event.preventDefault();
+    action();
+  });
+
   // The request diagram (bpmn-js viewer from the npm registry), with done/current steps marked.
   window.addEventListener("load", function () {
     var holder = document.getElementById("diagram");
