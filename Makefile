@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test install lint stress clean chromium messages bench bench-quick
+.PHONY: run test install lint stress clean chromium slapd messages bench bench-quick
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,16 @@ chromium:
 			apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; \
 		else echo "Chromium missing and not root: browser tests will be skipped"; fi; fi
 
+# OpenLDAP's slapd and ldap-utils for the directory tests (installed when missing and running as root). The tests
+# run their own slapd on a loopback port with its configuration in a temporary folder; the system service the
+# package sets up is stopped and kept from starting at boot, so nothing listens on 389.
+slapd:
+	@if [ ! -x /usr/sbin/slapd ]; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends slapd ldap-utils >/dev/null; \
+			(service slapd stop; update-rc.d slapd disable) >/dev/null 2>&1 || true; \
+		else echo "slapd missing and not root: directory tests will be skipped"; fi; fi
+
 install: $(STAMP) $(NPM_STAMP) $(MO_FILES)
 
 ## make run: install, migrate the SQLite database, deploy bpmn/, seed demo users, serve on 127.0.0.1:5000
@@ -50,7 +60,7 @@ run: install
 	$(BIN)/waypoint serve --host 127.0.0.1 --port 5000
 
 ## make test: install (with test dependencies) and run the whole suite
-test: install chromium
+test: install chromium slapd
 	$(BIN)/ruff check engine workflows web cli tests
 	$(BIN)/mypy engine web workflows cli
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

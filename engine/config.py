@@ -49,6 +49,55 @@ class MailSettings:
 
 
 @dataclass(frozen=True)
+class OidcSettings:
+    """Sign-in through an OpenID Connect provider (`WAYPOINT_OIDC_*`); off while `issuer` is empty."""
+
+    issuer: str = ""
+    client_id: str = ""
+    client_secret: str = ""
+    scopes: str = "openid profile email"
+    #: which ID-token claims carry the person's username, email, display name and groups
+    username_claim: str = "preferred_username"
+    email_claim: str = "email"
+    name_claim: str = "name"
+    groups_claim: str = "groups"
+    #: what the sign-in button names ("Sign in with …")
+    label: str = "single sign-on"
+    timeout: float = 10.0
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.issuer)
+
+
+@dataclass(frozen=True)
+class DirectorySettings:
+    """People, managers and groups read from LDAP or Active Directory (`WAYPOINT_LDAP_*`); off while `url` is empty."""
+
+    url: str = ""
+    starttls: bool = False
+    ca_file: str | None = None
+    bind_dn: str = ""
+    bind_password: str = ""
+    base_dn: str = ""
+    filter: str = "(objectClass=inetOrgPerson)"
+    username_attr: str = "uid"
+    email_attr: str = "mail"
+    name_attr: str = "displayName"
+    manager_attr: str = "manager"
+    groups_attr: str = "memberOf"
+    language_attr: str = "preferredLanguage"
+    page_size: int = 500
+    timeout: float = 10.0
+    #: when the worker syncs (crontab, office time); empty: only `waypoint directory sync`
+    sync_cron: str = "15 * * * *"
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.url)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything configurable about a Waypoint process."""
 
@@ -66,6 +115,12 @@ class Settings:
     data_key: str | None = None
     #: where attached files are kept (`WAYPOINT_ATTACHMENTS_DIR`), absolute: every process finds the same folder
     attachments_dir: Path = DEFAULT_ATTACHMENTS_DIR
+    oidc: OidcSettings = field(default_factory=OidcSettings)
+    directory: DirectorySettings = field(default_factory=DirectorySettings)
+    #: sign-in with Waypoint passwords (`WAYPOINT_LOCAL_PASSWORDS=off`: only the break-glass accounts keep theirs)
+    local_passwords: bool = True
+    #: accounts that keep their password when local passwords are off (`WAYPOINT_BREAK_GLASS`, comma-separated)
+    break_glass: tuple[str, ...] = ("admin",)
 
     @property
     def is_production(self) -> bool:
@@ -87,6 +142,10 @@ class Settings:
             log_json=e.get("WAYPOINT_LOG_JSON") == "1",
             data_key=e.get("WAYPOINT_DATA_KEY") or _read_key_file(e.get("WAYPOINT_DATA_KEY_FILE", "instance/data.key")),
             attachments_dir=Path(e.get("WAYPOINT_ATTACHMENTS_DIR") or DEFAULT_ATTACHMENTS_DIR).resolve(),
+            oidc=_oidc_from(e),
+            directory=_directory_from(e),
+            local_passwords=_bool(e.get("WAYPOINT_LOCAL_PASSWORDS"), default=True),
+            break_glass=tuple(n.strip() for n in e.get("WAYPOINT_BREAK_GLASS", "admin").split(",") if n.strip()),
         )
 
 
@@ -109,6 +168,44 @@ def _mail_from(e: Mapping[str, str]) -> MailSettings:
         token_days=float(e.get("WAYPOINT_EMAIL_TOKEN_DAYS", "7")),
         digest_hour=int(e.get("WAYPOINT_DIGEST_HOUR", "7")),
         enabled=e.get("WAYPOINT_EMAILS", "on").strip().lower() not in ("0", "off", "false", "no"),
+    )
+
+
+def _oidc_from(e: Mapping[str, str]) -> OidcSettings:
+    d = OidcSettings()
+    return OidcSettings(
+        issuer=e.get("WAYPOINT_OIDC_ISSUER", "").rstrip("/"),
+        client_id=e.get("WAYPOINT_OIDC_CLIENT_ID", ""),
+        client_secret=e.get("WAYPOINT_OIDC_CLIENT_SECRET", ""),
+        scopes=e.get("WAYPOINT_OIDC_SCOPES") or d.scopes,
+        username_claim=e.get("WAYPOINT_OIDC_USERNAME_CLAIM") or d.username_claim,
+        email_claim=e.get("WAYPOINT_OIDC_EMAIL_CLAIM") or d.email_claim,
+        name_claim=e.get("WAYPOINT_OIDC_NAME_CLAIM") or d.name_claim,
+        groups_claim=e.get("WAYPOINT_OIDC_GROUPS_CLAIM") or d.groups_claim,
+        label=e.get("WAYPOINT_OIDC_LABEL") or d.label,
+        timeout=float(e.get("WAYPOINT_OIDC_TIMEOUT", "10")),
+    )
+
+
+def _directory_from(e: Mapping[str, str]) -> DirectorySettings:
+    d = DirectorySettings()
+    return DirectorySettings(
+        url=e.get("WAYPOINT_LDAP_URL", ""),
+        starttls=_bool(e.get("WAYPOINT_LDAP_STARTTLS")),
+        ca_file=e.get("WAYPOINT_LDAP_CA_FILE") or None,
+        bind_dn=e.get("WAYPOINT_LDAP_BIND_DN", ""),
+        bind_password=e.get("WAYPOINT_LDAP_BIND_PASSWORD", ""),
+        base_dn=e.get("WAYPOINT_LDAP_BASE_DN", ""),
+        filter=e.get("WAYPOINT_LDAP_FILTER") or d.filter,
+        username_attr=e.get("WAYPOINT_LDAP_USERNAME_ATTR") or d.username_attr,
+        email_attr=e.get("WAYPOINT_LDAP_EMAIL_ATTR") or d.email_attr,
+        name_attr=e.get("WAYPOINT_LDAP_NAME_ATTR") or d.name_attr,
+        manager_attr=e.get("WAYPOINT_LDAP_MANAGER_ATTR") or d.manager_attr,
+        groups_attr=e.get("WAYPOINT_LDAP_GROUPS_ATTR") or d.groups_attr,
+        language_attr=e.get("WAYPOINT_LDAP_LANGUAGE_ATTR") or d.language_attr,
+        page_size=int(e.get("WAYPOINT_LDAP_PAGE_SIZE", "500")),
+        timeout=float(e.get("WAYPOINT_LDAP_TIMEOUT", "10")),
+        sync_cron=e.get("WAYPOINT_LDAP_SYNC_CRON", d.sync_cron),
     )
 
 

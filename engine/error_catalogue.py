@@ -111,6 +111,30 @@ MESSAGES: dict[str, str] = {
     "start_on_behalf_forbidden": N_("only a service account with the start-on-behalf grant can start for someone else"),
     "may_not_start": N_("%(username)s may not start '%(key)s'"),
     "unknown_requester": N_("unknown requester"),
+    # --- identity: single sign-on, the directory, people's lifecycle -------------------------
+    "oidc_not_configured": N_("single sign-on is not configured (WAYPOINT_OIDC_ISSUER)"),
+    "oidc_unreachable": N_("the sign-in provider at %(url)s did not answer (%(reason)s): nothing was changed"),
+    "oidc_wrong_issuer": N_("the sign-in came from %(issuer)s, not from the configured provider %(expected)s"),
+    "oidc_provider_refused": N_("the sign-in provider refused the sign-in (%(error)s): sign in again"),
+    "oidc_bad_state": N_("this sign-in answer was already used or is not one Waypoint asked for: sign in again"),
+    "oidc_no_code": N_("the sign-in provider sent no authorization code: sign in again"),
+    "oidc_bad_id_token": N_("the sign-in provider's ID token is not valid (%(reason)s): sign in again"),
+    "oidc_id_token_expired": N_("the sign-in provider's ID token has expired: sign in again"),
+    "identity_no_username": N_("%(source)s gives no usable username: nothing was changed"),
+    "account_deactivated": N_("the account %(username)s is deactivated: ask an administrator"),
+    "local_passwords_off": N_("sign-in with a Waypoint password is switched off: use %(provider)s"),
+    "invalid_group": N_("a group name is 1 to 500 characters"),
+    "no_such_mapping": N_("group %(group)s is not mapped to role %(role)s"),
+    "person_already_inactive": N_("%(username)s is already deactivated"),
+    "person_already_active": N_("%(username)s is already active"),
+    "directory_not_configured": N_("no directory is configured (WAYPOINT_LDAP_URL)"),
+    "directory_unreachable": N_("the directory at %(url)s could not be read (%(reason)s): nothing was changed"),
+    "directory_bind_failed": N_("the directory at %(url)s refused the sync account (%(reason)s): nothing was changed"),
+    "directory_empty": N_(
+        "the directory listed nobody although %(count)s people came from it: check the base DN and the filter; "
+        "nothing was changed"
+    ),
+    "directory_no_username": N_("the directory entry %(dn)s has no %(attribute)s: nothing was changed"),
     # --- files -------------------------------------------------------------------------------
     "no_such_file": N_("no such file"),
     "no_such_attachment": N_("no attachment with id %(id)s"),
@@ -261,4 +285,5 @@ MESSAGES: dict[str, str] = {
     "no_active_user": N_("no active user called '%(username)s'"),
     "use_next_cursor": N_("use the next_cursor of the previous page, unchanged"),
     "json_object_required": N_("a JSON object is required"),
+    "group_rule": N_("1 to 500 characters"),
 }

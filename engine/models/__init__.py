@@ -4,6 +4,7 @@ One module per area; every table is importable from `engine.models`.
 """
 
 from engine.models.base import Base, UTCDateTime
+from engine.models.identity import DirectoryLink, GroupGrant, GroupRole, PersonEvent
 from engine.models.operations import (
     DeploymentLog,
     IdempotencyRecord,
@@ -45,12 +46,16 @@ __all__ = [
     "DefinitionFile",
     "Delegation",
     "DeploymentLog",
+    "DirectoryLink",
+    "GroupGrant",
+    "GroupRole",
     "IdempotencyRecord",
     "Incident",
     "LoginFailure",
     "MessageSubscription",
     "OutboxMessage",
     "PeriodicJob",
+    "PersonEvent",
     "ProcessDefinition",
     "ProcessDraft",
     "ProcessInstance",

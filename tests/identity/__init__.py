@@ -1,0 +1,1 @@
+"""Identity tests: real slapd and oidc-provider on loopback."""
