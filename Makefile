@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test install lint stress clean chromium slapd messages bench bench-quick
+.PHONY: run test install lint stress clean chromium slapd messages bench bench-quick conformance
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,8 +55,12 @@ run: install
 	$(BIN)/waypoint db upgrade
 	$(BIN)/waypoint deploy bpmn --as admin
 	$(BIN)/waypoint seed-demo
-	@# one worker process (timers, reminders, escalations, email) next to the web server; both stop together
-	$(BIN)/waypoint worker & worker=$$!; trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT; \
+	@# one worker process (timers, reminders, escalations, email) next to the web server; all stop together.
+	@# With no WAYPOINT_SMTP_HOST/PORT, email goes to a local sink that admins read on /admin/mail.
+	if [ -z "$$WAYPOINT_SMTP_HOST$$WAYPOINT_SMTP_PORT" ]; then export WAYPOINT_SMTP_PORT=1025; \
+		echo "Mail: no WAYPOINT_SMTP_HOST set, so email is captured; admins read it at http://127.0.0.1:5000/admin/mail"; \
+		$(BIN)/waypoint mail-sink --port 1025 & sink=$$!; fi; \
+	$(BIN)/waypoint worker & worker=$$!; trap 'kill $$worker $$sink 2>/dev/null; wait' EXIT; \
 	$(BIN)/waypoint serve --host 127.0.0.1 --port 5000
 
 ## make test: install (with test dependencies) and run the whole suite
@@ -84,6 +88,10 @@ bench: install
 
 bench-quick: install
 	$(BIN)/python -m bench --quick
+
+## make conformance: the DMN TCK (compliance level 2) through Waypoint's decision engine: passed/failed/skipped per case
+conformance: install
+	$(BIN)/python -m tests.conformance
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache $(MO_FILES)
