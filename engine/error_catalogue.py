@@ -179,7 +179,6 @@ MESSAGES: dict[str, str] = {
     "feel_failed": N_("FEEL: %(detail)s"),
     "dmn_failed": N_("%(file)s, decision '%(decision)s'%(where)s: %(detail)s"),
     "dmn_no_decision": N_("no decision '%(decision)s' in the DMN files"),
-    "dmn_no_input": N_("decision '%(decision)s' needs the input '%(input)s'"),
     "xml_dtd_refused": N_("%(path)s: DTDs and entity declarations are not allowed"),
     "xml_not_well_formed": N_("%(path)s: not well-formed XML (line %(line)s): %(detail)s"),
     "xml_empty": N_("%(path)s: empty document"),
