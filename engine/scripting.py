@@ -3,8 +3,9 @@
 Three layers (see DESIGN.md): every source is checked by AST before it is compiled (no
 imports, no names starting with `_`, attributes only from an allow-list, calls only to
 allowed builtins and registered helpers); it runs with empty `__builtins__` plus that
-allow-list; and it runs under a deadline (CPU time) enforced by a trace function, with `*` and `**`
-bounded so one line cannot allocate gigabytes.
+allow-list; and it runs under a deadline (CPU time) enforced by a trace function, with every
+operation that can grow a value bounded before it runs (engine/sandbox.py), so one line cannot
+compute or allocate without limit.
 """
 
 from __future__ import annotations
@@ -27,12 +28,13 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
+from engine import sandbox
 from engine.clock import current_time
+from engine.sandbox import MAX_SEQUENCE as MAX_SEQUENCE  # re-exported: callers read the bound here
+from engine.sandbox import ScriptRejected as ScriptRejected
 
 SCRIPT_FILENAME = "<bpmn-script>"
 DEFAULT_TIME_LIMIT = 1.0
-MAX_SEQUENCE = 100_000
-MAX_EXPONENT = 1_000
 
 ALLOWED_BUILTIN_NAMES = (
     "abs all any bool dict enumerate filter float int isinstance len list map max min "
@@ -56,10 +58,6 @@ _ISO_LITERAL = re.compile(
     r"(T(?=\d)(\d+(\.\d+)?H)?(\d+(\.\d+)?M)?(\d+(\.\d+)?S)?)?$"
     r"|^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$"
 )
-
-
-class ScriptRejected(Exception):
-    """The source uses something the restricted environment does not allow."""
 
 
 class ScriptTimeout(Exception):
@@ -97,6 +95,9 @@ def check_source(source: str, mode: str = "exec", known_names: set[str] | None =
     """
     tree = ast.parse(source, filename=SCRIPT_FILENAME, mode=mode)
     _check_tree(tree, known_names)
+    problems = sandbox.format_problems(tree) + sandbox.constant_problems(tree)
+    if problems:
+        raise ScriptRejected("; ".join(problems))
 
 
 def _check_tree(tree: ast.AST, known_names: set[str] | None) -> None:
@@ -122,59 +123,19 @@ def _at(node: ast.AST, message: str) -> str:
     return f"line {line}: {message}" if line else message
 
 
-class _BoundArithmetic(ast.NodeTransformer):
-    """Rewrites `a * b` and `a ** b` into bounded helper calls."""
-
-    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
-        self.generic_visit(node)
-        helper = {ast.Mult: "_wp_mul", ast.Pow: "_wp_pow"}.get(type(node.op))
-        if helper is None:
-            return node
-        call = ast.Call(func=ast.Name(helper, ast.Load()), args=[node.left, node.right], keywords=[])
-        return ast.copy_location(call, node)
-
-
 @lru_cache(maxsize=4096)
 def compile_restricted(source: str, mode: str) -> Any:
     """Check and compile `source` once; later calls reuse the code object."""
-    tree = ast.parse(source, filename=SCRIPT_FILENAME, mode=mode)
+    tree: Any = ast.parse(source, filename=SCRIPT_FILENAME, mode=mode)  # a Module or an Expression
     _check_tree(tree, None)
-    tree = ast.fix_missing_locations(_BoundArithmetic().visit(tree))
-    return compile(tree, SCRIPT_FILENAME, mode)
+    return compile(sandbox.bound(tree), SCRIPT_FILENAME, mode)
 
 
 # --- runtime -------------------------------------------------------------------------
-def _sized(value: Any) -> int:
-    return len(value) if isinstance(value, (str, bytes, list, tuple)) else 1
-
-
-def _wp_mul(a: Any, b: Any) -> Any:
-    if isinstance(a, int | float) and isinstance(b, int | float):
-        return a * b
-    if (
-        _sized(a) * (b if isinstance(b, int) else 1) > MAX_SEQUENCE
-        or _sized(b) * (a if isinstance(a, int) else 1) > MAX_SEQUENCE
-    ):
-        raise ScriptRejected("sequence repetition too large")
-    return a * b
-
-
-def _wp_pow(a: Any, b: Any) -> Any:
-    if isinstance(b, int | float) and abs(b) > MAX_EXPONENT:
-        raise ScriptRejected("exponent too large")
-    return a**b
-
-
-def _bounded_range(*args: int) -> range:
-    r = range(*args)
-    if len(r) > MAX_SEQUENCE:
-        raise ScriptRejected(f"range() of more than {MAX_SEQUENCE} items")
-    return r
-
-
 SAFE_BUILTINS: dict[str, Any] = {name: getattr(builtins, name) for name in ALLOWED_BUILTIN_NAMES}
-SAFE_BUILTINS.update({"range": _bounded_range, "True": True, "False": False, "None": None})
-_INTERNALS = {"_wp_mul": _wp_mul, "_wp_pow": _wp_pow}
+SAFE_BUILTINS.update(sandbox.BOUNDED_BUILTINS)
+SAFE_BUILTINS.update({"True": True, "False": False, "None": None})
+_INTERNALS = sandbox.INTERNALS
 
 
 def _run_with_deadline(fn: Callable[[], Any], seconds: float) -> Any:
@@ -200,7 +161,8 @@ def _run_with_deadline(fn: Callable[[], Any], seconds: float) -> Any:
     previous = sys.gettrace()
     sys.settrace(global_trace)
     try:
-        return fn()
+        with sandbox.budget():
+            return fn()
     finally:
         sys.settrace(previous)
 

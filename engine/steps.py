@@ -62,16 +62,33 @@ def script_errors() -> Iterator[None]:
     except (ScriptRejected, ScriptTimeout) as exc:
         raise ScriptError("script_refused", detail=str(exc)) from exc
     except SpiffWorkflowException as exc:
+        bound = _bound_in(exc)
+        if bound is not None:  # a condition or a decision cell passed a bound: say which, and why
+            raise ScriptError("script_refused", detail=f"{_where(exc)}{bound} ({type(bound).__name__})") from exc
         raise ScriptError("script_failed", detail=describe_spiff_error(exc)) from exc
+
+
+def _bound_in(exc: BaseException) -> Exception | None:
+    """The refusal or timeout SpiffWorkflow wrapped (it keeps only the class name), if any."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        seen = seen.__cause__ or seen.__context__ if seen is not None else None
+        if isinstance(seen, ScriptRejected | ScriptTimeout):
+            return seen
+    return None
+
+
+def _where(exc: SpiffWorkflowException) -> str:
+    task = getattr(exc, "task", None)
+    if task is None:
+        return ""
+    spec = task.task_spec
+    return f"step '{getattr(spec, 'bpmn_name', None) or getattr(spec, 'bpmn_id', spec.name)}': "
 
 
 def describe_spiff_error(exc: SpiffWorkflowException) -> str:
     """One line saying where (which step) and what SpiffWorkflow reported."""
-    task = getattr(exc, "task", None)
-    where = ""
-    if task is not None:
-        spec = task.task_spec
-        where = f"step '{getattr(spec, 'bpmn_name', None) or getattr(spec, 'bpmn_id', spec.name)}': "
+    where = _where(exc)
     notes = " ".join(getattr(exc, "notes", []) or getattr(exc, "__notes__", []) or [])
     inner = getattr(exc, "error_type", "") or ""
     message = str(exc.args[0]) if exc.args else str(exc)

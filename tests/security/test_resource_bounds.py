@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import time
+import tracemalloc
 
 import pytest
 from sqlalchemy import event, func, select
@@ -14,7 +15,7 @@ from engine import DefinitionError, ValidationFailed
 from engine.attachments import MAX_ATTACHMENT_BYTES
 from engine.definitions import MAX_TOTAL_BYTES, SourceSet
 from engine.forms import MAX_SUBMISSION_BYTES, validate_submission
-from engine.models import Attachment
+from engine.models import Attachment, TaskRecord
 from engine.queries.inbox import MAX_PER_PAGE
 from engine.scripting import DEFAULT_TIME_LIMIT, MAX_SEQUENCE, RestrictedEnvironment, ScriptTimeout
 from tests.conftest import FIXTURES
@@ -148,3 +149,95 @@ def test_inbox_issues_a_fixed_number_of_statements(app, clock):
     assert int(re.search(r"(\d+) items", page.text).group(1)) == 105
     far = msmith.get("/inbox?page=999999999999&per_page=-5&q=" + "x" * 10_000)
     assert far.status_code == 200 and task_ids(far.text) == []
+
+
+# --- one operation that computes or allocates without limit (issue 19, item 2) ---------------
+# Each is data-driven (`amount` 10, `title` "x"), so no check can see it: the run must refuse it
+# before computing it, with a clear error, fast, within a small memory bound, storing nothing.
+DOUBLING = "s = title\n" + "s = s + s\n" * 40
+RUNTIME_BOMBS = {
+    "power tower": "((amount ** 1000) ** 1000) ** 1000",
+    "zfill": "title.zfill(amount ** 9)",
+    "replace": "(title * 100000).replace(title, title * 100000)",
+    "doubling": "(s := title) and [s := s + s for i in range(40)]",  # the expression form of DOUBLING
+}
+LITERAL_BOMBS = ["((7**1000)**1000)**1000", "'x'.zfill(10**9)", "('x'*100000).replace('x','x'*100000)"]
+BOMB_SECONDS = 5
+BOMB_BYTES = 64 * 1024 * 1024
+
+
+def _refused_fast(db, act) -> str:
+    from engine import ScriptError
+    from tests.reliability.harness import snapshot
+
+    before = snapshot(db)
+    tracemalloc.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(ScriptError) as info:
+            with db.transaction() as s:
+                act(s)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert time.monotonic() - started < BOMB_SECONDS
+    assert peak < BOMB_BYTES, f"{peak:,} bytes"
+    assert snapshot(db) == before
+    return str(info.value)
+
+
+@pytest.mark.parametrize("where", ["script", "condition"])
+@pytest.mark.parametrize("bomb", sorted(RUNTIME_BOMBS))
+def test_one_operation_bombs_are_refused_at_run_time(people, engine, bomb, where):
+    from tests.security.test_hostile_definitions import small_with
+
+    db, expr = people, RUNTIME_BOMBS[bomb]
+    if where == "script":
+        script = DOUBLING if bomb == "doubling" else f"x = {expr}"
+        sources = small_with("total = round(amount * 1.13, 2)", f"{script}\ntotal = 1")
+    else:
+        sources = small_with('decision == "approve"', f'decision == "approve" and ({expr}) is not None')
+    with db.transaction() as s:
+        engine.deploy(s, sources=sources)
+    data = {"title": "x", "amount": 10}
+    if where == "script":
+        message = _refused_fast(db, lambda s: engine.start(s, "small_approval", data, "jdoe"))
+    else:
+        with db.transaction() as s:
+            iid = engine.start(s, "small_approval", data, "jdoe").id
+        with db.reading() as s:
+            [task_id] = s.scalars(select(TaskRecord.id).where(TaskRecord.instance_id == iid))
+        message = _refused_fast(db, lambda s: engine.complete(s, task_id, "msmith", {"decision": "approve"}))
+        with db.transaction() as s:  # the instance is as it was: the other branch still completes it
+            engine.complete(s, task_id, "msmith", {"decision": "reject"})
+    assert "too large" in message
+
+
+@pytest.mark.parametrize("bomb", sorted(RUNTIME_BOMBS))
+def test_one_operation_bombs_in_a_decision_cell_are_refused(people, engine, bomb):
+    from tests.security.test_hostile_definitions import dmn, files, rule_process
+
+    db = people
+    with db.transaction() as s:
+        engine.deploy(s, sources=files(p_bpmn=rule_process(), r_dmn=dmn(input_text=RUNTIME_BOMBS[bomb])))
+    message = _refused_fast(db, lambda s: engine.start(s, "rule_process", {"title": "x", "amount": 10}, "jdoe"))
+    assert "too large" in message and "Decide level" in message
+
+
+@pytest.mark.parametrize("literal", LITERAL_BOMBS)
+def test_check_and_deploy_refuse_literal_bombs(db, engine, literal):
+    from tests.security.test_hostile_definitions import dmn, files, rule_process, small_with
+
+    cases = {
+        "script": small_with("total = round(amount * 1.13, 2)", f"x = {literal}\ntotal = 1"),
+        "condition": small_with('decision == "approve"', f'decision == "approve" and ({literal}) is not None'),
+        "decision": files(p_bpmn=rule_process(), r_dmn=dmn(output=literal)),
+    }
+    for where, sources in cases.items():
+        started = time.monotonic()
+        findings = engine.check(sources)
+        assert time.monotonic() - started < BOMB_SECONDS
+        assert any("too large" in f["message"] for f in findings), (where, findings)
+        with pytest.raises(DefinitionError):
+            with db.transaction() as s:
+                engine.deploy(s, sources=sources)
