@@ -36,7 +36,13 @@ def serve(ctx: Context, host: str, port: int) -> None:
 def worker(ctx: Context, once: bool, interval: float) -> None:
     """Fire due timers, reminders and escalations, and send email (run one or several)."""
     ctx.db.check_schema()
-    runner = Worker(ctx.db, ctx.engine, smtp=ctx.settings.smtp, settings=WorkerSettings(interval=interval))
+    runner = Worker(
+        ctx.db,
+        ctx.engine,
+        smtp=ctx.settings.smtp,
+        settings=WorkerSettings(interval=interval),
+        directory=ctx.settings.directory,
+    )
     if once:
         report = runner.drain()
         click.echo(

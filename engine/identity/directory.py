@@ -76,7 +76,7 @@ def _connection(settings: DirectorySettings) -> ldap3.Connection:
         server,
         user=settings.bind_dn or None,
         password=settings.bind_password or None,
-        receive_timeout=settings.timeout,
+        receive_timeout=max(1, round(settings.timeout)),  # ldap3 packs it as whole seconds
         raise_exceptions=False,
     )
 

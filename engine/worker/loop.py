@@ -40,7 +40,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine import leases
-from engine.config import SmtpSettings
+from engine.config import DirectorySettings, SmtpSettings
 from engine.db import Database
 from engine.errors import ConcurrentUpdate, DatabaseUnavailable, WaypointError
 from engine.mail import notifications
@@ -127,6 +127,7 @@ class Worker:
         owner: str | None = None,
         settings: WorkerSettings | None = None,
         transport: Callable[[SmtpSettings], Any] | None = None,
+        directory: DirectorySettings | None = None,
     ):
         self.db, self.engine, self.clock = db, engine, engine.clock
         self.owner = owner or worker_name()
@@ -143,7 +144,7 @@ class Worker:
             count_failure=incidents.count_failure,
             **kwargs,
         )
-        self.periodic = PeriodicJobs(db, engine, self.owner)
+        self.periodic = PeriodicJobs(db, engine, self.owner, directory)
 
     # --- timers ---------------------------------------------------------------------------------
     def claim_timers(self, limit: int | None = None) -> list[Claimed]:
@@ -283,6 +284,7 @@ class Worker:
                 break
         report.digests = self.run_periodic()
         self.run_retention()
+        self.periodic.run_directory_sync()
         report.emails = self.sender.deliver_once()
         self.beat()
         return report

@@ -20,8 +20,10 @@ from sqlalchemy import CursorResult, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from engine.config import DirectorySettings
 from engine.db import Database
 from engine.errors import DatabaseUnavailable
+from engine.identity import directory as directory_sync
 from engine.models import PeriodicJob
 from engine.privacy import records as privacy_records
 from engine.runtime import Engine
@@ -31,6 +33,8 @@ log = logging.getLogger("waypoint.worker")
 
 DIGEST_JOB = "daily_digest"
 RETENTION_JOB = "retention"
+#: the LDAP / Active Directory sync, at the times of WAYPOINT_LDAP_SYNC_CRON (when a directory is configured)
+DIRECTORY_JOB = "directory_sync"
 #: the retention purge runs daily at this hour, office time (a quiet one)
 RETENTION_HOUR = 2
 #: how long a worker holds a periodic job it took: past it, a crashed or failed run is tried again
@@ -48,16 +52,25 @@ class _LostJob(Exception):
 class PeriodicJobs:
     """The periodic jobs of one worker (`owner`), each run by one worker per due time."""
 
-    def __init__(self, db: Database, engine: Engine, owner: str):
+    def __init__(self, db: Database, engine: Engine, owner: str, directory: DirectorySettings | None = None):
         self.db, self.engine, self.owner = db, engine, owner
+        self.directory = directory or DirectorySettings()
 
     def _jobs(self) -> dict[str, tuple[CronTrigger, JobWork]]:
         """The periodic jobs: name → (APScheduler cron trigger of its times, its work)."""
         mail = self.engine.mail.config
-        return {
+        jobs = {
             DIGEST_JOB: (CronTrigger(hour=mail.digest_hour, timezone=ZoneInfo(mail.timezone)), self._digest),
             RETENTION_JOB: (CronTrigger(hour=RETENTION_HOUR, timezone=self.engine.office_tz), self._retention),
         }
+        if self.directory.enabled and self.directory.sync_cron:
+            trigger = CronTrigger.from_crontab(self.directory.sync_cron, timezone=self.engine.office_tz)
+            jobs[DIRECTORY_JOB] = (trigger, self._directory_sync)
+        return jobs
+
+    def run_directory_sync(self) -> int:
+        """The directory sync when a directory is configured and its time has come; returns changes made."""
+        return self.run(DIRECTORY_JOB) if DIRECTORY_JOB in self._jobs() else 0
 
     def run(self, name: str) -> int:
         """Run periodic job `name` if this worker takes its due time: take the row, work, move it on.
@@ -122,6 +135,12 @@ class PeriodicJobs:
         with self.db.transaction() as session:
             finish(session)
         return len(purged)
+
+    def _directory_sync(self, finish: Callable[[Session], None], now: datetime) -> int:
+        report = directory_sync.run(self.db, self.directory, now, self.engine.mail.config)  # one transaction
+        with self.db.transaction() as session:
+            finish(session)
+        return report.changes
 
 
 def _next_time(trigger: CronTrigger, after: datetime) -> datetime:
