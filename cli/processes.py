@@ -10,7 +10,7 @@ import click
 from cli import Context, emit, emit_rows, json_option, pass_ctx
 from engine.definitions import parse_sources, read_sources
 from engine.designer.simulate import SimulationResult, run_scenarios, scenario_path
-from engine.errors import DefinitionError
+from engine.errors import DatabaseUnavailable, DefinitionError, SchemaOutOfDate, finding_line
 from engine.queries.tasks import list_processes
 
 
@@ -37,15 +37,15 @@ def deploy(ctx: Context, paths: tuple[str, ...], user: str | None, as_json: bool
 @json_option
 @pass_ctx
 def check(ctx: Context, paths: tuple[str, ...], as_json: bool) -> None:
-    """Check BPMN files against SpiffWorkflow and Waypoint's rules (exit 1 on findings)."""
-    findings = ctx.engine.check(read_sources(paths))
-    emit_rows(
-        as_json,
-        findings,
-        lambda f: f"{f.get('file')}:{f.get('line') or '-'} {f.get('element') or ''} {f.get('message')}",
-        "no findings",
-    )
-    if findings:
+    """Check files exactly as `deploy` would (exit 1 when deploy would refuse them; warnings do not)."""
+    sources = read_sources(paths)
+    try:
+        with ctx.transaction() as session:
+            findings = ctx.engine.check(sources, session)
+    except (SchemaOutOfDate, DatabaseUnavailable):  # no database yet: the files alone, built-in roles
+        findings = ctx.engine.check(sources)
+    emit_rows(as_json, findings, finding_line, "no findings")
+    if any(f.get("severity") != "warning" for f in findings):
         sys.exit(1)
 
 

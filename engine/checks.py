@@ -22,8 +22,12 @@ from jsonschema.exceptions import SchemaError
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
 from engine.bilingual import check_bilingual, is_bilingual, short
-from engine.definitions import FORM_PROPERTY, NS, ParsedSources, node_property, role_for_lane
+from engine.definitions import NS, ParsedSources, form_files_by_id, node_property
+from engine.dmn import check_dmn
+from engine.formjs import FormNotConvertible, convert_text
+from engine.roles_check import RoleFacts, check_assignment
 from engine.scripting import ALLOWED_BUILTIN_NAMES, ScriptRejected, check_source, is_iso_literal
+from engine.task_forms import form_tasks, named_form
 
 RESERVED_IDS = {"Start", "End"}
 _LOOKS_ISO = re.compile(r"^(R\d*/)?P[\dT]|^\d{4}-\d{2}")
@@ -45,7 +49,7 @@ def _named(node: Any) -> bool:
     return str(parent.tag).rsplit("}", 1)[-1] in _CONTAINERS
 
 
-def _finding(path: str, node: Any, message: str) -> dict:
+def _finding(path: str, node: Any, message: str, severity: str = "error") -> dict:
     element = node if node is not None else None
     while element is not None and not _named(element):
         element = element.getparent()
@@ -55,29 +59,32 @@ def _finding(path: str, node: Any, message: str) -> dict:
         "element": element.get("id") if element is not None else None,
         "name": element.get("name") if element is not None else None,
         "message": message,
+        "severity": severity,
     }
 
 
 def check_sources(
     sources: ParsedSources,
-    known_roles: Iterable[str] | None,
+    roles: RoleFacts | None,
     helper_names: Iterable[str],
     known_messages: Iterable[str],
 ) -> list[dict]:
-    """All findings for the BPMN and DMN files of `sources` (empty list: all good).
+    """All findings for the BPMN and DMN files of `sources` (empty list: all good); a finding with
+    `"severity": "warning"` does not stop a deploy.
 
+    `roles`: the roles that exist and who holds them (None: do not check lanes against roles).
     `known_messages`: names delivered from outside besides those the files declare
     (what `workflows/` registered with `glue.message`).
     """
-    roles = set(known_roles) if known_roles is not None else None
     names = set(ALLOWED_BUILTIN_NAMES) | set(helper_names)
     messages = set(known_messages)
     findings: list[dict] = []
     for path, root in sources.trees.items():
-        if path.endswith(".bpmn"):
+        if sources.kind(path) == "bpmn":
             findings += _check_bpmn(path, root, sources, roles, names)
         else:
-            findings += _check_dmn(path, root, names)
+            findings += check_dmn(path, root, names)  # engine/dmn: FEEL and Python cells, DMN 1.1–1.5
+    findings += _check_form_files(sources)
     findings += _check_called(sources)
     findings += _check_messages(sources, messages)
     if is_bilingual(sources.files):
@@ -86,7 +93,7 @@ def check_sources(
 
 
 def _bpmn_trees(sources: ParsedSources) -> list[tuple[str, Any]]:
-    return [(path, root) for path, root in sources.trees.items() if path.endswith(".bpmn")]
+    return [(path, root) for path, root in sources.trees.items() if sources.kind(path) == "bpmn"]
 
 
 def _check_called(sources: ParsedSources) -> list[dict]:
@@ -163,7 +170,7 @@ def _check_messages(sources: ParsedSources, registered: set[str]) -> list[dict]:
     return out
 
 
-def _check_bpmn(path: str, root: Any, sources: ParsedSources, roles: set[str] | None, names: set[str]) -> list[dict]:
+def _check_bpmn(path: str, root: Any, sources: ParsedSources, roles: RoleFacts | None, names: set[str]) -> list[dict]:
     out: list[dict] = []
     for node in root.xpath("//*[@id]"):
         if node.get("id") in RESERVED_IDS:
@@ -176,12 +183,17 @@ def _check_bpmn(path: str, root: Any, sources: ParsedSources, roles: set[str] | 
                 )
             )
     lanes = _lanes_by_node(root)
-    for task in root.xpath("//bpmn:userTask", namespaces=NS):
-        out += _check_user_task(path, task, lanes.get(task.get("id")), sources, roles)
+    form_ids = form_files_by_id(sources.files)
+    for task in form_tasks(root):
+        for message, severity in check_assignment(task, lanes.get(task.get("id")), roles):
+            out.append(_finding(path, task, message, severity))
+        out += _check_task_form(path, task, sources, form_ids)
+        for prop in DURATION_PROPERTIES:
+            value = node_property(task, prop)
+            if value is not None and not _is_duration(value):
+                out.append(_finding(path, task, f"property {prop}='{value}' is not an ISO 8601 duration"))
     for start in root.xpath("//bpmn:process/bpmn:startEvent", namespaces=NS):
-        form = node_property(start, FORM_PROPERTY)
-        if form is not None:
-            out += _check_form(path, start, form, sources)
+        out += _check_task_form(path, start, sources, form_ids)
     out += _check_gateways(path, root)
     out += _check_expressions(path, root, names)
     return out
@@ -201,38 +213,32 @@ def _lanes_by_node(root: Any) -> dict[str, str]:
     return lanes
 
 
-def _check_user_task(
-    path: str, task: Any, lane: str | None, sources: ParsedSources, roles: set[str] | None
-) -> list[dict]:
-    out = []
-    role = role_for_lane(lane)
-    if lane is None:
-        out.append(_finding(path, task, "user task is in no lane, so no role may work on it"))
-    elif roles is not None and role not in roles:
-        out.append(_finding(path, task, f"lane '{lane}' is not a known role ({role})"))
-    form = node_property(task, FORM_PROPERTY)
-    if form is None:
-        out.append(_finding(path, task, f"user task has no '{FORM_PROPERTY}' property"))
-    else:
-        out += _check_form(path, task, form, sources)
-    for prop in DURATION_PROPERTIES:
-        value = node_property(task, prop)
-        if value is not None and not _is_duration(value):
-            out.append(_finding(path, task, f"property {prop}='{value}' is not an ISO 8601 duration"))
-    return out
-
-
-def _check_form(path: str, node: Any, form: str, sources: ParsedSources) -> list[dict]:
-    text = sources.files.get(form)
-    if text is None:
-        return [_finding(path, node, f"form '{form}' does not exist")]
+def _check_task_form(path: str, node: Any, sources: ParsedSources, form_ids: dict[str, str]) -> list[dict]:
+    key, problem, severity = named_form(node, sources.files, form_ids)
+    if problem is not None:
+        return [_finding(path, node, problem, severity)]
+    if key is None or key not in sources.files or sources.kind(key) != "json":
+        return []
     try:
-        Draft202012Validator.check_schema(json.loads(text))
+        Draft202012Validator.check_schema(json.loads(sources.files[key]))
     except json.JSONDecodeError as exc:
-        return [_finding(path, node, f"form '{form}' is not valid JSON: {exc.msg} (line {exc.lineno})")]
+        return [_finding(path, node, f"form '{key}' is not valid JSON: {exc.msg} (line {exc.lineno})")]
     except SchemaError as exc:
-        return [_finding(path, node, f"form '{form}' is not a valid JSON Schema: {exc.message}")]
+        return [_finding(path, node, f"form '{key}' is not a valid JSON Schema: {exc.message}")]
     return []
+
+
+def _check_form_files(sources: ParsedSources) -> list[dict]:
+    """Camunda Forms files must convert to a form Waypoint renders and validates (engine/formjs.py)."""
+    out = []
+    for path, text in sorted(sources.files.items()):
+        if sources.kind(path) == "form":
+            try:
+                convert_text(text)
+            except FormNotConvertible as exc:
+                element = {"file": path, "line": None, "element": exc.field, "name": None, "severity": "error"}
+                out.append({**element, "message": f"Camunda form: {exc}"})
+    return out
 
 
 def _is_duration(value: str) -> bool:
@@ -267,7 +273,8 @@ def _check_gateways(path: str, root: Any) -> list[dict]:
 def _check_expressions(path: str, root: Any, names: set[str]) -> list[dict]:
     out = []
     for node, mode in _expression_nodes(root):
-        out += _check_one(path, node, (node.text or "").strip(), mode, names)
+        if _is_python(node):
+            out += _check_one(path, node, (node.text or "").strip(), mode, names)
     for node in root.xpath("//bpmn:timerEventDefinition/*", namespaces=NS):
         text = (node.text or "").strip()
         if is_iso_literal(text) or _LOOKS_ISO.match(text):
@@ -280,6 +287,15 @@ def _check_expressions(path: str, root: Any, names: set[str]) -> list[dict]:
         else:
             out += _check_one(path, node, text, "eval", names)
     return out
+
+
+def _is_python(node: Any) -> bool:
+    """Whether an expression is written in Python (the others, FEEL and JUEL, are engine/scripting.py's to read)."""
+    text = (node.text or "").strip()
+    if text.startswith(("${", "#{", "=")):
+        return False
+    language = node.get("language") or node.getroottree().getroot().get("expressionLanguage") or ""
+    return not any(other in language.lower() for other in ("feel", "juel"))
 
 
 def _expression_nodes(root: Any) -> Iterable[tuple[Any, str]]:

@@ -7,11 +7,9 @@ versions (deployment) is engine/versions.py.
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
@@ -22,19 +20,23 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 from sqlalchemy.orm import Session
 
-from engine.errors import DefinitionError, NotFound
+from engine.errors import DefinitionError
 from engine.models import ProcessDefinition
 from engine.privacy.vault import Classification, classify
-from engine.xmlsafe import MAX_FILE_BYTES, parse_xml, to_bytes
-
-NS = {
-    "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
-    "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core",
-    "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI",
-}
-FORM_PROPERTY = "formJsonSchemaFilename"
-SOURCE_SUFFIXES = (".bpmn", ".dmn", ".json")
-MAX_TOTAL_BYTES = 20 * 1024 * 1024
+from engine.sources import (  # SourceSet and read_sources: read here by the designer, the CLI and tests
+    FORM_PROPERTY,
+    NS,
+    decision_references,
+    defined_ids,
+    form_references,
+    source_kind,
+)
+from engine.sources import (
+    SourceSet as SourceSet,
+)
+from engine.sources import read_sources as read_sources
+from engine.task_forms import attach_forms, load_forms
+from engine.xmlsafe import parse_xml
 
 
 def role_for_lane(lane: str | None) -> str | None:
@@ -45,74 +47,25 @@ def role_for_lane(lane: str | None) -> str | None:
 
 
 @dataclass
-class SourceSet:
-    """Files by path relative to their `bpmn/` root, and the BPMN files asked to deploy."""
-
-    files: dict[str, str] = field(default_factory=dict)
-    requested: list[str] = field(default_factory=list)
-
-    def add(self, path: str, content: str | bytes) -> None:
-        raw = to_bytes(content)
-        if len(raw) > MAX_FILE_BYTES:
-            raise DefinitionError(
-                "file_over_limit",
-                [{"file": path, "message": "file too large"}],
-                path=path,
-                size=f"{len(raw):,}",
-                limit=f"{MAX_FILE_BYTES:,}",
-            )
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise DefinitionError("not_utf8", [{"file": path, "message": "not UTF-8 text"}], path=path) from exc
-        if path in self.files and self.files[path] != text:
-            raise DefinitionError("duplicate_file_name", path=path)
-        self.files[path] = text
-        if sum(len(v) for v in self.files.values()) > MAX_TOTAL_BYTES:
-            raise DefinitionError("deployment_too_large")
-
-
-def read_sources(paths: Iterable[str | Path]) -> SourceSet:
-    """Collect files from folders and files; a file pulls in its folder for dependencies."""
-    sources = SourceSet()
-    for raw_path in paths:
-        path = Path(raw_path)
-        if not path.exists():
-            raise NotFound("no_such_path", path=str(path))
-        root = path if path.is_dir() else path.parent
-        found = []
-        for candidate in sorted(root.rglob("*")):
-            relative = candidate.relative_to(root)
-            if (
-                candidate.is_file()
-                and candidate.suffix in SOURCE_SUFFIXES
-                and not any(part.startswith(".") or part == "node_modules" for part in relative.parts)
-            ):
-                sources.add(relative.as_posix(), candidate.read_bytes())
-                found.append(relative.as_posix())
-        if path.is_dir():
-            sources.requested.extend(p for p in found if p.endswith(".bpmn"))
-        elif path.suffix == ".bpmn":
-            sources.requested.append(path.name)
-        else:
-            raise DefinitionError("only_bpmn_files", path=str(path))
-    sources.requested = sorted(set(sources.requested))
-    return sources
-
-
-@dataclass
 class ParsedSources:
     """A parser loaded with a source set, plus each file's XML root."""
 
     parser: SpiffBpmnParser
     trees: dict[str, Any]
     files: dict[str, str]
+    #: the files SpiffWorkflow refused (their findings were reported); their trees are kept for the rules
+    refused: set[str] = field(default_factory=set)
+
+    def kind(self, path: str) -> str | None:
+        return source_kind(path, self.files.get(path))
 
     def process_file(self, process_id: str) -> str:
         return self.parser.get_process_parser(process_id).filename
 
     def executable_ids(self, path: str) -> list[str]:
-        root = self.trees[path]
+        root = self.trees.get(path)
+        if root is None:
+            return []
         return [
             p.get("id") for p in root.xpath("//bpmn:process", namespaces=NS) if p.get("isExecutable", "true") == "true"
         ]
@@ -121,14 +74,28 @@ class ParsedSources:
         """Every file process `key` needs: its BPMN, called BPMN, DMN and forms."""
         process_ids = [key, *self.parser.get_subprocess_specs(key)]
         paths = {self.process_file(pid) for pid in process_ids}
+        form_ids = form_files_by_id(self.files)
         for pid in process_ids:
             node = self.parser.get_process_parser(pid).node
-            for decision in node.xpath(".//spiffworkflow:calledDecisionId/text()", namespaces=NS):
-                dmn = self.parser.dmn_parsers.get(decision.strip())
+            for decision in decision_references(node):
+                dmn = self.parser.dmn_parsers.get(decision)
                 if dmn is not None:
                     paths.add(dmn.filename)
-            paths.update(form_references(node))
+            form_paths, ids = form_references(node)
+            paths.update(form_paths)
+            paths.update(form_ids[i] for i in ids if i in form_ids)
+            paths.update(f for p in form_paths for f in self.files if f.endswith("/" + p))
         return {p: self.files[p] for p in sorted(paths) if p in self.files}
+
+
+def form_files_by_id(files: Mapping[str, str]) -> dict[str, str]:
+    """Camunda form id → path of the `.form` file that defines it."""
+    found: dict[str, str] = {}
+    for path in sorted(files):
+        if source_kind(path) == "form":
+            for form_id in defined_ids("form", files[path]):
+                found.setdefault(form_id, path)
+    return found
 
 
 def node_property(node: Any, name: str) -> str | None:
@@ -143,37 +110,52 @@ def spec_properties(task_spec: Any) -> dict[str, str]:
     return dict(getattr(task_spec, "extensions", {}).get("properties", {}) or {})
 
 
-def form_references(node: Any) -> set[str]:
-    """Form file paths referenced by user tasks and start events under `node`."""
-    xpath = f".//spiffworkflow:property[@name='{FORM_PROPERTY}']/@value"
-    return {v.strip() for v in node.xpath(xpath, namespaces=NS)}
+def new_parser() -> SpiffBpmnParser:
+    """The parser every deploy, check and spec build uses (XSD-validated)."""
+    return SpiffBpmnParser(validator=VALIDATOR)
 
 
 def parse_sources(files: Mapping[str, str]) -> ParsedSources:
-    """Load every BPMN and DMN file into one SpiffWorkflow parser (XSD-validated)."""
-    parser = SpiffBpmnParser(validator=VALIDATOR)
-    trees: dict[str, Any] = {}
+    """Load every BPMN and DMN file into one SpiffWorkflow parser; DefinitionError with every finding."""
+    parsed, findings = load_sources(files)
+    if findings:
+        raise DefinitionError("files_rejected", findings)
+    return parsed
+
+
+def load_sources(files: Mapping[str, str]) -> tuple[ParsedSources, list[dict]]:
+    """Load what loads, and the findings of every file that does not (a file that fails does not stop the others)."""
+    parser = new_parser()
+    parsed = ParsedSources(parser, {}, dict(files))
     findings: list[dict] = []
-    ordered = sorted(files, key=lambda p: (not p.endswith(".dmn"), p))
+    kinds = {path: source_kind(path, text) for path, text in files.items()}
+    ordered = sorted((p for p in files if kinds[p] in ("bpmn", "dmn")), key=lambda p: (kinds[p] != "dmn", p))
     for path in ordered:
-        if not path.endswith((".bpmn", ".dmn")):
-            continue
-        root = parse_xml(files[path], path)
-        trees[path] = root
         try:
-            if path.endswith(".dmn"):
+            root = parse_xml(files[path], path)
+        except DefinitionError as exc:
+            findings += exc.findings or [{"file": path, "message": str(exc)}]
+            parsed.refused.add(path)
+            continue
+        parsed.trees[path] = root
+        try:
+            if kinds[path] == "dmn":
                 _require_dmn_root(root, path)
                 parser.add_dmn_xml(root, filename=path)
             else:
                 _require_bpmn_root(root, path)
                 parser.add_bpmn_xml(root, filename=path)
+        except DefinitionError as exc:
+            findings += exc.findings
+            parsed.refused.add(path)
+            del parsed.trees[path]
         except ValidationException as exc:
             findings.append(finding_from_validation(exc, path))
+            parsed.refused.add(path)
         except (SpiffWorkflowException, KeyError, AttributeError, TypeError, ValueError) as exc:
-            findings.append({"file": path, "message": f"cannot parse: {exc}"})
-    if findings:
-        raise DefinitionError("files_rejected", findings)
-    return ParsedSources(parser, trees, dict(files))
+            findings.append({"file": path, "message": f"SpiffWorkflow cannot read this file: {exc}"})
+            parsed.refused.add(path)
+    return parsed, findings
 
 
 def _require_bpmn_root(root: Any, path: str) -> None:
@@ -284,19 +266,10 @@ def build_parsed(key: str, files: Mapping[str, str], sources: ParsedSources | No
         subprocess_specs = sources.parser.get_subprocess_specs(key)
     except ValidationException as exc:
         raise DefinitionError("process_cannot_be_built", [finding_from_validation(exc)], key=key) from exc
-    forms = {}
-    for path, text in files.items():
-        if path.endswith(".json"):
-            try:
-                forms[path] = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise DefinitionError(
-                    "invalid_json_at_line",
-                    [{"file": path, "line": exc.lineno, "message": f"invalid JSON: {exc.msg}"}],
-                    path=path,
-                    line=exc.lineno,
-                    detail=exc.msg,
-                ) from exc
+    forms = load_forms(files, sources.trees.values())
+    form_ids = form_files_by_id(files)
+    for pid, process_spec in [*subprocess_specs.items(), (key, spec)]:
+        attach_forms(sources.parser.get_process_parser(pid).node, process_spec, files, form_ids, forms)
     process = sources.parser.get_process_parser(key)
     names_fr = {key: node_property(process.node, "name_fr") or ""}
     for process_spec in [*subprocess_specs.values(), spec]:  # the process's own ids win over called ones

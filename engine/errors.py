@@ -187,12 +187,21 @@ class DefinitionError(WaypointError):
     def __str__(self) -> str:
         if not self.findings:
             return super().__str__()
-        lines = [super().__str__()]
-        for f in self.findings:
-            where = ":".join(str(p) for p in (f.get("file"), f.get("line")) if p)
-            element = f.get("element")
-            lines.append(f"  {where}{' ' + element if element else ''}: {f.get('message')}")
-        return "\n".join(lines)
+        return "\n".join([super().__str__(), *("  " + finding_line(f) for f in self.findings)])
+
+
+def finding_line(finding: dict) -> str:
+    """One line naming a finding's file:line, element id and name, and message (line breaks in names collapsed)."""
+
+    def one_line(value: Any) -> str:
+        return " ".join(str(value or "").split())
+
+    where = ":".join(str(p) for p in (finding.get("file"), finding.get("line")) if p)
+    element, name = one_line(finding.get("element")), one_line(finding.get("name"))
+    label = f'{element} "{name}"' if element and name else element or (f'"{name}"' if name else "")
+    warning = "warning: " if finding.get("severity") == "warning" else ""
+    parts = [f"{part}:" for part in (where, label) if part]
+    return " ".join([*parts, warning + one_line(finding.get("message"))])
 
 
 class ScriptError(WaypointError):

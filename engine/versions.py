@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.definitions import ParsedSources, content_hash, finding_from_validation
 from engine.errors import DefinitionError, NotFound
 from engine.models import DefinitionFile, ProcessDefinition
+from engine.sources import References, SourceSet, defined_ids, missing_references, source_kind
 
 
 @dataclass(frozen=True)
@@ -84,3 +85,40 @@ def store_versions(
         session.flush()
         results.append(DeployResult(key, version, definition.id, True, digest))
     return results
+
+
+def add_deployed(session: Session, sources: SourceSet) -> None:
+    """Add to `sources` the deployed files that define what its files reference and it lacks
+    (called processes, decisions, forms), from the newest version of each process; the last place
+    a deploy looks (engine/sources.py)."""
+    for _ in range(10):
+        missing = missing_references(sources)
+        if not missing:
+            return
+        added = False
+        newest = (
+            select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("version"))
+            .group_by(ProcessDefinition.key)
+            .subquery()
+        )
+        query = select(ProcessDefinition).join(
+            newest, (ProcessDefinition.key == newest.c.key) & (ProcessDefinition.version == newest.c.version)
+        )
+        for definition in session.scalars(query.order_by(ProcessDefinition.key)):
+            files = {f.path: f.content for f in definition.files}
+            for path, text in files.items():
+                if path in sources.files or not _defines(missing, definition.key, path, text):
+                    continue
+                sources.files[path] = text
+                added = True
+        if not added:
+            return
+
+
+def _defines(missing: References, key: str, path: str, text: str) -> bool:
+    kind = source_kind(path, text)
+    if path in missing.form_paths:
+        return True
+    ids = defined_ids(kind, text)
+    wanted = {"bpmn": missing.processes, "dmn": missing.decisions, "form": missing.form_ids}.get(kind or "", set())
+    return bool(ids & wanted)
