@@ -122,6 +122,21 @@ def message(ctx: Context, name: str, data: str | None, correlation: str | None, 
 
 
 @click.command()
+@click.argument("name")
+@click.option("--data", help="Signal payload as JSON (or @file.json).")
+@json_option
+@pass_ctx
+def signal(ctx: Context, name: str, data: str | None, as_json: bool) -> None:
+    """Broadcast a BPMN signal to every request waiting on it (and start signal-started processes)."""
+    payload = parse_object(data, "--data") or {}
+    with ctx.transaction() as session:
+        reached = ctx.engine.deliver_signal(session, name, payload)
+        result = {"signal": name, "delivered_to": [{"instance_id": i.id, "status": i.status} for i in reached]}
+    ids = ", ".join(f"#{i.id}" for i in reached) or "no request"
+    emit(as_json, result, lambda: click.echo(f"signal '{name}' reached {ids}"))
+
+
+@click.command()
 @click.argument("instance_id", type=int)
 @click.option("--as", "user", required=True, help="The requester or an admin.")
 @click.option("--reason", default="", help="Why the request is cancelled.")

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from engine.models import MessageSubscription
 from engine.taskindex import canonical
+from engine.waits import MESSAGE
 
 
 def subscriptions_for(
@@ -27,14 +28,18 @@ def subscriptions_for(
 ) -> list[MessageSubscription]:
     """The waiting events message `name` reaches: by explicit correlation (or `{"instance": id}`), else by
     evaluating each subscription's retrieval expressions on the payload and matching the canonical values."""
-    base = select(MessageSubscription).where(MessageSubscription.message_name == name)
+    base = select(MessageSubscription).where(
+        MessageSubscription.kind == MESSAGE, MessageSubscription.message_name == name
+    )
     if correlation is not None:
         if set(correlation) == {"instance"}:
             return list(session.scalars(base.where(MessageSubscription.instance_id == correlation["instance"])))
         return list(session.scalars(base.where(MessageSubscription.correlation == canonical(correlation))))
     matches: list[MessageSubscription] = []
     retrievals = session.scalars(
-        select(MessageSubscription.retrieval).where(MessageSubscription.message_name == name).distinct()
+        select(MessageSubscription.retrieval)
+        .where(MessageSubscription.kind == MESSAGE, MessageSubscription.message_name == name)
+        .distinct()
     )
     for retrieval in list(retrievals):
         expressions = json.loads(retrieval)

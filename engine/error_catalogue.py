@@ -52,7 +52,7 @@ MESSAGES: dict[str, str] = {
     "ambiguous_message_start": N_(
         "message '%(name)s' starts %(count)s processes (%(keys)s): a message may start only one"
     ),
-    "no_such_boundary_event": N_("the step '%(task)s' has no boundary event catching %(kind)s '%(code)s'"),
+    "no_such_boundary_event": N_("the step '%(task)s' has no boundary event catching %(kind)s '%(event_code)s'"),
     "signal_loop": N_("signal '%(name)s' was passed on more than %(depth)s times between requests (a loop?)"),
     "form_has_errors": N_("the form has errors"),
     "field_names_not_strings": N_("field names must be strings"),
@@ -171,7 +171,6 @@ MESSAGES: dict[str, str] = {
     "not_utf8": N_("%(path)s: not UTF-8 text"),
     "invalid_json": N_("%(path)s: not valid JSON: %(detail)s"),
     "invalid_json_at_line": N_("%(path)s: not valid JSON (line %(line)s): %(detail)s"),
-    "form_not_convertible": N_("%(path)s: Waypoint cannot show this Camunda form: %(detail)s"),
     "invalid_json_at": N_("%(path)s: not valid JSON (line %(line)s, column %(column)s): %(detail)s"),
     "not_bpmn": N_("%(path)s: not a BPMN 2.0 document (root element is %(root)s)"),
     "not_dmn": N_("%(path)s: not a DMN document (root element is %(root)s)"),

@@ -17,7 +17,6 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
     TimerEventDefinition,
@@ -28,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from engine.definitions import FORM_PROPERTY, ParsedDefinition, role_for_lane, spec_properties
 from engine.models import MessageSubscription, ProcessInstance, TaskRecord, Timer, User
+from engine.waits import MESSAGE, subscription_kind, timer_parts, wait_parts
 
 DEFAULT_DUE = "P5D"
 BPMN_TIMER = "bpmn_timer"
@@ -177,8 +177,7 @@ def _assignee(ctx: IndexContext, rule: str | None, role: str | None, data: Mappi
     return None
 
 
-def _timer_due(task: Any) -> datetime | None:
-    definition = task.task_spec.event_definition
+def _timer_due(task: Any, definition: Any) -> datetime | None:
     value = task.internal_data.get("event_value")
     if value is None:
         return None
@@ -193,11 +192,11 @@ def _timer_due(task: Any) -> datetime | None:
 
 
 def wanted_timers(waiting: list[Any]) -> dict[str, datetime]:
-    """Due time of each waiting BPMN timer, by task id."""
+    """Due time of each waiting BPMN timer, by task id (an event-based gateway's timer included)."""
     due_by_task = {}
     for task in waiting:
-        if isinstance(task.task_spec.event_definition, TimerEventDefinition):
-            due = _timer_due(task)
+        for _element, definition in timer_parts(task)[:1]:  # the library keeps one due time per task
+            due = _timer_due(task, definition)
             if due is not None:
                 due_by_task[str(task.id)] = due
     return due_by_task
@@ -218,9 +217,8 @@ def sync_timers(session: Session, ctx: IndexContext, due_by_task: Mapping[str, d
             session.add(Timer(instance_id=ctx.instance.id, task_id=task_id, kind=BPMN_TIMER, due_at=due, attempts=0))
 
 
-def expected_correlation(ctx: IndexContext, task: Any) -> tuple[dict, dict]:
+def expected_correlation(ctx: IndexContext, task: Any, definition: Any) -> tuple[dict, dict]:
     """(values the waiting event expects, retrieval expressions to apply to a payload)."""
-    definition = task.task_spec.event_definition
     properties = list(getattr(definition, "correlation_properties", []) or [])
     by_process = {p.name: p.retrieval_expression for p in getattr(definition, "process_correlations", []) or []}
     if not properties:
@@ -236,35 +234,48 @@ def expected_correlation(ctx: IndexContext, task: Any) -> tuple[dict, dict]:
 
 
 def wanted_subscriptions(ctx: IndexContext, waiting: list[Any]) -> dict[str, tuple]:
-    """(task, message name, expected correlation, retrieval) of each waiting message event."""
+    """(task, name, expected correlation, retrieval, element, kind) of each waiting message or signal
+    event, by "task id/element id" (an event-based gateway waits on several)."""
     wanted = {}
     for task in waiting:
-        definition = task.task_spec.event_definition
-        if isinstance(definition, MessageEventDefinition):
-            expected, retrieval = expected_correlation(ctx, task)
-            wanted[str(task.id)] = (task, definition.name, canonical(expected), canonical(retrieval))
+        for element, definition in wait_parts(task):
+            kind = subscription_kind(definition)
+            if kind == MESSAGE:
+                expected, retrieval = expected_correlation(ctx, task, definition)
+                row = (task, definition.name, canonical(expected), canonical(retrieval), element, kind)
+            elif kind is not None:
+                row = (task, definition.name, "{}", "{}", element, kind)
+            else:
+                continue
+            wanted[f"{task.id}/{element}"] = row
     return wanted
 
 
 def sync_subscriptions(session: Session, ctx: IndexContext, wanted: Mapping[str, tuple]) -> None:
     existing = {
-        s.task_id: s
+        f"{s.task_id}/{s.element_id}": s
         for s in session.scalars(select(MessageSubscription).where(MessageSubscription.instance_id == ctx.instance.id))
     }
-    for task_id, stale in existing.items():
-        if task_id not in wanted or (stale.message_name, stale.correlation, stale.retrieval) != wanted[task_id][1:]:
+
+    def same(sub: MessageSubscription, row: tuple) -> bool:
+        return (sub.message_name, sub.correlation, sub.retrieval, sub.element_id, sub.kind) == row[1:]
+
+    for key, stale in existing.items():
+        if key not in wanted or not same(stale, wanted[key]):
             session.delete(stale)
-    for task_id, (task, name, correlation, retrieval) in wanted.items():
-        sub = existing.get(task_id)
-        if sub is None or (sub.message_name, sub.correlation, sub.retrieval) != (name, correlation, retrieval):
+    for key, row in wanted.items():
+        sub = existing.get(key)
+        if sub is None or not same(sub, row):
+            task, name, correlation, retrieval, element, kind = row
             session.add(
                 MessageSubscription(
                     instance_id=ctx.instance.id,
-                    task_id=task_id,
-                    element_id=task.task_spec.bpmn_id,
+                    task_id=str(task.id),
+                    element_id=element,
                     message_name=name,
                     correlation=correlation,
                     retrieval=retrieval,
+                    kind=kind,
                 )
             )
 

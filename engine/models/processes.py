@@ -179,7 +179,10 @@ class MessageSubscription(Base):
     """A catch event waiting for a message, with the correlation values it expects."""
 
     __tablename__ = "message_subscriptions"
-    __table_args__ = (Index("ix_msgsub_name_corr", "message_name", "correlation"),)
+    __table_args__ = (
+        Index("ix_msgsub_name_corr", "message_name", "correlation"),
+        Index("ix_msgsub_kind_name", "kind", "message_name"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), index=True)
@@ -188,6 +191,8 @@ class MessageSubscription(Base):
     message_name: Mapped[str] = mapped_column(String(255))
     correlation: Mapped[str] = mapped_column(String(1000))
     retrieval: Mapped[str] = mapped_column(String(2000))
+    #: "message", or "signal" (a signal catch event: `message_name` is the signal's name, no correlation)
+    kind: Mapped[str] = mapped_column(String(10), default="message", server_default="message")
 
 
 class AuditEvent(Base):

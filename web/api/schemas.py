@@ -206,6 +206,14 @@ COMPONENTS: dict[str, dict[str, Any]] = {
             "delivered_to": {"type": "array", "items": ref("Instance")},
         },
     },
+    "SignalResult": {
+        "type": "object",
+        "required": ["signal", "delivered_to"],
+        "properties": {
+            "signal": {"type": "string"},
+            "delivered_to": {"type": "array", "items": ref("Instance")},
+        },
+    },
     "Attachment": {
         "type": "object",
         "required": ["id", "instance_id", "filename", "content_type", "size", "sha256", "uploaded_at"],
