@@ -50,6 +50,8 @@ COMMANDS = {
     "tokens": "cli.people:tokens_group",
     "service-accounts": "cli.people:service_accounts_group",
     "privacy": "cli.privacy:privacy",
+    "directory": "cli.identity:directory_group",
+    "people": "cli.identity:people_group",
     "serve": "cli.ops:serve",
     "worker": "cli.ops:worker",
     "mail-in": "cli.ops:mail_in",

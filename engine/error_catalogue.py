@@ -171,6 +171,7 @@ MESSAGES: dict[str, str] = {
     "not_utf8": N_("%(path)s: not UTF-8 text"),
     "invalid_json": N_("%(path)s: not valid JSON: %(detail)s"),
     "invalid_json_at_line": N_("%(path)s: not valid JSON (line %(line)s): %(detail)s"),
+    "form_not_convertible": N_("%(path)s: Waypoint cannot show this Camunda form: %(detail)s"),
     "invalid_json_at": N_("%(path)s: not valid JSON (line %(line)s, column %(column)s): %(detail)s"),
     "not_bpmn": N_("%(path)s: not a BPMN 2.0 document (root element is %(root)s)"),
     "not_dmn": N_("%(path)s: not a DMN document (root element is %(root)s)"),

@@ -27,10 +27,9 @@ from sqlalchemy.orm import Session
 from engine import permissions, task_drafts
 from engine.assignment import TaskAssignment
 from engine.audit import SYSTEM_ACTOR
-from engine.checks import check_sources
 from engine.clock import frozen_time
 from engine.correlation import subscriptions_for
-from engine.definitions import SourceSet, parse_sources, read_sources
+from engine.definitions import SourceSet, read_sources
 from engine.errors import (
     AmbiguousMessage,
     ConcurrentUpdate,
@@ -43,13 +42,15 @@ from engine.errors import (
 from engine.events import EventActions, deliver
 from engine.forms import decision_details, validate_submission
 from engine.models import ProcessInstance, TaskRecord, User
-from engine.people.users import KNOWN_ROLES
+from engine.people.roles import ensure_roles_for
 from engine.personal_access import PersonalAccess
 from engine.request_views import RequestViews
 from engine.serialization import SERIALIZER_VERSION
 from engine.steps import find_task, run_until_waiting, script_errors
 from engine.timer_actions import TimerActions
-from engine.versions import DeployResult, latest_definition, store_versions
+from engine.roles_check import role_facts
+from engine.verdict import Verdict, verify
+from engine.versions import DeployResult, add_deployed, latest_definition, store_versions
 
 #: Data keys the engine sets at start; forms cannot submit them.
 RESERVED_FIELDS = frozenset({"requester", "requester_name", "instance_id", "process_key"})
@@ -58,14 +59,16 @@ RESERVED_FIELDS = frozenset({"requester", "requester_name", "instance_id", "proc
 class Engine(EventActions, TaskAssignment, PersonalAccess, RequestViews, TimerActions):
     """Runs Waypoint's processes. One per application; methods take the caller's session."""
 
-    def check(self, sources: SourceSet) -> list[dict]:
-        """Findings for a set of files (parse errors raise DefinitionError)."""
-        parsed = parse_sources(sources.files)
-        findings = check_sources(parsed, KNOWN_ROLES, self.helpers, self.glue.messages)
-        for path in sources.requested:
-            if not parsed.executable_ids(path):
-                findings.append({"file": path, "message": "no executable process in this file"})
-        return findings
+    def check(self, sources: SourceSet, session: Session | None = None) -> list[dict]:
+        """Every finding on a set of files (warnings included): exactly what `deploy` decides by
+        (engine/verdict.py). With a session, roles and deployed definitions are known."""
+        return self.verdict(sources, session).findings
+
+    def verdict(self, sources: SourceSet, session: Session | None = None) -> Verdict:
+        """The one verdict `check` shows and `deploy` obeys."""
+        if session is not None:
+            add_deployed(session, sources)
+        return verify(sources, role_facts(session), self.helpers, self.glue.messages)
 
     def deploy(
         self,
@@ -75,16 +78,16 @@ class Engine(EventActions, TaskAssignment, PersonalAccess, RequestViews, TimerAc
         sources: SourceSet | None = None,
         deployed_by: str | None = None,
     ) -> list[DeployResult]:
-        """Deploy every executable process of the requested files; nothing is stored on error."""
+        """Deploy every executable process of the requested files, creating the roles their lanes
+        and groups name; nothing is stored while the verdict has an error."""
         sources = sources or read_sources(paths)
         if not sources.requested:
             raise DefinitionError("no_bpmn_to_deploy")
-        findings = self.check(sources)
-        if findings:
-            raise DefinitionError("files_rejected", findings)
-        parsed = parse_sources(sources.files)
-        keys = [key for path in sources.requested for key in parsed.executable_ids(path)]
-        return store_versions(session, parsed, keys, deployed_by, self.clock.now())
+        verdict = self.verdict(sources, session)
+        if not verdict.ok or verdict.parsed is None:
+            raise DefinitionError("files_rejected", verdict.errors)
+        ensure_roles_for(session, verdict.roles, deployed_by or SYSTEM_ACTOR)
+        return store_versions(session, verdict.parsed, verdict.keys, deployed_by, self.clock.now())
 
     def start(
         self,
