@@ -1,4 +1,5 @@
-"""Operations commands: `serve`, `worker`, `mail-in`, `outbox` (list, retry), `incidents` (list, retry)."""
+"""Operations commands: `serve`, `worker`, `mail-in`, `mail-sink` (development), `outbox` (list, retry),
+`incidents` (list, retry)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import click
 
 from cli import Context, emit_rows, json_option, pass_ctx
 from engine import logs, mailin, permissions
+from engine.mail import capture
 from engine.mail.outbox import latest
 from engine.people.users import get_user
 from engine.worker.incidents import open_incidents, retry_email, retry_incident
@@ -180,3 +182,25 @@ def incidents_retry(ctx: Context, incident_id: int, user: str) -> None:
         permissions.check_retry_incident(get_user(session, user))
         incident = retry_incident(session, incident_id, user, ctx.engine.clock.now())
     click.echo(f"incident {incident.id} retried: the worker picks it up on its next round")
+
+
+@click.command("mail-sink")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=1025, show_default=True, type=int)
+@pass_ctx
+def mail_sink(ctx: Context, host: str, port: int) -> None:
+    """Development: keep every email sent to HOST:PORT for reading on /admin/mail (no mail server needed)."""
+    folder = ctx.settings.mail_capture_dir
+    try:
+        controller = capture.serve(folder, host, port)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    click.echo(f"Waypoint mail sink on {host}:{port}: emails kept in {folder}, shown to admins on /admin/mail")
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        controller.stop()

@@ -5,11 +5,12 @@ from __future__ import annotations
 import click
 
 from cli import Context, emit, emit_rows, json_option, pass_ctx
+from cli.roles import users_grant, users_revoke
 from engine.demo.history import generate
 from engine.demo.people import DEMO_PASSWORD, seed_demo_users
 from engine.people.api_tokens import create_token, revoke, token_view, tokens_of
 from engine.people.service_accounts import account_view, add_service_account, list_service_accounts
-from engine.people.users import KNOWN_ROLES, add_user, get_user
+from engine.people.users import add_user, get_user
 
 
 @click.group()
@@ -19,7 +20,7 @@ def users() -> None:
 
 @users.command("add")
 @click.argument("username")
-@click.option("--role", "roles", multiple=True, help=f"Repeatable. One of: {', '.join(KNOWN_ROLES)}.")
+@click.option("--role", "roles", multiple=True, help="Repeatable. A role's key or name (`waypoint roles list`).")
 @click.option("--name", "display_name", help="Display name.")
 @click.option("--email")
 @click.option("--manager", help="Username of the user's manager.")
@@ -48,8 +49,13 @@ def users_add(
             manager=manager,
             password=password,
             language=language,
+            actor="cli",
         )
         click.echo(f"{user.username}\t{', '.join(sorted(user.roles))}")
+
+
+users.add_command(users_grant)
+users.add_command(users_revoke)
 
 
 @users.command("digest")
@@ -73,9 +79,10 @@ def seed_demo(ctx: Context) -> None:
     """Create the demo users (org chart covering every role) and print them."""
     with ctx.transaction() as session:
         rows = seed_demo_users(session, ctx.engine.clock.now())
-    click.echo(f"Demo users (password for all: {DEMO_PASSWORD}):")
-    for username, name, roles, manager in rows:
-        click.echo(f"  {username:<10} {name:<16} {', '.join(roles):<45} manager: {manager or '-'}")
+    click.echo(f"Demo users (password for all: {DEMO_PASSWORD}; pages and emails in each one's language):")
+    for username, name, roles, manager, language in rows:
+        spoken = "français" if language == "fr" else "English"
+        click.echo(f"  {username:<10} {name:<16} {spoken:<9} {', '.join(roles):<45} manager: {manager or '-'}")
 
 
 @click.command("demo-data")
@@ -151,7 +158,7 @@ def service_accounts_group() -> None:
 
 @service_accounts_group.command("add")
 @click.argument("username")
-@click.option("--role", "roles", multiple=True, help=f"Repeatable. One of: {', '.join(KNOWN_ROLES)}.")
+@click.option("--role", "roles", multiple=True, help="Repeatable. A role's key or name (`waypoint roles list`).")
 @click.option("--message", "messages", multiple=True, help="Repeatable. A BPMN message name it may deliver.")
 @click.option("--start-on-behalf", is_flag=True, help="May start requests on behalf of people.")
 @click.option("--name", "display_name", help="Display name.")

@@ -31,8 +31,8 @@ DEMO_USERS: tuple[tuple[str, str, list[str], str | None, str], ...] = (
 
 def seed_demo_users(
     session: Session, now: datetime, password: str | None = DEMO_PASSWORD
-) -> list[tuple[str, str, list[str], str | None]]:
-    """Create (or refresh) the demo users; return (username, name, roles, manager) rows.
+) -> list[tuple[str, str, list[str], str | None, str]]:
+    """Create (or refresh) the demo users; return (username, name, roles, manager, language) rows.
 
     `password=None` leaves passwords unset (tests that never log in skip the scrypt cost).
     """
@@ -50,5 +50,5 @@ def seed_demo_users(
             password=password,
             language=language,
         )
-        created.append((username, name, all_roles, manager))
+        created.append((username, name, all_roles, manager, language))
     return created

@@ -140,6 +140,18 @@ def test_diagram_highlights_the_current_step(open_page, live):
     assert current.count() >= 1
     assert current.first.get_attribute("data-element-id") == "UserTask_supervisor_review"
     assert jdoe.locator(".djs-element.wp-done").count() >= 2  # start event, cost script, route rules...
+    # Readable: at least 100 % around the current step, which is in view; zoom buttons and arrow keys work.
+    assert float(jdoe.get_attribute("#diagram", "data-scale")) >= 1.0
+    box, step = jdoe.locator("#diagram").bounding_box(), current.first.bounding_box()
+    assert box["x"] <= step["x"] and step["x"] + step["width"] <= box["x"] + box["width"]
+    assert step["width"] >= 90  # a 100 x 80 task drawn at full size: its label can be read
+    jdoe.click("[data-zoom=out]")
+    assert float(jdoe.get_attribute("#diagram", "data-scale")) < 1.0
+    jdoe.click("[data-zoom=in]")
+    jdoe.focus("#diagram")
+    before = current.first.bounding_box()["x"]
+    jdoe.keyboard.press("ArrowLeft")
+    assert current.first.bounding_box()["x"] > before
     screenshot(jdoe, "request-page")
 
 

@@ -101,6 +101,46 @@
     action();
   });
 
+  // The request diagram's view: readable at 100 % around the current step, zoom buttons, and arrow
+  // keys that move it while it has focus (the buttons and the diagram are both reachable by Tab).
+  function diagramControls(holder, canvas, registry) {
+    function showCurrent() {
+      var ids = (holder.getAttribute("data-current") || "").split(" ").filter(function (id) { return registry.get(id); });
+      canvas.zoom("fit-viewport");
+      if (!ids.length) { return; }
+      var box = canvas.viewbox();
+      var element = registry.get(ids[0]);
+      var scale = Math.max(box.scale, 1);
+      canvas.zoom(scale, { x: element.x + element.width / 2, y: element.y + element.height / 2 });
+      var now = canvas.viewbox();
+      canvas.viewbox({ x: element.x + element.width / 2 - now.width / 2, y: element.y + element.height / 2 - now.height / 2,
+                       width: now.width, height: now.height });
+    }
+    var actions = {
+      "in": function () { canvas.zoom(canvas.zoom() * 1.25); },
+      "out": function () { canvas.zoom(canvas.zoom() / 1.25); },
+      "current": showCurrent,
+      "all": function () { canvas.zoom("fit-viewport"); }
+    };
+    var tools = holder.parentNode.querySelector(".diagram-tools");
+    if (tools) {
+      tools.hidden = false;
+      tools.addEventListener("click", function (event) {
+        var action = actions[event.target.getAttribute("data-zoom")];
+        if (action) { action(); holder.setAttribute("data-scale", canvas.zoom().toFixed(2)); }
+      });
+    }
+    holder.tabIndex = 0;
+    holder.setAttribute("role", "region");
+    holder.setAttribute("aria-labelledby", "diagram-caption");
+    holder.addEventListener("keydown", function (event) {
+      var step = { ArrowLeft: [40, 0], ArrowRight: [-40, 0], ArrowUp: [0, 40], ArrowDown: [0, -40] }[event.key];
+      if (step) { event.preventDefault(); canvas.scroll({ dx: step[0], dy: step[1] }); }
+    });
+    showCurrent();
+    holder.setAttribute("data-scale", canvas.zoom().toFixed(2));
+  }
+
   // The request diagram (bpmn-js viewer from the npm registry), with done/current steps marked.
   window.addEventListener("load", function () {
     var holder = document.getElementById("diagram");
@@ -113,12 +153,12 @@
           var canvas = viewer.get("canvas");
           var registry = viewer.get("elementRegistry");
           holder.querySelector(".diagram-fallback").remove();
-          canvas.zoom("fit-viewport");
           ["done", "current"].forEach(function (kind) {
             (holder.getAttribute("data-" + kind) || "").split(" ").forEach(function (id) {
               if (id && registry.get(id)) { canvas.addMarker(id, "wp-" + kind); }
             });
           });
+          diagramControls(holder, canvas, registry);
           holder.setAttribute("data-ready", "true");
         });
       })
