@@ -117,9 +117,11 @@ class DecisionForm:
 
 
 def decision_form(schema: Mapping[str, Any] | None) -> DecisionForm | None:
-    """The decision and comment fields of a form, or None unless it has exactly one decision field."""
+    """The decision and comment fields of a form, or None unless it has exactly one decision field
+    (a field marked `"x-decision": true`, as default forms mark their outcome, else by its name)."""
     properties = (schema or {}).get("properties") or {}
-    decisions = [key for key in properties if is_decision_field(key)]
+    marked = [key for key, node in properties.items() if isinstance(node, Mapping) and node.get("x-decision")]
+    decisions = marked or [key for key in properties if is_decision_field(key)]
     if len(decisions) != 1:
         return None
     decision = decisions[0]

@@ -108,6 +108,7 @@ def verify(
     kept = []
     for finding in verdict.findings:
         finding.setdefault("severity", "error")
+        finding["message"] = " ".join(str(finding.get("message") or "").split())  # names quoted in it, too
         once = (finding.get("file"), finding["message"])
         if finding["severity"] == "warning" and once in seen:
             continue  # a new role is news once per file, not once per task
