@@ -1,4 +1,6 @@
-"""Files attached to requests: type- and size-checked, stored by content hash outside the web root."""
+"""Files attached to requests: type- and size-checked, stored by content hash outside the web root,
+encrypted with the data key (engine/privacy/vault.py) in folders only the service account can
+open (0700, files 0600). Files stored in clear before encryption are still read as they are."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from engine.errors import FieldError, NotFound, ValidationFailed
 from engine.models import Attachment, ProcessInstance, User
+from engine.privacy.vault import Vault
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 #: Accepted types, recognised by their first bytes (the browser's claim is not trusted).
@@ -41,9 +44,10 @@ def safe_filename(name: str) -> str:
 class AttachmentStore:
     """Content-addressed files under a root folder (e.g. instance/attachments)."""
 
-    def __init__(self, root: str | Path):
+    def __init__(self, root: str | Path, vault: Vault | None = None):
         # absolute: a relative root would mean one folder to the writer and another to whoever serves it
         self.root = Path(root).resolve()
+        self.vault = vault or Vault(None)
 
     def path_for(self, digest: str) -> Path:
         if not re.fullmatch(r"[0-9a-f]{64}", digest):
@@ -75,10 +79,7 @@ class AttachmentStore:
         digest = hashlib.sha256(content).hexdigest()
         path = self.path_for(digest)
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_bytes(content)
-            os.replace(tmp, path)
+            self._write(path, self.vault.seal_file(content))
         attachment = Attachment(
             instance_id=instance.id,
             task_id=task_id,
@@ -94,10 +95,21 @@ class AttachmentStore:
         return attachment
 
     def read(self, attachment: Attachment) -> bytes:
+        """The file's content in clear (decrypted, or as stored when it predates encryption)."""
         path = self.path_for(attachment.sha256)
         if not path.exists():
             raise NotFound("file_missing")
-        return path.read_bytes()
+        return self.vault.open_file(path.read_bytes())
+
+    def _write(self, path: Path, stored: bytes) -> None:
+        for folder in (self.root, path.parent):
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(folder, 0o700)  # mkdir's mode goes through the umask
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(stored)
+        os.replace(tmp, path)
 
 
 def list_for(session: Session, instance_id: int) -> list[Attachment]:

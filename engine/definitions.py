@@ -15,11 +15,11 @@ from typing import Any
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
-from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 from sqlalchemy.orm import Session
 
+from engine.dmn.spiff import DMN_ROOTS, WaypointParser
 from engine.errors import DefinitionError
 from engine.models import ProcessDefinition
 from engine.privacy.vault import Classification, classify
@@ -112,7 +112,7 @@ def spec_properties(task_spec: Any) -> dict[str, str]:
 
 def new_parser() -> SpiffBpmnParser:
     """The parser every deploy, check and spec build uses (XSD-validated)."""
-    return SpiffBpmnParser(validator=VALIDATOR)
+    return WaypointParser(validator=VALIDATOR)  # business rule tasks run engine/dmn
 
 
 def parse_sources(files: Mapping[str, str]) -> ParsedSources:
@@ -171,7 +171,7 @@ def _require_bpmn_root(root: Any, path: str) -> None:
 def _require_dmn_root(root: Any, path: str) -> None:
     # SpiffWorkflow reads a DMN file by XPath with the DMN prefixes: another root makes it raise
     # an lxml XPathEvalError instead of a finding.
-    if root.tag not in {f"{{{ns}}}definitions" for ns in DMN_SCHEMAS}:
+    if root.tag not in DMN_ROOTS:
         raise DefinitionError(
             "not_dmn",
             [{"file": path, "line": root.sourceline, "message": "root is not dmn:definitions"}],

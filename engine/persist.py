@@ -27,7 +27,7 @@ from engine.mail import notifications
 from engine.mail.compose import MailContext
 from engine.models import ProcessInstance, TaskRecord
 from engine.people.users import find_user
-from engine.privacy.vault import Vault
+from engine.privacy.vault import Vault, redact
 from engine.serialization import SERIALIZER_VERSION, dump
 from engine.taskindex import IndexContext, clear_waits, sync_all
 
@@ -63,8 +63,9 @@ def save_workflow(
     instance.serializer_version = SERIALIZER_VERSION
     instance.updated_at = now
     data = _snapshot(wf)
-    instance.summary = engine.glue.summary_for(instance.process_key, data)
-    _apply_facets(instance, engine.glue.facets_for(instance.process_key, data))
+    public = redact(data, parsed.personal)  # summary lines and facets never carry personal data
+    instance.summary = engine.glue.summary_for(instance.process_key, public)
+    _apply_facets(instance, engine.glue.facets_for(instance.process_key, public))
     instance.data = engine.vault.seal(data, parsed.personal)
     ended = wf.completed and instance.status == "running"
     if ended:

@@ -17,7 +17,7 @@ from engine import Database, Engine, Settings
 from engine.attachments import AttachmentStore
 from engine.config import DEFAULT_SECRET_KEY
 
-from . import csrf, email_actions, errors, i18n, inputs, logs, process_text, render
+from . import csrf, email_actions, errors, i18n, inputs, logs, nostore, process_text, render
 
 #: Front-end packages installed from the npm registry (package.json), served read-only.
 NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
@@ -57,7 +57,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     engine.vault.check()  # a malformed key is a clear error now, not on the first request
     app.extensions["waypoint.db"] = db
     app.extensions["waypoint.engine"] = engine
-    app.extensions["waypoint.attachments"] = AttachmentStore(app.config["ATTACHMENTS_DIR"])
+    app.extensions["waypoint.attachments"] = AttachmentStore(app.config["ATTACHMENTS_DIR"], engine.vault)
 
     logs.init_app(app, settings)
     i18n.init_app(app)
@@ -86,6 +86,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(ops_bp)  # /healthz and /metrics, for the load balancer and Prometheus
     csrf.exempt(api_bp.name)  # bearer tokens, never the session cookie
     email_actions.init_app(app)  # links in emails: confirm-then-act pages
+    nostore.init_app(app)  # pages and exports may show personal data: no cache keeps them
 
     @app.after_request
     def security_headers(response):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, send_file, url_for
@@ -164,8 +165,9 @@ def download(attachment_id: int):
         if attachment is None:
             abort(404)
         visible_instance(s, user(), attachment.instance_id)
-        path = attachments().path_for(attachment.sha256)
         name, content_type = attachment.filename, attachment.content_type
-    if not path.exists():
-        abort(404)
-    return send_file(path, mimetype=content_type, as_attachment=True, download_name=name)
+        try:
+            content = attachments().read(attachment)  # decrypted here, never written out in clear
+        except NotFound:
+            abort(404)
+    return send_file(io.BytesIO(content), mimetype=content_type, as_attachment=True, download_name=name)

@@ -81,12 +81,11 @@ def summary(data: Mapping[str, Any]) -> str:
 
 
 def screening_summary(data: Mapping[str, Any]) -> str:
-    """Inbox line of one screening: "Screening — Hans Weber (German) — Bundeskriminalamt"."""
+    """Inbox line of one screening: "Screening — member M2 — Bundeskriminalamt" (never the
+    member's name or nationality: they are personal, and the engine hands summaries none)."""
     raw = data.get("member")
     member: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
-    who = member.get("name") or ""
-    if member.get("nationality"):
-        who = f"{who} ({member['nationality']})"
+    who = f"member {member['ref']}" if member.get("ref") else ""
     return join_parts("Screening", who, data.get("agency"))
 
 

@@ -58,23 +58,24 @@ class Decisions:
 
     def outputs(self, key: str, data: Mapping[str, Any], python: PythonEval | None = None) -> dict[str, Any]:
         """What a business rule task merges into its data: each output column's value by its name
-        (a list of values under COLLECT), or the decision's value under its name."""
+        (a list of values for RULE ORDER, OUTPUT ORDER and COLLECT without an aggregation; dotted
+        names make nested records), or a literal expression's value under the decision's name."""
         found = self.find(key)
         if found is None:
             raise WaypointError("dmn_no_decision", decision=key)
         model, decision = found
         value = to_python(self.evaluate(key, data, python))
         table = decision.body
-        if not isinstance(table, DecisionTable) or table.aggregation:
+        if not isinstance(table, DecisionTable):
             return {decision.name: value}
         names = [o.name for o in table.outputs]
-        many = table.hit_policy in ("R", "O", "C")
+        many = table.hit_policy in ("R", "O", "C") and not table.aggregation
         if len(names) == 1:
-            return {names[0]: value if value is not None or not many else []}
+            return _nested({names[0]: value if value is not None or not many else []})
         if many:
             rows = value or []
-            return {name: [row.get(name) for row in rows] for name in names}
-        return {name: (value or {}).get(name) for name in names}
+            return _nested({name: [row.get(name) for row in rows] for name in names})
+        return _nested({name: (value or {}).get(name) for name in names})
 
 
 class _Run:
@@ -282,6 +283,19 @@ def _listed_values(tests: Expression, scope: Scope) -> list[Any]:
     from engine.feel.evaluator import Evaluator
 
     return [Evaluator().run(item, scope) for item in items]
+
+
+def _nested(flat: dict[str, Any]) -> dict[str, Any]:
+    """Dotted output names (`visa_requirement.required`) as nested records, as SpiffWorkflow did."""
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        *parents, last = key.split(".")
+        target = out
+        for part in parents:
+            existing = target.get(part)
+            target = target.setdefault(part, {}) if isinstance(existing, dict) or existing is None else {}
+        target[last] = value
+    return out
 
 
 def _same(a: list[Any], b: list[Any]) -> bool:

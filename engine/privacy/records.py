@@ -24,7 +24,7 @@ from engine import locking
 from engine.audit import SYSTEM_ACTOR
 from engine.db import Database
 from engine.models import AuditEvent, ProcessInstance, SensitiveAccess, TaskDraft, TaskRecord, User
-from engine.privacy.vault import Classification, personal_paths, seal, transform, unseal
+from engine.privacy.vault import Classification, personal_paths, redact, seal, transform, unseal
 from engine.runtime import Engine
 from engine.taskindex import duration_after
 
@@ -232,7 +232,8 @@ def subject_rows(export: dict[str, Any]) -> Iterator[dict[str, Any]]:
 def rotate_keys(db: Database, engine: Engine) -> int:
     """Re-encrypt every stored personal value with the current key (first in WAYPOINT_DATA_KEY),
     state, data snapshot and drafts; values stored in clear before their field was classified get
-    encrypted too. One transaction per request, audited; returns how many were rewritten."""
+    encrypted too, and summary lines written with personal data are rewritten without it. One
+    transaction per request, audited; returns how many were rewritten."""
     with db.reading() as session:
         ids = list(session.scalars(select(ProcessInstance.id).where(ProcessInstance.purged_at.is_(None))))
     ring = engine.vault.keyring
@@ -242,11 +243,14 @@ def rotate_keys(db: Database, engine: Engine) -> int:
             instance = session.get_one(ProcessInstance, instance_id)
             personal = engine.definition_for(session, instance).personal
             state = json.dumps(_reseal(json.loads(instance.state), personal, ring))
-            data = _reseal(instance.data or {}, personal, ring)
+            clear = unseal(instance.data or {}, personal, ring)
+            data = seal(clear, personal, ring)
+            summary = engine.glue.summary_for(instance.process_key, redact(clear, personal))
             drafts = [(draft, _reseal(draft.data, personal, ring)) for draft in _drafts_of(session, instance_id)]
-            if state == instance.state and data == instance.data and all(new == d.data for d, new in drafts):
+            unchanged = state == instance.state and data == instance.data and summary == instance.summary
+            if unchanged and all(new == d.data for d, new in drafts):
                 continue
-            instance.state, instance.data = state, data
+            instance.state, instance.data, instance.summary = state, data, summary
             for draft, new in drafts:
                 draft.data = new
             locking.record_change(

@@ -1,6 +1,7 @@
-"""Personal information: which fields are sensitive, their encryption at rest, and masking.
+"""Personal information: which fields are personal, their encryption at rest, and masking.
 
-Form schemas mark personal fields with `"x-sensitive": true`. Their values are encrypted
+Form schemas mark personal fields with `"x-sensitive": true` (passport numbers, birth dates,
+screening results) or `"x-personal": true` (names and nationalities). Both are encrypted
 (AES-256-GCM-SIV from the `cryptography` library, never a home-made cipher; the nonce is
 derived from the value with HMAC, so an unchanged value keeps its ciphertext and stored states
 stay byte-stable across saves, at the price of showing when two stored values are equal) wherever Waypoint
@@ -13,7 +14,9 @@ Specific field names (`passport_number`, `date_of_birth`) are protected wherever
 appear (copies in multi-instance items and message payloads included); generic names
 (`number`, `expiry`) only under the parent that declares them (`current_passport.number`).
 `SENSITIVE_EVERYWHERE` names are sensitive in every process, declared by a form or not: they
-also arrive in message payloads and script results, which have no form.
+also arrive in message payloads and script results, which have no form. Variables a script
+derives from personal values (engine/privacy/taint.py) are covered as top-level task data
+(`Classification.top`). A mask reveals nothing of the value (`••••`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -33,12 +37,19 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCMSIV
 from engine.errors import WaypointError
 
 PREFIX = "enc:v1:"
+#: first bytes of an encrypted file (attachments); files without it were stored in clear before
+FILE_PREFIX = b"WPENC1\0"
 #: Roles whose work needs personal data in clear (besides the requester for their own request).
 REVEAL_ROLES = frozenset({"passport_officer", "security", "itv_coordinator", "senior_management"})
 GENERIC_NAMES = frozenset({"number", "value", "id", "name", "expiry", "date", "note", "notes", "text", "code"})
 #: Sensitive in every process whatever its forms say (a passport authority's message, say).
 SENSITIVE_EVERYWHERE = frozenset({"passport_number", "date_of_birth"})
 MASK = "••••"
+#: parents of top-level task data: none (the data snapshot), or in the serialized state a task's
+#: `data` or the `updates` of its delta against its parent
+TOP_PARENTS = (None, "data", "updates")
+#: form keywords that make a field personal (both are sealed, masked and purged alike)
+PERSONAL_KEYWORDS = ("x-sensitive", "x-personal")
 _KID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 
@@ -102,6 +113,27 @@ class Keyring:
             raise DataKeyError("data_key_wrong", kid=kid) from exc
         return json.loads(plain)
 
+    def encrypt_bytes(self, plain: bytes) -> bytes:
+        """A file's content sealed with the current key: `FILE_PREFIX`, key id, nonce, ciphertext."""
+        key, kid = self.keys[self.current], self.current.encode()
+        nonce = os.urandom(12)
+        sealed = AESGCMSIV(key).encrypt(nonce, plain, b"file:" + kid)
+        return FILE_PREFIX + bytes([len(kid)]) + kid + nonce + sealed
+
+    def decrypt_bytes(self, stored: bytes) -> bytes:
+        """The content of `encrypt_bytes` output; DataKeyError when the key is unknown or wrong."""
+        size = stored[len(FILE_PREFIX)]
+        start = len(FILE_PREFIX) + 1
+        kid = stored[start : start + size]
+        key = self.keys.get(kid.decode("ascii", "replace"))
+        if key is None:
+            raise DataKeyError("data_key_unknown", kid=kid.decode("ascii", "replace"))
+        body = stored[start + size :]
+        try:
+            return AESGCMSIV(key).decrypt(body[:12], body[12:], b"file:" + kid)
+        except InvalidTag as exc:
+            raise DataKeyError("data_key_wrong", kid=kid.decode("ascii", "replace")) from exc
+
 
 def is_encrypted(value: Any) -> bool:
     return isinstance(value, str) and value.startswith(PREFIX)
@@ -114,17 +146,33 @@ class Classification:
     names: frozenset[str] = frozenset()
     qualified: frozenset[tuple[str, str]] = frozenset()
     labels: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    #: variables derived from personal values: covered at the top of task data only
+    #: (`TOP_PARENTS`), so that no key of the serializer's own is taken for one
+    top: frozenset[str] = frozenset()
 
     def __bool__(self) -> bool:
-        return bool(self.names or self.qualified)
+        return bool(self.names or self.qualified or self.top)
 
     def covers(self, parent: str | None, key: str) -> bool:
-        return key in self.names or (parent is not None and (parent, key) in self.qualified)
+        return (
+            key in self.names
+            or (parent is not None and (parent, key) in self.qualified)
+            or (key in self.top and parent in TOP_PARENTS)
+        )
+
+    def with_top(self, derived: Iterable[str]) -> Classification:
+        """This classification plus `derived` top-level variables."""
+        return Classification(self.names, self.qualified, self.labels, self.top | frozenset(derived))
+
+    @property
+    def containers(self) -> frozenset[str]:
+        """Keys whose children the forms classify one by one (`members`, `current_passport`)."""
+        return frozenset(parent for parent, _ in self.qualified)
 
 
-def classify(schemas: Iterable[Mapping[str, Any]], keywords: tuple[str, ...] = ("x-sensitive",)) -> Classification:
-    """The fields a set of form schemas marks with any of `keywords` (default: the sensitive ones),
-    and `SENSITIVE_EVERYWHERE`."""
+def classify(schemas: Iterable[Mapping[str, Any]], keywords: tuple[str, ...] = PERSONAL_KEYWORDS) -> Classification:
+    """The fields a set of form schemas marks with any of `keywords` (default: every personal one,
+    `x-sensitive` and `x-personal`), and `SENSITIVE_EVERYWHERE`."""
     names: set[str] = set(SENSITIVE_EVERYWHERE)
     qualified: set[tuple[str, str]] = set()
 
@@ -190,16 +238,20 @@ def unseal(tree: Any, classification: Classification, keyring: Keyring) -> Any:
 
 
 def mask_value(value: Any) -> str:
-    """`•••• 4821`: the last four characters of a value, the rest hidden."""
-    if value is None:
-        return ""
-    text = str(value)
-    return f"{MASK} {text[-4:]}" if len(text) > 4 else MASK
+    """`••••` for any value, whatever its length or content (a mask that kept the last characters
+    would give away a birth day or most of a short name); empty stays empty."""
+    return "" if value is None or value == "" else MASK
 
 
 def mask(tree: Any, classification: Classification) -> Any:
-    """A copy with every sensitive value (encrypted or not) replaced by its mask."""
-    return transform(tree, classification, lambda v: MASK if is_encrypted(v) else mask_value(v))
+    """A copy with every personal value (encrypted or not) replaced by its mask."""
+    return transform(tree, classification, mask_value)
+
+
+def redact(tree: Any, classification: Classification) -> Any:
+    """A copy with every personal value removed (None): what summary lines and report facets
+    are computed from, so they never carry personal data whatever a process's glue does."""
+    return transform(tree, classification, lambda _value: None)
 
 
 class Vault:
@@ -226,3 +278,12 @@ class Vault:
 
     def unseal(self, tree: Any) -> Any:
         return unseal(tree, Classification(), self.keyring)
+
+    def seal_file(self, content: bytes) -> bytes:
+        """A file's content encrypted with the current key, or as it is when no key is configured
+        (development without `instance/data.key`; production refuses to start without one)."""
+        return self.keyring.encrypt_bytes(content) if self._key_text else content
+
+    def open_file(self, stored: bytes) -> bytes:
+        """A stored file's content: decrypted, or as it is when it was stored in clear."""
+        return self.keyring.decrypt_bytes(stored) if stored.startswith(FILE_PREFIX) else stored

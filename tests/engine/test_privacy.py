@@ -56,12 +56,15 @@ def test_ciphertext_at_rest_and_masked_display(visit, engine):
     db, iid = visit
     stored = raw_rows(db)
     assert all(secret not in stored for secret in SECRETS) and "enc:v1:test:" in stored
-    assert "Anna Weber" in stored  # names are personal (purged later) but not secret
+    assert "Anna Weber" not in stored  # names (x-personal) are sealed like passport numbers (x-sensitive)
     with db.reading() as s:
         instance = s.get(ProcessInstance, iid)
         shown = engine.display_data(s, instance)
-        assert shown["members"][0]["passport_number"] == "•••• 4821"
+        member = shown["members"][0]
+        assert member["passport_number"] == member["date_of_birth"] == member["name"] == "••••"  # nothing shows
+        assert member["nationality"] == "••••" and member["title"] == "Inspector"  # not personal: readable
         assert engine.clear_data(instance)["members"][0]["passport_number"] == "C4X9T4821"
+        assert engine.clear_data(instance)["members"][0]["name"] == "Anna Weber"
 
 
 def test_reveal_is_for_permitted_roles_and_logged(visit, engine):

@@ -108,8 +108,8 @@ def test_delegation_and_screening_summary_lines():
         == "Bundeskriminalamt (Germany) — 1 member — 12 Apr — host: Federal Policing Cybercrime"
     )
     assert delegation_summary({"agency": "FBI", "members": "not a list"}) == "FBI"
-    screening = {"member": {"name": "Hans Weber", "nationality": "German"}, "agency": "Bundeskriminalamt"}
-    assert screening_summary(screening) == "Screening — Hans Weber (German) — Bundeskriminalamt"
+    screening = {"member": {"ref": "M2", "name": "Hans Weber", "nationality": "German"}, "agency": "Bundeskriminalamt"}
+    assert screening_summary(screening) == "Screening — member M2 — Bundeskriminalamt"  # no name, no nationality
     assert screening_summary({"member": None}) == "Screening"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 from flask import Response, request, send_file, url_for
@@ -121,8 +122,6 @@ def attachment_content(args: dict, body: Any) -> Response:
     """The file's bytes."""
     with db().reading() as s:
         found = _visible_attachment(s, args["attachment_id"])
-        path = store().path_for(found.sha256)
         name, content_type = found.filename, found.content_type
-    if not path.exists():
-        raise NotFound("file_missing")
-    return send_file(path, mimetype=content_type, as_attachment=True, download_name=name)
+        content = store().read(found)  # decrypted here, never written out in clear
+    return send_file(io.BytesIO(content), mimetype=content_type, as_attachment=True, download_name=name)

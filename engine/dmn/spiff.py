@@ -1,0 +1,99 @@
+"""Business rule tasks run Waypoint's decision engine instead of SpiffWorkflow's.
+
+SpiffWorkflow's DMN support reads one decision per file (DMN 1.1–1.3 only) and evaluates every
+cell as Python. `DecisionParserMixin` replaces the two hooks a BPMN parser has for DMN:
+`add_dmn_xml` reads a file with engine/dmn's reader (every decision, DMN 1.1–1.5), and
+`get_engine` hands a business rule task a `DecisionRunner`, whose `result(task)` is what
+SpiffWorkflow's BusinessRuleTask merges into the task data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS
+from SpiffWorkflow.spiff.parser import SpiffBpmnParser
+
+from engine.dmn.decide import Decisions
+from engine.dmn.model import NAMESPACES, Model
+from engine.dmn.reader import DmnReadError, read_model
+
+#: the root tags of DMN files, every version
+DMN_ROOTS = frozenset(f"{{{ns}}}definitions" for ns in NAMESPACES)
+
+
+@dataclass(frozen=True)
+class DecisionFile:
+    """What callers read from `parser.dmn_parsers[decision_id]`: the decision's file and name."""
+
+    filename: str
+    bpmn_id: str
+    name: str
+
+    def get_name(self) -> str:
+        return self.name
+
+
+class DecisionRunner:
+    """The DMN engine of one business rule task: decision `key` among the parser's models."""
+
+    def __init__(self, decisions: Decisions, key: str) -> None:
+        self.decisions, self.key = decisions, key
+
+    def result(self, task: Any) -> dict[str, Any]:
+        """The outputs the task merges into its data; Python cells run in the task's script engine."""
+        script_engine = task.workflow.script_engine
+
+        def python(text: str, extra: Mapping[str, Any]) -> Any:
+            return script_engine.evaluate(task, text, external_context=dict(extra))
+
+        return self.decisions.outputs(self.key, task.data, python)
+
+
+class DecisionParserMixin:
+    """DMN hooks for a SpiffWorkflow BPMN parser (see module docstring)."""
+
+    dmn_parsers: dict[str, Any]
+    dmn_parsers_by_name: dict[str, Any]
+    validator: Any
+
+    def add_dmn_xml(self, node: Any, filename: str | None = None) -> None:
+        path = filename or "(dmn)"
+        schema = SCHEMAS.get(str(node.tag).split("}")[0].lstrip("{"))
+        if self.validator and schema is not None:  # SpiffWorkflow ships the XSDs of DMN 1.1–1.3
+            BpmnValidator(schema).validate(node, filename)
+        try:
+            model, findings = read_model(node, path)
+        except DmnReadError as exc:
+            findings = exc.findings
+        if findings:
+            error = ValidationException(findings[0]["message"], file_name=path, node=None)
+            error.line_number = findings[0].get("line") or 0
+            raise error
+        self._models().append(model)
+        for decision in model.decisions.values():
+            entry = DecisionFile(path, decision.id, decision.name)
+            self.dmn_parsers.setdefault(decision.id, entry)
+            self.dmn_parsers_by_name.setdefault(decision.name, entry)
+
+    def _models(self) -> list[Model]:
+        if not hasattr(self, "_decision_models"):
+            self._decision_models: list[Model] = []
+        return self._decision_models
+
+    def get_engine(self, decision_ref: str, node: Any) -> DecisionRunner:
+        decisions = Decisions(self._models())
+        if decisions.find(decision_ref) is None:
+            known = ", ".join(sorted(self.dmn_parsers)) or "none"
+            raise ValidationException(
+                f'No DMN decision with id "{decision_ref}"; the DMN files have: {known}', node=node, file_name=""
+            )
+        return DecisionRunner(decisions, decision_ref)
+
+
+class WaypointParser(DecisionParserMixin, SpiffBpmnParser):
+    """SpiffWorkflow's parser (spiffworkflow: extensions) with Waypoint's decisions."""

@@ -1,0 +1,143 @@
+"""`x-personal` fields (names, nationalities) and values scripts derive from personal fields:
+sealed at rest, masked, out of summaries and email subjects, logged when revealed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from sqlalchemy import text
+
+from engine.models import ProcessInstance
+from engine.people.users import get_user
+from engine.privacy.records import access_log
+from engine.privacy.taint import derived_names
+from engine.privacy.vault import classify, redact
+from tests.conftest import ROOT
+from tests.engine.test_privacy import VISIT
+
+TRAVELLER = "Quentin Uniquename"
+PASSPORT = "LK5550001"
+
+
+def trip(**overrides):  # type: ignore[no-untyped-def]
+    data = {
+        "traveller_name": TRAVELLER,
+        "trip_start_date": "2026-12-04",
+        "trip_end_date": "2026-12-07",
+        "destinations": ["France"],
+        "travel_purpose": "Meeting",
+        "passport_type": "official",
+        "current_passport": {"held": True, "number": PASSPORT, "expiry": "2031-01-01"},
+    }
+    return {**data, **overrides}
+
+
+def stored_text(db) -> str:  # type: ignore[no-untyped-def]
+    """Everything the database holds about requests, their audit trail and their emails."""
+    queries = (
+        "SELECT state, data, summary FROM process_instances",
+        "SELECT details FROM audit_events",
+        "SELECT subject, body_text, body_html FROM outbox",
+    )
+    with db.engine.connect() as conn:
+        rows = [row for query in queries for row in conn.execute(text(query)).all()]
+    return json.dumps([list(map(str, row)) for row in rows])
+
+
+def test_names_are_sealed_and_kept_out_of_summaries_and_emails(people, engine):
+    db = people
+    with db.transaction() as s:
+        engine.deploy(s, [ROOT / "bpmn"])
+        iid = engine.start(s, "passport_visa", trip(), "jdoe").id
+        visit = engine.start(s, "delegation_visit", VISIT, "lokafor").id
+    stored = stored_text(db)
+    for secret in (TRAVELLER, PASSPORT, "Anna Weber"):
+        assert secret not in stored
+    with db.reading() as s:
+        instance = s.get(ProcessInstance, iid)
+        assert instance.summary.startswith("Jane Doe — travel documents: France")  # the requester's own name
+        assert engine.display_data(s, instance)["traveller_name"] == "••••"
+        assert engine.clear_data(instance)["traveller_name"] == TRAVELLER
+        assert "Federal Policing" in s.get(ProcessInstance, visit).summary
+        screening = engine.definition_for(s, s.get(ProcessInstance, visit)).personal  # a screening on its own:
+    member = {"member": {"ref": "M1", "name": "Anna Weber", "nationality": "German"}, "agency": "BKA"}
+    line = engine.glue.summary_for("security_screening", redact(member, screening))
+    assert line == "Screening — member M1 — BKA"  # no name, no nationality
+
+
+def test_outbox_subjects_hold_no_names(people, engine):
+    db = people
+    with db.transaction() as s:
+        engine.deploy(s, [ROOT / "bpmn"])
+        engine.start(s, "passport_visa", trip(), "jdoe")
+    with db.engine.connect() as conn:
+        subjects = [row[0] for row in conn.execute(text("SELECT subject FROM outbox"))]
+    assert subjects and all(TRAVELLER not in subject for subject in subjects)
+
+
+@pytest.mark.parametrize(
+    "script, derived",
+    [
+        ('copied_note = current_passport.get("number")', {"copied_note"}),  # the probe's laundering
+        ("x = traveller_name.upper()[::-1]", {"x"}),
+        ('x = f"{traveller_name}!"', {"x"}),
+        ("y = [m for m in members]", {"y"}),
+        ("x = anything['passport_number']", {"x"}),  # a personal key read from any container
+        ("x = ''\nfor c in traveller_name:\n    if c == 'Q':\n        x = x + 'Q'", {"x", "c"}),  # implicit flow
+        ("x = 0\nif traveller_name.startswith('Q'):\n    x = 1", {"x"}),
+        ("out = []\nout.append(current_passport)", {"out"}),
+        ("out = {}\nout['k'] = traveller_name", {"out"}),
+        ("if (w := traveller_name):\n    pass", {"w"}),
+        ("a = traveller_name\nb = a\nc = b", {"a", "b", "c"}),  # a chain, to a fixpoint
+        ("size = len(members)", set()),  # a count says nothing of the values
+        ("total = cost * 2\nflag = True", set()),
+        ("members = sorted_members(members)", set()),  # a classified container keeps its per-field rules
+    ],
+)
+def test_scripts_derive_personal_variables(script, derived):
+    schema = {
+        "properties": {
+            "traveller_name": {"type": "string", "x-personal": True},
+            "members": {"type": "array", "items": {"type": "object", "properties": {"name": {"x-personal": True}}}},
+            "current_passport": {"type": "object", "properties": {"number": {"x-sensitive": True}}},
+        }
+    }
+    assert derived_names([script], classify([schema])) == derived
+
+
+def test_derivation_crosses_scripts_and_multi_instance_loops():
+    base = classify([{"properties": {"traveller_name": {"type": "string", "x-personal": True}}}])
+    assert derived_names(["b = a", "a = traveller_name"], base) == {"a", "b"}  # whatever the order
+    assert derived_names(["people = [traveller_name]"], base, [("people", ["person", "result"])]) == {
+        "people",
+        "person",
+        "result",
+    }
+    assert derived_names(["this is not python"], base) == frozenset()  # the check reports it
+
+
+def test_a_designer_cannot_launder_a_passport_number(people, engine, tmp_path):
+    """F6: a deployed script copies `current_passport.number` into an undeclared variable."""
+    source = tmp_path / "bpmn"
+    shutil.copytree(ROOT / "bpmn", source)
+    bpmn = source / "passport_visa.bpmn"
+    content = bpmn.read_text()
+    first = "passport_renewal_needed = passport_renewal_required"
+    assert first in content
+    bpmn.write_text(content.replace(first, 'copied_note = current_passport.get("number")\n' + first, 1))
+    db = people
+    with db.transaction() as s:
+        engine.deploy(s, [source])
+        iid = engine.start(s, "passport_visa", trip(), "jdoe").id
+    assert PASSPORT not in stored_text(db)
+    with db.transaction() as s:
+        instance = s.get(ProcessInstance, iid)
+        assert engine.clear_data(instance)["copied_note"] == PASSPORT  # the process still has it
+        shown = engine.display_data(s, instance)
+        assert shown["copied_note"] == "••••" and shown["current_passport"]["number"] == "••••"
+        engine.reveal(s, instance, get_user(s, "jdoe"), "my own request")
+    with db.reading() as s:
+        [entry] = access_log(s, instance_id=iid)
+        assert {"copied_note", "current_passport.number", "traveller_name"} <= set(entry.fields)
