@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from engine.dmn.spiff import DMN_ROOTS, WaypointParser
 from engine.errors import DefinitionError
 from engine.models import ProcessDefinition
+from engine.privacy.taint import classify_process
 from engine.privacy.vault import Classification, classify
 from engine.sources import (  # SourceSet and read_sources: read here by the designer, the CLI and tests
     FORM_PROPERTY,
@@ -215,9 +216,10 @@ class ParsedDefinition:
     forms: dict[str, dict]
     files: dict[str, str]
     main_file: str
-    #: personal fields declared by the forms (`x-sensitive`), encrypted at rest
+    #: personal fields declared by the forms (`x-sensitive`, `x-personal`) and the variables the
+    #: scripts derive from them (engine/privacy/taint.py): encrypted at rest, masked, purged
     personal: Classification = Classification()
-    #: what a retention purge removes: sensitive fields and other personal ones (`x-personal`)
+    #: what a retention purge removes: the same as `personal`
     personal_any: Classification = Classification()
     #: French names (`name_fr` properties) by element id; the process's own under its key
     names_fr: Mapping[str, str] = field(default_factory=dict)
@@ -284,8 +286,8 @@ def build_parsed(key: str, files: Mapping[str, str], sources: ParsedSources | No
         forms,
         dict(files),
         sources.process_file(key),
-        classify(forms.values()),
-        classify(forms.values(), ("x-sensitive", "x-personal")),
+        personal := classify_process(classify(forms.values()), [spec, *subprocess_specs.values()]),
+        personal,
         {element: french for element, french in names_fr.items() if element and french},
     )
 
