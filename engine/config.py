@@ -46,6 +46,20 @@ class MailSettings:
     digest_hour: int = 7
     #: False: actions write no email (timers are still kept)
     enabled: bool = True
+    #: authserv-ids of the inbound MTAs whose `Authentication-Results` reply-to-approve believes
+    trusted_authserv: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SecuritySettings:
+    """Proxies, metrics credentials (`WAYPOINT_TRUSTED_PROXIES`, `_METRICS_TOKEN`, `_METRICS_ALLOW`)."""
+
+    #: how many reverse proxies in front of the app set `X-Forwarded-For`/`-Proto` (0: trust none)
+    trusted_proxies: int = 0
+    #: bearer token Prometheus sends to `/metrics`; None: only the allow-listed addresses
+    metrics_token: str | None = None
+    #: client addresses that may read `/metrics` without the token
+    metrics_allow: tuple[str, ...] = ("127.0.0.1", "::1")
 
 
 @dataclass(frozen=True)
@@ -115,6 +129,7 @@ class Settings:
     data_key: str | None = None
     #: where attached files are kept (`WAYPOINT_ATTACHMENTS_DIR`), absolute: every process finds the same folder
     attachments_dir: Path = DEFAULT_ATTACHMENTS_DIR
+    security: SecuritySettings = field(default_factory=SecuritySettings)
     oidc: OidcSettings = field(default_factory=OidcSettings)
     directory: DirectorySettings = field(default_factory=DirectorySettings)
     #: sign-in with Waypoint passwords (`WAYPOINT_LOCAL_PASSWORDS=off`: only the break-glass accounts keep theirs)
@@ -142,11 +157,25 @@ class Settings:
             log_json=e.get("WAYPOINT_LOG_JSON") == "1",
             data_key=e.get("WAYPOINT_DATA_KEY") or _read_key_file(e.get("WAYPOINT_DATA_KEY_FILE", "instance/data.key")),
             attachments_dir=Path(e.get("WAYPOINT_ATTACHMENTS_DIR") or DEFAULT_ATTACHMENTS_DIR).resolve(),
+            security=_security_from(e),
             oidc=_oidc_from(e),
             directory=_directory_from(e),
             local_passwords=_bool(e.get("WAYPOINT_LOCAL_PASSWORDS"), default=True),
             break_glass=tuple(n.strip() for n in e.get("WAYPOINT_BREAK_GLASS", "admin").split(",") if n.strip()),
         )
+
+
+def _words(value: str | None) -> tuple[str, ...]:
+    return tuple(w.strip() for w in (value or "").split(",") if w.strip())
+
+
+def _security_from(e: Mapping[str, str]) -> SecuritySettings:
+    allow = e.get("WAYPOINT_METRICS_ALLOW")
+    return SecuritySettings(
+        trusted_proxies=int(e.get("WAYPOINT_TRUSTED_PROXIES") or "0"),
+        metrics_token=e.get("WAYPOINT_METRICS_TOKEN") or None,
+        metrics_allow=SecuritySettings.metrics_allow if allow is None else _words(allow),
+    )
 
 
 def _smtp_from(e: Mapping[str, str]) -> SmtpSettings:
@@ -168,6 +197,7 @@ def _mail_from(e: Mapping[str, str]) -> MailSettings:
         token_days=float(e.get("WAYPOINT_EMAIL_TOKEN_DAYS", "7")),
         digest_hour=int(e.get("WAYPOINT_DIGEST_HOUR", "7")),
         enabled=e.get("WAYPOINT_EMAILS", "on").strip().lower() not in ("0", "off", "false", "no"),
+        trusted_authserv=tuple(w.lower() for w in _words(e.get("WAYPOINT_MAIL_TRUSTED_AUTHSERV"))),
     )
 
 

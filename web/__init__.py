@@ -10,12 +10,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, abort, redirect, send_from_directory, url_for
+from flask import Flask, abort, redirect, request, send_from_directory, url_for
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import workflows
 from engine import Database, Engine, Settings
 from engine.attachments import AttachmentStore
 from engine.config import DEFAULT_SECRET_KEY
+from engine.people.throttle import Policy
 
 from . import csrf, email_actions, errors, i18n, inputs, logs, nostore, process_text, render
 
@@ -42,8 +44,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_NAME="waypoint_session",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=10),
         MAX_CONTENT_LENGTH=12 * 1024 * 1024,
-        LOGIN_MAX_FAILURES=5,
-        LOGIN_WINDOW=timedelta(minutes=15),
+        LOGIN_POLICY=Policy(free=5, window=timedelta(hours=1)),
+        API_AUTH_POLICY=Policy(free=20, window=timedelta(hours=1), first=timedelta(seconds=10)),
     )
     if config:
         app.config.update(config)
@@ -51,6 +53,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         raise RuntimeError("WAYPOINT_SECRET_KEY must be set to a long random value in production")
     if settings.is_production and not settings.data_key:
         raise RuntimeError("WAYPOINT_DATA_KEY must be set in production (personal data is encrypted with it)")
+    if settings.is_production and not app.config["SESSION_COOKIE_SECURE"]:
+        raise RuntimeError("production serves over HTTPS: set WAYPOINT_HTTPS=1 (Secure session cookie, HSTS)")
+    if settings.security.trusted_proxies:
+        n = settings.security.trusted_proxies  # only these hops may say who the client is
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     db = app.config.get("WAYPOINT_DB") or Database(app.config["DATABASE_URL"])
     db.check_schema()  # refuse to start on a schema that is behind
     engine = app.config.get("WAYPOINT_ENGINE") or Engine.from_settings(settings, workflows.registry())
@@ -98,6 +105,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        if settings.https or request.is_secure:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return response
 
     @app.get("/")

@@ -1,22 +1,24 @@
-"""Sign-in and sign-out with local accounts; rate-limited; the session is cleared at sign-in."""
+"""Sign-in and sign-out with local accounts; throttled per account and address; the session is
+cleared at sign-in and carries the person's session generation, which sign-out raises."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from engine.people import throttle
-from engine.people.users import active_user, find_user, verify_password
+from engine.people import sessions, throttle
+from engine.people.signin import check_password
+from engine.people.users import active_user
 from engine.people.users import set_language as remember_language
 
 from . import csrf
 from .context import db, engine
 from .i18n import LANGUAGES
+from .redirects import safe_next
 
 bp = Blueprint("auth", __name__)
 
@@ -29,6 +31,8 @@ def load_user() -> None:
         return
     with db().reading() as s:
         g.user = active_user(s, uid)
+        if g.user is not None and session.get("gen", 0) != sessions.generation(s, uid):
+            g.user = None  # signed out elsewhere, a new password, or a role taken away
     if g.user is None:
         session.clear()
 
@@ -61,44 +65,44 @@ def role_required(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., A
     return decorator
 
 
-def _safe_next(target: str | None) -> str:
-    if not target:
-        return url_for("inbox.index")
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("inbox.index")
-    return target
-
-
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     """Show the sign-in form; check the password; start a fresh session."""
-    next_url = _safe_next(request.values.get("next"))
+    next_url = safe_next(request.values.get("next"))
     if request.method == "GET":
         return render_template("auth/login.html", next=next_url, username="")
     username = (request.form.get("username") or "").strip()[:64]
     password = request.form.get("password") or ""
-    limits = throttle.sign_in_limits(username, request.remote_addr, current_app.config["LOGIN_MAX_FAILURES"])
-    now, window = engine().clock.now(), current_app.config["LOGIN_WINDOW"]
+    key = throttle.sign_in_key(username, request.remote_addr)
+    now, policy = engine().clock.now(), current_app.config["LOGIN_POLICY"]
     with db().transaction() as s:
-        if throttle.too_many(s, limits, now, window):
-            return render_template(
-                "auth/login.html",
-                next=next_url,
-                username=username,
-                error=_("Too many failed attempts. Wait 15 minutes and try again."),
-            ), 429
-        user = find_user(s, username)
-        ok = user is not None and user.active and verify_password(user, password)
-        if not ok:
-            throttle.record_failure(s, limits, now, window)
-        uid, lang = (user.id, user.language) if ok and user else (None, None)
+        wait = throttle.wait(s, key, now, policy)
+        if wait:
+            minutes = max(1, -(-int(wait.total_seconds()) // 60))
+            return (
+                render_template(
+                    "auth/login.html",
+                    next=next_url,
+                    username=username,
+                    error=_("Too many failed attempts. Wait %(minutes)s minute(s) and try again.", minutes=minutes),
+                ),
+                429,
+                {"Retry-After": str(max(1, int(wait.total_seconds())))},
+            )
+        user = check_password(s, username, password)
+        if user is None:
+            throttle.record_failure(s, [key], now, policy.window)
+            uid, lang, gen = None, None, 0
+        else:
+            throttle.forget(s, key)
+            uid, lang, gen = user.id, user.language, sessions.generation(s, user.id)
     if uid is None:
         return render_template(
             "auth/login.html", next=next_url, username=username, error=_("Unknown username or wrong password.")
         ), 401
     session.clear()
     session["uid"] = uid
+    session["gen"] = gen
     session["lang"] = lang
     session.permanent = True
     csrf.rotate()
@@ -107,7 +111,10 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    """End the session."""
+    """End the session, and every copy of its cookie (the person's generation moves on)."""
+    if g.get("user") is not None:
+        with db().transaction() as s:
+            sessions.bump(s, g.user.id)
     session.clear()
     flash(_("You are signed out."), "info")
     return redirect(url_for("auth.login"))
@@ -122,4 +129,4 @@ def set_language():
         if g.get("user") is not None:
             with db().transaction() as s:
                 remember_language(s, g.user.id, lang)
-    return redirect(_safe_next(request.form.get("next")))
+    return redirect(safe_next(request.form.get("next")))

@@ -14,6 +14,7 @@ from engine.people.users import get_user
 from .auth import login_required
 from .context import db, engine, user
 from .errors import error_message, field_messages
+from .redirects import safe_next
 
 bp = Blueprint("delegation", __name__)
 
@@ -96,5 +97,4 @@ def reassign():
         flash(_("%(n)s task(s) reassigned.", n=done), "success")
     for message in sorted(set(failed)):
         flash(message, "error")
-    back = request.form.get("next") or url_for("inbox.index")
-    return redirect(back if back.startswith("/") and not back.startswith("//") else url_for("inbox.index"))
+    return redirect(safe_next(request.form.get("next")))

@@ -25,6 +25,7 @@ from .auth import login_required
 from .context import db, engine, user
 from .errors import error_message, field_messages
 from .process_text import task_name
+from .redirects import safe_next
 from .render import build_fields, label_map, parse_form
 
 bp = Blueprint("inbox", __name__)
@@ -71,8 +72,7 @@ def index():
 
 
 def _back() -> str:
-    target = request.form.get("next") or ""
-    return target if target.startswith("/") and not target.startswith("//") else url_for("inbox.index")
+    return safe_next(request.form.get("next"))
 
 
 @bp.post("/tasks/<task_id>/claim")

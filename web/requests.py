@@ -18,6 +18,7 @@ from engine.queries.tasks import list_tasks
 from .auth import login_required
 from .context import attachments, db, engine, user
 from .errors import error_message, field_messages
+from .redirects import safe_next
 from .render import build_fields, label_map, parse_form
 
 bp = Blueprint("requests", __name__)
@@ -140,9 +141,7 @@ def upload(instance_id: int):
     """Attach a PDF or image to the request."""
     file = request.files.get("file")
     task_id = request.form.get("task_id") or None
-    back = request.form.get("next") or url_for("requests.detail", instance_id=instance_id)
-    if not back.startswith("/") or back.startswith("//"):
-        back = url_for("requests.detail", instance_id=instance_id)
+    back = safe_next(request.form.get("next"), url_for("requests.detail", instance_id=instance_id))
     if file is None or not file.filename:
         flash(_("Choose a file to upload."), "error")
         return redirect(back)

@@ -1,5 +1,5 @@
 """The worker's and the designer's tables: outbox, incidents, used email tokens, periodic jobs,
-idempotency records, process drafts and the deployment log."""
+idempotency records, process drafts and the deployment log; and the sign-in session generations."""
 
 from __future__ import annotations
 
@@ -155,3 +155,13 @@ class DeploymentLog(Base):
     actor: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     details: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class SessionGeneration(Base):
+    """A person's session generation: a session cookie names the one it began in, and a bump (sign-out,
+    new password, a role taken away) ends every older session at once (engine/people/sessions.py)."""
+
+    __tablename__ = "session_generations"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer, default=0)

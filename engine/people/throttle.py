@@ -1,14 +1,19 @@
-"""Guessing guard: failed sign-ins and wrong API tokens, counted per key within a time window.
+"""Guessing guard: failed sign-ins and wrong API tokens slow down the one who fails, never others.
 
-A failure is one `login_failures` row under a key: `user:<name>` and `addr:<address>` for the
-sign-in page, `api:<address>` for API tokens. A key that reached its limit of failures within
-the window is refused until its oldest failures leave the window. Failures older than the
-window are forgotten when the next one is recorded. The caller owns the transaction.
+A failure is one `login_failures` row under a key. The sign-in page counts under
+`pair:<username>|<address>`: one account guessed from one address. After `free` failures within
+the window, that pair waits before its next try, and the wait doubles with each further failure
+up to `cap` (`wait`); once the wait is over the right password works again, so nobody can keep an
+account locked for good, and failures from another address never touch this one. Wrong API tokens
+count under `api:<address>`, but a valid token is always accepted (the caller checks the token
+first): only the guesser is slowed. Failures older than the window are forgotten when the next one
+is recorded. The caller owns the transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
@@ -16,35 +21,54 @@ from sqlalchemy.orm import Session
 
 from engine.models import LoginFailure
 
-#: an address is shared by many people (an office behind one NAT): it gets this many times a user's limit
-ADDRESS_FACTOR = 4
 KEY_LENGTH = 120
 
 
-def sign_in_limits(username: str, address: str | None, max_failures: int) -> dict[str, int]:
-    """The keys a sign-in attempt counts under, with their limits: the username and the address."""
-    return {
-        f"user:{username.lower()}"[:KEY_LENGTH]: max_failures,
-        f"addr:{address}"[:KEY_LENGTH]: max_failures * ADDRESS_FACTOR,
-    }
+@dataclass(frozen=True)
+class Policy:
+    """How many failures are free within `window`, then the first wait, doubling up to `cap`."""
+
+    free: int = 5
+    window: timedelta = timedelta(minutes=15)
+    first: timedelta = timedelta(seconds=2)
+    cap: timedelta = timedelta(minutes=15)
+
+    def delay(self, failures: int) -> timedelta:
+        """The wait after `failures` failures (zero while they are free)."""
+        if failures < self.free:
+            return timedelta(0)
+        return min(self.cap, self.first * 2 ** min(failures - self.free, 30))
 
 
-def token_limits(address: str | None, max_failures: int) -> dict[str, int]:
-    """The key a wrong API token counts under (its client address), with its limit."""
-    return {f"api:{address or '-'}"[:KEY_LENGTH]: max_failures}
+def sign_in_key(username: str, address: str | None) -> str:
+    """The key a sign-in attempt counts under: this account from this address."""
+    return f"pair:{username.lower()}|{address or '-'}"[:KEY_LENGTH]
 
 
-def too_many(session: Session, limits: Mapping[str, int], now: datetime, window: timedelta) -> bool:
-    """Whether any key of `limits` reached its limit of failures within `window` before `now`."""
-    counts = session.execute(
-        select(LoginFailure.key, func.count())
-        .where(LoginFailure.key.in_(list(limits)), LoginFailure.at >= now - window)
-        .group_by(LoginFailure.key)
-    ).all()
-    return any(n >= limits[key] for key, n in counts)
+def token_key(address: str | None) -> str:
+    """The key a wrong API token counts under: its client address."""
+    return f"api:{address or '-'}"[:KEY_LENGTH]
+
+
+def wait(session: Session, key: str, now: datetime, policy: Policy) -> timedelta:
+    """How long `key` must still wait before its next try (zero: go ahead)."""
+    count, last = session.execute(
+        select(func.count(), func.max(LoginFailure.at)).where(
+            LoginFailure.key == key, LoginFailure.at >= now - policy.window
+        )
+    ).one()
+    if not count or last is None:
+        return timedelta(0)
+    remaining = last + policy.delay(int(count)) - now
+    return max(remaining, timedelta(0))
 
 
 def record_failure(session: Session, keys: Iterable[str], now: datetime, window: timedelta) -> None:
     """Count one failure under each key, forgetting every failure older than `window`."""
     session.execute(delete(LoginFailure).where(LoginFailure.at < now - window))
     session.add_all([LoginFailure(key=key, at=now) for key in keys])
+
+
+def forget(session: Session, key: str) -> None:
+    """A success clears the key's failures: the person who knows the password starts afresh."""
+    session.execute(delete(LoginFailure).where(LoginFailure.key == key))

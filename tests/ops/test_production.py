@@ -3,6 +3,7 @@ PostgreSQL, driven over real HTTP on loopback."""
 
 from __future__ import annotations
 
+import base64
 import http.cookiejar
 import os
 import re
@@ -32,10 +33,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class BehindTls(http.cookiejar.DefaultCookiePolicy):
+    """The TLS proxy's side: production marks the cookie Secure, and this plain-HTTP hop on loopback
+    is the one the proxy makes, so the Secure cookie goes back as a browser's would over HTTPS."""
+
+    def return_ok_secure(self, cookie, request):  # type: ignore[no-untyped-def]
+        return True
+
+
 class Client:
     def __init__(self, base: str):
         self.base = base
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        jar = http.cookiejar.CookieJar(policy=BehindTls())
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        self.opener.addheaders = [("X-Forwarded-Proto", "https"), ("X-Forwarded-For", "192.0.2.10")]
 
     def get(self, path: str) -> str:
         with self.opener.open(self.base + path, timeout=30) as r:
@@ -84,7 +95,10 @@ def test_two_gunicorn_workers_and_two_scheduler_workers(pg_url, tmp_path):
         **os.environ,
         "WAYPOINT_DATABASE_URL": pg_url,
         "WAYPOINT_ENV": "production",
+        "WAYPOINT_HTTPS": "1",
+        "WAYPOINT_TRUSTED_PROXIES": "1",
         "WAYPOINT_SECRET_KEY": "x" * 40,
+        "WAYPOINT_DATA_KEY": "k1:" + base64.b64encode(b"k" * 32).decode(),
         "WAYPOINT_EMAILS": "0",
     }
     web = subprocess.Popen(

@@ -9,6 +9,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from engine.people import sessions
 from engine.people.users import find_user
 from tests.conftest import FIXTURES
 from web import create_app
@@ -43,9 +44,11 @@ class Browser:
         db = self.app.extensions["waypoint.db"]
         with db.reading() as s:
             uid = find_user(s, username).id
+            generation = sessions.generation(s, uid)
         with self.client.session_transaction() as sess:
             sess.clear()
             sess["uid"] = uid
+            sess["gen"] = generation  # as a real sign-in records it
             sess["csrf_token"] = "test-token"
         return self
 

@@ -18,6 +18,7 @@ from engine.people.users import PROCESS_ROLES, get_user
 from ..auth import login_required, role_required
 from ..context import db, engine, user
 from ..errors import error_message
+from ..redirects import safe_next
 
 bp = Blueprint("api_ui", __name__)
 
@@ -77,8 +78,7 @@ def revoke_token(token_id: int):
         flash(_("Token revoked: it no longer works."), "success")
     except WaypointError as exc:
         flash(error_message(exc), "error")
-    back = request.form.get("next") or ""
-    return redirect(back if back.startswith("/") and not back.startswith("//") else url_for("api_ui.tokens"))
+    return redirect(safe_next(request.form.get("next"), url_for("api_ui.tokens")))
 
 
 @bp.get("/admin/service-accounts")
