@@ -261,5 +261,8 @@ def _converted(path: str, text: str) -> dict:
         return convert_text(text)
     except FormNotConvertible as exc:
         raise DefinitionError(
-            "form_not_convertible", [{"file": path, "message": f"Camunda form: {exc}"}], path=path, detail=str(exc)
+            "form_not_convertible",
+            [{"file": path, "element": exc.field, "message": f"Camunda form: {exc}"}],
+            path=path,
+            detail=str(exc),
         ) from exc
