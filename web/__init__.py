@@ -82,7 +82,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .delegation import bp as delegation_bp
     from .designer import bp as designer_bp
     from .inbox import bp as inbox_bp
+    from .login_oidc import bp as login_oidc_bp
     from .ops import bp as ops_bp
+    from .people_admin import bp as people_admin_bp
     from .reports import bp as reports_bp
     from .requests import bp as requests_bp
 
@@ -91,6 +93,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     app.register_blueprint(ops_bp)  # /healthz and /metrics, for the load balancer and Prometheus
+    app.register_blueprint(login_oidc_bp)  # single sign-on: /login/oidc, its callback, the provider's sign-out
+    app.register_blueprint(people_admin_bp)  # /admin/people and /admin/groups
     csrf.exempt(api_bp.name)  # bearer tokens, never the session cookie
     email_actions.init_app(app)  # links in emails: confirm-then-act pages
     nostore.init_app(app)  # pages and exports may show personal data: no cache keeps them

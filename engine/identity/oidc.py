@@ -28,7 +28,7 @@ from joserfc.jws import JWSRegistry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.config import OidcSettings
+from engine.config import OidcSettings, Settings
 from engine.errors import PermissionDenied, WaypointError
 from engine.identity import accounts
 from engine.models import User
@@ -213,3 +213,9 @@ def sign_in(session: Session, claims: Mapping[str, Any], settings: OidcSettings,
     user, _ = accounts.upsert(session, person, SOURCE, username, now)
     accounts.apply_groups(session, user, person.groups, f"{SOURCE}:{username}")
     return user
+
+
+def may_use_password(settings: Settings, username: str) -> bool:
+    """Whether `username` may sign in with a Waypoint password: always, unless a provider is
+    configured and local passwords are switched off; then only the break-glass accounts."""
+    return settings.local_passwords or not settings.oidc.enabled or username in settings.break_glass

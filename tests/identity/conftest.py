@@ -8,15 +8,36 @@ not installed.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urljoin
 
 import ldap3
 import pytest
+import requests
+from werkzeug.serving import make_server
 
-from engine.config import DirectorySettings
-from tests.identity.servers import BASE_DN, SLAPD, SYNC_DN, SYNC_PW, Slapd, problem
+from engine import Database, ManualClock
+from engine.config import DirectorySettings, OidcSettings, Settings
+from engine.demo.people import seed_demo_users
+from engine.identity import accounts
+from tests.conftest import make_engine
+from tests.identity.servers import (
+    BASE_DN,
+    SLAPD,
+    SYNC_DN,
+    SYNC_PW,
+    OidcProvider,
+    Slapd,
+    free_port,
+    problem,
+    provider_problem,
+)
+from tests.web.conftest import app, as_user  # noqa: F401  (the people pages' tests use the web fixtures)
+from web import create_app
 
 PEOPLE = f"ou=people,{BASE_DN}"
 GROUPS = f"ou=groups,{BASE_DN}"
@@ -100,6 +121,89 @@ def ldap_settings(slapd: Slapd) -> DirectorySettings:
 
 def unreachable(settings: DirectorySettings, tmp_path: Path) -> DirectorySettings:
     """The same settings pointed at a loopback port where nothing listens."""
-    from tests.identity.servers import free_port
-
     return replace(settings, url=f"ldap://127.0.0.1:{free_port()}")
+
+
+# --- the OpenID Connect provider and a live Waypoint that signs in through it ------------------------
+
+#: the provider's accounts: login → password and the claims it hands out
+ACCOUNTS = {
+    "nora": {
+        "password": "nora-pw",
+        "preferred_username": "nnew",
+        "email": "nora.new@example.org",
+        "name": "Nora Newcomer",
+        "groups": ["travel-finance", "staff"],
+        "locale": "en-CA",
+    },
+    "nameless": {"password": "nameless-pw", "email": "nameless@example.org", "name": "No Username", "groups": []},
+    "gone": {"password": "gone-pw", "preferred_username": "dlee", "name": "Diane Lee", "groups": []},
+}
+
+
+class LiveSso:
+    """A Waypoint server configured for the provider, and the provider itself."""
+
+    def __init__(self, url: str, db, engine, clock, provider: OidcProvider, settings: Settings):  # type: ignore[no-untyped-def]
+        self.url, self.db, self.engine, self.clock = url, db, engine, clock
+        self.provider, self.settings = provider, settings
+
+
+@pytest.fixture
+def sso(tmp_path: Path) -> Iterator[LiveSso]:
+    """oidc-provider and Waypoint on two loopback ports; group `travel-finance` maps to `finance`."""
+    if reason := provider_problem():
+        pytest.skip(reason)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    provider = OidcProvider(tmp_path, f"{url}/login/oidc/callback", f"{url}/login", ACCOUNTS)
+    provider.start()
+    try:
+        yield from _serve(tmp_path, port, provider)
+    finally:
+        provider.stop()
+
+
+def _serve(tmp_path: Path, port: int, provider: OidcProvider) -> Iterator[LiveSso]:
+    url = f"http://127.0.0.1:{port}"
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'waypoint.db'}",
+        base_url=url,
+        attachments_dir=tmp_path / "files",
+        oidc=OidcSettings(
+            issuer=provider.issuer,
+            client_id=provider.client_id,
+            client_secret=provider.client_secret,
+            scopes="openid profile email groups",
+            label="Example ID",
+        ),
+    )
+    db = Database(settings.database_url)
+    db.upgrade()
+    clock = ManualClock(datetime.now(UTC))  # the provider signs with the wall clock
+    engine = make_engine(clock=clock)
+    with db.transaction() as s:
+        seed_demo_users(s, clock.now(), password=None)
+        accounts.add_mapping(s, "travel-finance", "finance", "admin", clock.now())
+    web = create_app({"WAYPOINT_SETTINGS": settings, "WAYPOINT_DB": db, "WAYPOINT_ENGINE": engine})
+    server = make_server("127.0.0.1", port, web, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield LiveSso(url, db, engine, clock, provider, settings)
+    server.shutdown()
+    server.server_close()
+    db.dispose()
+
+
+def provider_sign_in(http: requests.Session, start_url: str, login: str, password: str) -> str:
+    """Follow the redirects from `start_url` through the provider's sign-in form; the callback URL it ends on."""
+    response = http.get(start_url, allow_redirects=False)
+    for _ in range(12):
+        location = response.headers.get("Location", "")
+        if "/login/oidc/callback" in location or response.status_code not in (302, 303):
+            return location
+        target = urljoin(response.url, location)
+        response = http.get(target, allow_redirects=False)
+        if response.status_code == 200 and 'name="login"' in response.text:
+            response = http.post(target, data={"login": login, "password": password}, allow_redirects=False)
+    raise AssertionError("the provider never sent the browser back")
