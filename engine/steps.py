@@ -19,6 +19,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundExcepti
 from SpiffWorkflow.util.task import TaskState
 
 from engine.errors import ScriptError
+from engine.run_errors import LIBRARY_ERRORS, library_error
 from engine.scripting import ScriptRejected, ScriptTimeout
 
 MAX_ENGINE_PASSES = 1000
@@ -66,6 +67,11 @@ def script_errors() -> Iterator[None]:
         if bound is not None:  # a condition or a decision cell passed a bound: say which, and why
             raise ScriptError("script_refused", detail=f"{_where(exc)}{bound} ({type(bound).__name__})") from exc
         raise ScriptError("script_failed", detail=describe_spiff_error(exc)) from exc
+    except LIBRARY_ERRORS as exc:  # the library's own TypeError/KeyError...: name the step (engine/run_errors.py)
+        translated = library_error(exc)
+        if translated is None:
+            raise
+        raise translated from exc
 
 
 def _bound_in(exc: BaseException) -> Exception | None:
