@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from engine.dmn.spiff import DMN_ROOTS, WaypointParser
 from engine.errors import DefinitionError
 from engine.models import ProcessDefinition
+from engine.parsing import prepare_bpmn
 from engine.privacy.taint import classify_process
 from engine.privacy.vault import Classification, classify
 from engine.sources import (  # SourceSet and read_sources: read here by the designer, the CLI and tests
@@ -145,7 +146,7 @@ def load_sources(files: Mapping[str, str]) -> tuple[ParsedSources, list[dict]]:
                 parser.add_dmn_xml(root, filename=path)
             else:
                 _require_bpmn_root(root, path)
-                parser.add_bpmn_xml(root, filename=path)
+                parser.add_bpmn_xml(prepare_bpmn(root), filename=path)
         except DefinitionError as exc:
             findings += exc.findings
             parsed.refused.add(path)
