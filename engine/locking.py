@@ -8,20 +8,136 @@ writers of the audit trail.
 
 A writer that must lock the instance before touching other rows (an escalation, before the worker
 re-takes the timer's lease) calls `record_change` first: instance first, always.
+
+Optimistic actions (`optimistic`): an engine action reads the instance and its version and does all
+its CPU work (load, scripts, steps, serialization, sealing) without the write lock; the lock is
+taken at its first write, the version check, which fails fast (`StaleRead`) when another writer
+changed the instance meanwhile; the action is then discarded and run again from the read, at most
+MAX_ATTEMPTS times. On SQLite the transaction begins deferred (`BEGIN`) and the first write ends the
+read snapshot and takes the write lock (`BEGIN IMMEDIATE`), so a slow script in one request never
+holds the database against another's; on PostgreSQL reads take no lock anyway. A retry on SQLite
+keeps the write lock it took (the retry cannot lose again): the loser of a race writes nothing.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, Table, update
+from sqlalchemy import CursorResult, Table, func, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from engine import audit
 from engine.errors import ConcurrentUpdate
 from engine.models import AuditEvent, ProcessInstance, TaskRecord
+
+MAX_ATTEMPTS = 3
+_READ_PHASE = "waypoint_read_phase"
+_T = TypeVar("_T")
+
+
+class StaleRead(ConcurrentUpdate):
+    """The instance changed between an optimistic action's read and its write: run it again."""
+
+
+def optimistic(session: Session, attempt: Callable[[], _T]) -> _T:
+    """Run `attempt` (an engine action) optimistically; again from the read after a StaleRead."""
+    for n in range(MAX_ATTEMPTS):
+        if n == 0:
+            begin_reads(session)
+        try:
+            return attempt()
+        except StaleRead:
+            if n == MAX_ATTEMPTS - 1:
+                raise
+            for obj in list(session.new):  # nothing of the lost attempt is written
+                session.expunge(obj)
+            session.expire_all()
+        finally:
+            end_reads(session)
+    raise AssertionError("unreachable")
+
+
+def end_reads(session: Session) -> None:
+    """Forget a read phase that ended without a write (a refusal): autoflush as it was."""
+    phase = session.info.pop(_READ_PHASE, None)
+    if phase is not None:
+        session.autoflush = phase[2]
+
+
+def begin_reads(session: Session) -> bool:
+    """On SQLite, begin the session's transaction without the write lock, if nothing ran in it yet.
+
+    The caller's transaction (`Database.transaction`) would begin with `BEGIN IMMEDIATE` at its
+    first statement; an action that reads first asks for a deferred `BEGIN` instead, and
+    `take_write_lock` upgrades at its first write."""
+    transaction = session.get_transaction()
+    if transaction is None or transaction._connections:  # noqa: SLF001 (no public "has it begun")
+        return False  # a transaction that already ran keeps what it holds: no retry either
+    if session.get_bind().dialect.name == "sqlite":
+        changes = _changes(session.connection(execution_options={"waypoint_write": False}))
+    else:
+        changes = -1  # PostgreSQL reads take no lock: the read phase only makes the action retryable
+    session.info[_READ_PHASE] = (transaction, changes, session.autoflush)
+    session.autoflush = False  # a read phase writes nothing, not even a query's autoflush
+    return True
+
+
+def take_write_lock(session: Session) -> bool:
+    """End an optimistic read phase: take the write lock with a fresh snapshot (SQLite). True when
+    this transaction was in its read phase (a version mismatch is then a StaleRead)."""
+    phase = session.info.pop(_READ_PHASE, None)
+    if phase is None:
+        return False
+    session.autoflush = phase[2]
+    if phase[0] is not session.get_transaction():
+        return False
+    connection = session.connection()
+    if phase[1] >= 0 and _changes(connection) == phase[1]:  # SQLite, nothing written: end the read
+        connection.exec_driver_sql("COMMIT")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    return True
+
+
+def _changes(connection: Any) -> int:
+    return int(connection.connection.dbapi_connection.total_changes)
+
+
+def reserve_instance_id(session: Session) -> int:
+    """An id for a new instance, read without writing (checked by `claim_instance_id`)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return int(session.scalar(text("SELECT nextval(pg_get_serial_sequence('process_instances', 'id'))")) or 0)
+    return _last_instance_id(session) + 1
+
+
+def claim_instance_id(session: Session, instance: ProcessInstance) -> None:
+    """Take the write lock and insert the new `instance` under its reserved id, or StaleRead."""
+    optimistic_phase = take_write_lock(session)
+    if session.get_bind().dialect.name != "postgresql" and _last_instance_id(session) >= instance.id:
+        if optimistic_phase:
+            raise StaleRead("concurrent_save")
+        raise ConcurrentUpdate("concurrent_save")
+    session.add(instance)
+    session.flush()
+
+
+def optimistic_action(action: Callable[..., _T]) -> Callable[..., _T]:
+    """Decorate an Engine action `(self, session, ...)` to run through `optimistic`."""
+
+    @functools.wraps(action)
+    def run(self: Any, session: Session, *args: Any, **kwargs: Any) -> _T:
+        return optimistic(session, lambda: action(self, session, *args, **kwargs))
+
+    return run
+
+
+def _last_instance_id(session: Session) -> int:
+    # SQLite gives a new row max(id) + 1 (no AUTOINCREMENT), so that is the id to reserve
+    table = cast(Table, ProcessInstance.__table__)
+    return int(session.scalar(select(func.max(table.c.id))) or 0)
 
 
 def lock_instance(session: Session, instance: ProcessInstance) -> None:
@@ -32,6 +148,7 @@ def lock_instance(session: Session, instance: ProcessInstance) -> None:
     else, and row locks are always taken in the same order (instance first): no deadlocks.
     """
     table = cast(Table, ProcessInstance.__table__)  # typed as any FromClause
+    optimistic_phase = take_write_lock(session)
     with session.no_autoflush:
         result = session.execute(
             update(table)
@@ -39,7 +156,7 @@ def lock_instance(session: Session, instance: ProcessInstance) -> None:
             .values(version=table.c.version + 1)
         )
     if cast(CursorResult[Any], result).rowcount != 1:  # an UPDATE's result is a cursor result
-        raise ConcurrentUpdate("concurrent_save")
+        raise StaleRead("concurrent_save") if optimistic_phase else ConcurrentUpdate("concurrent_save")
     set_committed_value(instance, "version", instance.version + 1)
 
 

@@ -1,9 +1,11 @@
 """The one write path of a workflow that moved: engine actions, timers, moves between versions.
 
-`save_workflow`, inside the caller's transaction: the version lock first (engine/locking.py),
-then the state dumped and sealed, the data snapshot, summary and report facets, ended and
-outcome, the audit events, the task index, timers and subscriptions, and last the timers and
-emails the change causes (`notifications.after_save`). Changes that leave the workflow alone
+`save_workflow`, inside the caller's transaction: the state dumped and sealed, the data snapshot,
+summary and report facets (CPU work, before any write: an optimistic action still holds no write
+lock here); then the version lock, the first write (engine/locking.py; a new instance is inserted
+just before it under its reserved id), ended and outcome, the audit events, the task index,
+timers and subscriptions, and last the timers and emails the change causes
+(`notifications.after_save`). Changes that leave the workflow alone
 (claims, escalations, incidents, retention purges...) are `engine.locking.record_change`.
 """
 
@@ -17,12 +19,13 @@ from typing import Any, Protocol
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from engine.audit import SYSTEM_ACTOR
 from engine.definitions import ParsedDefinition
 from engine.glue import GlueRegistry
-from engine.locking import append_event, lock_instance
+from engine.locking import append_event, claim_instance_id, lock_instance
 from engine.mail import notifications
 from engine.mail.compose import MailContext
 from engine.models import ProcessInstance, TaskRecord
@@ -58,7 +61,6 @@ def save_workflow(
     Each event: `action`, and optionally `task` (a TaskRecord), `task_id`, `element`
     ((id, name)) and `details`. The instance's definition must already be `parsed`'s.
     """
-    lock_instance(session, instance)
     instance.state = dump(wf, parsed.personal, engine.vault)
     instance.serializer_version = SERIALIZER_VERSION
     instance.updated_at = now
@@ -67,6 +69,10 @@ def save_workflow(
     instance.summary = engine.glue.summary_for(instance.process_key, public)
     _apply_facets(instance, engine.glue.facets_for(instance.process_key, public))
     instance.data = engine.vault.seal(data, parsed.personal)
+    # the CPU work above ran without the write lock; a new instance is inserted under it now
+    if not inspect(instance).persistent:
+        claim_instance_id(session, instance)
+    lock_instance(session, instance)
     ended = wf.completed and instance.status == "running"
     if ended:
         instance.status, instance.ended_at, instance.outcome = "completed", now, _outcome(wf)

@@ -41,6 +41,7 @@ from engine.errors import (
 )
 from engine.events import EventActions, deliver
 from engine.forms import decision_details, validate_submission
+from engine.locking import optimistic_action, reserve_instance_id
 from engine.models import ProcessInstance, TaskRecord, User
 from engine.people.roles import ensure_roles_for
 from engine.personal_access import PersonalAccess
@@ -89,6 +90,7 @@ class Engine(EventActions, TaskAssignment, PersonalAccess, RequestViews, TimerAc
         ensure_roles_for(session, verdict.roles, deployed_by or SYSTEM_ACTOR)
         return store_versions(session, verdict.parsed, verdict.keys, deployed_by, self.clock.now())
 
+    @optimistic_action
     def start(
         self,
         session: Session,
@@ -129,8 +131,7 @@ class Engine(EventActions, TaskAssignment, PersonalAccess, RequestViews, TimerAc
             audit_seq=0,
             audit_head="",
         )
-        session.add(instance)
-        session.flush()
+        instance.id = reserve_instance_id(session)  # inserted by the write path, under the lock
         initial = {
             **clean,
             "instance_id": instance.id,
@@ -156,6 +157,7 @@ class Engine(EventActions, TaskAssignment, PersonalAccess, RequestViews, TimerAc
         )
         return instance
 
+    @optimistic_action
     def complete(
         self,
         session: Session,
@@ -200,6 +202,7 @@ class Engine(EventActions, TaskAssignment, PersonalAccess, RequestViews, TimerAc
         task_drafts.clear(session, row.id)
         return row
 
+    @optimistic_action
     def cancel(self, session: Session, instance_id: int, user: User | str, reason: str = "") -> ProcessInstance:
         """Cancel a running instance: its starter (withdraw, until it is approved) or an admin."""
         instance = self._instance(session, instance_id)
@@ -222,6 +225,7 @@ class Engine(EventActions, TaskAssignment, PersonalAccess, RequestViews, TimerAc
         )
         return instance
 
+    @optimistic_action
     def deliver_message(
         self,
         session: Session,
