@@ -192,7 +192,7 @@ def person_from(claims: Mapping[str, Any], settings: OidcSettings) -> accounts.P
         groups = [groups]
     username = claims.get(settings.username_claim)
     return accounts.Person(
-        username=str(username) if username is not None else "",
+        username=str(username).lower() if username is not None else "",  # as the directory sync stores it
         email=claims.get(settings.email_claim) or None,
         display_name=claims.get(settings.name_claim) or None,
         language=accounts.language_of(claims.get("locale")),

@@ -36,7 +36,7 @@ from tests.identity.servers import (
     problem,
     provider_problem,
 )
-from tests.web.conftest import app, as_user  # noqa: F401  (the people pages' tests use the web fixtures)
+from tests.web.conftest import app, as_user, client  # noqa: F401  (the people pages' tests use the web fixtures)
 from web import create_app
 
 PEOPLE = f"ou=people,{BASE_DN}"

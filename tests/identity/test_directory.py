@@ -17,7 +17,7 @@ from engine.identity import accounts, directory
 from engine.mail.compose import MailConfig
 from engine.models import ApiToken, OutboxMessage, PersonEvent, TaskRecord, User
 from engine.people import api_tokens
-from engine.people.users import find_user
+from engine.people.users import add_user, find_user
 from tests.conftest import FIXTURES
 from tests.identity.conftest import dn, group_dn, unreachable
 
@@ -119,11 +119,15 @@ def test_a_person_removed_from_the_directory_is_deactivated_and_their_task_goes_
         token = api_tokens.create_token(s, find_user(s, "msmith"), "laptop script", now=clock.now())
     ldap_tree.modify(group_dn("supervisors"), {"member": [(ldap3.MODIFY_DELETE, [dn("msmith")])]})
     ldap_tree.delete(dn("msmith"))
+    with mapped.transaction() as s:  # a person made by hand: the sync never deactivates them
+        add_user(s, "local.clerk", now=clock.now())
     report = sync(mapped, ldap_settings, clock)
     assert report.deactivated == ["msmith"]
+    assert report.warnings == [f"jdoe: manager {dn('msmith')} is not among the people read"]
     with mapped.reading() as s:
         row = s.get(TaskRecord, task_id)
         assert (row.status, row.assignee_id, row.claimed_by_id, row.role) == ("ready", None, None, "supervisor")
+        assert find_user(s, "local.clerk").active and find_user(s, "jdoe").manager.username == "msmith"
         msmith = find_user(s, "msmith")
         assert not msmith.active and msmith.roles == {"requester", "supervisor"}  # history kept, grants kept
         assert s.scalars(select(ApiToken).where(ApiToken.user_id == msmith.id)).one().revoked_at is not None
