@@ -53,7 +53,7 @@ def index():
         page = register_page(s, user(), filters, after=after, limit=PAGE_SIZE)
         processes = [{"key": d.key, "name": d.name} for d in latest_definitions(s)]
         steps = engine().step_choices(s)
-    query = {k: v for k, v in request.args.items() if k != "after" and v}
+    query: dict[str, Any] = {k: v for k, v in request.args.items() if k != "after" and v}
     return render_template(
         "requests/register.html",
         page=page,

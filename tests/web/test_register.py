@@ -9,8 +9,8 @@ import io
 
 import pytest
 
-from engine.queries.register import RegisterFilters, register_page
 from engine.people.users import find_user
+from engine.queries.register import RegisterFilters, register_page
 from tests.workflows.test_forms import CONFERENCE
 
 
@@ -26,7 +26,8 @@ def filed(app, engine):
             ("Vienna Seminar", "Vienna", "jdoe"),
             ("Oslo Workshop", "Oslo", "rmartin"),
         ):
-            ids[event] = engine.start(s, "conference_attendance", {**CONFERENCE, "event_name": event, "city": city}, who).id
+            data = {**CONFERENCE, "event_name": event, "city": city}
+            ids[event] = engine.start(s, "conference_attendance", data, who).id
         ids["small"] = engine.start(s, "small_approval", {"title": "Laptop", "amount": 5}, "jdoe").id
     return ids
 
