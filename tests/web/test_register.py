@@ -27,7 +27,6 @@ def filed(app, engine):
             ("Oslo Workshop", "Oslo", "rmartin"),
         ):
             data = {**CONFERENCE, "event_name": event, "city": city}
-            data = {**CONFERENCE, "event_name": event, "city": city}
             ids[event] = engine.start(s, "conference_attendance", data, who).id
         ids["small"] = engine.start(s, "small_approval", {"title": "Laptop", "amount": 5}, "jdoe").id
     return ids
