@@ -10,6 +10,7 @@ rolls back (nothing changes) and the CLI, the API and the pages show `error: ...
 
 from __future__ import annotations
 
+import traceback
 from types import TracebackType
 from typing import Any
 
@@ -58,6 +59,8 @@ def library_error(exc: BaseException) -> ScriptError | None:
         detail = f"{where}the data has no field {exc}; supply it (or correct the diagram's expression)"
     else:
         detail = f"{where}SpiffWorkflow could not run this step ({type(exc).__name__}: {exc})"
+    del task, frames
+    traceback.clear_frames(exc.__traceback__)  # the frames' locals (sessions, workflows) go now, not at GC
     return ScriptError("script_failed", detail=detail)
 
 
