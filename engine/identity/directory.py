@@ -11,6 +11,7 @@ empty answer where people were known stops the sync before it changes anything.
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -64,7 +65,8 @@ class SyncReport:
 
 
 def _connection(settings: DirectorySettings) -> ldap3.Connection:
-    tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=settings.ca_file) if settings.ca_file else None
+    # LDAPS and StartTLS always verify the server's certificate: against the CA file, else the system's CAs
+    tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=settings.ca_file)
     server = ldap3.Server(
         settings.url,
         use_ssl=settings.url.lower().startswith("ldaps://"),
@@ -108,10 +110,16 @@ def read_people(settings: DirectorySettings) -> list[accounts.Person]:
     except LDAPException as exc:
         raise DirectoryUnavailable("directory_unreachable", url=s.url, reason=type(exc).__name__) from exc
     finally:
-        conn.unbind()
-        if conn.socket is not None:  # ldap3 keeps the socket of a connection that failed to open
-            conn.socket.close()
+        _close(conn)
     return people
+
+
+def _close(conn: ldap3.Connection) -> None:
+    """Unbind, and close the socket ldap3 keeps when opening or StartTLS failed."""
+    with contextlib.suppress(LDAPException):  # a broken connection has nobody to say goodbye to
+        conn.unbind()
+    if conn.socket is not None:
+        conn.socket.close()
 
 
 def _person(entry: dict[str, Any], s: DirectorySettings) -> accounts.Person:

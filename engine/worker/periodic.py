@@ -59,7 +59,7 @@ class PeriodicJobs:
     def _jobs(self) -> dict[str, tuple[CronTrigger, JobWork]]:
         """The periodic jobs: name → (APScheduler cron trigger of its times, its work)."""
         mail = self.engine.mail.config
-        jobs = {
+        jobs: dict[str, tuple[CronTrigger, JobWork]] = {
             DIGEST_JOB: (CronTrigger(hour=mail.digest_hour, timezone=ZoneInfo(mail.timezone)), self._digest),
             RETENTION_JOB: (CronTrigger(hour=RETENTION_HOUR, timezone=self.engine.office_tz), self._retention),
         }

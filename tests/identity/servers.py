@@ -6,14 +6,20 @@ Each runs as a child process with its configuration in a temporary folder and a 
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import shutil
 import socket
 import subprocess
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import ldap3
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from joserfc.jwk import RSAKey
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -38,7 +44,7 @@ rootdn "{root_dn}"
 rootpw {root_pw}
 directory {folder}/data
 maxsize 10485760
-access to attrs=userPassword by anonymous auth by * none
+{tls}access to attrs=userPassword by anonymous auth by * none
 access to * by dn.exact="{sync_dn}" read by * none
 overlay memberof
 """
@@ -64,21 +70,32 @@ def _wait_for_port(port: int, process: subprocess.Popen, seconds: float = 15) ->
 
 
 class Slapd:
-    """A slapd on loopback with an empty `dc=example,dc=org`; `admin()` binds as its root to seed and change it."""
+    """A slapd on loopback with an empty `dc=example,dc=org`; `admin()` binds as its root to seed and change it.
+
+    It listens on `url` (ldap://, StartTLS offered) and `ldaps_url`, with a certificate for 127.0.0.1
+    from a test CA whose certificate is `ca_file`."""
 
     def __init__(self, folder: Path):
-        self.folder, self.port = folder, free_port()
-        self.url = f"ldap://127.0.0.1:{self.port}"
+        self.folder, self.port, self.tls_port = folder, free_port(), free_port()
+        self.url, self.ldaps_url = f"ldap://127.0.0.1:{self.port}", f"ldaps://127.0.0.1:{self.tls_port}"
         (folder / "data").mkdir(parents=True)
+        self.ca_file = write_certificates(folder)
+        tls = (
+            f"TLSCACertificateFile {folder}/ca.pem\nTLSCertificateFile {folder}/server.pem\n"
+            f"TLSCertificateKeyFile {folder}/server.key\n"
+        )
         conf = folder / "slapd.conf"
         conf.write_text(
-            SLAPD_CONF.format(folder=folder, base=BASE_DN, root_dn=ROOT_DN, root_pw=ROOT_PW, sync_dn=SYNC_DN)
+            SLAPD_CONF.format(folder=folder, base=BASE_DN, root_dn=ROOT_DN, root_pw=ROOT_PW, sync_dn=SYNC_DN, tls=tls)
         )
         self.log = (folder / "slapd.log").open("w")
         self.process = subprocess.Popen(
-            [SLAPD, "-f", str(conf), "-h", f"{self.url}/", "-d", "0"], stdout=subprocess.DEVNULL, stderr=self.log
+            [SLAPD, "-f", str(conf), "-h", f"{self.url}/ {self.ldaps_url}/", "-d", "0"],
+            stdout=subprocess.DEVNULL,
+            stderr=self.log,
         )
         _wait_for_port(self.port, self.process)
+        _wait_for_port(self.tls_port, self.process)
 
     def admin(self) -> ldap3.Connection:
         return ldap3.Connection(ldap3.Server(self.url), ROOT_DN, ROOT_PW, auto_bind=True)
@@ -138,6 +155,42 @@ class OidcProvider:
             self.process.terminate()
             self.process.wait(10)
             self.process = None
+
+
+def write_certificates(folder: Path) -> Path:
+    """A test CA and a server certificate for 127.0.0.1 signed by it (ca.pem, server.pem, server.key)."""
+    now = datetime.now(UTC)
+    ca_key, server_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Waypoint test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    server = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name)
+        .public_key(server_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    pem = serialization.Encoding.PEM
+    (folder / "ca.pem").write_bytes(ca.public_bytes(pem))
+    (folder / "server.pem").write_bytes(server.public_bytes(pem))
+    (folder / "server.key").write_bytes(
+        server_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return folder / "ca.pem"
 
 
 def new_signing_key() -> dict:

@@ -170,3 +170,15 @@ def test_an_empty_answer_does_not_deactivate_everyone(ldap_tree, ldap_settings, 
 
 def directory_errors() -> type[directory.DirectoryUnavailable]:
     return directory.DirectoryUnavailable
+
+
+def test_ldaps_and_starttls_verify_the_server_certificate(ldap_tree, ldap_settings, slapd, mapped, clock):
+    over_ldaps = replace(ldap_settings, url=slapd.ldaps_url, ca_file=str(slapd.ca_file))
+    assert len(sync(mapped, over_ldaps, clock, dry_run=True).created) == 7
+    over_starttls = replace(ldap_settings, starttls=True, ca_file=str(slapd.ca_file))
+    assert len(sync(mapped, over_starttls, clock, dry_run=True).created) == 7
+    for untrusted in (replace(over_ldaps, ca_file=None), replace(over_starttls, ca_file=None)):
+        with pytest.raises(directory_errors()) as caught:  # the test CA is not among the system's
+            sync(mapped, untrusted, clock)
+        assert caught.value.code == "directory_unreachable"
+    assert people_state(mapped) == {}
