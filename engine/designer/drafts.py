@@ -25,10 +25,11 @@ from engine.designer.simulate import scenario_path
 from engine.errors import Conflict, DefinitionError, NotFound, PermissionDenied
 from engine.models import DeploymentLog, ProcessDefinition, ProcessDraft, ProcessInstance
 from engine.runtime import Engine
+from engine.sources import is_diagram
 from engine.versions import DeployResult, find_definition, latest_definition
 from engine.xmlsafe import MAX_FILE_BYTES, parse_xml, to_bytes
 
-_PATH = re.compile(r"^(?:[A-Za-z0-9_-]+/)*[A-Za-z0-9_.-]+\.(?:bpmn|dmn|json)$")
+_PATH = re.compile(r"^(?:[A-Za-z0-9_-]+/)*[A-Za-z0-9_.-]+\.(?:bpmn|bpmn20\.xml|xml|dmn|json|form)$", re.IGNORECASE)
 MAX_FILES = 200
 
 
@@ -87,7 +88,7 @@ def check_content(path: str, content: str | bytes) -> str:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise DefinitionError("not_utf8", path=path) from exc
-    if path.endswith((".bpmn", ".dmn")):
+    if path.lower().endswith((".bpmn", ".dmn", ".xml")):
         parse_xml(raw, path)  # raises DefinitionError for DTDs, entities, broken XML
     else:
         try:
@@ -129,7 +130,9 @@ def new_draft(
 def main_file(files: Mapping[str, str], key: str) -> str:
     """The BPMN file that defines process `key`."""
     for path in sorted(files):
-        if path.endswith(".bpmn") and parse_xml(files[path], path).xpath(f"//bpmn:process[@id='{key}']", namespaces=NS):
+        if is_diagram(path, files[path]) and parse_xml(files[path], path).xpath(
+            "//bpmn:process[@id=$key]", namespaces=NS, key=key
+        ):
             return path
     raise DefinitionError("no_bpmn_defines_process", key=key)
 

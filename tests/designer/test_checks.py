@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine import DefinitionError, Engine
+from engine import Engine
 from engine.checks import check_sources
 from engine.definitions import parse_sources
 from engine.roles_check import role_facts

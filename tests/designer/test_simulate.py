@@ -113,10 +113,10 @@ def test_malformed_scenario_files_are_refused_clearly(text, words):
 
 
 def test_a_draft_that_fails_the_check_is_not_simulated():
-    broken = conference(**{"conference_attendance.bpmn": ('name="Supervisor"', 'name="Astronauts"')})
+    broken = conference(**{"conference_attendance.bpmn": ('name="Supervisor"', 'name="???"')})
     with pytest.raises(DefinitionError) as refused:
         Simulator(broken, "conference_attendance", make_engine())
-    assert any("Astronauts" in f["message"] for f in refused.value.findings)
+    assert any("lane '???' names no role" in f["message"] for f in refused.value.findings)
 
 
 def test_simulating_touches_no_real_database(db, engine):

@@ -26,7 +26,8 @@ from jsonschema.exceptions import SchemaError
 from engine import Conflict, DefinitionError, WaypointError
 from engine.designer import drafts as store
 from engine.designer.simulate import run_scenarios, scenario_path
-from engine.people.users import KNOWN_ROLES
+from engine.people.roles import roles
+from engine.sources import source_kind
 
 from ..auth import role_required
 from ..context import db, engine, user
@@ -145,7 +146,8 @@ def workspace(draft_id: int):
     """The modeler: files, diagram with its properties panel, tables, forms, scenarios, results."""
     with db().reading() as s:
         draft = store.get_draft(s, draft_id)
-        paths = sorted(draft.files)
+        paths, files = sorted(draft.files), dict(draft.files)
+        role_keys = [r.key for r in roles(s) if not r.retired]
         info: dict[str, Any] = {
             "id": draft.id,
             "key": draft.key,
@@ -157,7 +159,7 @@ def workspace(draft_id: int):
         "draft": info,
         "files": paths,
         "scenarioFile": scenario_path(info["key"]),
-        "roles": list(KNOWN_ROLES),
+        "roles": role_keys,
         "helpers": sorted(engine().helpers),
         "messages": sorted(engine().glue.messages),
         "urls": {
@@ -169,9 +171,9 @@ def workspace(draft_id: int):
         },
     }
     groups = {
-        "bpmn": [p for p in paths if p.endswith(".bpmn")],
-        "dmn": [p for p in paths if p.endswith(".dmn")],
-        "forms": [p for p in paths if p.endswith(".json") and p != config["scenarioFile"]],
+        "bpmn": [p for p in paths if source_kind(p, files[p]) == "bpmn"],
+        "dmn": [p for p in paths if source_kind(p, files[p]) == "dmn"],
+        "forms": [p for p in paths if source_kind(p) in ("json", "form") and p != config["scenarioFile"]],
         "scenarios": [p for p in paths if p == config["scenarioFile"]],
     }
     return render_template(
@@ -292,10 +294,12 @@ def check(draft_id: int):
         draft = store.get_draft(s, draft_id)
         snapshot = {"files": dict(draft.files), "main_file": draft.main_file}
     try:
-        findings = engine().check(store.sources_of(snapshot))
+        with db().reading() as s:  # the deploy's verdict: roles and deployed definitions known
+            findings = engine().check(store.sources_of(snapshot), s)
     except DefinitionError as exc:
         findings = exc.findings or [{"message": str(exc)}]
-    return jsonify({"ok": not findings, "findings": findings})
+    errors = [f for f in findings if f.get("severity") != "warning"]
+    return jsonify({"ok": not errors, "findings": findings})
 
 
 @bp.post("/drafts/<int:draft_id>/simulate")
