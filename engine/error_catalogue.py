@@ -112,7 +112,6 @@ MESSAGES: dict[str, str] = {
     "may_not_start": N_("%(username)s may not start '%(key)s'"),
     "unknown_requester": N_("unknown requester"),
     # --- identity: single sign-on, the directory, people's lifecycle -------------------------
-    "oidc_not_configured": N_("single sign-on is not configured (WAYPOINT_OIDC_ISSUER)"),
     "oidc_unreachable": N_("the sign-in provider at %(url)s did not answer (%(reason)s): nothing was changed"),
     "oidc_wrong_issuer": N_("the sign-in came from %(issuer)s, not from the configured provider %(expected)s"),
     "oidc_provider_refused": N_("the sign-in provider refused the sign-in (%(error)s): sign in again"),
