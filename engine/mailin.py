@@ -2,13 +2,16 @@
 
 A notification's Reply-To is `r-<signed token>@<reply domain>` (engine/mail/links.py). A reply whose
 first line is `APPROVE [comment]` or `REJECT [comment]` (French: APPROUVER / REJETER) completes
-the task as the token's user, through the same path as an email link (engine/one_click.py).
+the task as the token's user, through the same path as an email link (engine/one_click.py), and
+the audit event records the channel (`reply`) and the sender evidence.
 
 What comes back:
 
-* an address that is not a valid, unexpired token, or a sender that is not the token's user:
-  refused during the SMTP dialogue (550), so the sending server returns a polite bounce and
-  nobody else's address receives anything from us;
+* an address that is not a valid, unexpired token, or a sender (envelope `MAIL FROM` or `From:`)
+  that is not the token's user: refused during the SMTP dialogue (550), so the sending server
+  returns a polite bounce and nobody else's address receives anything from us;
+* a reply nobody vouches for (neither a trusted MTA's DMARC/DKIM pass nor the notification's
+  quoted reply code, engine/mail/sender_auth.py): refused the same way (550 5.7.1);
 * automatic replies (Auto-Submitted, out-of-office, bulk): accepted and ignored, never answered;
 * a genuine reply that cannot be acted on (unrecognised first line, a comment the form
   requires, a task already done, a token already used): nothing changes, and a polite answer
@@ -31,7 +34,8 @@ from typing import Any
 from engine.db import Database
 from engine.errors import ValidationFailed, WaypointError
 from engine.mail.compose import MailConfig, send_plain
-from engine.mail.links import ActionToken, TokenRejected, TokenUsed, verify_reply
+from engine.mail.links import ActionToken, TokenRejected, TokenUsed, reply_code, verify_reply
+from engine.mail.sender_auth import mta_verdict, quotes_code
 from engine.models import TaskRecord, User
 from engine.one_click import NeedsTaskPage, decide, load_grant
 from engine.runtime import Engine
@@ -141,26 +145,41 @@ class MailIn:
             grant = verify_reply(self.config.secret_key, local, now)
         except TokenRejected as exc:
             return Outcome(f"550 5.1.1 {exc}", "refused")
-        sender = parseaddr(str(message.get("From", "")))[1] or parseaddr(mail_from)[1]
+        header_from = parseaddr(str(message.get("From", "")))[1].lower()
+        envelope = parseaddr(mail_from or "")[1].lower()
         with self.db.reading() as session:
             user = session.get(User, grant.user_id)
             email = (user.email or "").lower() if user is not None else ""
-        if not email or sender.lower() != email:
+        if not email or header_from != email or envelope != email:
             return Outcome("550 5.7.1 this reply address belongs to someone else", "refused")
-        command = parse_command(body_text(message))
+        text = body_text(message)
+        evidence = self.evidence(message, email, local, text)
+        if evidence is None:
+            return Outcome("550 5.7.1 reply not authenticated: reply to the notification keeping it quoted", "refused")
+        command = parse_command(text)
         if command is None:
             self._answer(grant, now, reason="bounce_unrecognised")
             return Outcome("250 OK: not understood, instructions sent", "bounced")
         verb, comment = command
+        sender = {"envelope": envelope, "from": header_from, "evidence": evidence}
         try:
             with self.db.transaction() as session:
-                row, _ = decide(session, self.engine, grant, verb, comment, now)
+                row, _ = decide(session, self.engine, grant, verb, comment, now, sender=sender)
                 task_name = row.name
         except (ValidationFailed, NeedsTaskPage, TokenUsed, WaypointError) as exc:
             self._answer(grant, now, reason="bounce_error", error=exc)
             return Outcome("250 OK: not recorded, explanation sent", "bounced")
         self._answer(grant, now, reason="done", verb=verb, comment=comment, task_name=task_name)
         return Outcome(f"250 OK: {verb} recorded", "recorded")
+
+    def evidence(self, message: EmailMessage, email: str, local: str, text: str) -> str | None:
+        """What vouches for the sender: a trusted MTA's verdict, or the quoted reply code; None: nothing."""
+        verdict = mta_verdict(message, email.rpartition("@")[2], self.config.trusted_authserv)
+        if verdict is not None:
+            return verdict
+        if quotes_code(text, reply_code(self.config.secret_key, local)):
+            return "reply code quoted"
+        return None
 
     # --- answers, through the outbox ------------------------------------------------------------
     def _answer(self, grant: ActionToken, now: Any, *, reason: str, **details: Any) -> None:

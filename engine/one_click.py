@@ -9,7 +9,9 @@ page, and a failure leaves the token unused.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -65,12 +67,20 @@ def check(session: Session, engine: Engine, grant: ActionToken, verb: str) -> tu
 
 
 def decide(
-    session: Session, engine: Engine, grant: ActionToken, verb: str, comment: str, now: datetime
+    session: Session,
+    engine: Engine,
+    grant: ActionToken,
+    verb: str,
+    comment: str,
+    now: datetime,
+    sender: Mapping[str, Any] | None = None,
 ) -> tuple[TaskRecord, ProcessInstance]:
-    """Redeem `grant` and complete its task with `verb` (approve/reject) and `comment`."""
+    """Redeem `grant` and complete its task with `verb` (approve/reject) and `comment`; the audit
+    names the channel (an email link, or a reply with its `sender` evidence)."""
     user, row, form = check(session, engine, grant, verb)
     redeem(session, grant, now)
-    done = engine.complete(session, row.id, user, form.submission(verb, comment))
+    channel = "reply" if sender is not None else "email_link"
+    done = engine.complete(session, row.id, user, form.submission(verb, comment), channel=channel, sender=sender)
     return done, done.instance
 
 

@@ -166,8 +166,11 @@ class Engine(EventActions, TaskAssignment, PersonalAccess, RequestViews, TimerAc
         data: Mapping[str, Any] | None = None,
         *,
         expected_version: int | None = None,
+        channel: str | None = None,
+        sender: Mapping[str, Any] | None = None,
     ) -> TaskRecord:
-        """Complete a READY user task with the submitted form data; run until it waits."""
+        """Complete a READY user task with the submitted form data; run until it waits. `channel`
+        (web, api, email_link, reply, cli) and, for replies, the `sender` evidence go to the audit."""
         row = self._open_task(session, task_id)
         instance = row.instance
         if expected_version is not None and instance.version != expected_version:
@@ -187,6 +190,10 @@ class Engine(EventActions, TaskAssignment, PersonalAccess, RequestViews, TimerAc
             run_until_waiting(wf)
         row.completed_by_id, row.completed_at, row.status = actor.id, now, "completed"
         details: dict[str, Any] = {"fields": changed}
+        if channel is not None:
+            details["channel"] = channel
+        if sender is not None:
+            details["sender"] = dict(sender)
         if on_behalf is not None:
             details["on_behalf_of"] = session.get_one(User, on_behalf).username
         details.update(decision_details(clean))

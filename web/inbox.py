@@ -189,7 +189,12 @@ def submit(task_id: str):
         try:
             with db().transaction() as s:
                 done = eng.complete(
-                    s, task_id, user().username, data, expected_version=_int(request.form.get("version"), 0) or None
+                    s,
+                    task_id,
+                    user().username,
+                    data,
+                    expected_version=_int(request.form.get("version"), 0) or None,
+                    channel="web",
                 )
                 name, instance_id = task_name(done.process_key, done.name, done.element_id), done.instance_id
             flash(_("Done: “%(name)s” on request #%(id)s.", name=name, id=instance_id), "success")
@@ -245,7 +250,7 @@ def bulk():
             continue
         try:
             with db().transaction() as s:
-                eng.complete(s, row.id, user().username, form.submission("approve", comment))
+                eng.complete(s, row.id, user().username, form.submission("approve", comment), channel="web")
             results.append({**entry, "ok": True, "message": _("approved")})
         except ValidationFailed as exc:
             detail = error_message(exc)

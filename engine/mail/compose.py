@@ -23,7 +23,7 @@ from engine.config import DEFAULT_SECRET_KEY, Settings
 from engine.definitions import ParsedDefinition, element_properties
 from engine.forms import decision_form
 from engine.mail import bodies, outbox
-from engine.mail.links import mint, mint_reply
+from engine.mail.links import mint, mint_reply, reply_code
 from engine.models import OutboxMessage, ProcessDefinition, ProcessInstance, TaskRecord, User
 from engine.people.users import users_with_role
 
@@ -42,6 +42,8 @@ class MailConfig:
     digest_hour: int = 7
     #: False: actions write no email (timers are still kept)
     enabled: bool = True
+    #: inbound MTAs whose `Authentication-Results` mail-in believes (engine/mail/sender_auth.py)
+    trusted_authserv: tuple[str, ...] = ()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MailConfig:
@@ -55,6 +57,7 @@ class MailConfig:
             token_ttl=timedelta(days=settings.mail.token_days),
             digest_hour=settings.mail.digest_hour,
             enabled=settings.mail.enabled,
+            trusted_authserv=settings.mail.trusted_authserv,
         )
 
     @property
@@ -130,10 +133,10 @@ def task_context(
         if form is not None and form.allows(verb):
             token = mint(config.secret_key, user_id=user.id, task_id=row.id, action=verb, now=now, ttl=config.token_ttl)
             links[f"{verb}_url"] = f"{config.base_url}/email-actions/{token}"
-    reply_to = None
+    reply_to, code = None, ""
     if config.reply_domain and (links["approve_url"] or links["reject_url"]):
         local = mint_reply(config.secret_key, user_id=user.id, task_id=row.id, now=now, ttl=config.token_ttl)
-        reply_to = f"{local}@{config.reply_domain}"
+        reply_to, code = f"{local}@{config.reply_domain}", reply_code(config.secret_key, local)
     starter = person(session, instance.started_by_id)
     context = {
         "recipient_name": user.display_name,
@@ -148,6 +151,7 @@ def task_context(
         "overdue": row.due_at is not None and row.due_at <= now,
         "waiting_since": bodies.format_datetime(row.created_at, lang, config.timezone),
         "can_reply": reply_to is not None,
+        "reply_code": code,
         **links,
     }
     return context, reply_to

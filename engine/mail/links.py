@@ -145,6 +145,14 @@ def verify_reply(secret: str, local_part: str, now: datetime) -> ActionToken:
     return grant
 
 
+def reply_code(secret: str, local_part: str) -> str:
+    """The code printed in the body of the email that carries reply address `local_part`
+    (`XXXXX-XXXXX`): a reply quoting it proves its sender read that email (engine/mail/sender_auth.py)."""
+    mac = hmac.new(_reply_key(secret), b"code:" + local_part.strip().lower().encode(), hashlib.sha256).digest()
+    text = base64.b32encode(mac[:10]).decode()
+    return f"{text[:5]}-{text[5:10]}"
+
+
 def is_used(session: Session, grant: ActionToken) -> bool:
     """True when the token was already redeemed."""
     return session.get(UsedToken, grant.jti) is not None

@@ -114,6 +114,7 @@ def test_get_confirms_post_decides_once(app, flows, engine):
         assert (row.status, row.completed_by.username) == ("completed", "msmith")
         event = s.scalars(select(AuditEvent).where(AuditEvent.action == "task_completed")).one()
         assert event.details["decision"] == "approve" and event.details["comment"] == "Agreed, enjoy Lyon"
+        assert event.details["channel"] == "email_link"  # the audit tells a link from a reply or the web
 
     replay = client.post(url, data={"comment": "again"})
     assert replay.status_code == 409 and "already used" in replay.text

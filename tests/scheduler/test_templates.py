@@ -21,6 +21,7 @@ TASK = {
     "overdue": True,
     "waiting_since": "lundi 2 novembre 2026, 09 h 00",
     "can_reply": True,
+    "reply_code": "ABCDE-FGH23",
     "approve_url": "http://w.test/email-actions/a",
     "reject_url": None,
     "escalated_from": "Marc Smith",

@@ -184,7 +184,7 @@ def complete(args: dict, body: dict) -> Response:
         row = task_to_act_on(s, caller, args["task_id"])
         check_if_match(row.instance.version)
         g.api_field_prefix = "data"
-        done = engine().complete(s, row.id, caller.username, body.get("data") or {})
+        done = engine().complete(s, row.id, caller.username, body.get("data") or {}, channel="api")
         g.api_field_prefix = None
         s.expire(done, ["completed_by", "claimed_by"])
         instance = done.instance
