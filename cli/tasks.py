@@ -62,7 +62,7 @@ def complete(ctx: Context, task_id: str, user: str, data: str | None, as_json: b
     """Complete a task with form data."""
     payload = parse_object(data, "--data")
     with ctx.transaction() as session:
-        row = ctx.engine.complete(session, resolve_task_id(session, task_id), user, payload)
+        row = ctx.engine.complete(session, resolve_task_id(session, task_id), user, payload, channel="cli")
         view = instance_view(session, row.instance_id, ctx.engine)
     next_tasks = [t for t in view["tasks"] if t["status"] == "ready"]
     result = {
