@@ -4,6 +4,7 @@ retention, and the email outbox with open incidents."""
 from __future__ import annotations
 
 import json
+import re
 
 from flask import Blueprint, Response, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -46,23 +47,40 @@ def access_log():
 @bp.get("/subject-access")
 @role_required("admin")
 def subject_access():
-    """Everything held about one person, as JSON or CSV (downloads) or a summary page."""
-    person = (request.args.get("person") or "").strip()
-    if not person:
-        return render_template("admin/subject_access.html", person="", export=None)
-    download = request.args.get("format") in ("json", "csv")
-    with db().transaction() as s:  # a download holds personal data in clear: it goes in the access log
-        export = privacy_records.subject_export(s, engine(), person, viewer=user() if download else None)
-    if request.args.get("format") == "csv":
-        return csv_response(list(privacy_records.subject_rows(export)), f"subject-access-{person[:40]}")
-    if request.args.get("format") == "json":
-        body = json.dumps(export, indent=2, default=str, ensure_ascii=False)
-        return Response(
-            body,
-            mimetype="application/json",
-            headers={"Content-Disposition": f'attachment; filename="subject-access-{person[:40]}.json"'},
-        )
-    return render_template("admin/subject_access.html", person=person, export=export)
+    """The search form and the latest searches (a search is a POST, never in a URL or a server log)."""
+    with db().reading() as s:
+        searches = privacy_records.subject_searches(s)
+        return render_template("admin/subject_access.html", person="", reason="", export=None, searches=searches)
+
+
+@bp.post("/subject-access")
+@role_required("admin")
+def subject_search():
+    """Everything held about one person (by username or name), as a summary page or a JSON or CSV
+    download; every search is recorded with its reason, and downloads go in the access log."""
+    person, reason = (request.form.get(k, "").strip() for k in ("person", "reason"))
+    output = {"json": "json", "csv": "csv"}.get(request.form.get("format", ""), "page")
+    if not person or not reason:
+        flash(_("Give the person's username or name, and the reason for the search."), "error")
+        with db().reading() as s:
+            searches = privacy_records.subject_searches(s)
+            page = render_template(
+                "admin/subject_access.html", person=person, reason=reason, export=None, searches=searches
+            )
+        return page, 400
+    with db().transaction() as s:
+        export = privacy_records.subject_search(s, engine(), person, user(), reason, output)
+        if output == "page":
+            return render_template(
+                "admin/subject_access.html", person=person, reason=reason, export=export, searches=[]
+            )
+    name = "subject-access-" + re.sub(r"[^A-Za-z0-9_-]+", "_", person)[:40]
+    if output == "csv":
+        return csv_response(list(privacy_records.subject_rows(export)), name)
+    body = json.dumps(export, indent=2, default=str, ensure_ascii=False)
+    return Response(
+        body, mimetype="application/json", headers={"Content-Disposition": f'attachment; filename="{name}.json"'}
+    )
 
 
 @bp.route("/retention", methods=["GET", "POST"])

@@ -25,6 +25,7 @@ from engine.models.people import (
     User,
     UserRole,
 )
+from engine.models.privacy import SubjectAccessSearch
 from engine.models.processes import (
     Attachment,
     AuditEvent,
@@ -63,6 +64,7 @@ __all__ = [
     "RoleEvent",
     "SensitiveAccess",
     "ServiceAccount",
+    "SubjectAccessSearch",
     "TaskCandidate",
     "TaskDraft",
     "TaskRecord",

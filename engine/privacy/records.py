@@ -6,7 +6,9 @@
   (`glue.process(..., retention="P2Y")`); `retention_due` is the dry run and `purge` removes the
   personal fields (x-sensitive and x-personal) from the stored state and data snapshot, keeping
   the rest and the audit trail, and audits the purge.
-- Subject access: `subject_export` gathers what is held about one person.
+- Subject access: `subject_export` gathers what is held about one person, found by username or
+  by the name fields of requests only; `subject_search` records every search (who, whom, why,
+  what it found) in `subject_access_searches`, even one that finds nothing.
 - Rotation: `rotate_keys` re-encrypts every stored personal value with the current key.
 """
 
@@ -23,7 +25,15 @@ from sqlalchemy.orm import Session
 from engine import locking
 from engine.audit import SYSTEM_ACTOR
 from engine.db import Database
-from engine.models import AuditEvent, ProcessInstance, SensitiveAccess, TaskDraft, TaskRecord, User
+from engine.models import (
+    AuditEvent,
+    ProcessInstance,
+    SensitiveAccess,
+    SubjectAccessSearch,
+    TaskDraft,
+    TaskRecord,
+    User,
+)
 from engine.privacy.vault import Classification, personal_paths, redact, seal, transform, unseal
 from engine.runtime import Engine
 from engine.taskindex import duration_after
@@ -112,18 +122,47 @@ def run_retention(db: Database, engine: Engine, actor: str = SYSTEM_ACTOR) -> li
     return purged
 
 
-def subject_export(session: Session, engine: Engine, person: str, viewer: User | None = None) -> dict[str, Any]:
+def subject_search(
+    session: Session, engine: Engine, person: str, viewer: User, reason: str, output: str
+) -> dict[str, Any]:
+    """A subject access search by `viewer`, recorded whatever it finds (`subject_access_searches`);
+    `json` and `csv` outputs hold personal data in clear, so each request found also goes in the
+    access log as seen by `viewer`."""
+    export = subject_export(session, engine, person, viewer if output in ("json", "csv") else None, reason)
+    session.add(
+        SubjectAccessSearch(
+            user_id=viewer.id,
+            at=engine.clock.now(),
+            person=person[:200],
+            reason=reason[:200],
+            output=output,
+            found=[r["id"] for r in export["requests"]],
+        )
+    )
+    session.flush()
+    return export
+
+
+def subject_searches(session: Session, limit: int = 50) -> list[SubjectAccessSearch]:
+    """The latest subject access searches, newest first."""
+    query = select(SubjectAccessSearch).order_by(SubjectAccessSearch.at.desc(), SubjectAccessSearch.id.desc())
+    return list(session.scalars(query.limit(limit)))
+
+
+def subject_export(
+    session: Session, engine: Engine, person: str, viewer: User | None = None, reason: str = ""
+) -> dict[str, Any]:
     """Everything held about one person: a username (their requests, tasks, actions) or a name
-    (requests whose data mentions it, e.g. a visiting delegate). Personal fields in clear: with
-    `viewer`, each request's personal fields go in the access log as seen by them."""
+    (requests whose name fields hold it, e.g. a visiting delegate). Only usernames and name fields
+    are matched, never passport numbers or birth dates (a search must not confirm one). Personal
+    fields in clear: with `viewer`, each request's personal fields go in the access log as seen by them."""
     user = session.scalars(select(User).where(User.username == person)).first()
-    needle = (user.display_name if user else person).lower()
+    needle = (user.display_name if user else person).strip().casefold()
     instances = []
     for instance in session.scalars(select(ProcessInstance).order_by(ProcessInstance.id)):
         data = engine.clear_data(instance)
-        if (user is not None and instance.started_by_id == user.id) or needle in json.dumps(
-            data, ensure_ascii=False, default=str
-        ).lower():
+        personal = engine.definition_for(session, instance).personal
+        if (user is not None and instance.started_by_id == user.id) or _names_match(data, personal, needle):
             instances.append(
                 {
                     "id": instance.id,
@@ -135,14 +174,14 @@ def subject_export(session: Session, engine: Engine, person: str, viewer: User |
                     "data": data,
                 }
             )
-            fields = sorted(set(personal_paths(data, engine.definition_for(session, instance).personal)))
+            fields = sorted(set(personal_paths(data, personal)))
             if viewer is not None and fields:
                 session.add(
                     SensitiveAccess(
                         user_id=viewer.id,
                         instance_id=instance.id,
                         at=engine.clock.now(),
-                        reason=f"subject access export ({person})"[:200],
+                        reason=f"subject access export ({person}): {reason}"[:200],
                         fields=fields,
                     )
                 )
@@ -263,6 +302,28 @@ def rotate_keys(db: Database, engine: Engine) -> int:
             )
             rewritten += 1
     return rewritten
+
+
+def _names_match(data: Any, personal: Classification, needle: str) -> bool:
+    """Whether a personal name field of `data` (`name`, `traveller_name`...) holds `needle`:
+    the whole name for short needles, a part of it from 3 characters."""
+    for value in _name_values(data, personal):
+        name = value.casefold()
+        if name == needle or (len(needle) >= 3 and needle in name):
+            return True
+    return False
+
+
+def _name_values(tree: Any, personal: Classification, parent: str | None = None) -> Iterator[str]:
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            if personal.covers(parent, key) and (key == "name" or key.endswith("_name")) and isinstance(value, str):
+                yield value
+            else:
+                yield from _name_values(value, personal, key)
+    elif isinstance(tree, list):
+        for value in tree:
+            yield from _name_values(value, personal, parent)
 
 
 def _drafts_of(session: Session, instance_id: int) -> list[TaskDraft]:

@@ -99,6 +99,7 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("admin.users", "GET"): roles(200, ADMIN),
     ("admin.access_log", "GET"): roles(200, ADMIN),
     ("admin.subject_access", "GET"): roles(200, ADMIN),
+    ("admin.subject_search", "POST"): roles(400, ADMIN),  # no person, no reason: refused, and nothing searched
     ("admin.retention", "GET"): roles(200, ADMIN),
     ("admin.retention", "POST"): roles(302, ADMIN),
     ("admin.outbox", "GET"): roles(200, ADMIN),

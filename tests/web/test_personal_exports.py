@@ -99,3 +99,39 @@ def test_attachments_stored_in_clear_before_are_still_read(app, as_user):
     path = store.path_for(attachment.sha256)
     path.write_bytes(PDF)  # as an earlier release left it
     assert as_user("jdoe").get(f"/attachments/{attachment_id}").data == PDF
+
+
+def searches(app) -> list[tuple[str, str, str, list]]:  # type: ignore[no-untyped-def]
+    from engine.privacy.records import subject_searches
+
+    with app.extensions["waypoint.db"].reading() as s:
+        return [(q.user.username, q.person, q.reason, q.found) for q in reversed(subject_searches(s))]
+
+
+def test_subject_access_is_no_oracle_and_every_search_is_recorded(app, as_user):
+    """F10: a passport number or birth date finds nothing, and a search that finds nothing is on record too."""
+    iid = start(app, "delegation_visit", VISIT, "lokafor")
+    admin = as_user("admin")
+    for needle in ("C4X9T4821", "1970-04-21", "Anna Weber", "anna"):
+        page = admin.post("/admin/subject-access", {"person": needle, "reason": "visitor's request", "format": "page"})
+        assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
+    assert searches(app) == [
+        ("admin", "C4X9T4821", "visitor's request", []),  # a passport number is not a name
+        ("admin", "1970-04-21", "visitor's request", []),
+        ("admin", "Anna Weber", "visitor's request", [iid]),
+        ("admin", "anna", "visitor's request", [iid]),  # part of a name, from 3 characters
+    ]
+    assert f"/requests/{iid}" in admin.post("/admin/subject-access", {"person": "lokafor", "reason": "r"}).text
+    listed = admin.get("/admin/subject-access").text
+    assert 'id="sa-searches"' in listed and "C4X9T4821" in listed  # the search itself is what is recorded
+
+
+def test_subject_access_needs_a_post_with_a_reason(app, as_user):
+    start(app, "delegation_visit", VISIT, "lokafor")
+    admin = as_user("admin")
+    old_style = admin.get("/admin/subject-access?person=Anna+Weber&format=json")  # never in a URL or a server log
+    assert old_style.status_code == 200 and "Anna Weber" not in old_style.text and old_style.mimetype == "text/html"
+    refused = admin.post("/admin/subject-access", {"person": "Anna Weber", "reason": " ", "format": "json"})
+    assert refused.status_code == 400 and refused.mimetype == "text/html"
+    assert searches(app) == []
+    assert as_user("cgagnon").post("/admin/subject-access", {"person": "Anna Weber", "reason": "x"}).status_code == 403
