@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from engine.errors import InvalidState, PermissionDenied, TaskAlreadyClaimed, TaskAlreadyCompleted, WaypointError
 from engine.glue import GlueRegistry
@@ -19,6 +19,7 @@ from engine.models import ProcessInstance, TaskRecord, User
 from engine.people.delegation import holders_for
 from engine.people.service_accounts import service_account
 from engine.privacy.vault import REVEAL_ROLES
+from engine.task_owners import is_candidate
 
 if TYPE_CHECKING:
     from engine.definitions import ParsedDefinition
@@ -62,9 +63,17 @@ def require_may_work(
             assert row.assignee is not None  # the holder is the assignee: another's claim raised above
             raise PermissionDenied("task_assigned_to", task=row.name, who=row.assignee.display_name)
         return holder if holder != actor.id else None
-    if row.role not in actor.roles:
+    if row.role not in actor.roles and not _offered_to(row, actor):
+        if row.role is None:
+            raise PermissionDenied("task_offered_to_others", task=row.name)
         raise PermissionDenied("task_needs_role", task=row.name, role=row.role)
     return None
+
+
+def _offered_to(row: TaskRecord, person: User) -> bool:
+    """Is the task offered to this person by name (a candidate user, engine/task_owners.py)?"""
+    session = object_session(row)
+    return session is not None and is_candidate(session, row.id, person.id)
 
 
 def check_work(session: Session, actor: User, row: TaskRecord, today: date) -> int | None:
@@ -105,8 +114,19 @@ def check_holder(target: User, row: TaskRecord) -> None:
     """May the task be given to `target`: its role, and never the approval of their own request?"""
     if row.role != "requester" and row.instance.started_by_id == target.id:
         raise PermissionDenied("target_started_request", who=target.display_name)
-    if row.role not in target.roles:
-        raise PermissionDenied("target_lacks_role", who=target.display_name, role=row.role)
+    if row.role not in target.roles and not _offered_to(row, target):
+        raise PermissionDenied("target_lacks_role", who=target.display_name, role=row.role or "")
+
+
+def check_record(actor: User, instance: ProcessInstance, role: str | None) -> None:
+    """May `actor` record an outside event the request waits for (engine/outside_events.py): a
+    member of the role the diagram names, or an admin; never on a request they started."""
+    if role is None:
+        raise PermissionDenied("wait_not_recordable")
+    if instance.started_by_id == actor.id:
+        raise PermissionDenied("own_request")
+    if role not in actor.roles and "admin" not in actor.roles:
+        raise PermissionDenied("record_needs_role", role=role)
 
 
 def check_cancel(actor: User, instance: ProcessInstance, glue: GlueRegistry) -> None:

@@ -15,7 +15,6 @@ personal data (engine/personal_access.py), page reads of one workflow
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -39,17 +38,18 @@ from engine.errors import (
     ValidationFailed,
     WaypointError,
 )
-from engine.events import EventActions, deliver
+from engine.events import EventActions
 from engine.forms import decision_details, validate_submission
 from engine.locking import optimistic_action, reserve_instance_id
 from engine.models import ProcessInstance, TaskRecord, User
+from engine.outside_events import OutsideEvents
 from engine.people.roles import ensure_roles_for
 from engine.personal_access import PersonalAccess
 from engine.request_views import RequestViews
+from engine.roles_check import role_facts
 from engine.serialization import SERIALIZER_VERSION
 from engine.steps import find_task, run_until_waiting, script_errors
 from engine.timer_actions import TimerActions
-from engine.roles_check import role_facts
 from engine.verdict import Verdict, verify
 from engine.versions import DeployResult, add_deployed, latest_definition, store_versions
 
@@ -57,7 +57,7 @@ from engine.versions import DeployResult, add_deployed, latest_definition, store
 RESERVED_FIELDS = frozenset({"requester", "requester_name", "instance_id", "process_key"})
 
 
-class Engine(EventActions, TaskAssignment, PersonalAccess, RequestViews, TimerActions):
+class Engine(EventActions, OutsideEvents, TaskAssignment, PersonalAccess, RequestViews, TimerActions):
     """Runs Waypoint's processes. One per application; methods take the caller's session."""
 
     def check(self, sources: SourceSet, session: Session | None = None) -> list[dict]:
@@ -254,27 +254,7 @@ class Engine(EventActions, TaskAssignment, PersonalAccess, RequestViews, TimerAc
         if len(matches) > 1:
             ids = sorted({m.instance_id for m in matches})
             raise AmbiguousMessage("ambiguous_message", name=name, count=len(matches), ids=ids)
-        sub = matches[0]
-        instance = self._instance(session, sub.instance_id)
-        parsed = self.specs.get(session, instance.definition)
-        now = self.clock.now()
-        with frozen_time(now), script_errors():
-            wf = self.load_workflow(instance, parsed)
-            task = find_task(wf, sub.task_id)
-            if task is None or not deliver(task, sub.element_id, "message", name, payload):
-                raise ConcurrentUpdate("message_moved_on")
-            run_until_waiting(wf)
-        details = {"message": name, "correlation": json.loads(sub.correlation)}
-        self._save(
-            session,
-            instance,
-            parsed,
-            wf,
-            now,
-            actor,
-            [dict(action="message_received", element=(sub.element_id, name), task_id=sub.task_id, details=details)],
-        )
-        return instance
+        return self.deliver_to_subscription(session, matches[0], payload, actor)
 
     def may_start(self, session: Session, actor: User, key: str) -> WaypointError | None:
         """Why `actor` may not start the latest version of `key` (None: they may); NotFound raises."""

@@ -29,6 +29,8 @@ NS = {
     "zeebe": "http://camunda.org/schema/zeebe/1.0",
 }
 FORM_PROPERTY = "formJsonSchemaFilename"
+#: the form of what a person records for a message wait (engine/outside_events.py)
+RECORD_FORM_PROPERTY = "recordForm"
 MAX_TOTAL_BYTES = 20 * 1024 * 1024
 #: how many candidate files a folder search reads at most (a Downloads folder is not a bundle)
 MAX_SCANNED = 500
@@ -151,8 +153,10 @@ def form_key_path(value: str | None) -> str | None:
 
 
 def form_references(node: Any) -> tuple[set[str], set[str]]:
-    """(form file paths, Camunda form ids) that user tasks and start events under `node` use."""
-    paths = {v.strip() for v in node.xpath(f".//spiffworkflow:property[@name='{FORM_PROPERTY}']/@value", namespaces=NS)}
+    """(form file paths, Camunda form ids) that user tasks, start events and recordable message
+    waits under `node` use."""
+    named = f"@name='{FORM_PROPERTY}' or @name='{RECORD_FORM_PROPERTY}'"
+    paths = {v.strip() for v in node.xpath(f".//spiffworkflow:property[{named}]/@value", namespaces=NS)}
     paths |= {p for v in node.xpath(".//@camunda:formKey", namespaces=NS) if (p := form_key_path(v))}
     ids = {v.strip() for v in node.xpath(".//@camunda:formRef | .//zeebe:formDefinition/@formId", namespaces=NS)}
     return {p for p in paths if p}, {i for i in ids if i}

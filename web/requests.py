@@ -18,6 +18,7 @@ from engine.queries.tasks import list_tasks
 from .auth import login_required
 from .context import attachments, db, engine, user
 from .errors import error_message, field_messages
+from .outside import outside_waits_view
 from .redirects import safe_next
 from .render import build_fields, label_map, parse_form
 
@@ -65,7 +66,8 @@ def start(key: str):
     return render_template("requests/start.html", entry=entry, fields=fields, errors=errors), 400 if errors else 200
 
 
-def _detail(s, instance_id: int, revealed: dict | None = None):
+def detail_page(s, instance_id: int, revealed: dict | None = None, outside: tuple | None = None):
+    """The request page; `outside`: (wait id, values, errors) of a record form that came back."""
     instance = visible_instance(s, user(), instance_id)
     parsed = engine().definition_for(s, instance)
     context = {
@@ -80,6 +82,7 @@ def _detail(s, instance_id: int, revealed: dict | None = None):
         "attachments": list_for(s, instance.id),
         "diagram": engine().diagram_state(s, instance),
         "can_cancel": engine().may_cancel(s, user(), instance) is None,
+        "outside_waits": outside_waits_view(s, instance, *(outside or ())),
     }
     return render_template("requests/detail.html", **context)
 
@@ -89,7 +92,7 @@ def _detail(s, instance_id: int, revealed: dict | None = None):
 def detail(instance_id: int):
     """Status, current steps and who holds them, data (personal fields masked), timeline, diagram."""
     with db().reading() as s:
-        return _detail(s, instance_id)
+        return detail_page(s, instance_id)
 
 
 @bp.post("/requests/<int:instance_id>/reveal")
@@ -99,7 +102,7 @@ def reveal(instance_id: int):
     with db().transaction() as s:
         instance = visible_instance(s, user(), instance_id)
         data = engine().reveal(s, instance, user(), f"request page ({_reason()})")
-        return _detail(s, instance_id, data)
+        return detail_page(s, instance_id, data)
 
 
 def _reason() -> str:
@@ -170,3 +173,30 @@ def download(attachment_id: int):
         except NotFound:
             abort(404)
     return send_file(io.BytesIO(content), mimetype=content_type, as_attachment=True, download_name=name)
+
+
+@bp.post("/requests/<int:instance_id>/record/<int:wait_id>")
+@login_required
+def record(instance_id: int, wait_id: int):
+    """Record what wait `wait_id` of the request waits for, as the signed-in person."""
+    with db().reading() as s:
+        instance = visible_instance(s, user(), instance_id)
+        wait = next((w for w in engine().outside_waits(s, instance) if w.subscription_id == wait_id), None)
+        if wait is None:
+            flash(_("This request no longer waits for that."), "error")
+            return redirect(url_for("requests.detail", instance_id=instance_id))
+        schema = engine().record_form(s, instance, wait)
+    values, errors = parse_form(schema, request.form)
+    if not errors:
+        try:
+            with db().transaction() as s:
+                engine().record_outside_event(s, instance_id, wait_id, user().username, values)
+            flash(_("Recorded. The request has moved on."), "success")
+            return redirect(url_for("requests.detail", instance_id=instance_id))
+        except ValidationFailed as exc:
+            errors = field_messages(exc)
+        except PermissionDenied:
+            abort(403)
+    flash(_("Please correct the highlighted fields."), "error")
+    with db().reading() as s:
+        return detail_page(s, instance_id, outside=(wait_id, values, errors)), 400
