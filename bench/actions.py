@@ -99,9 +99,14 @@ class Bare:
         # the references work on plain JSON: decrypting personal fields is part of Waypoint's cost
         wf = load(state, self.parsed, self.engine.script_engine, **_vault(self.engine))
         self.state, self.task_id, self.data = dump(wf), UUID(task_id), data
-        self.stock_json = self.stock.serialize_json(wf)
+        try:
+            self.stock_json: str | None = self.stock.serialize_json(wf)
+        except Exception:  # noqa: BLE001 - see _stock_ms
+            self.stock_json = None
 
     def complete_stock(self) -> int:
+        if self.stock_json is None:
+            raise ValueError("the stock serializer cannot serialize this process")
         wf = self.stock.deserialize_json(self.stock_json)
         wf.script_engine = self.stock_engine
         task = wf.get_task_from_id(self.task_id)
@@ -142,6 +147,15 @@ def _ms(fn: Callable[[], Any]) -> tuple[float, Any]:
     t0 = time.perf_counter()
     value = fn()
     return (time.perf_counter() - t0) * 1000, value
+
+
+def _stock_ms(fn: Callable[[], Any]) -> float | None:
+    """The stock reference's time, or None where the stock serializer cannot serialize the process
+    (Waypoint's own DMN runner, engine/dmn, is not one of SpiffWorkflow's task spec converters)."""
+    try:
+        return _ms(fn)[0]
+    except Exception:  # noqa: BLE001 - the stock reference is information, not the denominator
+        return None
 
 
 class ActionBench:
@@ -236,10 +250,11 @@ class ActionBench:
                 created[path].append(iid)
                 if i >= mode.warmup:
                     starts[path].append(ms)
-            stock_ms, _ = _ms(lambda: bare.start_stock(initial))
+            stock_ms = _stock_ms(lambda: bare.start_stock(initial))
             free_ms, _ = _ms(lambda: bare.start_specfree(initial))
-            if i >= mode.warmup:
+            if i >= mode.warmup and stock_ms is not None:
                 starts["bare (stock)"].append(stock_ms)
+            if i >= mode.warmup:
                 starts["bare (spec-free)"].append(free_ms)
         # every started instance to the mid-flow task (not timed)
         mids: dict[str, list[tuple[str, str]]] = {}
@@ -266,15 +281,16 @@ class ActionBench:
                     continue
                 if i >= mode.warmup:
                     completes[path].append(ms)
-            stock_ms, _ = _ms(bare.complete_stock)
+            stock_ms = _stock_ms(bare.complete_stock)
             free_ms, _ = _ms(bare.complete_specfree)
-            if i >= mode.warmup:
+            if i >= mode.warmup and stock_ms is not None:
                 completes["bare (stock)"].append(stock_ms)
+            if i >= mode.warmup:
                 completes["bare (spec-free)"].append(free_ms)
         return {
             "mid_task": flow.mid.element,
             "state_bytes": state_bytes,
-            "stock_json_bytes": len(bare.stock_json),
+            "stock_json_bytes": len(bare.stock_json) if bare.stock_json is not None else None,
             "start": _figures(starts),
             "complete": _figures(completes),
         }
@@ -286,18 +302,19 @@ class ActionBench:
 
 
 def _figures(times: dict[str, list[float]]) -> dict[str, Any]:
-    """Median/p95 per path, each with its ratio to the stock bare cycle and its target."""
+    """Median/p95 per path, each with its ratio to the spec-free bare cycle (issue 21's denominator:
+    SpiffWorkflow through Waypoint's own loader) and its target; the stock ratio for information."""
     out = {path: summary(values) for path, values in times.items()}
     stock = out["bare (stock)"]["median"]
     free = out["bare (spec-free)"]["median"]
     for path in PATHS:
         figure = out.get(path)
-        if not figure or figure["median"] is None or not stock:
+        if not figure or figure["median"] is None or not free:
             continue
         target = ENGINE_TARGET if path == "engine" else HTTP_TARGET
-        figure["ratio"] = round(figure["median"] / stock, 2)
-        figure["ratio_p95"] = round(figure["p95"] / stock, 2)
-        figure["ratio_specfree"] = round(figure["median"] / free, 2) if free else None
+        figure["ratio"] = round(figure["median"] / free, 2)
+        figure["ratio_p95"] = round(figure["p95"] / free, 2)
+        figure["ratio_stock"] = round(figure["median"] / stock, 2) if stock else None
         figure["target"] = target
         figure["pass"] = figure["ratio"] <= target
     return out

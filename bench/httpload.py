@@ -171,6 +171,7 @@ class Server:
             "WAYPOINT_DATABASE_URL": database_url,
             "WAYPOINT_SECRET_KEY": SECRET,
             "WAYPOINT_ENV": "production",
+            "WAYPOINT_HTTPS": "1",  # production behind the TLS proxy README recommends (cookies sent by hand here)
             "PYTHONPATH": str(ROOT),
         }
         if _gunicorn():

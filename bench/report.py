@@ -64,9 +64,10 @@ def render(results: dict[str, Any]) -> tuple[str, list[str]]:
             + f"; {'built in ' + _f(data.get('build_seconds')) + ' s' if data.get('build_seconds') else 'cached'}"
         )
     t.add(
-        "Reference (the denominator of every ratio): bare (stock) = SpiffWorkflow alone: stock serializer "
-        "deserialize_json (spec inside), complete, do_engine_steps, serialize_json. bare (spec-free) = the same "
-        "through Waypoint's spec-free loader and restricted script engine. Times in ms, median and p95."
+        "Reference (the denominator of every ratio): bare (spec-free) = SpiffWorkflow through Waypoint's "
+        "spec-free loader and restricted script engine: deserialize, complete, do_engine_steps, serialize. "
+        "bare (stock) = the same with SpiffWorkflow's stock serializer (spec inside), for information ('-' where "
+        "it cannot serialize Waypoint's DMN runner). Times in ms, median and p95."
     )
     for figure, title in (("complete", "1. Complete a mid-flow task"), ("start", "2. Start a request")):
         actions = s.get("actions", {})

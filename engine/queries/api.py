@@ -13,13 +13,16 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, defer, joinedload
 
 from engine.models import ProcessDefinition, ProcessInstance, TaskRecord, User
 from engine.people.delegation import holders_for
 from engine.queries.inbox import actionable_conditions, visibility_condition
 
 TASK_SCOPES = ("actionable", "mine", "queue", "visible")
+#: Listings never carry an instance's workflow state or sealed data through their sort (a finished
+#: instance's row is over one 4 KB page on SQLite): both load only if a caller touches them.
+_WITHOUT_STATE = (defer(ProcessInstance.state), defer(ProcessInstance.data))
 
 
 def visible_condition(user: User) -> Any:
@@ -46,7 +49,7 @@ def list_instances(
     """One page of the instances `user` may see, by id; and the id to continue after (None: last page)."""
     query = (
         select(ProcessInstance)
-        .options(joinedload(ProcessInstance.definition), joinedload(ProcessInstance.started_by))
+        .options(*_WITHOUT_STATE, joinedload(ProcessInstance.definition), joinedload(ProcessInstance.started_by))
         .where(visible_condition(user))
     )
     if filters.process:
@@ -111,7 +114,7 @@ def list_tasks_for(
         select(TaskRecord)
         .join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id)
         .options(
-            joinedload(TaskRecord.instance).joinedload(ProcessInstance.started_by),
+            joinedload(TaskRecord.instance).options(*_WITHOUT_STATE, joinedload(ProcessInstance.started_by)),
             joinedload(TaskRecord.assignee),
             joinedload(TaskRecord.claimed_by),
             joinedload(TaskRecord.completed_by),
