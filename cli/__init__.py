@@ -41,6 +41,7 @@ COMMANDS = {
     "release": "cli.tasks:release",
     "message": "cli.tasks:message",
     "signal": "cli.tasks:signal",
+    "raise": "cli.tasks:raise_event",
     "cancel": "cli.tasks:cancel",
     "show": "cli.tasks:show",
     "timers": "cli.tasks:timers",

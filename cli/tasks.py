@@ -121,6 +121,28 @@ def message(ctx: Context, name: str, data: str | None, correlation: str | None, 
     emit(as_json, result, lambda: click.echo(f"message '{name}' delivered to #{result['instance_id']}"))
 
 
+@click.command("raise")
+@click.argument("task_id")
+@click.option("--as", "user", required=True, help="Who works on the task.")
+@click.option("--error", "error", help="errorCode of an error boundary event of the task.")
+@click.option("--escalation", help="escalationCode of an escalation boundary event of the task.")
+@click.option("--data", help="Form data as JSON (or @file.json), kept on the task first.")
+@pass_ctx
+def raise_event(
+    ctx: Context, task_id: str, user: str, error: str | None, escalation: str | None, data: str | None
+) -> None:
+    """Raise a BPMN error or escalation from a task; a boundary event of the task catches it."""
+    if bool(error) == bool(escalation):
+        raise click.UsageError("give exactly one of --error CODE and --escalation CODE")
+    kind, code = ("error", error) if error else ("escalation", escalation)
+    with ctx.transaction() as session:
+        row = ctx.engine.raise_boundary_event(
+            session, resolve_task_id(session, task_id), user, kind, str(code), parse_object(data, "--data")
+        )
+        status = row.instance.status
+    click.echo(f"{kind} '{code}' raised from '{row.name}' on #{row.instance_id}; request is {status}")
+
+
 @click.command()
 @click.argument("name")
 @click.option("--data", help="Signal payload as JSON (or @file.json).")

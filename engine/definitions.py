@@ -23,6 +23,7 @@ from engine.dmn.spiff import DMN_ROOTS, WaypointParser
 from engine.errors import DefinitionError
 from engine.models import ProcessDefinition
 from engine.parsing import prepare_bpmn
+from engine.parsing.events import read_every_start_event
 from engine.privacy.taint import classify_process
 from engine.privacy.vault import Classification, classify
 from engine.sources import (  # SourceSet and read_sources: read here by the designer, the CLI and tests
@@ -114,7 +115,8 @@ def spec_properties(task_spec: Any) -> dict[str, str]:
 
 def new_parser() -> SpiffBpmnParser:
     """The parser every deploy, check and spec build uses (XSD-validated)."""
-    return WaypointParser(validator=VALIDATOR)  # business rule tasks run engine/dmn
+    # business rule tasks run engine/dmn; error and escalation start events are read (engine/parsing/events.py)
+    return read_every_start_event(WaypointParser(validator=VALIDATOR))
 
 
 def parse_sources(files: Mapping[str, str]) -> ParsedSources:

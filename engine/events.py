@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
     ErrorEventDefinition,
     EscalationEventDefinition,
@@ -63,19 +64,14 @@ class BoundaryAction:
     name: str
 
 
-def boundary_actions(task: Any) -> list[BoundaryAction]:
-    """The errors and escalations boundary events attached to user task `task` catch."""
-    parent = task.parent
-    if parent is None or task.task_spec.name not in [o.name for o in parent.task_spec.outputs]:
-        return []
+def boundary_actions(task_spec: Any) -> list[BoundaryAction]:
+    """The errors and escalations the boundary events attached to `task_spec` catch."""
+    split = next((s for s in task_spec.inputs if isinstance(s, BoundaryEventSplit)), None)
     found = []
-    for sibling in parent.children:
-        spec = sibling.task_spec
-        if sibling is task or not isinstance(spec, CatchingEvent):
-            continue
+    for spec in split.outputs if split is not None else []:
+        definition = getattr(spec, "event_definition", None)
         for kind, cls in BOUNDARY_KINDS.items():
-            definition = spec.event_definition
-            if isinstance(definition, cls) and definition.code:
+            if spec is not task_spec and isinstance(definition, cls) and definition.code:
                 found.append(BoundaryAction(kind, definition.code, spec.bpmn_id, spec.bpmn_name or spec.bpmn_id))
     return found
 
@@ -119,14 +115,17 @@ class EventActions(EngineCore):
             task = find_task(wf, row.id)
             if task is None or task.state != TaskState.READY:
                 raise ConcurrentUpdate("task_not_waiting", task=row.name)
-            chosen = [a for a in boundary_actions(task) if a.kind == kind and a.code == code]
-            if not chosen:
+            chosen = [a for a in boundary_actions(task.task_spec) if a.kind == kind and a.code == code]
+            boundary = [t for t in task.parent.children if chosen and t.task_spec.bpmn_id == chosen[0].element_id]
+            if not boundary or boundary[0].state != TaskState.WAITING:
                 raise InvalidState("no_such_boundary_event", kind=kind, event_code=code, task=row.name)
-            definition = BOUNDARY_KINDS[kind](chosen[0].name, code=code)
             task.data.update(dict(data or {}))
-            wf.catch(BpmnEvent(definition, dict(data or {})))
+            spec = boundary[0].task_spec
+            spec.catch(boundary[0], BpmnEvent(spec.event_definition, dict(data or {})))
+            spec._update(boundary[0])
             run_until_waiting(wf)
-        row.completed_by_id, row.completed_at = actor.id, now
+        if task.state != TaskState.READY:  # an interrupting event ended the task; a non-interrupting one did not
+            row.completed_by_id, row.completed_at = actor.id, now
         details = {"kind": kind, "code": code, "event": chosen[0].name}
         self._save(
             session,
@@ -138,6 +137,15 @@ class EventActions(EngineCore):
             [dict(action=f"{kind}_raised", task=row, details=details)],
         )
         return row
+
+    def task_boundary_actions(self, session: Session, row: TaskRecord) -> list[BoundaryAction]:
+        """The errors and escalations a person may raise from open task `row` (its action buttons)."""
+        parsed = self.specs.get(session, row.instance.definition)
+        for process in [parsed.spec, *parsed.subprocess_specs.values()]:
+            spec = process.task_specs.get(row.element_id)
+            if spec is not None:
+                return boundary_actions(spec)
+        return []
 
     # --- signals crossing instances --------------------------------------------------------------
     def _save(

@@ -7,7 +7,16 @@ people manage their tokens and admins manage service accounts (ordinary CSRF-pro
 
 from __future__ import annotations
 
-from . import attachments, instances, messages, meta, processes, signals, tasks  # noqa: F401  (register routes)
+from . import (  # noqa: F401  (register routes)
+    attachments,
+    instances,
+    messages,
+    meta,
+    processes,
+    signals,
+    task_events,
+    tasks,
+)
 from .blueprint import bp
 from .ui import bp as ui_bp
 

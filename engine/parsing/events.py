@@ -1,0 +1,48 @@
+"""Start events that read every event definition BPMN allows on them.
+
+SpiffWorkflow 3.2's start event parser reads only message, signal, timer and conditional
+definitions: an error or escalation start event (the start of an event sub-process) becomes a
+"none" start, so the event sub-process starts with its process instead of on its event. This parser
+also reads error and escalation definitions, so such sub-processes wait for their event.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from SpiffWorkflow.bpmn.parser.event_parsers import (
+    CONDITIONAL_EVENT_XPATH,
+    ERROR_EVENT_XPATH,
+    ESCALATION_EVENT_XPATH,
+    MESSAGE_EVENT_XPATH,
+    SIGNAL_EVENT_XPATH,
+    TIMER_EVENT_XPATH,
+)
+from SpiffWorkflow.bpmn.parser.util import full_tag
+from SpiffWorkflow.spiff.parser.event_parsers import SpiffStartEventParser
+
+START_EVENT_XPATHS = [
+    MESSAGE_EVENT_XPATH,
+    SIGNAL_EVENT_XPATH,
+    TIMER_EVENT_XPATH,
+    CONDITIONAL_EVENT_XPATH,
+    ERROR_EVENT_XPATH,
+    ESCALATION_EVENT_XPATH,
+]
+
+
+class StartEventParser(SpiffStartEventParser):
+    """A start event with any of the definitions a start event may have."""
+
+    def create_task(self) -> Any:
+        task = self._create_task(self.get_event_definition(START_EVENT_XPATHS))
+        self.spec.start.connect(task)
+        return task
+
+
+def read_every_start_event(parser: Any) -> Any:
+    """`parser`, reading error and escalation start events too."""
+    tag = full_tag("startEvent")
+    _, spec_class = parser._get_parser_class(tag)
+    parser.OVERRIDE_PARSER_CLASSES = {**parser.OVERRIDE_PARSER_CLASSES, tag: (StartEventParser, spec_class)}
+    return parser
