@@ -144,3 +144,10 @@ def test_local_passwords_off_keeps_only_the_break_glass_accounts(sso):
     assert refused.status_code == 403 and "switched off" in refused.text
     allowed = client.post("/login", data={"username": "admin", "password": "pw-admin", "csrf_token": "t"})
     assert allowed.status_code == 302
+
+
+def test_an_unreachable_provider_is_a_clear_error_in_the_page_language(sso):
+    sso.provider.stop()
+    page = requests.get(f"{sso.url}/login/oidc", headers={"Accept-Language": "fr"}, allow_redirects=False)
+    assert page.status_code == 503 and "pas répondu" in page.text and "rien n&#39;a été modifié" in page.text
+    assert 'id="password"' in page.text  # the password form is still there
