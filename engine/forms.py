@@ -14,6 +14,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 
+from engine import countries
 from engine.errors import FieldError, ValidationFailed, schema_field_error
 
 MAX_SUBMISSION_BYTES = 256 * 1024
@@ -141,6 +142,8 @@ def choices(node: Mapping[str, Any]) -> list[tuple[Any, Mapping[str, Any]]] | No
     `x-enumLabels`, French in `x-fr.x-enumLabels`). Pages, the decision rule and the demo read
     choices only through this.
     """
+    if node.get("x-widget") == "country":  # the country picker: ISO codes named in both languages
+        return list(countries.choices())
     one_of = node.get("oneOf")
     if isinstance(one_of, list) and all(isinstance(o, Mapping) and "const" in o for o in one_of):
         return [(o["const"], o) for o in one_of]

@@ -13,6 +13,8 @@ import datetime
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from engine.countries import country_code
+
 Errors = list[tuple[str, str]]
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -125,3 +127,9 @@ def check_passport(passport: Any, path: str) -> Errors:
     if parse_date(passport.get("expiry")) is None:
         errors.append((f"{path}.expiry", "Enter the passport's expiry date (YYYY-MM-DD)."))
     return errors
+
+
+def iso_country(value: Any) -> str | None:
+    """The ISO 3166-1 alpha-2 code of a picked code or of a country name in English or French
+    ("Russie", "russia", "RU" -> "RU"), as the decision tables match countries; None when unknown."""
+    return country_code(value)

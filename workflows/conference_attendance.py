@@ -19,6 +19,7 @@ from workflows.common import (
     format_date_range,
     format_money,
     is_blank,
+    iso_country,
     join_parts,
     parse_date,
     require_comment,
@@ -162,11 +163,16 @@ def approved(data: Mapping[str, Any]) -> bool:
 
 def facets(data: Mapping[str, Any]) -> dict[str, Any]:
     """Report facets: destination country and trip dates."""
-    return {"country": data.get("country"), "starts_on": data.get("start_date"), "ends_on": data.get("end_date")}
+    return {
+        "country": iso_country(data.get("country")) or data.get("country"),
+        "starts_on": data.get("start_date"),
+        "ends_on": data.get("end_date"),
+    }
 
 
 #: The functions this process's BPMN scripts, conditions and DMN cells call.
 HELPERS = (
+    iso_country,
     conference_total_cost,
     conference_trip_days,
     conference_travel_authority_number,

@@ -20,6 +20,7 @@ from workflows.common import (
     check_passport,
     format_date_range,
     is_blank,
+    iso_country,
     join_parts,
     parse_date,
     require_comment,
@@ -51,8 +52,14 @@ def passport_return_due_date(trip_end_date: str) -> str:
 
 
 def _country_key(destination: Any) -> str:
-    """A destination as the visa table compares it: trimmed, lower case."""
-    return str(destination or "").strip().lower()
+    """A destination as the visa table compares it: its ISO code (a name typed by hand: trimmed, lower case)."""
+    return iso_country(destination) or str(destination or "").strip().lower()
+
+
+def visa_check_items(destinations: Iterable[Any]) -> list[dict[str, Any]]:
+    """One record per destination for the visa table: the destination as the request holds it
+    (`name`) and its ISO 3166-1 alpha-2 code (`code`), which is what the table matches."""
+    return [{"name": d, "code": iso_country(d)} for d in destinations or []]
 
 
 def destinations_requiring_visa(visa_requirements: Iterable[Mapping[str, Any]]) -> list[str]:
@@ -204,11 +211,17 @@ def facets(data: Mapping[str, Any]) -> dict[str, Any]:
     """Report facets: the first destination and the trip dates."""
     destinations = data.get("destinations") or []
     first = destinations[0] if isinstance(destinations, list) and destinations else None
-    return {"country": first, "starts_on": data.get("trip_start_date"), "ends_on": data.get("trip_end_date")}
+    return {
+        "country": iso_country(first) or first,
+        "starts_on": data.get("trip_start_date"),
+        "ends_on": data.get("trip_end_date"),
+    }
 
 
 #: The functions this process's BPMN scripts, conditions and DMN cells call.
 HELPERS = (
+    iso_country,
+    visa_check_items,
     passport_renewal_required,
     passport_return_due_date,
     destinations_requiring_visa,

@@ -90,7 +90,12 @@ def test_a_valid_passport_and_no_visa_go_straight_to_custody(w):
     data = w.data
     assert (data["passport_renewal_needed"], data["visa_destinations"]) == (False, [])
     assert data["visa_requirements"] == [
-        {"destination": "France", "required": False, "note": "Schengen area: no visa for stays under 90 days"}
+        {
+            "destination": "France",
+            "required": False,
+            "note": "Schengen area: no visa for stays under 90 days",
+            "note_fr": "Espace Schengen : pas de visa pour les séjours de moins de 90 jours",
+        }
     ]
     assert data["passport_return_due"] == "2027-03-16"
     sign_out = w.task("UserTask_sign_out_passport")

@@ -164,4 +164,47 @@
       })
       .catch(function () { holder.setAttribute("data-ready", "failed"); });
   });
+  // Long lists of choices (the country picker, a select or a set of checkboxes): a search box above
+  // the list keeps only the entries whose name (accents and case ignored) or code matches what is
+  // typed, and the entries are sorted by their name in the page's language.
+  var LONG_LIST = 40;
+  var pageLanguage = document.documentElement.lang || "en";
+  function fold(text) { return text.normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase(); }
+  function addSearch(before, label, entries, nameOf, codeOf) {
+    var box = document.createElement("input");
+    box.type = "search";
+    box.className = "list-search";
+    box.setAttribute("data-list-search", "");
+    var hint = pageLanguage === "fr" ? "chercher dans la liste" : "search the list";
+    box.setAttribute("aria-label", label ? label + " : " + hint : hint);
+    box.placeholder = pageLanguage === "fr" ? "Chercher…" : "Search…";
+    box.addEventListener("input", function () {
+      var wanted = fold(box.value.trim());
+      entries.forEach(function (entry) {
+        entry.hidden = !(!wanted || fold(nameOf(entry)).indexOf(wanted) >= 0 || fold(codeOf(entry)) === wanted);
+      });
+    });
+    before.parentNode.insertBefore(box, before);
+  }
+  function byName(nameOf) {
+    return function (a, b) { return nameOf(a).localeCompare(nameOf(b), pageLanguage); };
+  }
+  document.querySelectorAll("select").forEach(function (select) {
+    if (select.options.length <= LONG_LIST) { return; }
+    var options = Array.prototype.slice.call(select.options).filter(function (o) { return o.value !== ""; });
+    var text = function (o) { return o.text; };
+    options.sort(byName(text)).forEach(function (o) { select.appendChild(o); });
+    var label = select.labels && select.labels[0] ? select.labels[0].textContent.replace("*", "").trim() : "";
+    addSearch(select, label, options, text, function (o) { return o.value; });
+  });
+  document.querySelectorAll("fieldset.choice").forEach(function (set) {
+    var entries = Array.prototype.slice.call(set.querySelectorAll(".option"));
+    if (entries.length <= LONG_LIST) { return; }
+    var name = function (e) { return e.textContent.trim(); };
+    entries.sort(byName(name)).forEach(function (e) { set.appendChild(e); });
+    var legend = set.querySelector("legend");
+    addSearch(entries[0], legend ? legend.textContent.trim() : "", entries, name, function (e) {
+      return e.querySelector("input").value;
+    });
+  });
 })();
