@@ -8,7 +8,9 @@ from pathlib import Path
 import click
 
 from cli import Context, emit, emit_rows, json_option, pass_ctx
-from engine.privacy.records import access_log, retention_due, rotate_keys, run_retention, subject_export
+from engine.people.users import get_user
+from engine.permissions import check_subject_access
+from engine.privacy.records import access_log, retention_due, rotate_keys, run_retention, subject_search
 from engine.privacy.vault import Keyring
 
 
@@ -95,8 +97,14 @@ def privacy_access_log(ctx: Context, user: str | None, instance_id: int | None, 
 
 @privacy.command("export")
 @click.argument("person")
+@click.option("--as", "actor", required=True, help="The admin searching (recorded with the search).")
+@click.option("--reason", required=True, help="Why (recorded with the search).")
 @pass_ctx
-def privacy_export(ctx: Context, person: str) -> None:
-    """Everything held about PERSON (a username or a name), as JSON."""
+def privacy_export(ctx: Context, person: str, actor: str, reason: str) -> None:
+    """Everything held about PERSON (a username or a name), as JSON; the search is recorded like
+    one on /admin/subject-access."""
     with ctx.transaction() as session:
-        click.echo(json.dumps(subject_export(session, ctx.engine, person), indent=2, default=str, ensure_ascii=False))
+        admin = get_user(session, actor)
+        check_subject_access(admin)
+        export = subject_search(session, ctx.engine, person, admin, reason, "json")
+        click.echo(json.dumps(export, indent=2, default=str, ensure_ascii=False))

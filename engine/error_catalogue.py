@@ -72,6 +72,7 @@ MESSAGES: dict[str, str] = {
     "no_such_incident": N_("no incident with id %(id)s"),
     "incident_not_open": N_("incident %(id)s is %(status)s, not open"),
     "retry_needs_admin": N_("only an admin can retry incidents"),
+    "subject_access_needs_admin": N_("only an admin can search what is held about a person"),
     # --- email links and replies -------------------------------------------------------------
     "link_invalid": N_("this link is not valid"),
     "link_invalid_open_task": N_("this link is not valid: open the task in Waypoint instead"),

@@ -173,6 +173,12 @@ def may_view_reports(user: User) -> bool:
     return bool(user.roles & REPORT_ROLES)
 
 
+def check_subject_access(actor: User) -> None:
+    """May `actor` search and export everything held about a person (admins)?"""
+    if "admin" not in actor.roles:
+        raise PermissionDenied("subject_access_needs_admin")
+
+
 def check_retry_incident(actor: User) -> None:
     """May `actor` put a failed timer, email or job back to work (admins)?"""
     if "admin" not in actor.roles:

@@ -21,7 +21,7 @@ class PersonalAccess(EngineCore):
     """Masked display data, and the audited reveal for the people who need personal data."""
 
     def display_data(self, session: Session, instance: ProcessInstance, reveal: bool = False) -> dict[str, Any]:
-        """The data snapshot to show: personal fields masked (`•••• 4821`), or in clear with `reveal`
+        """The data snapshot to show: personal fields masked (`••••`), or in clear with `reveal`
         (the caller has checked the person may see them and logged the access)."""
         data = self.clear_data(instance)
         return data if reveal else mask(data, self.definition_for(session, instance).personal)

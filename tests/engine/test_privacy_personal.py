@@ -141,3 +141,18 @@ def test_a_designer_cannot_launder_a_passport_number(people, engine, tmp_path):
     with db.reading() as s:
         [entry] = access_log(s, instance_id=iid)
         assert {"copied_note", "current_passport.number", "traveller_name"} <= set(entry.fields)
+
+
+def test_the_command_line_export_is_for_admins_and_recorded(db):
+    from engine.privacy.records import subject_searches
+    from tests.engine.test_cli import run
+
+    run(db.url, "seed-demo")
+    denied = run(db.url, "privacy", "export", "jdoe", "--as", "msmith", "--reason", "curious", expect=1)
+    assert "only an admin can search what is held about a person" in denied.stderr
+    export = json.loads(run(db.url, "privacy", "export", "jdoe", "--as", "admin", "--reason", "jdoe asked").stdout)
+    assert export["profile"]["username"] == "jdoe"
+    with db.reading() as s:
+        assert [(q.user.username, q.person, q.reason, q.output) for q in subject_searches(s)] == [
+            ("admin", "jdoe", "jdoe asked", "json")
+        ]
