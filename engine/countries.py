@@ -71,7 +71,7 @@ def names(language: str = "en") -> dict[str, str]:
 
 @lru_cache(maxsize=1)
 def _index() -> dict[str, str]:
-    index = {}
+    index: dict[str, str] = {}
     for language in ("en", "fr"):
         for code, name in names(language).items():
             index.setdefault(_key(name), code)

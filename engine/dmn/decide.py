@@ -15,7 +15,7 @@ from typing import Any
 from engine.dmn.model import PYTHON, Decision, DecisionTable, Expression, InputData, Invocable, Model, Where
 from engine.dmn.types import conform
 from engine.errors import ScriptError, WaypointError
-from engine.feel import Function, evaluate_value, test_value
+from engine.feel import Function, evaluate_value, satisfies
 from engine.feel.builtins import BUILTINS
 from engine.feel.evaluator import Scope
 from engine.feel.grammar import parse_tests
@@ -156,7 +156,7 @@ class _Run:
         try:
             if cell.language == PYTHON:
                 return bool(self.python_value(_python_test(text), {"dmninputexpr": to_python(value)}))
-            return test_value(text, value, scope)
+            return satisfies(text, value, scope)
         except DecisionError:
             raise
         except (WaypointError, ArithmeticError, TypeError, ValueError, KeyError, NameError) as exc:
@@ -205,7 +205,7 @@ class _Table:
     def allowed(self, tests: Expression, value: Any) -> bool:
         if tests.language == PYTHON:
             return True  # Python tables list their values in prose only
-        return test_value(tests.text, value, self.scope)
+        return satisfies(tests.text, value, self.scope)
 
     def shape(self, row: list[Any]) -> Any:
         if len(self.table.outputs) == 1:

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from engine.dmn.model import PYTHON, ItemDefinition, Model
-from engine.feel import YearsMonths, scope_of, test_value
+from engine.feel import YearsMonths, scope_of, satisfies
 
 _BASE: dict[str, type | tuple[type, ...]] = {
     "number": Decimal,
@@ -66,7 +66,7 @@ def _conform_item(model: Model, item: ItemDefinition, value: Any, depth: int) ->
         value = conform(model, item.type_ref, value, depth + 1)
     allowed = item.allowed
     if value is not None and allowed is not None and allowed.language != PYTHON:
-        return value if test_value(allowed.text, value, scope_of({})) else None
+        return value if satisfies(allowed.text, value, scope_of({})) else None
     return value
 
 

@@ -2,7 +2,7 @@
 
 `evaluate("Monthly Salary * 12", {"Monthly Salary": 1000})` gives task data (12000);
 `unary_test('[250..1000], > 5000', 300)` says whether a decision table cell matches its input.
-`evaluate_value` and `test_value` work on FEEL values (Decimal numbers, dates, ranges ...), as the
+`evaluate_value` and `satisfies` work on FEEL values (Decimal numbers, dates, ranges ...), as the
 DMN engine needs. Syntax errors raise `FeelSyntaxError` (a ScriptError with code `feel_syntax`);
 an evaluation over its size or step caps raises `FeelLimit`; anything else FEEL calls an error
 is null, as the standard says.
@@ -29,7 +29,7 @@ __all__ = [
     "check_tests",
     "evaluate",
     "evaluate_value",
-    "test_value",
+    "satisfies",
     "to_feel",
     "to_python",
     "unary_test",
@@ -47,7 +47,7 @@ def evaluate_value(expression: str, scope: Scope) -> Any:
     return Evaluator().run(parse_expression(expression), scope)
 
 
-def test_value(tests: str, value: Any, scope: Scope) -> bool:
+def satisfies(tests: str, value: Any, scope: Scope) -> bool:
     """Whether FEEL `value` satisfies the unary tests text (`-` and an empty text match anything)."""
     kind, tree = parse_tests(tests)
     if kind == "any" or tree is None:
@@ -65,7 +65,7 @@ def evaluate(expression: str, context: Mapping[str, Any] | None = None) -> Any:
 
 def unary_test(test: str, value: Any, context: Mapping[str, Any] | None = None) -> bool:
     """Whether task-data `value` satisfies a FEEL unary tests text, names read from `context`."""
-    return test_value(test, to_feel(value), scope_of(context))
+    return satisfies(test, to_feel(value), scope_of(context))
 
 
 def check_expression(expression: str) -> None:

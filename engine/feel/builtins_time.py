@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 from engine.clock import current_time
 from engine.feel.builtins import builtin
 from engine.feel.operators import ym_between
-from engine.feel.temporal import format_duration, parse_date, parse_date_time, parse_duration, parse_time
-from engine.feel.values import NUMBERS, Function, Range, YearsMonths
+from engine.feel.temporal import parse_date, parse_date_time, parse_duration, parse_time
+from engine.feel.values import NUMBERS, Function, Range, YearsMonths, format_duration
 
 #: the office's time zone, for `today()`; the engine sets it from its settings
 OFFICE_ZONE: ContextVar[str] = ContextVar("feel_office_zone", default="America/Toronto")

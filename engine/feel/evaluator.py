@@ -13,7 +13,7 @@ from typing import Any
 
 from lark import Token, Tree
 
-from engine.feel.operators import arithmetic, compare, equals, negate
+from engine.feel.operators import arithmetic, compare, equals, in_range, negate
 from engine.feel.temporal import parse_temporal
 from engine.feel.values import MAX_LIST, MAX_STEPS, FeelLimit, Function, Range, check_size, type_name
 
@@ -177,7 +177,7 @@ class Evaluator:
 
     def _between(self, node: Tree, scope: Scope) -> bool | None:
         value, low, high = (self.run(c, scope) for c in node.children)
-        return Range(low, high).contains(value)
+        return in_range(Range(low, high), value)
 
     def _in_value(self, node: Tree, scope: Scope) -> bool | None:
         value = self.run(node.children[0], scope)
@@ -274,7 +274,7 @@ def matches(value: Any, found: Any) -> bool | None:
     if equals(value, found) is True:
         return True
     if isinstance(found, Range):
-        return found.contains(value)
+        return in_range(found, value)
     if isinstance(found, list):
         return any(matches(value, f) is True for f in found)
     if isinstance(found, bool) and not isinstance(value, bool):

@@ -175,3 +175,16 @@ def ym_between(a: Any, b: Any) -> YearsMonths | None:
     if _kind(a) in ("date", "datetime") and _kind(b) in ("date", "datetime"):
         return months_between(a, b)
     return None
+
+
+def in_range(bounds: Range, value: Any) -> bool | None:
+    """Whether `value` lies in the range (null when it cannot be compared with its ends)."""
+    if value is None:
+        return None
+    below = compare(bounds.start, value) if bounds.start is not None else -1
+    above = compare(value, bounds.end) if bounds.end is not None else -1
+    if below is None or above is None:
+        return None
+    low_ok = below < 0 or (below == 0 and bounds.start_included)
+    high_ok = above < 0 or (above == 0 and bounds.end_included)
+    return low_ok and high_ok

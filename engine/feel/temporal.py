@@ -93,24 +93,6 @@ def parse_temporal(text: str) -> Any:
     return None
 
 
-def format_duration(value: timedelta) -> str:
-    """ISO 8601 text of a days-and-time duration (`P1DT2H`, `-PT30M`)."""
-    sign = "-" if value < timedelta(0) else ""
-    value = abs(value)
-    hours, rest = divmod(value.seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    clock = ""
-    if hours:
-        clock += f"{hours}H"
-    if minutes:
-        clock += f"{minutes}M"
-    if seconds or value.microseconds:
-        fraction = f".{value.microseconds:06d}".rstrip("0") if value.microseconds else ""
-        clock += f"{seconds}{fraction}S"
-    body = (f"{value.days}D" if value.days else "") + (f"T{clock}" if clock else "")
-    return f"{sign}P{body or 'T0S'}"
-
-
 def add_months(value: date, months: int) -> date:
     """`value` moved by whole months, the day clamped to the month's last day."""
     total = value.year * 12 + value.month - 1 + months

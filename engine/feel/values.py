@@ -57,19 +57,6 @@ class Range:
     start_included: bool = True
     end_included: bool = True
 
-    def contains(self, value: Any) -> bool | None:
-        from engine.feel.operators import compare
-
-        if value is None:
-            return None
-        below = compare(self.start, value) if self.start is not None else -1
-        above = compare(value, self.end) if self.end is not None else -1
-        if below is None or above is None:
-            return None
-        low_ok = below < 0 or (below == 0 and self.start_included)
-        high_ok = above < 0 or (above == 0 and self.end_included)
-        return low_ok and high_ok
-
 
 @dataclass(frozen=True)
 class Function:
@@ -138,12 +125,28 @@ def to_python(value: Any) -> Any:
     if isinstance(value, (date, time)):  # datetime is a date
         return value.isoformat()
     if isinstance(value, timedelta):
-        from engine.feel.temporal import format_duration
-
         return format_duration(value)
     if isinstance(value, YearsMonths):
         return value.iso()
     return value
+
+
+def format_duration(value: timedelta) -> str:
+    """ISO 8601 text of a days-and-time duration (`P1DT2H`, `-PT30M`)."""
+    sign = "-" if value < timedelta(0) else ""
+    value = abs(value)
+    hours, rest = divmod(value.seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    clock = ""
+    if hours:
+        clock += f"{hours}H"
+    if minutes:
+        clock += f"{minutes}M"
+    if seconds or value.microseconds:
+        fraction = f".{value.microseconds:06d}".rstrip("0") if value.microseconds else ""
+        clock += f"{seconds}{fraction}S"
+    body = (f"{value.days}D" if value.days else "") + (f"T{clock}" if clock else "")
+    return f"{sign}P{body or 'T0S'}"
 
 
 def type_name(value: Any) -> str:
