@@ -262,6 +262,11 @@ MESSAGES: dict[str, str] = {
     "needs_utc_offset": N_("must include a UTC offset, e.g. %(example)s"),
     "invalid_format": N_("this value is not in the expected format (%(format)s)"),
     "pattern_mismatch": N_("this value is not in the expected format"),
+    "pattern_capitals_digits": N_("enter %(min)s to %(max)s capital letters and digits, without spaces"),
+    "pattern_capitals_digits_hyphens": N_(
+        "enter %(min)s to %(max)s capital letters, digits and hyphens, without spaces"
+    ),
+    "must_be_ticked": N_("tick this box to go on"),
     "not_a_number": N_("enter a number"),
     "not_a_whole_number": N_("enter a whole number"),
     "not_a_boolean": N_("must be true or false"),

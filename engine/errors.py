@@ -9,6 +9,7 @@ the same parameters. The class says which outcome applies: `status` is the HTTP 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -53,6 +54,28 @@ _LIMITS = {
 }
 
 
+#: Character classes of the usual `^[...]{m,n}$` patterns, and the code that says them in words.
+_PATTERN_CLASSES = {"A-Z0-9": "pattern_capitals_digits", "A-Z0-9-": "pattern_capitals_digits_hyphens"}
+_BOUNDED_CLASS = re.compile(r"\^\[([^\]]+)\]\{(\d+),(\d+)\}\$")
+
+
+def _pattern_error(where: str, pattern: str) -> FieldError:
+    """Say what to enter for the patterns forms use ("6 to 20 capital letters and digits"); a
+    pattern of "some non-space character" is a required field; others get the general sentence."""
+    if pattern in ("\\S", "\\S+", "^\\s*\\S"):
+        return FieldError(where, "required")
+    bounded = _BOUNDED_CLASS.fullmatch(pattern)
+    if bounded and bounded.group(1) in _PATTERN_CLASSES:
+        low, high = int(bounded.group(2)), int(bounded.group(3))
+        return FieldError(where, _PATTERN_CLASSES[bounded.group(1)], min=low, max=high)
+    return FieldError(where, "pattern_mismatch")
+
+
+def _choices(options: Any) -> bool:
+    """Is a `oneOf`/`anyOf` a list of choices (each a `const`), as radio buttons and selects are?"""
+    return isinstance(options, list) and all(isinstance(o, dict) and "const" in o for o in options)
+
+
 def schema_field_error(error: Any, path: str | None = None) -> FieldError:
     """The FieldError for one jsonschema `ValidationError`: its keyword decides the code."""
     where = ".".join(str(p) for p in error.absolute_path) if path is None else path
@@ -64,7 +87,9 @@ def schema_field_error(error: Any, path: str | None = None) -> FieldError:
         return FieldError(where, "required")
     if keyword in _LIMITS:
         return FieldError(where, _LIMITS[keyword], limit=value)
-    if keyword in ("enum", "const"):
+    if keyword == "const" and value is True:  # a checkbox that must be ticked
+        return FieldError(where, "must_be_ticked")
+    if keyword in ("enum", "const") or (keyword in ("oneOf", "anyOf") and _choices(value)):
         return FieldError(where, "not_an_option")
     if keyword == "format":
         return (
@@ -78,7 +103,7 @@ def schema_field_error(error: Any, path: str | None = None) -> FieldError:
             return FieldError(where, "not_a_whole_number" if kinds == ["integer"] else "not_a_number")
         return FieldError(where, "wrong_type", type=", ".join(kinds))
     if keyword == "pattern":
-        return FieldError(where, "pattern_mismatch")
+        return _pattern_error(where, str(value))
     if keyword == "uniqueItems":
         return FieldError(where, "duplicate_items")
     return FieldError(where, "invalid_value", detail=error.message)

@@ -183,6 +183,46 @@ def test_pages_flash_engine_errors_in_the_page_language():
     assert found == []
 
 
+def test_patterns_ticks_and_choices_say_what_to_enter():
+    """No regular expression, `True was expected` or `not valid under any of the given schemas`
+    reaches a person: the usual patterns are said in words, a required tick and a choice too."""
+    from engine.forms import validate_submission
+
+    schema = {
+        "type": "object",
+        "properties": {
+            "number": {"type": "string", "pattern": "^[A-Z0-9]{6,20}$"},
+            "centre": {"type": "string", "pattern": "^[A-Z0-9-]{3,20}$"},
+            "comment": {"type": "string", "pattern": "\\S"},
+            "signed": {"type": "boolean", "const": True},
+            "pick": {"type": "string", "oneOf": [{"const": "approve"}, {"const": "reject"}]},
+        },
+    }
+    bad = {"number": "oc771234x y", "centre": "CC 4410", "comment": "  ", "signed": False, "pick": "maybe"}
+    with pytest.raises(ValidationFailed) as refused:
+        validate_submission(schema, bad)
+    codes = {e.path: (e.code, e.params) for e in refused.value.errors}
+    assert codes == {
+        "number": ("pattern_capitals_digits", {"min": 6, "max": 20}),
+        "centre": ("pattern_capitals_digits_hyphens", {"min": 3, "max": 20}),
+        "comment": ("required", {}),
+        "signed": ("must_be_ticked", {}),
+        "pick": ("not_an_option", {}),
+    }
+    text = str(refused.value)
+    assert "enter 6 to 20 capital letters and digits, without spaces" in text and "tick this box" in text
+    assert "^[" not in text and "was expected" not in text and "given schemas" not in text
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+def test_a_start_form_says_the_passport_number_format_in_both_languages(as_user):
+    form = {"traveller_name": "Jane Doe", "current_passport.held": "on", "current_passport.number": "oc771234"}
+    english = as_user("jdoe").post("/requests/new/passport_visa", form).text
+    assert "enter 6 to 20 capital letters and digits, without spaces" in english
+    french = as_user("rmartin").post("/requests/new/passport_visa", form).text
+    assert "entrez de 6 à 20 lettres majuscules et chiffres, sans espace" in french
+
+
 def test_the_compiled_catalogue_is_current():
     """Pages read the compiled catalogue, which `make install` builds from messages.po."""
     compiled = FRENCH.with_suffix(".mo")

@@ -355,6 +355,22 @@ SAMPLES: dict[str, tuple[dict, list[tuple[str, dict, str]], dict]] = {
         ],
         {},
     ),
+    "forms/passport_issued_record.schema.json": (
+        {"passport_number": "DP123456", "expiry_date": "2032-05-01"},
+        [
+            ("lower case number", {"passport_number": "dp123456", "expiry_date": "2032-05-01"}, "passport_number"),
+            ("no expiry", {"passport_number": "DP123456"}, "expiry_date"),
+        ],
+        {},
+    ),
+    "forms/visa_decision_record.schema.json": (
+        {"decision": "granted", "decided_on": "2026-12-01"},
+        [
+            ("no decision", {"decided_on": "2026-12-01"}, "decision"),
+            ("not a decision", {"decision": "maybe"}, "decision"),
+        ],
+        {},
+    ),
     "forms/visa_application.schema.json": (
         {"visa_ref": "V-CN-1", "visa_mission": "Embassy of China"},
         [
@@ -468,7 +484,7 @@ def test_every_form_is_used_and_every_form_used_exists():
     for path in sorted(BPMN.glob("*.bpmn")):
         root = parse_xml(path.read_text(encoding="utf-8"), path.name)
         for process in root.xpath("//bpmn:process", namespaces=NS):
-            used |= form_references(process)
+            used |= form_references(process)[0]
     assert sorted(used) == FORMS
 
 
