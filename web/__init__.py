@@ -23,7 +23,7 @@ from . import csrf, email_actions, errors, i18n, inputs, logs, nostore, process_
 
 #: Front-end packages installed from the npm registry (package.json), served read-only.
 NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
-VENDOR_PACKAGES = frozenset({"bpmn-js", "dmn-js"})
+VENDOR_PACKAGES = frozenset({"bpmn-js", "dmn-js", "@bpmn-io/form-js"})
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -121,7 +121,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     @app.get("/vendor/<path:filename>", endpoint="vendor")
     def vendor(filename: str):
         """Files of allow-listed npm packages (404 when `npm install` has not run)."""
-        if filename.split("/", 1)[0] not in VENDOR_PACKAGES:
+        parts = filename.split("/")
+        if "/".join(parts[:2] if parts[0].startswith("@") else parts[:1]) not in VENDOR_PACKAGES:
             abort(404)
         return send_from_directory(NODE_MODULES, filename, max_age=86400)
 

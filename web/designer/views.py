@@ -36,6 +36,8 @@ from ..render import build_fields
 from .blueprint import bp
 
 ROLE = "process_designer"
+#: A new Camunda form: no field yet (the designer adds them in form-js's editor)
+NEW_CAMUNDA_FORM = {"type": "default", "schemaVersion": 16, "components": []}
 #: Where bundled scenario files live (bpmn/scenarios/ next to the BPMN of this checkout).
 DEFAULT_SCENARIOS_DIR = Path(__file__).resolve().parents[2] / "bpmn" / "scenarios"
 NEW_FORM = {
@@ -173,7 +175,8 @@ def workspace(draft_id: int):
     groups = {
         "bpmn": [p for p in paths if source_kind(p, files[p]) == "bpmn"],
         "dmn": [p for p in paths if source_kind(p, files[p]) == "dmn"],
-        "forms": [p for p in paths if source_kind(p) in ("json", "form") and p != config["scenarioFile"]],
+        "forms": [p for p in paths if source_kind(p) == "json" and p != config["scenarioFile"]],
+        "formjs": [p for p in paths if source_kind(p) == "form"],
         "scenarios": [p for p in paths if p == config["scenarioFile"]],
     }
     return render_template(
@@ -235,15 +238,18 @@ def upload(draft_id: int):
 @bp.post("/drafts/<int:draft_id>/forms")
 @role_required(ROLE)
 def new_form(draft_id: int):
-    """Add a new form file (a small approve/reject schema to start from)."""
+    """Add a new form file: a small approve/reject JSON Schema to start from, or an empty Camunda
+    form (`.form`) that the visual editor (form-js) edits."""
     name = (request.form.get("name") or "").strip().removesuffix(".schema.json").removesuffix(".json")
-    path = f"forms/{name}.schema.json"
+    visual = request.form.get("kind") == "formjs"
+    path = f"forms/{name}.form" if visual else f"forms/{name}.schema.json"
+    content = json.dumps({**NEW_CAMUNDA_FORM, "id": name}, indent=2) if visual else json.dumps(NEW_FORM, indent=2)
     try:
         with db().transaction() as s:
             draft = store.get_draft(s, draft_id, for_update=True)
             if path in draft.files:
                 raise DefinitionError("draft_file_exists", path=path)
-            store.save_file(s, draft, path, json.dumps(NEW_FORM, indent=2) + "\n", engine().clock.now())
+            store.save_file(s, draft, path, content + "\n", engine().clock.now())
     except DefinitionError as exc:
         flash(error_message(exc), "error")
     else:

@@ -1,8 +1,8 @@
 /* Waypoint process designer: the draft workspace.
  *
  * One bpmn-js Modeler per BPMN file (with the Waypoint properties panel), one dmn-js Modeler
- * per DMN file (decision tables), JSON text for forms (with a server-rendered live preview)
- * and scenarios. Edits are saved to the draft as they happen; Check, Simulate and Deploy save
+ * per DMN file (decision tables), JSON text for JSON Schema forms (with a server-rendered live
+ * preview) and scenarios, and form-js's visual editor for Camunda forms (`.form`). Edits are saved to the draft as they happen; Check, Simulate and Deploy save
  * first. Check findings and simulated paths are marked on the diagram.
  */
 (function () {
@@ -20,6 +20,7 @@
     texts: {},
     bpmn: {},
     dmn: {},
+    formjs: {},
     dirty: {},
     saving: {},
     timers: {},
@@ -63,6 +64,7 @@
   function contentOf(path) {
     if (state.bpmn[path]) { return state.bpmn[path].modeler.saveXML({ format: true }).then(function (r) { return r.xml; }); }
     if (state.dmn[path]) { return state.dmn[path].saveXML({ format: true }).then(function (r) { return r.xml; }); }
+    if (state.formjs[path]) { return Promise.resolve(JSON.stringify(state.formjs[path].editor.saveSchema(), null, 2) + "\n"); }
     return Promise.resolve(state.texts[path]);
   }
 
@@ -72,7 +74,8 @@
     if (state.saving[path]) { return state.saving[path].then(function () { return save(path); }); }
     state.dirty[path] = false;
     var promise = contentOf(path).then(function (text) {
-      return post(url(path), text, path.slice(-5) === ".json" ? "application/json" : "application/xml");
+      var json = path.slice(-5) === ".json" || path.slice(-5) === ".form";
+      return post(url(path), text, json ? "application/json" : "application/xml");
     }).then(function (response) {
       return response.json().then(function (body) {
         if (!response.ok) {
@@ -234,6 +237,29 @@
     viewer.on("commandStack.changed", function () { markDirty(path); });
   }
 
+  // A Camunda form (form-js JSON) in form-js's own editor: palette, canvas and properties panel.
+  function openFormjs(path) {
+    var host = document.getElementById("formjs-host");
+    host.hidden = false;
+    Object.keys(state.formjs).forEach(function (p) { state.formjs[p].container.hidden = p !== path; });
+    if (state.formjs[path]) { return state.formjs[path].ready; }
+    if (!window.FormEditor) { say("The form editor (form-js) did not load.", "error"); return Promise.resolve(); }
+    var container = document.createElement("div");
+    container.className = "formjs-editor";
+    container.setAttribute("data-formjs", path);
+    host.appendChild(container);
+    var editor = new window.FormEditor.FormEditor({ container: container });
+    var entry = { editor: editor, container: container };
+    state.formjs[path] = entry;
+    container.__formEditor = editor;  // for the browser test's edits
+    entry.ready = fetchText(path).then(function (text) {
+      return editor.importSchema(JSON.parse(text));
+    }).then(function () {
+      editor.on("changed", function () { markDirty(path); });
+    }).catch(function (error) { say(path + ": cannot open — " + error, "error"); });
+    return entry.ready;
+  }
+
   function openJson(path) {
     var host = document.getElementById("json-host");
     host.hidden = false;
@@ -301,7 +327,7 @@
     document.querySelectorAll("[data-file]").forEach(function (b) {
       if (b.getAttribute("data-file") === path) { b.setAttribute("aria-current", "true"); } else { b.removeAttribute("aria-current"); }
     });
-    ["bpmn-host", "dmn-host", "json-host", "props", "form-preview-pane", "scenario-pane"].forEach(function (id) {
+    ["bpmn-host", "dmn-host", "formjs-host", "json-host", "props", "form-preview-pane", "scenario-pane"].forEach(function (id) {
       document.getElementById(id).hidden = true;
     });
     document.getElementById("editor-title").textContent = path;
@@ -309,6 +335,7 @@
     root.setAttribute("data-current", path);
     if (kind === "bpmn") { return openBpmn(path); }
     if (kind === "dmn") { return openDmn(path); }
+    if (kind === "formjs") { return openFormjs(path); }
     document.getElementById(kind === "forms" ? "form-preview-pane" : "scenario-pane").hidden = false;
     return openJson(path);
   }
