@@ -6,7 +6,8 @@ browser's session until the callback (state, nonce, PKCE verifier); `finish` che
 provider's published keys (fetched again once when a token names a key not seen yet, so key
 rotation just works), issuer, audience, expiry and issue time at the engine's clock, and nonce
 (joserfc, which Authlib itself decodes with).
-`sign_in` then provisions the person and applies their groups (engine/identity/accounts.py).
+Claims the ID token lacks (username, groups) are read from the userinfo endpoint, for the same
+subject. `sign_in` then provisions the person and applies their groups (engine/identity/accounts.py).
 """
 
 from __future__ import annotations
@@ -131,7 +132,27 @@ class OidcClient:
         except OAuthError as exc:  # the token endpoint said no (invalid_grant: a used or wrong code, a bad verifier)
             raise SignInFailed("oidc_provider_refused", error=str(exc.error)[:100]) from exc
         claims = self.validate_id_token(token.get("id_token"), pending["nonce"], now)
+        wanted = (self.settings.username_claim, self.settings.groups_claim)
+        if any(name not in claims for name in wanted):  # some providers put them in userinfo only
+            claims = {**self._userinfo(token.get("access_token"), claims["sub"]), **claims}
         return {**claims, "id_token": token["id_token"]}
+
+    def _userinfo(self, access_token: str | None, subject: str) -> dict[str, Any]:
+        """The userinfo endpoint's claims for the same subject ({} when the provider has none)."""
+        endpoint = self.metadata().get("userinfo_endpoint")
+        if not endpoint or not access_token:
+            return {}
+        try:
+            response = requests.get(
+                endpoint, headers={"Authorization": f"Bearer {access_token}"}, timeout=self.settings.timeout
+            )
+            response.raise_for_status()
+            info = dict(response.json())
+        except (requests.RequestException, ValueError) as exc:
+            raise ProviderUnavailable("oidc_unreachable", url=endpoint, reason=type(exc).__name__) from exc
+        if info.get("sub") != subject:  # OpenID Connect Core 5.3.2: must be the ID token's subject
+            raise SignInFailed("oidc_bad_id_token", reason="userinfo sub")
+        return info
 
     def validate_id_token(self, id_token: str | None, nonce: str, now: datetime) -> dict[str, Any]:
         """The claims of `id_token` once its signature, issuer, audience, expiry and nonce hold."""

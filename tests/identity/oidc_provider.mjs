@@ -1,7 +1,7 @@
 // A real OpenID Connect provider for the identity tests: npm's `oidc-provider` (certified by the
 // OpenID Foundation) on 127.0.0.1, configured from the JSON file named on the command line:
 //   {"port", "issuer", "clients": [...], "jwks": {"keys": [...]}, "accounts": {"<login>": {"password", claims...}},
-//    "idTokenTtl"}
+//    "idTokenTtl", "conformIdTokenClaims"}
 // Its own sign-in and consent pages (the library's development pages load fonts from the internet;
 // these load nothing): a login and password checked against `accounts`, consent given at once.
 // Prints "ready <port>" on stdout once it listens.
@@ -25,7 +25,8 @@ const provider = new Provider(cfg.issuer, {
     groups: ['groups'],
   },
   scopes: ['openid', 'profile', 'email', 'groups'],
-  conformIdTokenClaims: false, // scope claims in the ID token, as Entra ID and Keycloak send them
+  // scope claims in the ID token, as Entra ID and Keycloak send them (true: in userinfo only)
+  conformIdTokenClaims: Boolean(cfg.conformIdTokenClaims),
   pkce: { required: () => true },
   ttl: { IdToken: cfg.idTokenTtl || 3600, Session: 3600, Interaction: 600, Grant: 3600, AccessToken: 600 },
   features: {

@@ -117,11 +117,12 @@ class OidcProvider:
         self.process: subprocess.Popen | None = None
         self.keys = [new_signing_key()]
 
-    def start(self, id_token_ttl: int = 3600) -> None:
+    def start(self, id_token_ttl: int = 3600, claims_in_userinfo_only: bool = False) -> None:
         config = {
             "port": self.port,
             "issuer": self.issuer,
             "idTokenTtl": id_token_ttl,
+            "conformIdTokenClaims": claims_in_userinfo_only,
             "jwks": {"keys": self.keys},
             "accounts": self.accounts,
             "clients": [

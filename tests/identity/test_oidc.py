@@ -151,3 +151,13 @@ def test_an_unreachable_provider_is_a_clear_error_in_the_page_language(sso):
     page = requests.get(f"{sso.url}/login/oidc", headers={"Accept-Language": "fr"}, allow_redirects=False)
     assert page.status_code == 503 and "pas répondu" in page.text and "rien n&#39;a été modifié" in page.text
     assert 'id="password"' in page.text  # the password form is still there
+
+
+def test_claims_the_id_token_lacks_come_from_userinfo(sso):
+    """A provider that keeps profile and group claims out of the ID token (oidc-provider's default,
+    like some Keycloak and ADFS set-ups): they are read from userinfo for the same subject."""
+    sso.provider.stop()
+    sso.provider.start(claims_in_userinfo_only=True)
+    client, pending, claims = real_claims(sso)
+    assert client.validate_id_token(claims["id_token"], pending["nonce"], sso.clock.now()).get("groups") is None
+    assert (claims["preferred_username"], claims["groups"]) == ("nnew", ["travel-finance", "staff"])
