@@ -13,6 +13,8 @@ analysis is static, over the Python source of every script, pre- and post-script
   reads a personal value is derived (copying a number digit by digit through `if` is caught);
 - mutation counts: `x.append(v)`, `x[k] = v`, `x.attr = v` make `x` derived when `v` is;
 - a multi-instance task over a personal collection makes its item and output collection personal;
+- a business rule task whose decision (its required decisions, inputs and knowledge included)
+  reads a personal value in any cell makes its outputs personal;
 - `len(...)` is the one declassifier: a count says nothing about the values counted.
 
 Containers the forms already classify field by field (`members`, `current_passport`) keep their
@@ -22,7 +24,9 @@ per-field classification when reassigned, so their other fields stay readable.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable
+import dataclasses
+import re
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from engine.privacy.vault import Classification
@@ -30,26 +34,28 @@ from engine.privacy.vault import Classification
 #: calls whose result carries nothing of their arguments' values
 DECLASSIFIERS = frozenset({"len"})
 _MUTATORS = frozenset({"append", "extend", "insert", "update", "setdefault", "add", "__setitem__"})
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def classify_process(base: Classification, specs: Iterable[Any]) -> Classification:
     """`base` (what the forms declare) plus every variable the specs' scripts derive from it."""
     scripts: list[str] = []
-    loops: list[tuple[str, list[str]]] = []
+    flows: list[tuple[frozenset[str], list[str]]] = []
     for spec in specs:
         for task_spec in getattr(spec, "task_specs", {}).values():
             scripts += [s for s in _scripts_of(task_spec) if s]
-            loop = _loop_of(task_spec)
-            if loop is not None:
-                loops.append(loop)
-    derived = derived_names(scripts, base, loops)
+            for flow in (_loop_of(task_spec), _decision_of(task_spec)):
+                if flow is not None:
+                    flows.append(flow)
+    derived = derived_names(scripts, base, flows)
     return base.with_top(derived) if derived else base
 
 
 def derived_names(
-    scripts: Iterable[str], base: Classification, loops: Iterable[tuple[str, list[str]]] = ()
+    scripts: Iterable[str], base: Classification, flows: Iterable[tuple[frozenset[str], list[str]]] = ()
 ) -> frozenset[str]:
-    """Top-level variables the scripts derive from personal values (not already classified)."""
+    """Top-level variables the scripts derive from personal values (not already classified);
+    `flows` are (names read, names written) of the tasks that are not scripts."""
     sources = set(base.names) | set(base.containers) | set(base.top)
     keys = set(base.names) | {key for _, key in base.qualified}
     trees = [tree for tree in (_parse(s) for s in scripts) if tree is not None]
@@ -61,9 +67,9 @@ def derived_names(
                 _Walker(tainted, keys).block(tree.body, False)
             except RecursionError:  # too deep to follow: everything it writes is personal
                 tainted.update(n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store))
-        for collection, items in loops:
-            if collection in tainted:
-                tainted.update(items)
+        for reads, writes in flows:
+            if reads & tainted or reads & keys:
+                tainted.update(writes)
         if len(tainted) == before:
             return frozenset(tainted - sources - base.containers)
 
@@ -79,13 +85,62 @@ def _scripts_of(task_spec: Any) -> list[str]:
     return [getattr(task_spec, attr, None) or "" for attr in ("script", "prescript", "postscript")]
 
 
-def _loop_of(task_spec: Any) -> tuple[str, list[str]] | None:
-    """(input collection, [item, output item, output collection]) of a multi-instance task."""
+def _loop_of(task_spec: Any) -> tuple[frozenset[str], list[str]] | None:
+    """({input collection}, [item, output item, output collection]) of a multi-instance task."""
     collection = getattr(task_spec, "data_input", None)
     if collection is None:
         return None
     names = [getattr(task_spec, a, None) for a in ("input_item", "output_item", "data_output")]
-    return collection.bpmn_id, [n.bpmn_id for n in names if n is not None]
+    return frozenset({collection.bpmn_id}), [n.bpmn_id for n in names if n is not None]
+
+
+def _decision_of(task_spec: Any) -> tuple[frozenset[str], list[str]] | None:
+    """(every name its cells read, the variables it writes) of a business rule task
+    (engine/dmn/spiff.DecisionRunner: `decisions` and `key`)."""
+    runner = getattr(task_spec, "engine", None)
+    decisions, key = getattr(runner, "decisions", None), getattr(runner, "key", None)
+    if decisions is None or key is None:
+        return None
+    found = decisions.find(key)
+    if found is None:
+        return None
+    model, decision = found
+    outputs = getattr(decision.body, "outputs", None)
+    writes = [o.name.split(".")[0] for o in outputs] if outputs else [decision.name]
+    reads: set[str] = set()
+    pending, seen = [(model, decision)], set()
+    while pending:
+        model, node = pending.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        for text in _texts(node):
+            reads.update(_WORD.findall(text))
+        for ref in getattr(node, "required_inputs", []):
+            item = model.inputs.get(ref)
+            reads.update(_WORD.findall(item.name) if item is not None else [])
+        for ref in getattr(node, "required_decisions", []):
+            required = decisions.find(ref)
+            if required is not None:
+                pending.append(required)
+        for ref in getattr(node, "required_knowledge", []):
+            if ref in model.knowledge:
+                pending.append((model, model.knowledge[ref]))
+    return frozenset(reads), writes
+
+
+def _texts(node: Any) -> Iterator[str]:
+    """Every expression text in a DMN model object (dataclasses all the way down)."""
+    if isinstance(node, (list, tuple)):
+        for item in node:
+            yield from _texts(item)
+    elif dataclasses.is_dataclass(node) and not isinstance(node, type):
+        text = getattr(node, "text", None)
+        if isinstance(text, str) and hasattr(node, "language"):
+            yield text
+        for f in dataclasses.fields(node):
+            if f.name != "where":
+                yield from _texts(getattr(node, f.name))
 
 
 class _Walker:

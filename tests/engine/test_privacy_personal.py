@@ -110,12 +110,49 @@ def test_scripts_derive_personal_variables(script, derived):
 def test_derivation_crosses_scripts_and_multi_instance_loops():
     base = classify([{"properties": {"traveller_name": {"type": "string", "x-personal": True}}}])
     assert derived_names(["b = a", "a = traveller_name"], base) == {"a", "b"}  # whatever the order
-    assert derived_names(["people = [traveller_name]"], base, [("people", ["person", "result"])]) == {
+    assert derived_names(["people = [traveller_name]"], base, [(frozenset({"people"}), ["person", "result"])]) == {
         "people",
         "person",
         "result",
     }
     assert derived_names(["this is not python"], base) == frozenset()  # the check reports it
+
+
+DMN = """<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="d" name="d" namespace="urn:t">
+  <inputData id="i_name" name="traveller_name"><variable name="traveller_name" typeRef="string" /></inputData>
+  <decision id="initials" name="Initials">
+    <informationRequirement><requiredInput href="#i_name" /></informationRequirement>
+    <decisionTable hitPolicy="FIRST">
+      <input label="Name">
+        <inputExpression typeRef="string"><text>substring(traveller_name, 1, 1)</text></inputExpression>
+      </input>
+      <output name="initial.letter" typeRef="string" />
+      <rule><inputEntry><text>-</text></inputEntry><outputEntry><text>"Q"</text></outputEntry></rule>
+    </decisionTable>
+  </decision>
+  <decision id="greeting" name="greeting">
+    <informationRequirement><requiredDecision href="#initials" /></informationRequirement>
+    <literalExpression><text>"Hello " + Initials</text></literalExpression>
+  </decision>
+  <decision id="season" name="season"><literalExpression><text>"winter"</text></literalExpression></decision>
+</definitions>"""
+
+
+def test_a_decision_that_reads_a_personal_value_writes_personal_outputs():
+    from types import SimpleNamespace
+
+    from engine.dmn.decide import Decisions
+    from engine.dmn.reader import read_model
+    from engine.dmn.spiff import DecisionRunner
+    from engine.privacy.taint import classify_process
+    from engine.xmlsafe import parse_xml
+
+    decisions = Decisions([read_model(parse_xml(DMN, "d.dmn"), "d.dmn")[0]])
+    base = classify([{"properties": {"traveller_name": {"type": "string", "x-personal": True}}}])
+    tasks = {key: SimpleNamespace(engine=DecisionRunner(decisions, key)) for key in ("initials", "greeting", "season")}
+    personal = classify_process(base, [SimpleNamespace(task_specs=tasks)])
+    assert personal.top == {"initial", "greeting"}  # through its cells, and through a required decision
 
 
 def test_a_designer_cannot_launder_a_passport_number(people, engine, tmp_path):
