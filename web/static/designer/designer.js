@@ -422,7 +422,9 @@
       state.findings = body.findings || [];
       renderFindings();
       Object.keys(state.bpmn).concat(Object.keys(state.dmn)).forEach(applyMarkers);
-      say(body.ok ? "Check passed: no findings." : "Check found " + state.findings.length + " problem(s).", body.ok ? "ok" : "error");
+      var warnings = state.findings.filter(function (f) { return f.severity === "warning"; }).length;
+      var passed = warnings ? "Check passed, with " + warnings + " warning(s) (a deploy goes ahead)." : "Check passed: no findings.";
+      say(body.ok ? passed : "Check found " + (state.findings.length - warnings) + " problem(s).", body.ok ? "ok" : "error");
       return body.ok;
     }).catch(function (error) { say("Check failed: " + error.message, "error"); return false; });
   }
@@ -452,7 +454,8 @@
       } else {
         item.appendChild(document.createTextNode(where + label));
       }
-      item.appendChild(document.createTextNode(": " + f.message));
+      if (f.severity === "warning") { item.className = "finding-warning"; }
+      item.appendChild(document.createTextNode(": " + (f.severity === "warning" ? "warning: " : "") + f.message));
       list.appendChild(item);
     });
     box.appendChild(list);
