@@ -53,6 +53,26 @@ def test_hit_policies(policy, score, expected):
     assert decide(table_xml(policy, RULES), score=score) == expected
 
 
+def test_no_match_gives_the_default_output_entry_else_null_or_nothing():
+    default = '<defaultOutputEntry><text>"none"</text></defaultOutputEntry>'
+    assert decide(table_xml('hitPolicy="FIRST"', RULES[:1], output=default), score=10) == "none"
+    assert decide(table_xml('hitPolicy="FIRST"', RULES[:1]), score=10) is None
+    assert decide(table_xml('hitPolicy="COLLECT" aggregation="COUNT"', RULES[:1]), score=10) == Decimal(0)
+    assert decide(table_xml('hitPolicy="COLLECT" aggregation="SUM"', [("&gt; 90", "1")]), score=10) is None
+
+
+def test_count_counts_distinct_outputs():
+    rules = [("-", '"x"'), ("&gt; 5", '"x"'), ("&gt; 6", '"y"')]
+    assert decide(table_xml('hitPolicy="COLLECT" aggregation="COUNT"', rules), score=10) == Decimal(2)
+
+
+def test_unsupported_boxed_expressions_are_findings():
+    xml = f"""<definitions xmlns="{DMN15}" id="d" name="t" namespace="urn:t">
+      <decision id="c" name="Boxed"><context/></decision></definitions>"""
+    findings = check_dmn("t.dmn", etree.fromstring(xml.encode()))
+    assert "a context expression is not supported yet" in findings[0]["message"]
+
+
 def test_priority_and_output_order_follow_output_values():
     ordered = '<outputValues><text>"C", "B", "A", "F"</text></outputValues>'
     assert decide(table_xml('hitPolicy="PRIORITY"', RULES, output=ordered), score=95) == "C"

@@ -37,6 +37,8 @@ EXPRESSIONS = [
     ("5 in [1..10]", True),
     ("10 in [1..10)", False),
     ("1 in (1..10]", False),
+    ("1 in ]1..10]", False),
+    ("2 in ]1..10]", True),
     ("5 between 1 and 10", True),
     ('"b" in ("a", "b")', True),
     ("3 in <5", True),
@@ -152,6 +154,11 @@ def test_evaluation_is_bounded(expression):
     with pytest.raises((FeelLimit, FeelSyntaxError)) as caught:
         evaluate(expression)
     assert caught.value.code == "feel_too_large"
+
+
+def test_evaluation_steps_are_capped():
+    with pytest.raises(FeelLimit, match="1,000,000 steps"):
+        evaluate("for i in 1..100000 return i + i + i + i + i + i + i + i + i")
 
 
 def test_string_growth_is_capped():
