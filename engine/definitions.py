@@ -12,18 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
-from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
-from SpiffWorkflow.exceptions import SpiffWorkflowException
-from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
-from sqlalchemy.orm import Session
-
 from engine.dmn.spiff import DMN_ROOTS, WaypointParser
 from engine.errors import DefinitionError
 from engine.models import ProcessDefinition
 from engine.parsing import prepare_bpmn
 from engine.parsing.events import read_every_start_event
+from engine.people.roles import role_key
 from engine.privacy.taint import classify_process
 from engine.privacy.vault import Classification, classify
 from engine.sources import (  # SourceSet and read_sources: read here by the designer, the CLI and tests
@@ -40,13 +34,18 @@ from engine.sources import (
 from engine.sources import read_sources as read_sources
 from engine.task_forms import attach_forms, load_forms
 from engine.xmlsafe import parse_xml
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
+from sqlalchemy.orm import Session
 
 
 def role_for_lane(lane: str | None) -> str | None:
-    """The role a lane stands for: `Passport officer` → `passport_officer`."""
-    if not lane:
-        return None
-    return "_".join(lane.strip().lower().replace("-", " ").split())
+    """The role a lane stands for, by the roles' one normalisation (`engine.people.roles.role_key`):
+    `Passport officer` → `passport_officer`, "Légal" → `legal`."""
+    return role_key(lane) or None
 
 
 @dataclass
