@@ -12,6 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
+from sqlalchemy.orm import Session
+
 from engine.dmn.spiff import DMN_ROOTS, WaypointParser
 from engine.errors import DefinitionError
 from engine.models import ProcessDefinition
@@ -34,12 +41,6 @@ from engine.sources import (
 from engine.sources import read_sources as read_sources
 from engine.task_forms import attach_forms, load_forms
 from engine.xmlsafe import parse_xml
-from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
-from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
-from SpiffWorkflow.exceptions import SpiffWorkflowException
-from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
-from sqlalchemy.orm import Session
 
 
 def role_for_lane(lane: str | None) -> str | None:
