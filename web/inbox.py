@@ -81,7 +81,7 @@ def claim(task_id: str):
     """Take a queue task."""
     try:
         with db().transaction() as s:
-            task_to_act_on(s, user(), task_id)  # a task of a request one may not see: 404, no name
+            task_to_act_on(s, user(), task_id, engine().today())  # a task of a request one may not see: 404, no name
             row = engine().claim(s, task_id, user().username)
             name = task_name(row.process_key, row.name, row.element_id)
             flash(_("You took “%(name)s”.", name=name), "success")
@@ -96,7 +96,7 @@ def release(task_id: str):
     """Give a claimed task back to its queue."""
     try:
         with db().transaction() as s:
-            task_to_act_on(s, user(), task_id)
+            task_to_act_on(s, user(), task_id, engine().today())
             row = engine().release(s, task_id, user().username)
             name = task_name(row.process_key, row.name, row.element_id)
             flash(_("“%(name)s” is back in the queue.", name=name), "success")
@@ -116,7 +116,7 @@ def _task_context(
     s: Any, task_id: str, values: dict | None = None, errors: dict | None = None, revealed: bool = False
 ) -> dict:
     eng = engine()
-    row = visible_task(s, user(), task_id)
+    row = visible_task(s, user(), task_id, engine().today())
     instance = row.instance
     parsed = eng.definition_for(s, instance)
     schema = parsed.form(row.form)
@@ -164,7 +164,7 @@ def task(task_id: str):
 def reveal(task_id: str):
     """The task page with the request's personal data in clear, for roles that need it (logged)."""
     with db().transaction() as s:
-        row = visible_task(s, user(), task_id)
+        row = visible_task(s, user(), task_id, engine().today())
         engine().reveal(s, row.instance, user(), f"task “{row.name}”")
         return render_template("inbox/task.html", **_task_context(s, task_id, revealed=True))
 
@@ -175,13 +175,13 @@ def submit(task_id: str):
     """Complete the task (or save a draft) with the posted form."""
     eng = engine()
     with db().reading() as s:
-        row = task_to_act_on(s, user(), task_id)
+        row = task_to_act_on(s, user(), task_id, engine().today())
         parsed = eng.definition_for(s, row.instance)
         schema = parsed.form(row.form)
     data, errors = parse_form(schema, request.form)
     if request.form.get("action") == "draft":
         with db().transaction() as s:
-            row = visible_task(s, user(), task_id)
+            row = visible_task(s, user(), task_id, engine().today())
             task_drafts.save(s, row, user(), data, eng.clock.now(), schema, eng.vault, parsed.personal)
         flash(_("Draft saved."), "success")
         return redirect(url_for("inbox.task", task_id=task_id))
@@ -232,7 +232,7 @@ def bulk():
         rows = []
         for task_id in ids:
             try:
-                rows.append(task_to_act_on(s, user(), task_id))
+                rows.append(task_to_act_on(s, user(), task_id, engine().today()))
             except WaypointError:
                 results.append({"task_id": task_id, "name": "?", "ok": False, "message": _("not found")})
         steps = {(r.process_key, r.element_id) for r in rows}

@@ -50,7 +50,7 @@ def index():
     filters = _filters()
     after = request.args.get("after", type=int)
     with db().reading() as s:
-        page = register_page(s, user(), filters, after=after, limit=PAGE_SIZE)
+        page = register_page(s, user(), filters, after=after, limit=PAGE_SIZE, today=engine().today())
         processes = [{"key": d.key, "name": d.name} for d in latest_definitions(s)]
         steps = engine().step_choices(s)
     query: dict[str, Any] = {k: v for k, v in request.args.items() if k != "after" and v}
@@ -73,7 +73,7 @@ def index():
 def export():
     """Every matching request the person may see, as CSV (the same filters as the page)."""
     with db().reading() as s:
-        rows = register_rows(s, user(), _filters())
+        rows = register_rows(s, user(), _filters(), today=engine().today())
     return csv_response([_csv_row(r) for r in rows], "requests")
 
 

@@ -68,7 +68,7 @@ def start(key: str):
 
 def detail_page(s, instance_id: int, revealed: dict | None = None, outside: tuple | None = None):
     """The request page; `outside`: (wait id, values, errors) of a record form that came back."""
-    instance = visible_instance(s, user(), instance_id)
+    instance = visible_instance(s, user(), instance_id, engine().today())
     parsed = engine().definition_for(s, instance)
     context = {
         "instance": instance,
@@ -100,7 +100,7 @@ def detail(instance_id: int):
 def reveal(instance_id: int):
     """The request page with its personal data in clear, for roles that need it; the view is logged."""
     with db().transaction() as s:
-        instance = visible_instance(s, user(), instance_id)
+        instance = visible_instance(s, user(), instance_id, engine().today())
         data = engine().reveal(s, instance, user(), f"request page ({_reason()})")
         return detail_page(s, instance_id, data)
 
@@ -116,7 +116,7 @@ def _reason() -> str:
 def diagram(instance_id: int):
     """The BPMN XML of the request's process version (for the diagram viewer)."""
     with db().reading() as s:
-        instance = visible_instance(s, user(), instance_id)
+        instance = visible_instance(s, user(), instance_id, engine().today())
         xml = engine().diagram_state(s, instance)["xml"]
     return Response(xml, mimetype="application/xml")
 
@@ -128,7 +128,7 @@ def cancel(instance_id: int):
     reason = (request.form.get("reason") or "").strip()
     try:
         with db().transaction() as s:
-            visible_instance(s, user(), instance_id)
+            visible_instance(s, user(), instance_id, engine().today())
             engine().cancel(s, instance_id, user().username, reason)
         flash(_("Request #%(id)s was withdrawn.", id=instance_id), "success")
     except NotFound:
@@ -150,7 +150,7 @@ def upload(instance_id: int):
         return redirect(back)
     try:
         with db().transaction() as s:
-            instance = visible_instance(s, user(), instance_id)
+            instance = visible_instance(s, user(), instance_id, engine().today())
             attachments().add(s, instance, user(), file.filename, file.read(), engine().clock.now(), task_id)
         flash(_("File attached."), "success")
     except ValidationFailed as exc:
@@ -166,7 +166,7 @@ def download(attachment_id: int):
         attachment = s.get(Attachment, attachment_id)
         if attachment is None:
             abort(404)
-        visible_instance(s, user(), attachment.instance_id)
+        visible_instance(s, user(), attachment.instance_id, engine().today())
         name, content_type = attachment.filename, attachment.content_type
         try:
             content = attachments().read(attachment)  # decrypted here, never written out in clear
@@ -180,7 +180,7 @@ def download(attachment_id: int):
 def record(instance_id: int, wait_id: int):
     """Record what wait `wait_id` of the request waits for, as the signed-in person."""
     with db().reading() as s:
-        instance = visible_instance(s, user(), instance_id)
+        instance = visible_instance(s, user(), instance_id, engine().today())
         wait = next((w for w in engine().outside_waits(s, instance) if w.subscription_id == wait_id), None)
         if wait is None:
             flash(_("This request no longer waits for that."), "error")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from engine.errors import FieldError, NotFound, PermissionDenied, ValidationFailed
@@ -74,13 +74,17 @@ def revoke(session: Session, delegation_id: int, actor: User, now: datetime) -> 
 
 
 def delegations_of(session: Session, user: User, today: date) -> tuple[list[Delegation], list[Delegation]]:
-    """(delegations the user gave, delegations given to the user) that have not ended yet."""
-    current = [Delegation.revoked_at.is_(None), Delegation.ends_on >= today]
+    """(delegations the user gave that nobody ended, even past their last day, so that the owner can
+    still end them; delegations given to the user that have not ended yet)."""
     given = session.scalars(
-        select(Delegation).where(Delegation.user_id == user.id, *current).order_by(Delegation.starts_on)
+        select(Delegation)
+        .where(Delegation.user_id == user.id, Delegation.revoked_at.is_(None))
+        .order_by(Delegation.starts_on)
     ).all()
     received = session.scalars(
-        select(Delegation).where(Delegation.delegate_id == user.id, *current).order_by(Delegation.starts_on)
+        select(Delegation)
+        .where(Delegation.delegate_id == user.id, Delegation.revoked_at.is_(None), Delegation.ends_on >= today)
+        .order_by(Delegation.starts_on)
     ).all()
     return list(given), list(received)
 
@@ -108,14 +112,18 @@ def colleagues(session: Session, user: User) -> list[User]:
     )
 
 
+def active_delegators(delegate_id: int, today: date) -> Select[int]:
+    """SQL: the people whose delegation to `delegate_id` runs on `today` (not revoked, within its
+    dates): the one window both the inbox (`holders_for`) and request visibility use."""
+    return select(Delegation.user_id).where(
+        Delegation.delegate_id == delegate_id,
+        Delegation.revoked_at.is_(None),
+        Delegation.starts_on <= today,
+        Delegation.ends_on >= today,
+    )
+
+
 def holders_for(session: Session, user: User, today: date) -> list[int]:
     """The user and everyone whose out-of-office delegation to the user is active `today`."""
-    delegators = session.scalars(
-        select(Delegation.user_id).where(
-            Delegation.delegate_id == user.id,
-            Delegation.revoked_at.is_(None),
-            Delegation.starts_on <= today,
-            Delegation.ends_on >= today,
-        )
-    )
+    delegators = session.scalars(active_delegators(user.id, today))
     return [user.id, *sorted(set(delegators) - {user.id})]

@@ -9,7 +9,7 @@ pages: the cursor is the sort key of the last row, so pages stay consistent whil
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import and_, or_, select
@@ -25,9 +25,9 @@ TASK_SCOPES = ("actionable", "mine", "queue", "visible")
 _WITHOUT_STATE = (defer(ProcessInstance.state), defer(ProcessInstance.data))
 
 
-def visible_condition(user: User) -> Any:
-    """SQL for `engine.queries.inbox.can_view(user, instance)` over `ProcessInstance` rows."""
-    return visibility_condition(user, ProcessInstance.id, ProcessInstance.started_by_id)
+def visible_condition(user: User, today: date) -> Any:
+    """SQL for `engine.queries.inbox.can_view(user, instance, today)` over `ProcessInstance` rows."""
+    return visibility_condition(user, ProcessInstance.id, ProcessInstance.started_by_id, today)
 
 
 @dataclass
@@ -44,13 +44,13 @@ class InstanceFilters:
 
 
 def list_instances(
-    session: Session, user: User, filters: InstanceFilters, *, after_id: int | None, limit: int
+    session: Session, user: User, filters: InstanceFilters, *, after_id: int | None, limit: int, today: date
 ) -> tuple[list[ProcessInstance], int | None]:
     """One page of the instances `user` may see, by id; and the id to continue after (None: last page)."""
     query = (
         select(ProcessInstance)
         .options(*_WITHOUT_STATE, joinedload(ProcessInstance.definition), joinedload(ProcessInstance.started_by))
-        .where(visible_condition(user))
+        .where(visible_condition(user, today))
     )
     if filters.process:
         query = query.where(ProcessInstance.process_key == filters.process)
@@ -108,7 +108,7 @@ def list_tasks_for(
         "actionable": and_(TaskRecord.status == "ready", or_(mine, queue)),
         "mine": and_(TaskRecord.status == "ready", mine),
         "queue": and_(TaskRecord.status == "ready", queue),
-        "visible": visible_condition(user),
+        "visible": visible_condition(user, now.date()),
     }[filters.scope]
     query = (
         select(TaskRecord)

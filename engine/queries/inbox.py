@@ -8,15 +8,15 @@ pagination, and the tab counts. Counts stop at COUNT_CAP, so their cost is bound
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import and_, exists, false, func, literal, or_, select, true, union_all
 from sqlalchemy.orm import Session, aliased, contains_eager
 
 from engine.errors import NotFound
-from engine.models import Delegation, ProcessDefinition, ProcessInstance, TaskRecord, User
-from engine.people.delegation import holders_for
+from engine.models import ProcessDefinition, ProcessInstance, TaskRecord, User
+from engine.people.delegation import active_delegators, holders_for
 from engine.permissions import OVERSIGHT_ROLES
 
 TABS = ("mine", "queue", "overdue", "started")
@@ -320,18 +320,19 @@ def latest_definitions(session: Session) -> list[ProcessDefinition]:
 
 
 # --- visibility -------------------------------------------------------------------------------
-def visibility_condition(user: User, instance_id: Any, started_by_id: Any) -> Any:
+def visibility_condition(user: User, instance_id: Any, started_by_id: Any, today: date) -> Any:
     """SQL true when `user` may see the instance with these id/starter columns (or values):
     its starter; anyone who holds or held one of its tasks; the manager of a holder, and a
-    holder's out-of-office delegate; members of the role of one of its open queue tasks; and
-    the office's coordinators and admins."""
+    holder's out-of-office delegate while the delegation runs on `today` (the window of
+    `holders_for`); members of the role of one of its open queue tasks; and the office's
+    coordinators and admins."""
     if user.roles & OVERSIGHT_ROLES:
         return true()
     task = aliased(TaskRecord)  # not an outer query's tasks
     related = (
         select(User.id)
         .where(User.manager_id == user.id)
-        .union(select(Delegation.user_id).where(Delegation.delegate_id == user.id, Delegation.revoked_at.is_(None)))
+        .union(active_delegators(user.id, today))
     )
     involved = exists().where(
         task.instance_id == instance_id,
@@ -351,29 +352,29 @@ def visibility_condition(user: User, instance_id: Any, started_by_id: Any) -> An
     return or_(started_by_id == user.id, involved)
 
 
-def can_view(session: Session, user: User, instance: ProcessInstance) -> bool:
-    """May `user` see this request? (see `visibility_condition`)"""
-    condition = visibility_condition(user, literal(instance.id), literal(instance.started_by_id))
+def can_view(session: Session, user: User, instance: ProcessInstance, today: date) -> bool:
+    """May `user` see this request on `today`? (see `visibility_condition`)"""
+    condition = visibility_condition(user, literal(instance.id), literal(instance.started_by_id), today)
     return bool(session.scalar(select(condition)))
 
 
-def visible_instance(session: Session, user: User, instance_id: int) -> ProcessInstance:
-    """The instance if the user may see it; NotFound otherwise (no hint that it exists)."""
+def visible_instance(session: Session, user: User, instance_id: int, today: date) -> ProcessInstance:
+    """The instance if the user may see it on `today`; NotFound otherwise (no hint that it exists)."""
     instance = session.get(ProcessInstance, instance_id)
-    if instance is None or not can_view(session, user, instance):
+    if instance is None or not can_view(session, user, instance, today):
         raise NotFound("no_such_request", id=instance_id)
     return instance
 
 
-def visible_task(session: Session, user: User, task_id: str) -> TaskRecord:
-    """The task row if the user may see its request; NotFound otherwise."""
+def visible_task(session: Session, user: User, task_id: str, today: date) -> TaskRecord:
+    """The task row if the user may see its request on `today`; NotFound otherwise."""
     row = _task_row(session, task_id)
-    if row is None or not can_view(session, user, row.instance):
+    if row is None or not can_view(session, user, row.instance, today):
         raise NotFound("no_such_task_here")
     return row
 
 
-def task_to_act_on(session: Session, user: User, task_id: str) -> TaskRecord:
+def task_to_act_on(session: Session, user: User, task_id: str, today: date) -> TaskRecord:
     """The task a person asks to claim, release or complete, on a page or through the API.
 
     A task of a request they may see, or a queue task of one of their roles even after a
@@ -383,7 +384,7 @@ def task_to_act_on(session: Session, user: User, task_id: str) -> TaskRecord:
     row = _task_row(session, task_id)
     if row is not None and row.assignee_id is None and row.role in user.roles:
         return row
-    if row is None or not can_view(session, user, row.instance):
+    if row is None or not can_view(session, user, row.instance, today):
         raise NotFound("no_such_task_here")
     return row
 

@@ -67,8 +67,8 @@ class RegisterPage:
     capped: bool
 
 
-def _conditions(user: User, filters: RegisterFilters) -> list[Any]:
-    conditions: list[Any] = [visible_condition(user), ProcessInstance.purged_at.is_(None)]
+def _conditions(user: User, filters: RegisterFilters, today: date) -> list[Any]:
+    conditions: list[Any] = [visible_condition(user, today), ProcessInstance.purged_at.is_(None)]
     text = filters.search.strip()
     if text:
         reference = text.lstrip("#")
@@ -96,10 +96,10 @@ def _conditions(user: User, filters: RegisterFilters) -> list[Any]:
 
 
 def register_page(
-    session: Session, user: User, filters: RegisterFilters, *, after: int | None = None, limit: int = 50
+    session: Session, user: User, filters: RegisterFilters, *, after: int | None = None, limit: int = 50, today: date
 ) -> RegisterPage:
-    """The requests `user` may see that match `filters`, newest first, `limit` after id `after`."""
-    conditions = _conditions(user, filters)
+    """The requests `user` may see on `today` that match `filters`, newest first, `limit` after id `after`."""
+    conditions = _conditions(user, filters, today)
     rows, next_after = _fetch(session, conditions, after, limit)
     counted = select(func.count()).select_from(
         select(ProcessInstance.id).where(and_(*conditions)).limit(COUNT_CAP + 1).subquery()
@@ -152,9 +152,11 @@ def _open_steps(session: Session, ids: list[int]) -> dict[int, tuple[str, ...]]:
     return {k: tuple(v) for k, v in found.items()}
 
 
-def register_rows(session: Session, user: User, filters: RegisterFilters, limit: int = 100_000) -> list[RegisterRow]:
-    """Every matching request (up to `limit`), newest first: the register's CSV."""
-    conditions = _conditions(user, filters)
+def register_rows(
+    session: Session, user: User, filters: RegisterFilters, limit: int = 100_000, *, today: date
+) -> list[RegisterRow]:
+    """Every matching request `user` may see on `today` (up to `limit`), newest first: the register's CSV."""
+    conditions = _conditions(user, filters, today)
     rows: list[RegisterRow] = []
     after: int | None = None
     while len(rows) < limit:

@@ -147,12 +147,13 @@ def test_the_list_shows_exactly_what_can_view_allows(api, app):
     mine = start(rmartin, destinations=["France"]).json  # no visa: straight to the officer's sign-out
     task = ppatel.get(f"/tasks?instance={mine['id']}").json["items"][0]
     ppatel.post(f"/tasks/{task['id']}/claim")
+    today = app.extensions["waypoint.engine"].today()
     db = app.extensions["waypoint.db"]
     with db.reading() as s:
         instances = list(s.scalars(select(ProcessInstance)))
         for person in s.scalars(select(User)):
-            listed, _ = list_instances(s, person, InstanceFilters(), after_id=None, limit=100)
-            expected = {i.id for i in instances if can_view(s, person, i)}
+            listed, _ = list_instances(s, person, InstanceFilters(), after_id=None, limit=100, today=today)
+            expected = {i.id for i in instances if can_view(s, person, i, today)}
             assert {i.id for i in listed} == expected, person.username
 
 

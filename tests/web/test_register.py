@@ -66,9 +66,10 @@ def test_keyset_pages_and_csv(app, as_user, filed):
     db = app.extensions["waypoint.db"]
     with db.reading() as s:
         coordinator = find_user(s, "cgagnon")
-        first = register_page(s, coordinator, RegisterFilters(), limit=2)
-        second = register_page(s, coordinator, RegisterFilters(), after=first.next_after, limit=2)
-        third = register_page(s, coordinator, RegisterFilters(), after=second.next_after, limit=2)
+        today = app.extensions["waypoint.engine"].today()
+        first = register_page(s, coordinator, RegisterFilters(), limit=2, today=today)
+        second = register_page(s, coordinator, RegisterFilters(), after=first.next_after, limit=2, today=today)
+        third = register_page(s, coordinator, RegisterFilters(), after=second.next_after, limit=2, today=today)
     shown = [r.id for r in first.rows + second.rows + third.rows]
     assert shown == sorted(filed.values(), reverse=True) and third.next_after is None
     assert first.total == 5 and not first.capped

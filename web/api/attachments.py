@@ -37,7 +37,7 @@ from .writes import Result, perform
 def attachment_list(args: dict, body: Any) -> Any:
     """Attachments of a visible instance."""
     with db().reading() as s:
-        instance = visible_instance(s, current_user(), args["instance_id"])
+        instance = visible_instance(s, current_user(), args["instance_id"], engine().today())
         return [attachment_view(a) for a in list_for(s, instance.id)]
 
 
@@ -74,7 +74,7 @@ def upload(args: dict, body: Any) -> Response:
     file.stream.seek(0)
 
     def action(s: Session) -> Result:
-        instance = visible_instance(s, caller, args["instance_id"])
+        instance = visible_instance(s, caller, args["instance_id"], engine().today())
         task_id = _task_id(s, instance.id)
         name = file.filename or "attachment"
         stored = store().add(s, instance, caller, name, content, engine().clock.now(), task_id)
@@ -89,7 +89,7 @@ def _visible_attachment(session: Session, attachment_id: int) -> Attachment:
     attachment = session.get(Attachment, attachment_id)
     if attachment is None:
         raise NotFound("no_such_attachment", id=attachment_id)
-    visible_instance(session, current_user(), attachment.instance_id)
+    visible_instance(session, current_user(), attachment.instance_id, engine().today())
     return attachment
 
 

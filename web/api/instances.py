@@ -108,7 +108,9 @@ def instances(args: dict, body: Any) -> Any:
         order=args["order"],
     )
     with db().reading() as s:
-        rows, next_id = list_instances(s, current_user(), filters, after_id=after, limit=args["limit"])
+        rows, next_id = list_instances(
+            s, current_user(), filters, after_id=after, limit=args["limit"], today=engine().today()
+        )
         items = [instance_summary(i) for i in rows]
     return {"items": items, "next_cursor": cursors.encode("instances", [next_id]) if next_id else None}
 
@@ -126,7 +128,7 @@ def instances(args: dict, body: Any) -> Any:
 def instance(args: dict, body: Any) -> Any:
     """One visible instance with its ETag."""
     with db().reading() as s:
-        found = visible_instance(s, current_user(), args["instance_id"])
+        found = visible_instance(s, current_user(), args["instance_id"], engine().today())
         if not_modified(found.version):
             return Response(status=304, headers={"ETag": etag(found.version)})
         view = instance_detail(s, found.id)
@@ -157,7 +159,7 @@ def cancel(args: dict, body: dict) -> Response:
     instance_id = args["instance_id"]
 
     def action(s: Session) -> Result:
-        found = visible_instance(s, caller, instance_id)
+        found = visible_instance(s, caller, instance_id, engine().today())
         check_if_match(found.version)
         engine().cancel(s, instance_id, caller.username, (body or {}).get("reason", ""))
         return Result(200, instance_detail(s, instance_id), {"ETag": etag(found.version)})

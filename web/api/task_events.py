@@ -54,7 +54,7 @@ def boundary_events(args: dict, body: Any) -> Any:
     """A task's boundary actions."""
     caller = current_user()
     with db().reading() as s:
-        row = task_to_act_on(s, caller, args["task_id"])
+        row = task_to_act_on(s, caller, args["task_id"], engine().today())
         return [a.__dict__ for a in engine().task_boundary_actions(s, row)]
 
 
@@ -77,7 +77,7 @@ def raise_event(args: dict, body: dict) -> Response:
     caller = current_user()
 
     def action(s: Session) -> Result:
-        row = task_to_act_on(s, caller, args["task_id"])
+        row = task_to_act_on(s, caller, args["task_id"], engine().today())
         done = engine().raise_boundary_event(s, row.id, caller.username, body["kind"], body["code"], body.get("data"))
         instance = done.instance
         result = {

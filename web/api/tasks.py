@@ -109,7 +109,7 @@ def task_detail(session: Session, row: TaskRecord) -> dict[str, Any]:
 def task(args: dict, body: Any) -> Any:
     """One task on a request the caller may see."""
     with db().reading() as s:
-        row = visible_task(s, current_user(), args["task_id"])
+        row = visible_task(s, current_user(), args["task_id"], engine().today())
         if not_modified(row.instance.version):
             return Response(status=304, headers={"ETag": etag(row.instance.version)})
         view = task_detail(s, row)
@@ -122,7 +122,7 @@ def _task_action(task_id: str, act: Any) -> Response:
     caller = current_user()
 
     def action(s: Session) -> Result:
-        row = task_to_act_on(s, caller, task_id)
+        row = task_to_act_on(s, caller, task_id, engine().today())
         check_if_match(row.instance.version)
         act(s, row)
         s.expire(row, ["claimed_by", "completed_by"])
@@ -181,7 +181,7 @@ def complete(args: dict, body: dict) -> Response:
     caller = current_user()
 
     def action(s: Session) -> Result:
-        row = task_to_act_on(s, caller, args["task_id"])
+        row = task_to_act_on(s, caller, args["task_id"], engine().today())
         check_if_match(row.instance.version)
         g.api_field_prefix = "data"
         done = engine().complete(s, row.id, caller.username, body.get("data") or {}, channel="api")
