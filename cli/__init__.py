@@ -46,6 +46,7 @@ COMMANDS = {
     "show": "cli.tasks:show",
     "timers": "cli.tasks:timers",
     "users": "cli.people:users",
+    "roles": "cli.roles:roles",
     "seed-demo": "cli.people:seed_demo",
     "demo-data": "cli.people:demo_data",
     "tokens": "cli.people:tokens_group",

@@ -129,6 +129,8 @@ class Settings:
     data_key: str | None = None
     #: where attached files are kept (`WAYPOINT_ATTACHMENTS_DIR`), absolute: every process finds the same folder
     attachments_dir: Path = DEFAULT_ATTACHMENTS_DIR
+    #: the role whose queue gets a task nobody but its requester could work (`WAYPOINT_FALLBACK_ROLE`)
+    fallback_role: str = "itv_coordinator"
     security: SecuritySettings = field(default_factory=SecuritySettings)
     oidc: OidcSettings = field(default_factory=OidcSettings)
     directory: DirectorySettings = field(default_factory=DirectorySettings)
@@ -157,6 +159,7 @@ class Settings:
             log_json=e.get("WAYPOINT_LOG_JSON") == "1",
             data_key=e.get("WAYPOINT_DATA_KEY") or _read_key_file(e.get("WAYPOINT_DATA_KEY_FILE", "instance/data.key")),
             attachments_dir=Path(e.get("WAYPOINT_ATTACHMENTS_DIR") or DEFAULT_ATTACHMENTS_DIR).resolve(),
+            fallback_role=e.get("WAYPOINT_FALLBACK_ROLE") or "itv_coordinator",
             security=_security_from(e),
             oidc=_oidc_from(e),
             directory=_directory_from(e),

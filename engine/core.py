@@ -29,6 +29,7 @@ from engine.people.users import find_user
 from engine.privacy.vault import Vault
 from engine.scripting import DEFAULT_TIME_LIMIT, WaypointScriptEngine, builtin_helpers
 from engine.serialization import load
+from engine.task_owners import DEFAULT_FALLBACK_ROLE
 
 
 class EngineCore:
@@ -44,10 +45,12 @@ class EngineCore:
         script_time_limit: float = DEFAULT_TIME_LIMIT,
         data_key: str | None = None,
         mail: MailConfig | None = None,
+        fallback_role: str = DEFAULT_FALLBACK_ROLE,
     ):
         """Everything comes from the caller (the composition root): the process glue (default: none),
         the data key (default: none, so personal data cannot be stored) and the mail settings."""
         self.clock = clock or SystemClock()
+        self.fallback_role = fallback_role
         self.office_tz = ZoneInfo(office_tz)
         self.glue = glue if glue is not None else GlueRegistry()
         self.helpers = {**builtin_helpers(office_tz), **self.glue.helpers, **(helpers or {})}
@@ -70,6 +73,7 @@ class EngineCore:
             office_tz=settings.timezone,
             data_key=settings.data_key,
             mail=MailConfig.from_settings(settings),
+            fallback_role=settings.fallback_role,
         )
 
     def derive(self, *, clock: Clock, mail: MailConfig | None = None) -> Self:
@@ -82,6 +86,7 @@ class EngineCore:
             office_tz=self.office_tz.key,
             script_time_limit=self.script_time_limit,
             mail=mail or self.mail.config,
+            fallback_role=self.fallback_role,
         )
         derived.vault = self.vault
         return derived

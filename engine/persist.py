@@ -42,6 +42,8 @@ class Writer(Protocol):
     vault: Vault
     glue: GlueRegistry
     mail: MailContext
+    #: the queue of a task whose role nobody but the requester holds (engine/task_owners.py)
+    fallback_role: str
 
     def evaluate(self, expression: str, data: Mapping[str, Any]) -> Any: ...
 
@@ -81,7 +83,8 @@ def save_workflow(
     if ended:
         append_event(session, instance, now, SYSTEM_ACTOR, dict(action="ended", details={"outcome": instance.outcome}))
     session.flush()
-    synced = sync_all(session, IndexContext(instance, parsed, now, _user_ids(session), engine.evaluate), wf)
+    index = IndexContext(instance, parsed, now, _user_ids(session), engine.evaluate, engine.fallback_role)
+    synced = sync_all(session, index, wf)
     if instance.status != "running":
         clear_waits(session, instance.id)
     session.flush()

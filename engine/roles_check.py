@@ -73,8 +73,9 @@ def _expressions(task: Any, tag: str) -> tuple[list[str], list[str]]:
         r.get("id"): r.get("name") or r.get("id") for r in task.getroottree().iter(f"{{{NS['bpmn']}}}resource")
     }
     for owner in task.xpath(f"bpmn:{tag}", namespaces=NS):
-        if owner.get("resourceRef") in resources:
-            groups.append(resources[owner.get("resourceRef")])
+        ref = owner.get("resourceRef") or "".join(owner.xpath("bpmn:resourceRef/text()", namespaces=NS)).strip()
+        if ref in resources:  # the standard writes <resourceRef> as an element
+            groups.append(resources[ref])
         for text in owner.xpath(".//bpmn:formalExpression/text()", namespaces=NS):
             for part in _split(text):
                 match = _CALL.match(part)

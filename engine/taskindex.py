@@ -25,8 +25,9 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from engine.definitions import FORM_PROPERTY, ParsedDefinition, role_for_lane, spec_properties
-from engine.models import MessageSubscription, ProcessInstance, TaskRecord, Timer, User
+from engine import task_owners
+from engine.definitions import FORM_PROPERTY, ParsedDefinition, spec_properties
+from engine.models import MessageSubscription, ProcessInstance, TaskRecord, Timer
 from engine.waits import MESSAGE, subscription_kind, timer_parts, wait_parts
 
 DEFAULT_DUE = "P5D"
@@ -72,6 +73,8 @@ class IndexContext:
     now: datetime
     find_user_id: Callable[[str], int | None]
     evaluate: Callable[[str, Mapping[str, Any]], Any]
+    #: the queue of a task whose role nobody but the requester holds (engine/task_owners.py)
+    fallback_role: str = task_owners.DEFAULT_FALLBACK_ROLE
 
 
 @dataclass
@@ -131,50 +134,35 @@ def sync_tasks(session: Session, ctx: IndexContext, wf: BpmnWorkflow) -> SyncRes
     for task_id, task in ready.items():
         if task_id in open_rows:
             continue
-        row = _new_task_row(ctx, task_id, task)
-        session.add(row)
-        created.append(row)
+        created.append(_new_task_row(session, ctx, task_id, task))
     return SyncResult(created, closed)
 
 
-def _new_task_row(ctx: IndexContext, task_id: str, task: Any) -> TaskRecord:
+def _new_task_row(session: Session, ctx: IndexContext, task_id: str, task: Any) -> TaskRecord:
     props = task_properties(task)
-    lane = getattr(task.task_spec, "lane", None)
-    role = role_for_lane(lane)
+    owners = task_owners.owners_for(session, ctx.parsed, ctx.instance, task, props, ctx.find_user_id, ctx.fallback_role)
     try:
         due_at = duration_after(ctx.now, props.get("dueIn", DEFAULT_DUE))
     except Exception:
         due_at = ctx.now + timedelta(days=5)
-    return TaskRecord(
+    row = TaskRecord(
         id=task_id,
         instance_id=ctx.instance.id,
         process_key=ctx.instance.process_key,
         element_id=task.task_spec.bpmn_id,
         name=task.task_spec.bpmn_name or task.task_spec.bpmn_id,
-        lane=lane,
-        role=role,
+        lane=getattr(task.task_spec, "lane", None),
+        role=owners.role,
         form=props.get(FORM_PROPERTY),
-        assignee_id=_assignee(ctx, props.get("assignee"), role, task.data),
+        assignee_id=owners.assignee_id,
         requester_id=ctx.instance.started_by_id,
         status="ready",
         created_at=ctx.now,
         due_at=due_at,
     )
-
-
-def _assignee(ctx: IndexContext, rule: str | None, role: str | None, data: Mapping[str, Any]) -> int | None:
-    starter = ctx.instance.started_by
-    if rule is None:
-        rule = "requester" if role == "requester" else ""
-    rule = rule.strip()
-    if rule == "requester":
-        return ctx.instance.started_by_id
-    if rule == "manager":
-        return starter.manager_id if isinstance(starter, User) else None
-    if rule.startswith("${") and rule.endswith("}"):
-        username = data.get(rule[2:-1].strip())
-        return ctx.find_user_id(username) if isinstance(username, str) and username else None
-    return None
+    session.add(row)
+    task_owners.record(session, ctx.instance, row, owners, ctx.now)
+    return row
 
 
 def _timer_due(task: Any, definition: Any) -> datetime | None:

@@ -87,6 +87,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .people_admin import bp as people_admin_bp
     from .reports import bp as reports_bp
     from .requests import bp as requests_bp
+    from .roles import bp as roles_bp
     from .task_events import bp as task_events_bp
 
     app.before_request(load_user)
@@ -94,6 +95,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     app.register_blueprint(task_events_bp)  # /tasks/<id>/raise: a task's error and escalation buttons
+    app.register_blueprint(roles_bp)  # /admin/roles: roles as data
     app.register_blueprint(ops_bp)  # /healthz and /metrics, for the load balancer and Prometheus
     app.register_blueprint(login_oidc_bp)  # single sign-on: /login/oidc, its callback, the provider's sign-out
     app.register_blueprint(people_admin_bp)  # /admin/people and /admin/groups

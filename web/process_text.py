@@ -4,8 +4,9 @@
   the engine answers it by element id (or, for rows that kept only the English name, by that
   name) from the parsed specs (engine/queries/names.py), once per request; pages in English
   never ask.
-- Roles (BPMN lane names and queue names): the app's role catalogue below, in the gettext
-  catalogue like every other string of the interface.
+- Roles (BPMN lane names and queue names): their English and French names in the roles table
+  (engine/people/roles.py), read once per request; the catalogue below names Waypoint's own roles
+  where the table has no row.
 - Statuses of tasks and requests and the actions of the audit trail: the same.
 
 See docs/modelling.md, "Both official languages".
@@ -16,6 +17,7 @@ from __future__ import annotations
 from flask import Flask, g
 from flask_babel import lazy_gettext as _l
 
+from engine.people.roles import role_key, role_names
 from engine.queries.names import FrenchNames, french_names
 
 from .context import db, engine
@@ -123,13 +125,26 @@ def process_name(process_key: str | None, name: str | None) -> str:
     return (names.by_id.get(process_key) if names else None) or name
 
 
+def _role_names() -> dict[str, tuple[str, str]]:
+    """(English, French) names of every role, from the roles table, once per request."""
+    names = g.get("_wp_role_names")
+    if names is None:
+        with db().reading() as s:
+            names = g._wp_role_names = role_names(s)
+    return names
+
+
 def role_name(role: str | None) -> str:
-    """A role (or lane) in the page's language: `passport_officer` → "Passport officer"."""
+    """A role (or lane) in the page's language: `passport_officer` → "Passport officer"; roles
+    admins and deploys added have their names in the roles table."""
     if not role:
         return ""
     if ", " in role:
         return ", ".join(role_name(part) for part in role.split(", "))
-    key = "_".join(role.strip().lower().replace("-", " ").split())
+    key = role_key(role)
+    found = _role_names().get(key)
+    if found is not None:
+        return found[1] if language() == "fr" else found[0]
     return str(ROLE_NAMES[key]) if key in ROLE_NAMES else role
 
 

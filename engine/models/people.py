@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -85,6 +86,9 @@ class TaskCandidate(Base):
 
     task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id"), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+
+    #: the task row (by name, not import: engine/models/processes.py imports this module)
+    task: Mapped[Any] = relationship("TaskRecord")
 
 
 class LoginFailure(Base):

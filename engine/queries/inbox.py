@@ -18,6 +18,7 @@ from engine.errors import NotFound
 from engine.models import ProcessDefinition, ProcessInstance, TaskRecord, User
 from engine.people.delegation import active_delegators, holders_for
 from engine.permissions import OVERSIGHT_ROLES
+from engine.task_owners import candidate_task_ids, in_queue_of
 
 TABS = ("mine", "queue", "overdue", "started")
 MAX_PER_PAGE = 100
@@ -96,7 +97,7 @@ class InboxPage:
 def _branches(user: User, holders: list[int] | None = None) -> tuple[Any, Any, list[Any]]:
     """Disjoint SQL conditions on open tasks: (held: assigned to the user or a delegator,
     claimed: claimed by them and not assigned to them, queues: unclaimed in each of their roles'
-    queues, one condition per role so each reads its queue in due order).
+    queues, one per role so each reads its queue in due order, and one of tasks offered them by name).
 
     None ever includes a non-requester task of a request the user started (no self-approval).
     Each is a plain AND, so SQLite and PostgreSQL answer it from one partial index on open tasks
@@ -112,6 +113,7 @@ def _branches(user: User, holders: list[int] | None = None) -> tuple[Any, Any, l
     )
     unclaimed = and_(TaskRecord.assignee_id.is_(None), TaskRecord.claimed_by_id.is_(None), not_own)
     queues = [and_(TaskRecord.role == role, unclaimed) for role in sorted(user.roles)]
+    queues.append(and_(TaskRecord.role.is_(None), TaskRecord.id.in_(candidate_task_ids(user.id)), unclaimed))
     return held, claimed, queues
 
 
@@ -345,7 +347,7 @@ def visibility_condition(user: User, instance_id: Any, started_by_id: Any, today
                 task.status == "ready",
                 task.assignee_id.is_(None),
                 task.claimed_by_id.is_(None),
-                task.role.in_(sorted(user.roles) or [""]),
+                or_(task.role.in_(sorted(user.roles) or [""]), task.id.in_(candidate_task_ids(user.id))),
             ),
         ),
     )
@@ -382,7 +384,7 @@ def task_to_act_on(session: Session, user: User, task_id: str, today: date) -> T
     rather than "no such task". A task assigned to someone else stays NotFound.
     """
     row = _task_row(session, task_id)
-    if row is not None and row.assignee_id is None and row.role in user.roles:
+    if row is not None and row.assignee_id is None and in_queue_of(session, user, row):
         return row
     if row is None or not can_view(session, user, row.instance, today):
         raise NotFound("no_such_task_here")

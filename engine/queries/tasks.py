@@ -15,6 +15,7 @@ from engine import audit
 from engine.errors import NotFound
 from engine.models import ProcessDefinition, ProcessInstance, TaskRecord, Timer, User
 from engine.people.users import get_user
+from engine.task_owners import candidate_task_ids
 
 
 def list_processes(session: Session) -> list[dict[str, Any]]:
@@ -85,7 +86,7 @@ def list_tasks(
                 and_(
                     TaskRecord.assignee_id.is_(None),
                     TaskRecord.claimed_by_id.is_(None),
-                    TaskRecord.role.in_(sorted(person.roles)),
+                    or_(TaskRecord.role.in_(sorted(person.roles)), TaskRecord.id.in_(candidate_task_ids(person.id))),
                 ),
             )
         )

@@ -13,6 +13,7 @@ from . import (  # noqa: F401  (register routes)
     messages,
     meta,
     processes,
+    roles,
     signals,
     task_events,
     tasks,
