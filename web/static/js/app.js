@@ -194,7 +194,7 @@
     var options = Array.prototype.slice.call(select.options).filter(function (o) { return o.value !== ""; });
     var text = function (o) { return o.text; };
     options.sort(byName(text)).forEach(function (o) { select.appendChild(o); });
-    var label = select.labels && select.labels[0] ? select.labels[0].textContent.replace("*", "").trim() : "";
+    var label = select.labels && select.labels[0] ? select.labels[0].firstChild.textContent.trim() : "";
     addSearch(select, label, options, text, function (o) { return o.value; });
   });
   document.querySelectorAll("fieldset.choice").forEach(function (set) {
