@@ -30,6 +30,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 
 from engine import sandbox
 from engine.clock import current_time
+from engine.multi_instance import loop_variables
 from engine.sandbox import MAX_SEQUENCE as MAX_SEQUENCE  # re-exported: callers read the bound here
 from engine.sandbox import ScriptRejected as ScriptRejected
 
@@ -207,6 +208,13 @@ class WaypointScriptEngine(PythonScriptEngine):
     def validate(self, expression: str) -> None:
         # DMN uses validate() to tell "expression" from "operator + value"; keep it a parse.
         ast.parse(expression)
+
+    def evaluate(self, task: Any, expression: str, external_context: dict | None = None) -> Any:
+        context = {**loop_variables(task), **(external_context or {})}
+        return super().evaluate(task, expression, context or None)
+
+    def execute(self, task: Any, script: str, external_context: dict | None = None) -> Any:
+        return super().execute(task, script, {**loop_variables(task), **(external_context or {})})
 
 
 # --- built-in helpers ------------------------------------------------------------------

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,6 +15,7 @@ from engine.core import EngineCore
 from engine.models import Timer
 from engine.steps import find_task, run_until_waiting, script_errors
 from engine.taskindex import BPMN_TIMER
+from engine.waits import timer_parts
 
 
 class TimerActions(EngineCore):
@@ -51,25 +52,29 @@ class TimerActions(EngineCore):
             if task is None or task.state != TaskState.WAITING:
                 session.delete(timer)
                 return False
-            # refresh_timers fires every due timer of the instance: audit each one that fired
-            waiting = [
-                t
-                for t in wf.event_manager.tasks.values()
-                if isinstance(t.task_spec.event_definition, TimerEventDefinition)
-            ]
+            # refresh_timers fires every due timer of the instance: audit each one that fired (a
+            # repeating cycle stays waiting, its next time moved on)
+            waiting = [t for t in wf.event_manager.tasks.values() if timer_parts(t)]
+            before = {t.id: _timer_state(t) for t in waiting}
             wf.refresh_timers()
-            if task.state == TaskState.WAITING:
+            fired = [t for t in waiting if _timer_state(t) != before[t.id]]
+            if task not in fired:
                 return False
             events = [
                 dict(
                     action="timer_fired",
                     element=(t.task_spec.bpmn_id, t.task_spec.bpmn_name),
                     task_id=str(t.id),
-                    details={"due_at": str(t.internal_data.get("event_value", ""))},
+                    details={"due_at": before[t.id][1]},
                 )
-                for t in waiting
-                if t.state != TaskState.WAITING
+                for t in fired
             ]
             run_until_waiting(wf)
         self._save(session, instance, parsed, wf, now, SYSTEM_ACTOR, events)
         return True
+
+
+def _timer_state(task: Any) -> tuple[Any, str]:
+    """A waiting timer's state and due time (a cycle's next time), to tell which ones fired."""
+    value = task.internal_data.get("event_value", "")
+    return task.state, str(value.get("next", "")) if isinstance(value, dict) else str(value)
