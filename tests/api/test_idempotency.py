@@ -143,3 +143,19 @@ def test_a_concurrent_retry_of_a_completion_waits_and_replays(api, app, monkeypa
     assert first.status_code == second.status_code == 200, (first.json, second.json)
     assert first.data == second.data
     assert count(app, AuditEvent, AuditEvent.action == "task_completed") == 1
+
+
+def test_a_retry_of_the_same_json_in_another_key_order_replays(api, app):
+    """The fingerprint is the JSON's value, not its bytes (issue 19 item 9, F21)."""
+    import json
+
+    jdoe = api("jdoe")
+    key = {"Idempotency-Key": "reordered", "Content-Type": "application/json"}
+    first_body = json.dumps({"process": START["process"], "data": START["data"]})
+    again_body = json.dumps(
+        {"data": dict(reversed(list(START["data"].items()))), "process": START["process"]}, indent=2
+    )
+    first = jdoe.post("/instances", data=first_body, headers=key)
+    again = jdoe.post("/instances", data=again_body, headers=key)
+    assert first.status_code == again.status_code == 201
+    assert again.headers["Idempotent-Replayed"] == "true" and count(app, ProcessInstance) == 1

@@ -64,7 +64,9 @@ def not_modified(version: int) -> bool:
 
 
 def body_fingerprint() -> Any:
-    """What identifies the request body for idempotency (boundaries of multipart bodies excluded)."""
+    """What identifies the request body for idempotency: a JSON body's value (key order and spacing
+    do not matter: `idem.fingerprint` writes it canonically), a multipart body without its
+    boundaries, or else the bytes."""
     if request.mimetype == "multipart/form-data":
         files = []
         for name, upload in request.files.items(multi=True):
@@ -72,6 +74,10 @@ def body_fingerprint() -> Any:
             upload.stream.seek(0)
         form = [[str(k), str(v)] for k, v in request.form.items(multi=True)]
         return {"form": sorted(form), "files": sorted(files)}
+    if request.is_json:
+        parsed = request.get_json(silent=True, cache=True)
+        if parsed is not None:
+            return {"json": parsed}
     return hashlib.sha256(request.get_data(cache=True)).hexdigest()
 
 
