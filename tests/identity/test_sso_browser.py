@@ -56,3 +56,29 @@ def test_a_newcomer_signs_in_through_the_provider_and_out_of_both(sso, page):
     page.click("#sign-in-oidc")  # and the provider's: it asks for the password again
     page.wait_for_url(re.compile(rf"^{re.escape(sso.provider.issuer)}/interaction/"))
     assert page.is_visible("#op-password")
+
+
+def test_the_sign_in_and_people_pages_pass_axe_in_both_languages(sso, page):
+    from engine.people.users import hash_password
+    from tests.browser.test_accessibility import BLOCKING, run_axe, switch_language
+
+    with sso.db.transaction() as s:
+        find_user(s, "admin").password_hash = hash_password("admin-pw")
+    found = {}
+    for lang in ("en", "fr"):
+        page.context.clear_cookies()
+        page.context.set_extra_http_headers({"Accept-Language": lang})
+        page.goto(f"{sso.url}/login")
+        found[f"login {lang}"] = run_axe(page)
+        page.fill("#username", "admin")
+        page.fill("#password", "admin-pw")
+        page.click("form[action='/login'] button[type=submit]")
+        page.wait_for_url(f"{sso.url}/inbox")
+        switch_language(page, lang)
+        for path in ("/admin/people", "/admin/people/jdoe", "/admin/groups"):
+            page.goto(f"{sso.url}{path}")
+            assert page.get_attribute("html", "lang") == lang
+            found[f"{path} {lang}"] = run_axe(page)
+            screenshot(page, f"people-admin{path.replace('/', '-')}-{lang}")
+    blocking = {name: [v for v in found[name] if v["impact"] in BLOCKING] for name in found}
+    assert all(not v for v in blocking.values()), blocking
