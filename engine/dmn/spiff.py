@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
@@ -19,11 +20,12 @@ from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS
 from SpiffWorkflow.spiff.parser import SpiffBpmnParser
 
 from engine.dmn.decide import Decisions
-from engine.dmn.model import NAMESPACES, Model
+from engine.dmn.model import NAMESPACES, DecisionTable, Model
 from engine.dmn.reader import DmnReadError, read_model
 
 #: the root tags of DMN files, every version
 DMN_ROOTS = frozenset(f"{{{ns}}}definitions" for ns in NAMESPACES)
+MAX_CHAIN = 64
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,28 @@ class DecisionRunner:
 
     def __init__(self, decisions: Decisions, key: str) -> None:
         self.decisions, self.key = decisions, key
+
+    @property
+    def decision_table(self) -> SimpleNamespace:
+        """What SpiffWorkflow's task-spec serializer reads (`spec.dmnEngine.decision_table`), so that
+        spec diffs (the designer's "apply changed decision tables again") see a changed decision:
+        the content of the decision and of every decision it requires, in `inputs`."""
+        chain, todo = [], [self.key]
+        while todo and len(chain) < MAX_CHAIN:
+            found = self.decisions.find(todo.pop())
+            if found is None or any(d is found[1] for d in chain):
+                continue
+            chain.append(found[1])
+            todo.extend(found[1].required_decisions)
+        first = chain[0] if chain else None
+        return SimpleNamespace(
+            id=first.id if first else self.key,
+            name=first.name if first else self.key,
+            hit_policy=first.body.hit_policy if first and isinstance(first.body, DecisionTable) else "",
+            inputs=[SimpleNamespace(decision=d.id, content=repr((d.body, d.required_inputs))) for d in chain],
+            outputs=[],
+            rules=[],
+        )
 
     def result(self, task: Any) -> dict[str, Any]:
         """The outputs the task merges into its data; Python cells run in the task's script engine."""

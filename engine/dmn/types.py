@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from engine.dmn.model import PYTHON, ItemDefinition, Model
-from engine.feel import YearsMonths, scope_of, satisfies
+from engine.feel import YearsMonths, satisfies, scope_of
 
 _BASE: dict[str, type | tuple[type, ...]] = {
     "number": Decimal,
