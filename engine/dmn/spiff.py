@@ -20,7 +20,7 @@ from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS
 from SpiffWorkflow.spiff.parser import SpiffBpmnParser
 
 from engine.dmn.decide import Decisions
-from engine.dmn.model import NAMESPACES, DecisionTable, Model
+from engine.dmn.model import NAMESPACES, Decision, DecisionTable, Model
 from engine.dmn.reader import DmnReadError, read_model
 
 #: the root tags of DMN files, every version
@@ -51,7 +51,8 @@ class DecisionRunner:
         """What SpiffWorkflow's task-spec serializer reads (`spec.dmnEngine.decision_table`), so that
         spec diffs (the designer's "apply changed decision tables again") see a changed decision:
         the content of the decision and of every decision it requires, in `inputs`."""
-        chain, todo = [], [self.key]
+        chain: list[Decision] = []
+        todo = [self.key]
         while todo and len(chain) < MAX_CHAIN:
             found = self.decisions.find(todo.pop())
             if found is None or any(d is found[1] for d in chain):
