@@ -19,8 +19,12 @@ from engine.models import ProcessDefinition
 from tests.conftest import FIXTURES, ROOT
 
 MIWG = ROOT.parent / "shared" / "conformance" / "miwg"
-OWN = sorted((ROOT / "bpmn").glob("*.bpmn")) + sorted((FIXTURES / "small").glob("*.bpmn"))
+#: Waypoint's own processes and every BPMN file the project's tests use
+OWN = sorted((ROOT / "bpmn").glob("*.bpmn")) + sorted(
+    p for p in (ROOT / "tests").rglob("*.bpmn") if "fixtures" in p.parts and ".pytest_cache" not in p.parts
+)
 CORPUS = OWN + sorted(MIWG.glob("*.bpmn"))
+CORPUS_IDS = [str(p.relative_to(ROOT.parent)) for p in CORPUS]
 
 
 @pytest.fixture
@@ -48,7 +52,7 @@ def _deploys(db, engine, path: Path) -> bool:
     return True
 
 
-@pytest.mark.parametrize("path", CORPUS, ids=[p.name for p in CORPUS])
+@pytest.mark.parametrize("path", CORPUS, ids=CORPUS_IDS)
 def test_check_passes_if_and_only_if_deploy_accepts(sqlite_db, engine, path: Path):
     with sqlite_db.transaction() as s:
         findings = engine.check(read_sources([path]), s)
