@@ -17,7 +17,7 @@ def submit_conference(page, live, event: str, members: int = 1) -> int:  # type:
     page.fill("#f-event_name", event)
     page.fill("#f-organizer", "Interpol")
     page.fill("#f-city", "Lyon")
-    page.fill("#f-country", "France")
+    page.select_option("#f-country", "FR")  # the country picker stores the ISO code
     page.fill("#f-start_date", "2026-12-04")
     page.fill("#f-end_date", "2026-12-07")
     page.check("#f-attendance_role-2")  # presenter
