@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.errors import InvalidState, NotFound, PermissionDenied
@@ -94,3 +95,13 @@ def comment_required(session: Session, engine: Engine, row: TaskRecord, form: De
         return True
     errors = engine.glue.validate_form(row.form, form.submission(verb, "")) if row.form else []
     return any(path == form.comment_field for path, _ in errors)
+
+
+def bulk_approvable(session: Session, engine: Engine, task_ids: list[str]) -> set[str]:
+    """Which of these tasks can be approved in bulk (a decision form that `allows("approve")`):
+    the inbox offers bulk approval only for those."""
+    if not task_ids:
+        return set()
+    rows = session.scalars(select(TaskRecord).where(TaskRecord.id.in_(task_ids)))
+    forms = {row.id: form_for_task(session, engine, row) for row in rows}
+    return {task_id for task_id, form in forms.items() if form is not None and form.allows("approve")}

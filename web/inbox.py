@@ -11,6 +11,7 @@ from engine import Conflict, PermissionDenied, ValidationFailed, WaypointError, 
 from engine import audit as audit_trail
 from engine.attachments import list_for
 from engine.forms import DecisionForm, decision_form
+from engine.one_click import bulk_approvable
 from engine.people.users import users_with_role
 from engine.privacy.vault import mask
 from engine.queries.inbox import (
@@ -61,13 +62,20 @@ def index():
         page = inbox_page(s, user(), query, engine().clock.now())
         steps = engine().step_choices(s)
         processes = [{"key": d.key, "name": d.name} for d in latest_definitions(s)]
+        approvable = bulk_approvable(s, engine(), [r.task_id for r in page.rows if r.task_id])
 
     def page_url(number: int) -> str:
         args: dict[str, Any] = {**request.args.to_dict(), "page": number}
         return url_for("inbox.index", **args)
 
     return render_template(
-        "inbox/index.html", page=page, steps=steps, processes=processes, now=engine().clock.now(), page_url=page_url
+        "inbox/index.html",
+        page=page,
+        steps=steps,
+        processes=processes,
+        now=engine().clock.now(),
+        page_url=page_url,
+        approvable=approvable,
     )
 
 
@@ -210,11 +218,12 @@ def submit(task_id: str):
         return render_template("inbox/task.html", **_task_context(s, task_id, values=data, errors=errors)), 400
 
 
-def _not_one_click(form: DecisionForm | None) -> str:
-    """Why a step cannot be approved in bulk: no approve decision, or other required fields."""
+def _not_one_click(form: DecisionForm | None, titles: dict[Any, str]) -> str:
+    """Why a step cannot be approved in bulk: no approve decision, or other required fields (by title)."""
     if form is None or "approve" not in form.values:
         return _("this step has no approve decision: open it")
-    return _("needs more than an approval: %(detail)s", detail=", ".join(form.other_required))
+    fields = ", ".join(titles.get(key, key.replace("_", " ")) for key in form.other_required)
+    return _("needs more than an approval: %(detail)s", detail=fields)
 
 
 @bp.post("/inbox/bulk")
@@ -236,7 +245,9 @@ def bulk():
             except WaypointError:
                 results.append({"task_id": task_id, "name": "?", "ok": False, "message": _("not found")})
         steps = {(r.process_key, r.element_id) for r in rows}
-        forms = {r.id: decision_form(eng.definition_for(s, r.instance).form(r.form)) for r in rows}
+        schemas = {r.id: eng.definition_for(s, r.instance).form(r.form) for r in rows}
+        forms = {task_id: decision_form(schema) for task_id, schema in schemas.items()}
+        titles = {task_id: label_map([schema] if schema else []) for task_id, schema in schemas.items()}
         labels = {r.id: (r.name, r.instance_id, r.instance.summary) for r in rows}
     if len(steps) > 1:
         flash(_("Bulk approval works on tasks of one and the same step: select tasks of one step."), "error")
@@ -246,7 +257,7 @@ def bulk():
         form = forms[row.id]
         entry = {"task_id": row.id, "name": name, "instance_id": instance_id, "summary": summary}
         if form is None or not form.allows("approve"):  # the rule of email links and replies
-            results.append({**entry, "ok": False, "message": _not_one_click(form)})
+            results.append({**entry, "ok": False, "message": _not_one_click(form, titles[row.id])})
             continue
         try:
             with db().transaction() as s:

@@ -132,6 +132,12 @@ def test_save_draft_keeps_values(app, as_user):
     assert "half a thought" in page.text and "Draft saved" in page.text
 
 
+def test_bulk_approval_is_offered_where_it_works(app, as_user):
+    start(app)
+    inbox = as_user("msmith").get("/inbox").text
+    assert 'id="bulk-approve"' in inbox and '<span class="badge">open to decide' not in inbox
+
+
 def test_bulk_approve(app, as_user):
     for n in range(5):
         start(app, title=f"Bulk {n}")
@@ -303,9 +309,12 @@ def _small_with_review(tmp_path, engine, db, review: dict) -> None:
             {
                 "type": "object",
                 "required": ["decision", "cost_centre"],
-                "properties": {"decision": {"enum": ["approve", "reject"]}, "cost_centre": {"type": "string"}},
+                "properties": {
+                    "decision": {"enum": ["approve", "reject"]},
+                    "cost_centre": {"type": "string", "title": "Cost centre"},
+                },
             },
-            "needs more than an approval: cost_centre",
+            "needs more than an approval: Cost centre",  # by its title, never the internal key
         ),
     ],
 )
@@ -316,8 +325,10 @@ def test_bulk_approval_follows_the_one_click_rule_of_emails(app, as_user, engine
     _small_with_review(tmp_path, engine, db, review)
     start(app)
     msmith = as_user("msmith")
-    [task_id] = task_ids(msmith.get("/inbox").text)
+    inbox = msmith.get("/inbox").text
+    [task_id] = task_ids(inbox)
     assert not decision_form(review).allows("approve")  # no email link either
+    assert 'id="bulk-approve"' not in inbox and '<span class="badge">open to decide' in inbox
     result = msmith.post("/inbox/bulk", {"task_ids": [task_id], "comment": "fine"})
     assert "0 of 1 approved" in result.text and message in result.text
     assert task_ids(msmith.get("/inbox").text) == [task_id]
