@@ -96,7 +96,7 @@ def roles_list(args: dict, body: Any) -> Any:
     "POST",
     "/roles",
     summary="Create a role",
-    description="The key is made from `name_en` unless given (\"Finance Team\" becomes `finance_team`); "
+    description='The key is made from `name_en` unless given ("Finance Team" becomes `finance_team`); '
     "409 when it exists.",
     tag="Roles",
     body=NAMES,
