@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from engine import InvalidState, NotFound, ValidationFailed
+import workflows
+from engine import Engine, InvalidState, NotFound, Settings, ValidationFailed
 from engine.models import Role, RoleEvent
 from engine.people import roles
 from engine.people.users import add_user, get_user
@@ -96,3 +97,9 @@ def test_deploy_helpers_create_missing_roles_once(db, clock):
         carl = get_user(s, "carl").id
         assert not roles.may_act(s, "legal", requester_id=carl)
         assert not roles.may_act(s, "approver", requester_id=None)
+
+
+def test_the_fallback_queue_is_a_setting_with_a_default():
+    assert Settings.from_env({}).fallback_role == "itv_coordinator"  # what `make run` uses
+    chosen = Settings.from_env({"WAYPOINT_FALLBACK_ROLE": "admin"})
+    assert Engine.from_settings(chosen, workflows.registry()).fallback_role == "admin"

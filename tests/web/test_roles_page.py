@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from engine.people import roles
 from engine.people.users import get_user
+from engine.queries.tasks import list_tasks
+from tests.conftest import FIXTURES
 
 
 def holders(app, key):
@@ -62,3 +64,17 @@ def test_the_roles_page_and_role_names_in_french(app, as_user):
         roles.grant(s, "rmartin", "process_designer", actor="admin")
     page = as_user("rmartin").get("/admin/roles").get_data(as_text=True)
     assert "Nouveau rôle" in page and "Juridique" in page and "Agent des passeports" in page
+
+
+def test_admins_see_the_incident_of_a_task_nobody_may_do(app, as_user, engine):
+    db = app.extensions["waypoint.db"]
+    with db.transaction() as s:
+        engine.deploy(s, [FIXTURES / "assignment" / "camunda" / "contract_review.bpmn"], deployed_by="admin")
+        instance = engine.start(s, "contract_review", {"approver": "fchan"}, "jdoe")
+    with db.reading() as s:
+        [first] = list_tasks(s, instance_id=instance.id)
+    with db.transaction() as s:
+        engine.complete(s, first.id, "jdoe", {})  # next: the Legal lane, a role nobody holds
+    page = as_user("admin").get("/admin/outbox").get_data(as_text=True)
+    assert "unworkable (legal)" in page and f"#{instance.id}" in page
+    assert "nobody but the requester holds the role &#39;legal&#39; of task &#39;Legal review&#39;" in page
