@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from types import SimpleNamespace
 from typing import Any
 
@@ -22,6 +23,7 @@ from SpiffWorkflow.spiff.parser import SpiffBpmnParser
 from engine.dmn.decide import Decisions
 from engine.dmn.model import NAMESPACES, Decision, DecisionTable, Model
 from engine.dmn.reader import DmnReadError, read_model
+from engine.feel.builtins_time import OFFICE_TODAY
 
 #: the root tags of DMN files, every version
 DMN_ROOTS = frozenset(f"{{{ns}}}definitions" for ns in NAMESPACES)
@@ -76,7 +78,13 @@ class DecisionRunner:
         def python(text: str, extra: Mapping[str, Any]) -> Any:
             return script_engine.evaluate(task, text, external_context=dict(extra))
 
-        return self.decisions.outputs(self.key, task.data, python)
+        helpers = getattr(getattr(script_engine, "environment", None), "globals", None) or {}
+        office_today = helpers.get("today")  # the engine's helper: its clock, its WAYPOINT_TIMEZONE
+        token = OFFICE_TODAY.set((lambda: date.fromisoformat(office_today())) if callable(office_today) else None)
+        try:
+            return self.decisions.outputs(self.key, task.data, python)
+        finally:
+            OFFICE_TODAY.reset(token)
 
 
 class DecisionParserMixin:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import decimal
+from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
@@ -16,8 +17,10 @@ from engine.feel.operators import ym_between
 from engine.feel.temporal import parse_date, parse_date_time, parse_duration, parse_time
 from engine.feel.values import NUMBERS, Function, Range, YearsMonths, format_duration
 
-#: the office's time zone, for `today()`; the engine sets it from its settings
+#: the office's time zone, for `today()` when no office calendar is set below
 OFFICE_ZONE: ContextVar[str] = ContextVar("feel_office_zone", default="America/Toronto")
+#: the office's date as the engine computes it (its clock, its configured time zone), while a decision runs
+OFFICE_TODAY: ContextVar[Callable[[], date] | None] = ContextVar("feel_office_today", default=None)
 _DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 _MONTHS = "January February March April May June July August September October November December".split()
 
@@ -76,6 +79,9 @@ def _ym(start: Any, end: Any) -> YearsMonths | None:
 
 @builtin("today", "")
 def _today() -> date:
+    office_today = OFFICE_TODAY.get()
+    if office_today is not None:
+        return office_today()
     return current_time().astimezone(ZoneInfo(OFFICE_ZONE.get())).date()
 
 

@@ -3,12 +3,14 @@ requiredDecision chain, FEEL cells and COLLECT SUM, deployed and run through the
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from engine.errors import WaypointError
 from engine.queries.tasks import instance_view
+from tests.conftest import make_engine
 
 LOAN = Path(__file__).parent / "fixtures" / "loan"
 
@@ -49,3 +51,13 @@ def test_a_hit_policy_violation_names_file_decision_and_rules(deployed, engine):
         run(deployed, engine, {"Loan Amount": 20000, "country": "RU"})
     message = str(caught.value)
     assert "loan_rules.dmn" in message and "'Risk'" in message and "rules 2, 3" in message and "UNIQUE" in message
+
+
+@pytest.mark.parametrize(("zone", "day"), [("America/Toronto", "2026-02-28"), ("Asia/Tokyo", "2026-03-01")])
+def test_feel_today_is_the_offices_date_by_the_engines_clock(people, clock, zone, day):
+    engine = make_engine(clock=clock, office_tz=zone)
+    with people.transaction() as s:
+        engine.deploy(s, [LOAN], deployed_by="admin")
+    clock.set(datetime(2026, 3, 1, 3, 0, tzinfo=UTC))  # 22:00 on 28 February in Toronto, noon in Tokyo
+    view = run(people, engine, {"Loan Amount": 100, "country": "CA"})
+    assert view["data"]["checked_on"] == day
