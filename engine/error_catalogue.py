@@ -186,6 +186,7 @@ MESSAGES: dict[str, str] = {
     "dmn_failed": N_("%(file)s, decision '%(decision)s'%(where)s: %(detail)s"),
     "dmn_no_decision": N_("no decision '%(decision)s' in the DMN files"),
     "xml_dtd_refused": N_("%(path)s: DTDs and entity declarations are not allowed"),
+    "xml_encoding_refused": N_("%(path)s: only UTF-8 XML is accepted (the file declares %(encoding)s)"),
     "xml_not_well_formed": N_("%(path)s: not well-formed XML (line %(line)s): %(detail)s"),
     "xml_empty": N_("%(path)s: empty document"),
     "no_bpmn_defines_process": N_("no BPMN file defines process '%(key)s'"),

@@ -1,9 +1,12 @@
-"""The one way Waypoint reads BPMN/DMN XML: no DTDs, no entities, no network, size-capped.
+"""The one way Waypoint reads BPMN/DMN XML: UTF-8 only, no DTDs, no entities, no network, size-capped.
 
 Every uploaded or deployed file goes through `parse_xml`, which refuses a document type
 declaration outright (that is where XXE and "billion laughs" live) before lxml sees it,
 then parses with entity resolution, DTD loading and network access switched off and
-libxml2's default depth limit kept (no `huge_tree`).
+libxml2's default depth limit kept (no `huge_tree`). The byte scan only works on UTF-8: in
+UTF-7, `+ADw-!DOCTYPE` is a DOCTYPE libxml2 decodes while the scan sees none. So an XML
+declaration naming any other encoding is refused before parsing, and a parsed document that
+still has a DOCTYPE or an internal DTD is refused after.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from engine.errors import DefinitionError
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 _DOCTYPE = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+_DECLARED = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?\bencoding\s*=\s*[\"']([^\"']*)[\"']", re.IGNORECASE)
+_UTF8_NAMES = frozenset({"utf-8", "utf8"})
 
 _PARSER_OPTIONS: dict[str, Any] = dict(
     resolve_entities=False,
@@ -43,6 +48,15 @@ def parse_xml(content: str | bytes, filename: str, max_bytes: int = MAX_FILE_BYT
             size=f"{len(raw):,}",
             limit=f"{max_bytes:,}",
         )
+    declared = _DECLARED.match(raw)
+    encoding = declared.group(1).decode("ascii", "replace").strip()[:40] if declared else "UTF-8"
+    if encoding.lower() not in _UTF8_NAMES:
+        raise DefinitionError(
+            "xml_encoding_refused",
+            [{"file": filename, "line": 1, "message": f"only UTF-8 is accepted (declared {encoding})"}],
+            path=filename,
+            encoding=encoding,
+        )
     match = _DOCTYPE.search(raw)
     if match:
         line = raw[: match.start()].count(b"\n") + 1
@@ -65,4 +79,11 @@ def parse_xml(content: str | bytes, filename: str, max_bytes: int = MAX_FILE_BYT
         ) from exc
     if root is None:
         raise DefinitionError("xml_empty", [{"file": filename, "message": "empty"}], path=filename)
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
+        raise DefinitionError(
+            "xml_dtd_refused",
+            [{"file": filename, "line": 1, "message": "DOCTYPE/ENTITY declaration refused"}],
+            path=filename,
+        )
     return root

@@ -9,6 +9,7 @@ DMN cell, and a BPMN loop without a wait state) against deployed processes.
 
 from __future__ import annotations
 
+import re
 import time
 import tracemalloc
 
@@ -157,7 +158,22 @@ HOSTILE = {
             + UTF7_DOCTYPE.decode()
             + f'<bpmn:definitions {BPMN_NS} id="d"><bpmn:process id="p" name="&xxe;"/></bpmn:definitions>'
         ),
-        "x.bpmn: not well-formed XML",
+        "x.bpmn:1: only UTF-8 is accepted (declared UTF-7)",
+    ),
+    # the outside probe's F11: an unused DOCTYPE in UTF-7 parsed cleanly and was stored with the definition
+    "utf7-unused-doctype": (
+        lambda: files(
+            x_bpmn=rule_process().replace(
+                '<?xml version="1.0" encoding="UTF-8"?>',
+                '<?xml version="1.0" encoding="UTF-7"?>\n' + UTF7_DOCTYPE.decode(),
+            ),
+            r_dmn=dmn(),
+        ),
+        "x.bpmn:1: only UTF-8 is accepted (declared UTF-7)",
+    ),
+    "latin1-declared": (
+        lambda: files(x_bpmn=rule_process().replace('encoding="UTF-8"', 'encoding="ISO-8859-1"', 1), r_dmn=dmn()),
+        "x.bpmn:1: only UTF-8 is accepted (declared ISO-8859-1)",
     ),
     "xinclude": (
         lambda: files(
@@ -393,3 +409,16 @@ def test_nothing_of_a_refused_deploy_is_stored_even_next_to_a_good_file(db, engi
     assert counts(db) == (0, 0)
     with db.reading() as s:
         assert s.scalar(select(func.count()).select_from(AuditEvent)) == 0
+
+
+def test_a_doctype_the_byte_scan_missed_is_refused_after_parsing(monkeypatch):
+    """Defence in depth for F11: should any encoding trick hide a DOCTYPE from the byte scan, the
+    parsed tree's docinfo still shows it, and the file is refused."""
+    from engine import xmlsafe
+
+    monkeypatch.setattr(xmlsafe, "_DOCTYPE", re.compile(rb"(?!)"))  # a scan that never matches
+    with pytest.raises(DefinitionError, match="DTDs and entity declarations are not allowed"):
+        xmlsafe.parse_xml(b'<!DOCTYPE d [<!ENTITY e "x">]><d/>', "x.bpmn")
+    with pytest.raises(DefinitionError, match="DTDs and entity declarations are not allowed"):
+        xmlsafe.parse_xml(b'<!DOCTYPE d SYSTEM "http://127.0.0.1:9/x.dtd"><d/>', "x.bpmn")
+    assert xmlsafe.parse_xml(b'<?xml version="1.0" encoding="utf-8"?><d/>', "x.bpmn").tag == "d"
