@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.definitions import read_sources
 from engine.errors import WaypointError
 from engine.queries.tasks import instance_view
 from tests.conftest import make_engine
@@ -61,3 +62,15 @@ def test_feel_today_is_the_offices_date_by_the_engines_clock(people, clock, zone
     clock.set(datetime(2026, 3, 1, 3, 0, tzinfo=UTC))  # 22:00 on 28 February in Toronto, noon in Tokyo
     view = run(people, engine, {"Loan Amount": 100, "country": "CA"})
     assert view["data"]["checked_on"] == day
+
+
+def test_waypoint_check_reads_dmn_15_and_names_a_broken_cell(tmp_path):
+    assert make_engine().check(read_sources([LOAN])) == []
+    broken = tmp_path / "loan"
+    broken.mkdir()
+    for path in LOAN.iterdir():
+        text = path.read_text().replace("<text>[0..10000]</text>", "<text>[0..10000</text>")
+        (broken / path.name).write_text(text)
+    [finding] = make_engine().check(read_sources([broken]))
+    assert finding["file"] == "loan_rules.dmn" and finding["severity"] == "error"
+    assert finding["message"].startswith("decision 'Risk', rule 1, column 'Loan Amount': FEEL: cannot read [0..10000")
