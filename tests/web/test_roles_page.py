@@ -29,6 +29,8 @@ def test_a_designer_creates_a_role_and_an_admin_grants_it(app, as_user):
     granted = admin.post("/admin/roles/legal_team/grant", {"username": "ebrown"}, follow_redirects=True)
     assert "ebrown now holds the role legal_team." in granted.get_data(as_text=True)
     assert holders(app, "legal_team") == ["ebrown"]
+    accounts = admin.get("/admin/service-accounts").get_data(as_text=True)
+    assert 'value="legal_team"> Legal Team' in accounts  # new roles are offered wherever roles are given
     renamed = admin.post("/admin/roles/legal_team/rename", {"name_en": "Legal", "name_fr": "Juridique"})
     assert renamed.status_code == 302
     history = admin.get("/admin/roles/legal_team").get_data(as_text=True)

@@ -12,8 +12,9 @@ from flask_babel import gettext as _
 from engine import ValidationFailed, WaypointError
 from engine.errors import FieldError
 from engine.people.api_tokens import create_token, revoke, token_view, tokens_of
+from engine.people.roles import roles as active_roles
 from engine.people.service_accounts import account_view, add_service_account, list_service_accounts, service_account
-from engine.people.users import PROCESS_ROLES, get_user
+from engine.people.users import get_user
 
 from ..auth import login_required, role_required
 from ..context import db, engine, user
@@ -97,7 +98,8 @@ def service_accounts():
             }
             for a in list_service_accounts(s)
         ]
-    return render_template("api/service_accounts.html", accounts=rows, roles=PROCESS_ROLES)
+        choices = [r.key for r in active_roles(s, include_retired=False) if r.key not in ("admin", "process_designer")]
+    return render_template("api/service_accounts.html", accounts=rows, roles=choices)
 
 
 @bp.post("/admin/service-accounts")
