@@ -25,6 +25,7 @@ from engine.bilingual import check_bilingual, is_bilingual, short
 from engine.definitions import NS, ParsedSources, form_files_by_id, node_property
 from engine.dmn import check_dmn
 from engine.formjs import FormNotConvertible, convert_text
+from engine.parsing.languages import PYTHON, check_languages, language_of
 from engine.roles_check import RoleFacts, check_assignment
 from engine.scripting import ALLOWED_BUILTIN_NAMES, ScriptRejected, check_source, is_iso_literal
 from engine.task_forms import form_tasks, named_form
@@ -196,6 +197,7 @@ def _check_bpmn(path: str, root: Any, sources: ParsedSources, roles: RoleFacts |
         out += _check_task_form(path, start, sources, form_ids)
     out += _check_gateways(path, root)
     out += _check_expressions(path, root, names)
+    out += check_languages(path, root, names, _finding)  # FEEL, JUEL and languages Waypoint does not run
     return out
 
 
@@ -276,6 +278,8 @@ def _check_expressions(path: str, root: Any, names: set[str]) -> list[dict]:
         if _is_python(node):
             out += _check_one(path, node, (node.text or "").strip(), mode, names)
     for node in root.xpath("//bpmn:timerEventDefinition/*", namespaces=NS):
+        if not _is_python(node):
+            continue
         text = (node.text or "").strip()
         if is_iso_literal(text) or _LOOKS_ISO.match(text):
             try:
@@ -291,11 +295,7 @@ def _check_expressions(path: str, root: Any, names: set[str]) -> list[dict]:
 
 def _is_python(node: Any) -> bool:
     """Whether an expression is written in Python (the others, FEEL and JUEL, are engine/scripting.py's to read)."""
-    text = (node.text or "").strip()
-    if text.startswith(("${", "#{", "=")):
-        return False
-    language = node.get("language") or node.getroottree().getroot().get("expressionLanguage") or ""
-    return not any(other in language.lower() for other in ("feel", "juel"))
+    return language_of(node) == PYTHON
 
 
 def _expression_nodes(root: Any) -> Iterable[tuple[Any, str]]:

@@ -24,17 +24,20 @@ from types import FrameType
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from engine import sandbox
+from engine import feel, sandbox
 from engine.clock import current_time
 from engine.multi_instance import loop_variables
 from engine.sandbox import MAX_SEQUENCE as MAX_SEQUENCE  # re-exported: callers read the bound here
 from engine.sandbox import ScriptRejected as ScriptRejected
 
 SCRIPT_FILENAME = "<bpmn-script>"
+#: Put before a FEEL expression in the tree SpiffWorkflow parses (a Python comment line, then FEEL).
+FEEL_MARK = "#feel\n"
 DEFAULT_TIME_LIMIT = 1.0
 
 ALLOWED_BUILTIN_NAMES = (
@@ -211,6 +214,11 @@ class WaypointScriptEngine(PythonScriptEngine):
 
     def evaluate(self, task: Any, expression: str, external_context: dict | None = None) -> Any:
         context = {**loop_variables(task), **(external_context or {})}
+        if expression.startswith(FEEL_MARK):  # FEEL, marked by engine/parsing/languages.py
+            try:
+                return feel.evaluate(expression.removeprefix(FEEL_MARK), {**task.data, **context})
+            except feel.FeelLimit as exc:
+                raise WorkflowTaskException(f"FEEL expression: {exc}", task=task, exception=exc) from exc
         return super().evaluate(task, expression, context or None)
 
     def execute(self, task: Any, script: str, external_context: dict | None = None) -> Any:

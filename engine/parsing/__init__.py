@@ -10,10 +10,11 @@ from __future__ import annotations
 from copy import deepcopy
 from typing import Any
 
+from engine.parsing.languages import translate_expressions
 from engine.parsing.standard import rewrite
 
 
 def prepare_bpmn(root: Any) -> Any:
     """The BPMN tree SpiffWorkflow parses for `root`: `root` itself when nothing needs rewriting."""
     copy = deepcopy(root)
-    return copy if rewrite(copy) else root
+    return copy if rewrite(copy) + translate_expressions(copy) else root
