@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.forms import is_decision_field
 from engine.models import AuditEvent, ProcessInstance
 
 GENESIS = "0" * 64
@@ -86,6 +87,25 @@ def events(session: Session, instance_id: int) -> list[AuditEvent]:
     return list(
         session.scalars(select(AuditEvent).where(AuditEvent.instance_id == instance_id).order_by(AuditEvent.seq))
     )
+
+
+def last_event(session: Session, instance_id: int, *actions: str) -> AuditEvent | None:
+    """The instance's latest event of one of `actions` (None: there is none)."""
+    query = (
+        select(AuditEvent)
+        .where(AuditEvent.instance_id == instance_id, AuditEvent.action.in_(actions))
+        .order_by(AuditEvent.seq.desc())
+        .limit(1)
+    )
+    return session.scalars(query).first()
+
+
+def returned_for_changes(session: Session, instance_id: int) -> AuditEvent | None:
+    """The completion that sent the request back for changes, when it is the latest decision (its
+    decision field says "return"): the amend task shows its reason at the top."""
+    latest = last_event(session, instance_id, "task_completed")
+    details = latest.details or {} if latest is not None else {}
+    return latest if any(is_decision_field(k) and v == "return" for k, v in details.items()) else None
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from flask_babel import gettext as _
 from engine import Conflict, PermissionDenied, ValidationFailed, WaypointError, task_drafts
 from engine import audit as audit_trail
 from engine.attachments import list_for
-from engine.forms import DecisionForm, decision_form
+from engine.forms import DecisionForm, decision_form, is_comment_field
 from engine.one_click import bulk_approvable
-from engine.people.users import users_with_role
+from engine.people.users import find_user, users_with_role
 from engine.privacy.vault import mask
 from engine.queries.inbox import (
     InboxQuery,
@@ -120,6 +120,16 @@ def _reassign_targets(s: Any, row: Any) -> list[Any]:
     return [person for person in users_with_role(s, row.role) if engine().may_hold(s, person, row) is None]
 
 
+def _returned(s: Any, instance_id: int) -> dict[str, Any] | None:
+    """Who sent the request back for changes, when and why (the amend task's banner)."""
+    event = audit_trail.returned_for_changes(s, instance_id)
+    if event is None:
+        return None
+    person = find_user(s, event.actor)
+    reasons = [str(v) for k, v in (event.details or {}).items() if is_comment_field(k) and v]
+    return {"who": person.display_name if person else event.actor, "at": event.at, "reasons": reasons}
+
+
 def _task_context(
     s: Any, task_id: str, values: dict | None = None, errors: dict | None = None, revealed: bool = False
 ) -> dict:
@@ -154,6 +164,7 @@ def _task_context(
         "can_claim": in_queue and eng.may_claim(s, user(), row) is None,
         "can_release": eng.may_release(s, user(), row) is None,
         "events": audit_trail.events(s, instance.id),
+        "returned": _returned(s, instance.id) if row.status == "ready" else None,
         "attachments": list_for(s, instance.id),
         "errors": errors or {},
     }

@@ -13,13 +13,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.audit import last_event
 from engine.forms import is_comment_field
 from engine.mail import outbox
 from engine.mail.compose import MailContext, send_plain
-from engine.models import AuditEvent, ProcessInstance
+from engine.models import ProcessInstance
 
 if TYPE_CHECKING:
     from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -34,16 +34,6 @@ def final_end_event(wf: BpmnWorkflow) -> Any | None:
         t for t in wf.get_tasks(state=TaskState.COMPLETED) if t.workflow is wf and isinstance(t.task_spec, EndEvent)
     ]
     return max(ends, key=lambda t: t.last_state_change) if ends else None
-
-
-def _last_event(session: Session, instance_id: int, *actions: str) -> AuditEvent | None:
-    query = (
-        select(AuditEvent)
-        .where(AuditEvent.instance_id == instance_id, AuditEvent.action.in_(actions))
-        .order_by(AuditEvent.seq.desc())
-        .limit(1)
-    )
-    return session.scalars(query).first()
 
 
 def _outcome_names(wf: BpmnWorkflow, instance: ProcessInstance) -> dict[str, str]:
@@ -72,11 +62,11 @@ def send_outcome_notice(
         "status": instance.status,
     }
     if instance.status == "cancelled":
-        event = _last_event(session, instance.id, "cancelled")
+        event = last_event(session, instance.id, "cancelled")
         actor, details = (event.actor, event.details or {}) if event is not None else ("", {})
         context.update(withdrawn=actor == user.username, actor=actor, reason=details.get("reason", ""))
     else:
-        decision = _last_event(session, instance.id, "task_completed")
+        decision = last_event(session, instance.id, "task_completed")
         details = decision.details if decision is not None else {}
         reason = next((str(v) for k, v in details.items() if is_comment_field(k) and v), "")
         context.update(outcome=_outcome_names(wf, instance), reason=reason)

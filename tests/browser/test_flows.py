@@ -103,6 +103,10 @@ def test_return_for_changes_round_trip(open_page, live):
     msmith.wait_for_url(re.compile(r"/inbox"))
 
     open_task(jdoe, live, "Return%20Trip", "Amend and resubmit request")
+    banner = jdoe.locator(".banner-return")  # the reason, first thing on the page
+    assert "Returned for changes by Marc Smith" in banner.inner_text()
+    assert "Please split the lodging cost" in banner.inner_text()
+    assert banner.bounding_box()["y"] < jdoe.locator("#complete").bounding_box()["y"]
     assert jdoe.input_value("#f-city") == "Lyon"  # the form comes back filled in
     jdoe.fill("#f-costs-lodging", "900")
     jdoe.click("#complete")
