@@ -26,8 +26,8 @@ class RequestViews(EngineCore):
 
     def task_data(self, session: Session, row: TaskRecord) -> dict[str, Any]:
         """The data a READY task sees (deserializes one workflow: for the task page, never queues)."""
-        if row.status != "ready":
-            return dict(row.instance.data)
+        if row.status != "ready":  # the snapshot: decrypted like the workflow's data (pages mask it)
+            return dict(self.vault.clear(row.instance.data or {}))
         parsed = self.definition_for(session, row.instance)
         wf = self.load_workflow(row.instance, parsed)
         task = wf.get_task_from_id(UUID(row.id))

@@ -193,3 +193,21 @@ def test_the_command_line_export_is_for_admins_and_recorded(db):
         assert [(q.user.username, q.person, q.reason, q.output) for q in subject_searches(s)] == [
             ("admin", "jdoe", "jdoe asked", "json")
         ]
+
+
+def test_a_closed_task_reads_the_snapshot_decrypted(people, engine):
+    """The task page of a closed task shows the request's snapshot: masked, or in clear once
+    revealed, never as ciphertext."""
+    from engine.models import TaskRecord
+    from engine.privacy.vault import mask
+
+    db = people
+    with db.transaction() as s:
+        engine.deploy(s, [ROOT / "bpmn"])
+        iid = engine.start(s, "delegation_visit", VISIT, "lokafor").id
+    with db.reading() as s:
+        row = s.query(TaskRecord).filter_by(instance_id=iid).first()
+        row.status = "completed"  # as once it is done (read-only session: never written)
+        data = engine.task_data(s, row)
+        assert data["members"][0]["name"] == "Anna Weber" and "enc:v1:" not in json.dumps(data)
+        assert mask(data, engine.definition_for(s, row.instance).personal)["members"][0]["name"] == "••••"
