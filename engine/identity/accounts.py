@@ -80,19 +80,27 @@ def remove_mapping(session: Session, group: str, role: str, actor: str, now: dat
     record(session, now, actor, "group_unmapped", "", group=group, role=role)
 
 
-def roles_for(session: Session, groups: Iterable[str]) -> set[str]:
+def mapping_table(session: Session) -> dict[str, set[str]]:
+    """Group name (lower case) → the roles it maps to; read once per sign-in or sync."""
+    table: dict[str, set[str]] = {}
+    for m in mappings(session):
+        table.setdefault(m.group_name.strip().lower(), set()).add(m.role)
+    return table
+
+
+def roles_for(table: dict[str, set[str]], groups: Iterable[str]) -> set[str]:
     """The roles these groups map to."""
-    wanted: set[str] = set()
-    for group in groups:
-        wanted |= group_keys(group)
-    return {m.role for m in mappings(session) if m.group_name.strip().lower() in wanted}
+    return {role for group in groups for key in group_keys(group) for role in table.get(key, ())}
 
 
-def apply_groups(session: Session, user: User, groups: Iterable[str], actor: str) -> tuple[list[str], list[str]]:
-    """Grant the roles `groups` map to; take back group-granted roles no group gives any more.
+def apply_groups(
+    session: Session, user: User, groups: Iterable[str], actor: str, table: dict[str, set[str]] | None = None
+) -> tuple[list[str], list[str]]:
+    """Grant the roles `groups` map to (`table`: the mapping, read once by a caller doing many people);
+    take back group-granted roles no group gives any more.
 
     Returns (granted, revoked) role keys. A role the person already held by hand is left alone."""
-    wanted = roles_for(session, groups)
+    wanted = roles_for(mapping_table(session) if table is None else table, groups)
     from_groups = set(session.scalars(select(GroupGrant.role).where(GroupGrant.user_id == user.id)))
     granted, revoked = [], []
     for role in sorted(wanted - from_groups):

@@ -141,11 +141,17 @@ def _person(entry: dict[str, Any], s: DirectorySettings) -> accounts.Person:
 
 def sync(session: Any, people: list[accounts.Person], now: datetime, mail: MailConfig | None = None) -> SyncReport:
     """Bring Waypoint's people in line with `people` (read by `read_people`), in the caller's transaction."""
+    with session.no_autoflush:  # thousands of people: flush when the grants do, not before every query
+        return _sync(session, people, now, mail)
+
+
+def _sync(session: Any, people: list[accounts.Person], now: datetime, mail: MailConfig | None) -> SyncReport:
     report = SyncReport(seen=len(people))
     known = accounts.linked(session, SOURCE)
     if not people and any(u.active for u, _ in known):
         raise DirectoryUnavailable("directory_empty", count=len(known))
     by_dn: dict[str, User] = {}
+    table = accounts.mapping_table(session)
     for person in people:
         user, changes = accounts.upsert(session, person, SOURCE, ACTOR, now)
         if changes.pop("created", None):
@@ -153,7 +159,7 @@ def sync(session: Any, people: list[accounts.Person], now: datetime, mail: MailC
         elif changes:
             report.updated[user.username] = changes
         by_dn[person.external_id.lower()] = user
-        granted, revoked = accounts.apply_groups(session, user, person.groups, ACTOR)
+        granted, revoked = accounts.apply_groups(session, user, person.groups, ACTOR, table)
         if granted:
             report.granted[user.username] = granted
         if revoked:

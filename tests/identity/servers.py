@@ -42,6 +42,8 @@ database mdb
 suffix "{base}"
 rootdn "{root_dn}"
 rootpw {root_pw}
+# the sync account pages through any number of people (OpenLDAP caps a paged search at 500 by default)
+limits dn.exact="{sync_dn}" size.prtotal=unlimited
 directory {folder}/data
 maxsize 10485760
 {tls}access to attrs=userPassword by anonymous auth by * none
