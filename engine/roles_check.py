@@ -96,11 +96,12 @@ def holders(task: Any, lane: str | None) -> Holders:
     performer_users, performer_groups = _expressions(task, "humanPerformer")
     owner_users, owner_groups = _expressions(task, "potentialOwner")
     assignee = task.get(f"{camunda}assignee") or (spiff[0].strip() if spiff else None)
-    assignee = assignee or (performer_users[0] if performer_users else None)
+    # a humanPerformer names the one person who does the task (as at run time, engine/task_owners.py)
+    assignee = assignee or next(iter(performer_users + performer_groups), None)
     return Holders(
         assignee=assignee or None,
         users=_split(task.get(f"{camunda}candidateUsers")) + owner_users,
-        groups=_split(task.get(f"{camunda}candidateGroups")) + performer_groups + owner_groups,
+        groups=_split(task.get(f"{camunda}candidateGroups")) + owner_groups,
         lane=lane,
     )
 

@@ -103,7 +103,9 @@ def _declared(node: Any, root: Any) -> Declared:
         users += _split((zeebe.get("candidateUsers") or "").lstrip("="))
         groups += _split((zeebe.get("candidateGroups") or "").lstrip("="))
     for performer in node.xpath("b:humanPerformer", namespaces={"b": BPMN}):
-        assignee = assignee or next(iter(_formal(performer, root)), None)
+        for text in _formal(performer, root):
+            match = _PERFORMER.match(text)
+            assignee = assignee or (match.group(2) if match else text)
     for owner in node.xpath("b:potentialOwner", namespaces={"b": BPMN}):
         for text in _formal(owner, root):
             match = _PERFORMER.match(text)

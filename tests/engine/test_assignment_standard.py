@@ -91,6 +91,7 @@ def test_standard_potential_owner_and_human_performer(people, engine, clock):
     deploy(db, engine, "standard/standard_owners.bpmn")
     with db.transaction() as s:
         assert s.get(Role, "accountant").name_en == "Accountant"  # potentialOwner's resource
+        assert s.get(Role, "manager") is None  # a humanPerformer names a person, not a role
         roles.grant(s, "fchan", "accountant", actor="admin")
         roles.grant(s, "htremblay", "hr", actor="admin")
         iid = engine.start(s, "standard_owners", {}, "jdoe").id
