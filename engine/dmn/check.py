@@ -75,7 +75,7 @@ def check_dmn(path: str, root: Any, names: Iterable[str] = ()) -> list[dict]:
                 {
                     "file": path,
                     "line": where.line,
-                    "element": where.decision,
+                    "element": where.element or where.decision,
                     "name": where.decision,
                     "message": message,
                     "severity": "error",

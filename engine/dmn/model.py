@@ -36,6 +36,8 @@ class Where:
     rule: int | None = None
     column: str | None = None
     line: int | None = None
+    #: the id of the XML element (a cell, a clause, the decision), for editors that mark it
+    element: str | None = None
 
     def text(self) -> str:
         parts = []

@@ -102,7 +102,8 @@ class _Reader:
     def expression(self, node: Any, where: Where) -> Expression | None:
         if node is None:
             return None
-        return Expression(_text(node), self.language(node), Where(**{**where.__dict__, "line": node.sourceline}))
+        place = {**where.__dict__, "line": node.sourceline, "element": node.get("id") or where.element}
+        return Expression(_text(node), self.language(node), Where(**place))
 
     def model(self) -> Model:
         version = NAMESPACES.get(self.root.nsmap.get(None) or "", "") or NAMESPACES.get(
@@ -149,7 +150,7 @@ class _Reader:
             self.path,
             node.sourceline,
             variable.get("typeRef") if variable is not None else None,
-            self.body(node, Where(self.path, name)),
+            self.body(node, Where(self.path, name, element=node.get("id"))),
         )
         for requirement in _children(node, "informationRequirement"):
             for kind, target in (
@@ -189,13 +190,15 @@ class _Reader:
         inputs = []
         for index, clause in enumerate(_children(node, "input"), start=1):
             label = clause.get("label") or _text(_child(clause, "inputExpression")) or f"input {index}"
-            column = Where(where.file, where.decision, column=label)
+            column = Where(where.file, where.decision, column=label, element=clause.get("id") or where.element)
             expression = self.expression(_child(clause, "inputExpression"), column) or Expression("", FEEL, column)
             inputs.append(InputClause(label, expression, self.expression(_child(clause, "inputValues"), column)))
         outputs = []
         for index, clause in enumerate(_children(node, "output"), start=1):
             name = clause.get("name") or clause.get("label") or node.get("outputLabel") or where.decision
-            column = Where(where.file, where.decision, column=name or f"output {index}")
+            column = Where(
+                where.file, where.decision, column=name or f"output {index}", element=clause.get("id") or where.element
+            )
             outputs.append(
                 OutputClause(
                     name,
@@ -223,7 +226,14 @@ class _Reader:
                     Expression(
                         _text(entry),
                         self.language(entry),
-                        Where(where.file, where.decision, number, clause.label, entry.sourceline),
+                        Where(
+                            where.file,
+                            where.decision,
+                            number,
+                            clause.label,
+                            entry.sourceline,
+                            entry.get("id") or where.element,
+                        ),
                     )
                     for entry, clause in zip(entries, clauses, strict=False)
                 ]

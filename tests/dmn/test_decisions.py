@@ -128,6 +128,9 @@ def test_feel_errors_in_cells_name_decision_rule_and_column():
         "decision 'Grade', rule 2, column 'grade'",
     ]
     assert all(f["file"] == "rules/t.dmn" and f["severity"] == "error" for f in findings)
+    assert [f["element"] for f in findings] == ["grade", "grade"]  # the cells have no id: their decision's
+    with_ids = xml.replace("<inputEntry>", '<inputEntry id="cell_1">', 1)
+    assert check_dmn("rules/t.dmn", etree.fromstring(with_ids.encode()))[0]["element"] == "cell_1"
 
 
 def test_an_unknown_expression_language_is_a_finding():
