@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from cli import Context, emit, emit_rows, json_option, pass_ctx
+from engine.attachments import AttachmentStore
 from engine.people.users import get_user
 from engine.permissions import check_subject_access
 from engine.privacy.records import access_log, retention_due, rotate_keys, run_retention, subject_search
@@ -44,7 +45,9 @@ def privacy_rotate(ctx: Context) -> None:
     """Re-encrypt stored personal data with the first key of WAYPOINT_DATA_KEY."""
     ctx.db.check_schema()
     count = rotate_keys(ctx.db, ctx.engine)
-    click.echo(f"{count} request(s) re-encrypted with key '{ctx.engine.vault.keyring.current}'")
+    files = AttachmentStore(ctx.settings.attachments_dir, ctx.engine.vault).reseal_all()
+    key = ctx.engine.vault.keyring.current
+    click.echo(f"{count} request(s) and {files} attached file(s) re-encrypted with key '{key}'")
 
 
 @privacy.command("purge")

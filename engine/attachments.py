@@ -101,6 +101,22 @@ class AttachmentStore:
             raise NotFound("file_missing")
         return self.vault.open_file(path.read_bytes())
 
+    def reseal_all(self) -> int:
+        """Encrypt every stored file with the current key (files in clear from before encryption,
+        files under an older key); return how many were rewritten. Part of `waypoint privacy rotate`:
+        afterwards the older key can go."""
+        current = self.vault.keyring.current.encode()
+        rewritten = 0
+        for path in sorted(self.root.glob("??/*")) if self.root.is_dir() else []:
+            if not re.fullmatch(r"[0-9a-f]{64}", path.name):
+                continue  # a temporary file of an interrupted write
+            stored = path.read_bytes()
+            if self.vault.file_key(stored) == current:
+                continue
+            self._write(path, self.vault.seal_file(self.vault.open_file(stored)))
+            rewritten += 1
+        return rewritten
+
     def _write(self, path: Path, stored: bytes) -> None:
         for folder in (self.root, path.parent):
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -288,6 +288,13 @@ class Vault:
         (development without `instance/data.key`; production refuses to start without one)."""
         return self.keyring.encrypt_bytes(content) if self._key_text else content
 
+    def file_key(self, stored: bytes) -> bytes | None:
+        """The id of the key a stored file is encrypted with (None: stored in clear)."""
+        if not stored.startswith(FILE_PREFIX):
+            return None
+        size = stored[len(FILE_PREFIX)]
+        return stored[len(FILE_PREFIX) + 1 : len(FILE_PREFIX) + 1 + size]
+
     def open_file(self, stored: bytes) -> bytes:
         """A stored file's content: decrypted, or as it is when it was stored in clear."""
         return self.keyring.decrypt_bytes(stored) if stored.startswith(FILE_PREFIX) else stored

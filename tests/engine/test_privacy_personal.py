@@ -211,3 +211,31 @@ def test_a_closed_task_reads_the_snapshot_decrypted(people, engine):
         data = engine.task_data(s, row)
         assert data["members"][0]["name"] == "Anna Weber" and "enc:v1:" not in json.dumps(data)
         assert mask(data, engine.definition_for(s, row.instance).personal)["members"][0]["name"] == "••••"
+
+
+def test_key_rotation_reencrypts_attached_files(people, engine, clock, tmp_path):
+    """Files attached under the old key (or in clear, before encryption) are rewritten under the new
+    one, so the old key can go as the README says."""
+    from engine.attachments import AttachmentStore
+    from engine.privacy.vault import FILE_PREFIX, Keyring, Vault
+    from tests.conftest import FIXTURES, make_engine
+
+    pdf, old_pdf = b"%PDF-1.4 passport scan", b"%PDF-1.4 older scan"
+    db = people
+    with db.transaction() as s:
+        engine.deploy(s, [FIXTURES / "small"])
+        instance = engine.start(s, "small_approval", {"title": "Scans", "amount": 5}, "jdoe")
+        store = AttachmentStore(tmp_path, engine.vault)
+        jdoe = get_user(s, "jdoe")
+        first = store.add(s, instance, jdoe, "scan.pdf", pdf, clock.now())
+        second = store.add(s, instance, jdoe, "old.pdf", old_pdf, clock.now())
+    store.path_for(second.sha256).write_bytes(old_pdf)  # as a release before encryption left it
+    new_key = Keyring.new_key("k2")
+    rotated = AttachmentStore(tmp_path, make_engine(clock=clock, data_key=f"{new_key},{engine.vault._key_text}").vault)
+    assert rotated.reseal_all() == 2
+    assert rotated.reseal_all() == 0  # nothing left to do
+    only_new = AttachmentStore(tmp_path, Vault(new_key))  # the old key is gone
+    for attachment, content in ((first, pdf), (second, old_pdf)):
+        stored = only_new.path_for(attachment.sha256).read_bytes()
+        assert stored.startswith(FILE_PREFIX) and only_new.vault.file_key(stored) == b"k2"
+        assert only_new.read(attachment) == content
