@@ -207,23 +207,32 @@ def _const(node: dict[str, Any], raw: str) -> Any:
 
 
 def label_map(schemas: list[dict[str, Any]]) -> dict[Any, str]:
-    """Localized titles over every form of a process version, for read-only data: field key →
-    title, and (field key, choice value) → the choice's label."""
+    """Localized titles over every form of a process version, for read-only data: field path
+    ("members.name", array items without an index) → title, the bare key → the first title found
+    for it, and (field key, choice value) → the choice's label. Paths keep two forms' `name`
+    fields apart (a member's name is no "Site")."""
     labels: dict[Any, str] = {}
 
-    def walk(node: dict[str, Any]) -> None:
+    def walk(node: dict[str, Any], prefix: str = "") -> None:
         for key, child in (node.get("properties") or {}).items():
-            labels.setdefault(key, localized(child, "title", key))
+            title = localized(child, "title", key)
+            labels.setdefault(prefix + key, title)
+            labels.setdefault(key, title)
             for value, label in choices(child) or []:
                 labels.setdefault((key, value), label)
             if child.get("type") == "object":
-                walk(child)
+                walk(child, f"{prefix}{key}.")
             elif child.get("type") == "array" and isinstance(child.get("items"), dict):
-                walk(child["items"])
+                walk(child["items"], f"{prefix}{key}.")
 
     for schema in schemas:
         walk(schema)
     return labels
+
+
+def label_of(labels: dict[Any, str], path: str, key: str) -> str:
+    """A read-only field's title: by its path, else by its key, else its key in words."""
+    return labels.get(path) or labels.get(key) or key.replace("_", " ").capitalize()
 
 
 def visible_data(data: dict[str, Any]) -> dict[str, Any]:
@@ -232,7 +241,7 @@ def visible_data(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def init_app(app: Flask) -> None:
-    app.jinja_env.globals.update(visible_data=visible_data)
+    app.jinja_env.globals.update(visible_data=visible_data, label_of=label_of)
     app.jinja_env.tests["mapping"] = lambda v: isinstance(v, dict)
     app.jinja_env.tests["sequence_of_mappings"] = lambda v: (
         isinstance(v, list) and bool(v) and all(isinstance(i, dict) for i in v)

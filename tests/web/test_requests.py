@@ -145,3 +145,18 @@ def test_the_withdraw_button_follows_the_engine(app, as_user, engine, monkeypatc
     assert withdraw not in as_user("msmith").get(f"/requests/{iid}").text  # the approver sees it, may not cancel
     monkeypatch.setattr(Engine, "may_cancel", lambda self, s, actor, instance: InvalidState("already_approved"))
     assert withdraw not in as_user("jdoe").get(f"/requests/{iid}").text
+
+
+def test_member_names_are_labelled_as_names_not_sites(app, as_user):
+    """Two forms' `name` fields (a site's and a member's) keep their own titles on the request page."""
+    from tests.workflows.test_forms import VISIT
+
+    db, engine = app.extensions["waypoint.db"], app.extensions["waypoint.engine"]
+    with db.transaction() as s:
+        iid = engine.start(s, "delegation_visit", VISIT, "lokafor").id
+    page = as_user("cgagnon").get(f"/requests/{iid}").text  # cgagnon reads French
+    members = page[page.index("Nom complet") - 300 :]
+    assert "Nom complet" in page and "Lieu" in page
+    assert '<th scope="col">Lieu</th><th scope="col">Titre ou grade' not in members
+    english = as_user("lokafor").get(f"/requests/{iid}").text
+    assert '<th scope="col">Full name</th>' in english and '<th scope="col">Site</th>' in english
