@@ -77,8 +77,8 @@ def derived_names(
 def _parse(source: str) -> ast.Module | None:
     try:
         return ast.parse(source)
-    except (SyntaxError, ValueError):
-        return None  # the check reports it; nothing runs
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None  # the check refuses it; nothing runs
 
 
 def _scripts_of(task_spec: Any) -> list[str]:
