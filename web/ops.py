@@ -1,10 +1,17 @@
-"""Operations endpoints for load balancers and Prometheus: `/healthz` and `/metrics` (no sign-in)."""
+"""Operations endpoints for load balancers and Prometheus: `/healthz` (open) and `/metrics`.
+
+`/metrics` tells how much work waits where (open tasks per process and step, outbox, incidents,
+worker heartbeat): it answers only a scraper that sends `Authorization: Bearer
+<WAYPOINT_METRICS_TOKEN>` or connects from an allow-listed address (`WAYPOINT_METRICS_ALLOW`,
+loopback by default; behind a proxy the client address is the one ProxyFix trusts).
+"""
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
-from flask import Blueprint, Response, current_app
+from flask import Blueprint, Response, abort, current_app, request
 from flask.blueprints import BlueprintSetupState
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -39,6 +46,18 @@ def healthz() -> tuple[dict[str, Any], int]:
 
 @bp.get("/metrics")
 def metrics() -> Response:
-    """Prometheus metrics (open tasks by step, overdue, outbox, incidents, timer lag, worker)."""
+    """Prometheus metrics (open tasks by step, overdue, outbox, incidents, timer lag, worker).
+
+    :raise 401: without the scrape token from an address that is not allow-listed."""
+    if not _may_scrape():
+        abort(Response("metrics need a scrape token\n", 401, {"WWW-Authenticate": 'Bearer realm="metrics"'}))
     body = generate_latest(current_app.extensions["waypoint.metrics"])
     return Response(body, content_type=CONTENT_TYPE_LATEST)
+
+
+def _may_scrape() -> bool:
+    security = current_app.config["WAYPOINT_SETTINGS"].security
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if security.metrics_token and scheme.lower() == "bearer":
+        return hmac.compare_digest(token.strip().encode(), security.metrics_token.encode())
+    return request.remote_addr in security.metrics_allow

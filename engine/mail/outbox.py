@@ -193,7 +193,7 @@ class OutboxSender:
         owner: str,
         *,
         batch: int = 20,
-        lease: timedelta = timedelta(minutes=5),
+        lease: timedelta = timedelta(seconds=60),
         max_attempts: int = MAX_ATTEMPTS,
         transport: Callable[[SmtpSettings], Any] = SmtpTransport,
         count_failure: Callable[..., bool],
@@ -202,6 +202,9 @@ class OutboxSender:
         failed attempt and, when the email gives up, opens its incident (the worker's
         engine/worker/incidents.py, shared with timers; passed in because mail sits below the worker)."""
         self.db, self.clock, self.smtp, self.owner = db, clock, smtp, owner
+        # one message's SMTP dialogue (a handful of operations, each up to smtp.timeout) must end
+        # inside its lease, or another worker could take the row over and send it twice
+        lease = max(lease, timedelta(seconds=5 * smtp.timeout))
         self.batch, self.lease, self.max_attempts, self.transport = batch, lease, max_attempts, transport
         self.count_failure = count_failure
 

@@ -87,7 +87,9 @@ class WorkerSettings:
     lease: timedelta = timedelta(seconds=60)
     max_timer_attempts: int = 5
     email_batch: int = 20
-    email_lease: timedelta = timedelta(minutes=5)
+    #: as long as a timer's (README: "a killed worker's leases expire after a minute"); the sender
+    #: renews it before each message and never makes it shorter than five SMTP timeouts
+    email_lease: timedelta = timedelta(seconds=60)
     max_email_attempts: int = 12
     #: seconds between rounds in `run_forever`
     interval: float = 2.0

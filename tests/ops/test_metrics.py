@@ -53,3 +53,23 @@ def test_metrics_parse_with_a_step_name_holding_a_line_break_quotes_and_a_backsl
     assert [s.value for s in families["waypoint_open_incidents"]] == [0]
     assert [s.value for s in families["waypoint_worker_heartbeat_age_seconds"]] == [-1]  # no worker yet
     assert "waypoint_timer_lag_seconds" in families and "waypoint_outbox_messages" in families
+
+
+def test_metrics_need_a_scrape_token_or_an_allow_listed_address(people, engine):
+    """F17: /metrics answered anyone. Loopback (the default allow-list) or the configured token only."""
+    from engine.config import SecuritySettings, Settings
+
+    settings = Settings(security=SecuritySettings(metrics_token="scrape-me-0123456789"))
+    app = create_app({"WAYPOINT_SETTINGS": settings, "WAYPOINT_DB": people, "WAYPOINT_ENGINE": engine, "TESTING": True})
+    client = app.test_client()
+    outside = {"REMOTE_ADDR": "203.0.113.7"}
+    assert client.get("/metrics", environ_base=outside).status_code == 401
+    wrong = {"Authorization": "Bearer nope"}
+    assert client.get("/metrics", environ_base=outside, headers=wrong).status_code == 401
+    right = {"Authorization": "Bearer scrape-me-0123456789"}
+    assert client.get("/metrics", environ_base=outside, headers=right).status_code == 200
+    assert client.get("/metrics").status_code == 200  # the test client comes from 127.0.0.1
+    assert client.get("/healthz", environ_base=outside).status_code in (200, 503)  # health stays open
+
+    default = create_app({"WAYPOINT_DB": people, "WAYPOINT_ENGINE": engine, "TESTING": True})
+    assert default.test_client().get("/metrics", environ_base=outside).status_code == 401

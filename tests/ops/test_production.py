@@ -48,8 +48,9 @@ class Client:
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
         self.opener.addheaders = [("X-Forwarded-Proto", "https"), ("X-Forwarded-For", "192.0.2.10")]
 
-    def get(self, path: str) -> str:
-        with self.opener.open(self.base + path, timeout=30) as r:
+    def get(self, path: str, headers: dict[str, str] | None = None) -> str:
+        request = urllib.request.Request(self.base + path, headers=headers or {})
+        with self.opener.open(request, timeout=30) as r:
             return r.read().decode()
 
     def post(self, path: str, data: dict) -> tuple[int, str]:
@@ -97,6 +98,7 @@ def test_two_gunicorn_workers_and_two_scheduler_workers(pg_url, tmp_path):
         "WAYPOINT_ENV": "production",
         "WAYPOINT_HTTPS": "1",
         "WAYPOINT_TRUSTED_PROXIES": "1",
+        "WAYPOINT_METRICS_TOKEN": "scrape-token-0123456789",
         "WAYPOINT_SECRET_KEY": "x" * 40,
         "WAYPOINT_DATA_KEY": "k1:" + base64.b64encode(b"k" * 32).decode(),
         "WAYPOINT_EMAILS": "0",
@@ -156,7 +158,8 @@ def test_two_gunicorn_workers_and_two_scheduler_workers(pg_url, tmp_path):
                 break
             time.sleep(0.2)
         assert '"ok"' in Client(base).get("/healthz")
-        assert "waypoint_worker_heartbeat_age_seconds" in Client(base).get("/metrics")
+        scrape = {"Authorization": "Bearer scrape-token-0123456789"}  # clients come through the proxy
+        assert "waypoint_worker_heartbeat_age_seconds" in Client(base).get("/metrics", scrape)
     finally:
         for proc in [web, *workers]:
             proc.send_signal(signal.SIGTERM)

@@ -178,3 +178,19 @@ def test_a_stale_escalation_changes_nothing(flows, engine, clock, make_worker):
     with db.reading() as s:
         assert s.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "task_escalated")) == 1
     assert len(outbox_rows(db, "escalation")) == 1 and len(outbox_rows(db, "reminder")) == 1
+
+
+def test_a_dead_worker_s_emails_are_sent_by_another_after_a_minute_once(flows, engine, clock, make_worker, smtp):
+    """README: "a killed worker's leases expire after a minute" holds for email too (F18: it was 5 min)."""
+    db = flows
+    for _ in range(3):
+        start(db, engine)
+    doomed = make_worker(owner="doomed")
+    claimed = doomed.sender.claim()  # leased, then the worker dies before sending anything
+    assert len(claimed) >= 3
+    survivor = make_worker(owner="survivor")
+    assert survivor.drain().emails.sent == 0  # the lease still holds
+    clock.advance(seconds=61)
+    assert survivor.drain().emails.sent == len(claimed)
+    assert len(smtp.messages) == len(claimed) == len({m["Message-ID"] for m in smtp.messages})
+    assert {row.status for row in outbox_rows(db)} == {"sent"}
