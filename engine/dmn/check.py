@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from engine.dmn.boxed import BoxedContext, BoxedList, Conditional, Invocation, Relation
 from engine.dmn.model import PYTHON, DecisionTable, Expression, Model
 from engine.dmn.reader import DmnReadError, read_model
 from engine.errors import ScriptError
@@ -20,18 +21,38 @@ def _cells(model: Model) -> Iterator[tuple[Expression, bool]]:
         if item.allowed is not None:
             yield item.allowed, True
     for body in bodies:
-        if isinstance(body, Expression):
-            yield body, False
-        elif isinstance(body, DecisionTable):
-            for clause in body.inputs:
-                yield clause.expression, False
-                if clause.allowed is not None:
-                    yield clause.allowed, True
-            for output in body.outputs:
-                yield from ((e, e is output.allowed) for e in (output.allowed, output.default) if e is not None)
-            for rule in body.rules:
-                yield from ((cell, True) for cell in rule.inputs)
-                yield from ((cell, False) for cell in rule.outputs)
+        yield from _walk(body)
+
+
+def _walk(body: Any) -> Iterator[tuple[Expression, bool]]:
+    """The expressions of one body (a literal, a table, or a boxed expression and its parts)."""
+    if isinstance(body, (BoxedContext, Invocation, BoxedList, Relation, Conditional)):
+        for part in _boxed_parts(body):
+            yield from _walk(part)
+    elif isinstance(body, Expression):
+        yield body, False
+    elif isinstance(body, DecisionTable):
+        for clause in body.inputs:
+            yield clause.expression, False
+            if clause.allowed is not None:
+                yield clause.allowed, True
+        for output in body.outputs:
+            yield from ((e, e is output.allowed) for e in (output.allowed, output.default) if e is not None)
+        for rule in body.rules:
+            yield from ((cell, True) for cell in rule.inputs)
+            yield from ((cell, False) for cell in rule.outputs)
+
+
+def _boxed_parts(body: Any) -> list[Any]:
+    if isinstance(body, BoxedContext):
+        return [part for _, part in body.entries]
+    if isinstance(body, Invocation):
+        return [part for _, part in body.bindings]
+    if isinstance(body, BoxedList):
+        return body.items
+    if isinstance(body, Relation):
+        return [cell for row in body.rows for cell in row]
+    return [body.condition, body.then, body.otherwise]
 
 
 def _problem(cell: Expression, tests: bool, names: set[str]) -> str | None:

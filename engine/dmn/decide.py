@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from engine.dmn.boxed import evaluate_boxed
 from engine.dmn.model import PYTHON, Decision, DecisionTable, Expression, InputData, Invocable, Model, Where
 from engine.dmn.types import conform
 from engine.errors import ScriptError, WaypointError
@@ -122,12 +123,14 @@ class _Run:
 
         return Function(tuple(bkm.params), run, bkm.name)
 
-    def body(self, body: Expression | DecisionTable | None, scope: Scope, where: Where) -> Any:
+    def body(self, body: Any, scope: Scope, where: Where) -> Any:
         if body is None:
             return None
         if isinstance(body, DecisionTable):
             return _Table(self, body, scope, where).result()
-        return self.value(body, scope)
+        if isinstance(body, Expression):
+            return self.value(body, scope)
+        return evaluate_boxed(body, scope, lambda part, inner: self.body(part, inner, where))
 
     def value(self, expression: Expression, scope: Scope, extra: Mapping[str, Any] | None = None) -> Any:
         """A cell's value; errors come back naming the cell."""

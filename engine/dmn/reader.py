@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 from typing import Any
 
+from engine.dmn.boxed import BOXED, BoxedContext, BoxedList, Conditional, Invocation, Relation
 from engine.dmn.model import (
     AGGREGATIONS,
     FEEL,
@@ -63,6 +64,13 @@ def _text(node: Any) -> str:
 
 def _ref(href: str | None) -> str:
     return (href or "").split("#")[-1]
+
+
+class _Wrap(list):
+    """One expression element seen as a parent holding it, so `body` can read list items and cells."""
+
+    def __init__(self, element: Any) -> None:
+        super().__init__([element])
 
 
 def language_of(value: str | None) -> str | None:
@@ -168,17 +176,52 @@ class _Reader:
             self.finding(node, f"decision '{name}' has neither a decision table nor a literal expression", name)
         return decision
 
-    def body(self, node: Any, where: Where) -> Expression | DecisionTable | None:
+    def body(self, node: Any, where: Where) -> Any:
+        """The expression a decision, BKM or boxed part holds (table, literal or boxed), or None."""
         table = _child(node, "decisionTable")
         if table is not None:
             return self.table(table, where)
         literal = _child(node, "literalExpression")
         if literal is not None:
             return self.expression(literal, where)
-        for other in ("context", "invocation", "relation", "list", "functionDefinition", "conditional", "filter"):
+        for kind in BOXED:
+            found = _child(node, kind)
+            if found is not None:
+                return getattr(self, f"_{kind}")(found, where)
+        for other in ("functionDefinition", "filter", "iterator", "some", "every", "for"):
             if _child(node, other) is not None:
                 self.finding(node, f"'{where.decision}': a {other} expression is not supported yet", where.decision)
         return None
+
+    def _context(self, node: Any, where: Where) -> BoxedContext:
+        entries = []
+        for entry in _children(node, "contextEntry"):
+            variable = _child(entry, "variable")
+            entries.append((variable.get("name") if variable is not None else None, self.body(entry, where)))
+        return BoxedContext(entries)
+
+    def _invocation(self, node: Any, where: Where) -> Invocation:
+        callee = _text(_child(node, "literalExpression"))
+        bindings = []
+        for binding in _children(node, "binding"):
+            parameter = _child(binding, "parameter")
+            bindings.append((parameter.get("name") if parameter is not None else "", self.body(binding, where)))
+        return Invocation(callee, bindings)
+
+    def _list(self, node: Any, where: Where) -> BoxedList:
+        return BoxedList([self.body(_Wrap(item), where) for item in node if _local(item)])
+
+    def _relation(self, node: Any, where: Where) -> Relation:
+        columns = [c.get("name") or "" for c in _children(node, "column")]
+        rows = [[self.body(_Wrap(cell), where) for cell in row if _local(cell)] for row in _children(node, "row")]
+        return Relation(columns, rows)
+
+    def _conditional(self, node: Any, where: Where) -> Conditional:
+        parts = [
+            self.body(_child(node, part), where) if _child(node, part) is not None else None
+            for part in ("if", "then", "else")
+        ]
+        return Conditional(*parts)
 
     def table(self, node: Any, where: Where) -> DecisionTable:
         policy_text = (node.get("hitPolicy") or "UNIQUE").upper()

@@ -68,9 +68,9 @@ def test_count_counts_distinct_outputs():
 
 def test_unsupported_boxed_expressions_are_findings():
     xml = f"""<definitions xmlns="{DMN15}" id="d" name="t" namespace="urn:t">
-      <decision id="c" name="Boxed"><context/></decision></definitions>"""
+      <decision id="c" name="Boxed"><functionDefinition/></decision></definitions>"""
     findings = check_dmn("t.dmn", etree.fromstring(xml.encode()))
-    assert "a context expression is not supported yet" in findings[0]["message"]
+    assert "a functionDefinition expression is not supported yet" in findings[0]["message"]
 
 
 def test_priority_and_output_order_follow_output_values():
@@ -173,3 +173,52 @@ def test_required_decisions_that_go_round_in_a_circle_are_an_error():
     model, _ = read_model(etree.fromstring(xml.encode()), "t.dmn")
     with pytest.raises(DecisionError, match="circle"):
         Decisions([model]).evaluate("a", {})
+
+
+BOXED = f"""<definitions xmlns="{DMN15}" id="d" name="t" namespace="urn:t">
+  <businessKnowledgeModel id="b_fee" name="Fee">
+    <encapsulatedLogic><formalParameter name="amount"/><formalParameter name="rate"/>
+      <literalExpression><text>amount * rate</text></literalExpression></encapsulatedLogic>
+  </businessKnowledgeModel>
+  <decision id="quote" name="Quote">
+    <knowledgeRequirement><requiredKnowledge href="#b_fee"/></knowledgeRequirement>
+    <context>
+      <contextEntry><variable name="Base Fee"/>
+        <invocation><literalExpression><text>Fee</text></literalExpression>
+          <binding><parameter name="amount"/><literalExpression><text>Amount</text></literalExpression></binding>
+          <binding><parameter name="rate"/><literalExpression><text>0.02</text></literalExpression></binding>
+        </invocation></contextEntry>
+      <contextEntry><variable name="Bands"/>
+        <relation><column name="up to"/><column name="label"/>
+          <row><literalExpression><text>1000</text></literalExpression><literalExpression><text>"small"</text></literalExpression></row>
+          <row><literalExpression><text>100000</text></literalExpression><literalExpression><text>"large"</text></literalExpression></row>
+        </relation></contextEntry>
+      <contextEntry><variable name="Extras"/>
+        <list><literalExpression><text>5</text></literalExpression>
+          <literalExpression><text>Base Fee</text></literalExpression></list>
+      </contextEntry>
+      <contextEntry>
+        <conditional>
+          <if><literalExpression><text>Amount &gt; Bands[1].up to</text></literalExpression></if>
+          <then><literalExpression><text>{{band: Bands[2].label, fee: sum(Extras)}}</text></literalExpression></then>
+          <else><literalExpression><text>{{band: Bands[1].label, fee: Base Fee}}</text></literalExpression></else>
+        </conditional>
+      </contextEntry>
+    </context>
+  </decision>
+</definitions>"""
+
+
+@pytest.mark.parametrize(
+    ("amount", "expected"), [(500, {"band": "small", "fee": 10}), (5000, {"band": "large", "fee": 105})]
+)
+def test_boxed_context_invocation_relation_list_and_conditional(amount, expected):
+    model, findings = read_model(etree.fromstring(BOXED.encode()), "t.dmn")
+    assert findings == []
+    assert Decisions([model]).outputs("quote", {"Amount": amount}) == {"Quote": expected}
+
+
+def test_cells_inside_boxed_expressions_are_checked():
+    broken = BOXED.replace("<text>0.02</text>", "<text>0.02 +</text>")
+    [finding] = check_dmn("t.dmn", etree.fromstring(broken.encode()))
+    assert "decision 'Quote'" in finding["message"] and "0.02 +" in finding["message"]
