@@ -15,7 +15,7 @@ from lark import Token, Tree
 
 from engine.feel.operators import arithmetic, compare, equals, in_range, negate
 from engine.feel.temporal import parse_temporal
-from engine.feel.values import MAX_LIST, MAX_STEPS, FeelLimit, Function, Range, check_size, type_name
+from engine.feel.values import MAX_ALLOCATED, MAX_LIST, MAX_STEPS, FeelLimit, Function, Range, check_size, type_name
 
 _COMPARISONS = {
     "=": lambda c: c == 0,
@@ -28,6 +28,8 @@ _COMPARISONS = {
 _ARITHMETIC = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**"}
 _RANGES = {"range_ii": (True, True), "range_ie": (True, False), "range_ei": (False, True), "range_ee": (False, False)}
 INPUT = "?"
+#: nodes whose value is an existing one (a name, a path), not something built
+_REFERENCES = frozenset({"name", "input_name", "path", "builtin_name", "string", "temporal"})
 
 
 def name_of(node: Tree) -> str:
@@ -71,11 +73,20 @@ class Evaluator:
 
     def __init__(self) -> None:
         self.steps = 0
+        self.allocated = 0
 
     def run(self, node: Tree | Token, scope: Scope) -> Any:
         self.steps += 1
         if self.steps > MAX_STEPS:
             raise FeelLimit("feel_too_large", what="evaluation", limit=f"{MAX_STEPS:,} steps")
+        value = self._dispatch(node, scope)
+        if isinstance(value, (str, list)) and not isinstance(node, Token) and node.data not in _REFERENCES:
+            self.allocated += len(value)  # strings and lists built, so copies cannot add up unseen
+            if self.allocated > MAX_ALLOCATED:
+                raise FeelLimit("feel_too_large", what="evaluation", limit=f"{MAX_ALLOCATED:,} characters and items")
+        return value
+
+    def _dispatch(self, node: Tree | Token, scope: Scope) -> Any:
         if isinstance(node, Token):
             raise FeelLimit("feel_failed", detail=f"unexpected token {node!s}")
         handler = getattr(self, f"_{node.data}", None)

@@ -20,7 +20,9 @@ from engine.errors import ScriptError
 
 MAX_STRING = 1_000_000
 MAX_LIST = 100_000
-MAX_STEPS = 1_000_000
+MAX_STEPS = 200_000
+#: characters of strings and items of lists one evaluation may build in all
+MAX_ALLOCATED = 20_000_000
 
 NUMBERS = decimal.Context(
     prec=34,

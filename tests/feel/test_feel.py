@@ -157,10 +157,18 @@ def test_evaluation_is_bounded(expression):
 
 
 def test_evaluation_steps_are_capped():
-    with pytest.raises(FeelLimit, match="1,000,000 steps"):
-        evaluate("for i in 1..100000 return i + i + i + i + i + i + i + i + i")
+    with pytest.raises(FeelLimit, match="200,000 steps"):
+        evaluate("for i in 1..30000 return i + i + i + i")
+
+
+def test_copies_of_large_strings_cannot_add_up():
+    doubling = "{a: " + '"' + "x" * 15_000 + '"' + ", b: a+a, c: b+b, d: c+c, e: d+d, f: e+e, g: f+f}"
+    assert evaluate(f"string length({doubling}.g)") == 960_000
+    with pytest.raises(FeelLimit, match="20,000,000 characters and items"):
+        evaluate(f'count(for i in 1..100 return {doubling}.g + "y")')
 
 
 def test_string_growth_is_capped():
-    with pytest.raises(FeelLimit):
-        evaluate('string join(for i in 1..100000 return "0123456789abcdef", "")')
+    doubling = "{a: " + '"' + "x" * 15_000 + '"' + ", b: a+a, c: b+b, d: c+c, e: d+d, f: e+e, g: f+f, h: g+g}.h"
+    with pytest.raises(FeelLimit, match="1,000,000 characters"):
+        evaluate(doubling)
