@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from engine.errors import FieldError, NotFound, ValidationFailed
 from engine.models import DirectoryLink, GroupGrant, GroupRole, PersonEvent, User
@@ -34,6 +34,24 @@ class Person:
     #: `ldap`: the DN; `oidc`: `issuer|sub`
     external_id: str = ""
     manager_dn: str | None = None
+
+
+@dataclass
+class Known:
+    """Everyone, their links and their group-given roles, read in three queries (a sync's start)."""
+
+    users: dict[str, User]
+    group_roles: dict[int, set[str]]
+
+
+def preload(session: Session) -> Known:
+    """Read every person (with roles, manager), link and group grant into the session at once."""
+    users = session.scalars(select(User).options(selectinload(User.role_rows), selectinload(User.manager)))
+    known = Known({u.username: u for u in users}, {})
+    list(session.scalars(select(DirectoryLink)))  # into the identity map: `session.get` finds them there
+    for grant in session.scalars(select(GroupGrant)):
+        known.group_roles.setdefault(grant.user_id, set()).add(grant.role)
+    return known
 
 
 def record(session: Session, at: datetime, actor: str, action: str, username: str, **details: object) -> None:
@@ -94,14 +112,23 @@ def roles_for(table: dict[str, set[str]], groups: Iterable[str]) -> set[str]:
 
 
 def apply_groups(
-    session: Session, user: User, groups: Iterable[str], actor: str, table: dict[str, set[str]] | None = None
+    session: Session,
+    user: User,
+    groups: Iterable[str],
+    actor: str,
+    table: dict[str, set[str]] | None = None,
+    known: Known | None = None,
 ) -> tuple[list[str], list[str]]:
-    """Grant the roles `groups` map to (`table`: the mapping, read once by a caller doing many people);
-    take back group-granted roles no group gives any more.
+    """Grant the roles `groups` map to; take back group-granted roles no group gives any more.
+
+    `table` (the mapping) and `known` (`preload`) are read once by a caller doing many people.
 
     Returns (granted, revoked) role keys. A role the person already held by hand is left alone."""
     wanted = roles_for(mapping_table(session) if table is None else table, groups)
-    from_groups = set(session.scalars(select(GroupGrant.role).where(GroupGrant.user_id == user.id)))
+    if known is not None:
+        from_groups = known.group_roles.get(user.id, set())
+    else:
+        from_groups = set(session.scalars(select(GroupGrant.role).where(GroupGrant.user_id == user.id)))
     granted, revoked = [], []
     for role in sorted(wanted - from_groups):
         if role_store.grant(session, user.username, role, actor):
@@ -112,30 +139,37 @@ def apply_groups(
         session.execute(delete(GroupGrant).where(GroupGrant.user_id == user.id, GroupGrant.role == role))
         revoked.append(role)
     session.flush()
+    if known is not None:
+        known.group_roles[user.id] = (from_groups - set(revoked)) | set(granted)
     return granted, revoked
 
 
 def check_username(username: str | None, source: str) -> str:
     """A usable username from a claim or an attribute; ValidationFailed naming the source otherwise."""
-    name = (username or "").strip()
+    name = (username or "").strip().lower()  # one person however the provider or directory writes it
     if not name or len(name) > 64 or not all(c.isalnum() or c in "._-@" for c in name):
         raise ValidationFailed("identity_no_username", [FieldError("username", "username_rule")], source=source)
     return name
 
 
-def upsert(session: Session, person: Person, source: str, actor: str, now: datetime) -> tuple[User, dict]:
+def upsert(
+    session: Session, person: Person, source: str, actor: str, now: datetime, known: Known | None = None
+) -> tuple[User, dict]:
     """Create the person, or bring their name, email and language up to date; link them to `source`.
 
     Returns the user and what changed (field → new value; `created` for a new person). A
-    deactivated person stays deactivated: only an admin reactivates."""
+    deactivated person stays deactivated: only an admin reactivates. `known`: everyone, read
+    beforehand by a caller doing many people (`preload`)."""
     username = check_username(person.username, source)
-    user = find_user(session, username)
+    user = known.users.get(username) if known is not None else find_user(session, username)
     changes: dict = {}
     if user is None:
         user = User(username=username, display_name=person.display_name or username, created_at=now, active=True)
         user.email, user.language = person.email, person.language or "en"
         session.add(user)
         session.flush()
+        if known is not None:  # the same username twice in one read is one person
+            known.users[username] = user
         changes = {"created": True, "email": person.email, "display_name": user.display_name}
         role_store.grant(session, username, "requester", actor)
     else:

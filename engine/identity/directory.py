@@ -151,15 +151,15 @@ def _sync(session: Any, people: list[accounts.Person], now: datetime, mail: Mail
     if not people and any(u.active for u, _ in known):
         raise DirectoryUnavailable("directory_empty", count=len(known))
     by_dn: dict[str, User] = {}
-    table = accounts.mapping_table(session)
+    table, everyone = accounts.mapping_table(session), accounts.preload(session)
     for person in people:
-        user, changes = accounts.upsert(session, person, SOURCE, ACTOR, now)
+        user, changes = accounts.upsert(session, person, SOURCE, ACTOR, now, everyone)
         if changes.pop("created", None):
             report.created.append(user.username)
         elif changes:
             report.updated[user.username] = changes
         by_dn[person.external_id.lower()] = user
-        granted, revoked = accounts.apply_groups(session, user, person.groups, ACTOR, table)
+        granted, revoked = accounts.apply_groups(session, user, person.groups, ACTOR, table, everyone)
         if granted:
             report.granted[user.username] = granted
         if revoked:

@@ -182,3 +182,14 @@ def test_ldaps_and_starttls_verify_the_server_certificate(ldap_tree, ldap_settin
             sync(mapped, untrusted, clock)
         assert caught.value.code == "directory_unreachable"
     assert people_state(mapped) == {}
+
+
+def test_one_username_listed_twice_is_one_person(mapped, clock):
+    twice = [
+        accounts.Person("jdoe", display_name="Jane Doe", external_id="uid=jdoe,ou=a", groups=["supervisors"]),
+        accounts.Person("JDoe", display_name="Jane Doe", external_id="uid=jdoe,ou=b", groups=["supervisors"]),
+    ]
+    with mapped.transaction() as s:
+        report = directory.sync(s, twice, clock.now())
+    assert report.created == ["jdoe"] and report.granted == {"jdoe": ["supervisor"]}
+    assert list(people_state(mapped)) == ["jdoe"]
