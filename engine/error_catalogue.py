@@ -60,6 +60,7 @@ MESSAGES: dict[str, str] = {
     "signal_loop": N_("signal '%(name)s' was passed on more than %(depth)s times between requests (a loop?)"),
     "form_has_errors": N_("the form has errors"),
     "field_names_not_strings": N_("field names must be strings"),
+    "submission_too_deep": N_("lists and objects may nest at most %(limit)s levels deep"),
     "not_plain_json": N_("data is not plain JSON (finite numbers, strings, lists, objects): %(detail)s"),
     "submission_too_large": N_("submission is %(size)s bytes, over the %(limit)s-byte limit"),
     # --- process runs ------------------------------------------------------------------------
@@ -67,6 +68,7 @@ MESSAGES: dict[str, str] = {
     "process_did_not_rest": N_("the process did not come to rest (a loop without a wait?)"),
     "script_refused": N_("script refused: %(detail)s"),
     "script_failed": N_("%(detail)s"),
+    "script_result_not_json": N_("a script left a value that is not JSON data: %(detail)s"),
     "timer_not_due": N_("the process did not consider this timer due"),
     "unknown_timer_kind": N_("unknown timer kind '%(kind)s'"),
     "no_such_incident": N_("no incident with id %(id)s"),

@@ -18,6 +18,8 @@ from engine import countries
 from engine.errors import FieldError, ValidationFailed, schema_field_error
 
 MAX_SUBMISSION_BYTES = 256 * 1024
+#: how deep lists and objects may nest in submitted data (real forms use 3)
+MAX_NESTING = 16
 _FORMATS = FormatChecker()
 
 
@@ -35,6 +37,8 @@ def validate_submission(
     data = dict(data or {})
     if not all(isinstance(k, str) for k in data):
         raise ValidationFailed("field_names_not_strings")
+    if _too_deep(data, MAX_NESTING):  # before anything below recurses into it
+        raise ValidationFailed("submission_too_deep", limit=MAX_NESTING)
     try:
         size = len(json.dumps(data, allow_nan=False))
     except (TypeError, ValueError) as exc:
@@ -53,6 +57,19 @@ def validate_submission(
     if errors:
         raise ValidationFailed("form_has_errors", errors)
     return data
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    """Whether lists and objects nest more than `limit` levels (walked without recursion)."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping | list | tuple):
+            if depth >= limit:
+                return True
+            children = item.values() if isinstance(item, Mapping) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _nul_paths(value: Any, path: str = "") -> list[str]:

@@ -20,6 +20,7 @@ from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SERIALIZER_VERSION
 from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG
 
 from engine.definitions import ParsedDefinition
+from engine.errors import ScriptError
 from engine.privacy.vault import PREFIX as ENCRYPTED
 from engine.privacy.vault import Classification, DataKeyError, Vault
 
@@ -65,17 +66,20 @@ def dump(workflow: BpmnWorkflow, personal: Classification | None = None, vault: 
     before its children (their data is stored as deltas against the parent).
     """
     serializer = _serializer()[0]
-    if not personal:
-        return serializer.serialize_json(workflow)
-    if vault is None:
+    if personal and vault is None:
         raise DataKeyError("data_key_needed_to_store")
-    serializer.registry._encoder_mode = True  # as serialize_json does: the encoder converts values
     try:
-        dct = serializer.to_dict(workflow)
-        dct[serializer.VERSION_KEY] = serializer.VERSION
-        return json.dumps(vault.seal(dct, personal), cls=serializer._encoder_cls)
-    finally:
-        serializer.registry._encoder_mode = False
+        if not personal:
+            return serializer.serialize_json(workflow)
+        serializer.registry._encoder_mode = True  # as serialize_json does: the encoder converts values
+        try:
+            dct = serializer.to_dict(workflow)
+            dct[serializer.VERSION_KEY] = serializer.VERSION
+            return json.dumps(vault.seal(dct, personal), cls=serializer._encoder_cls)
+        finally:
+            serializer.registry._encoder_mode = False
+    except (TypeError, ValueError) as exc:  # a script left a map(), a generator...: the script's fault
+        raise ScriptError("script_result_not_json", detail=str(exc)[:200]) from exc
 
 
 def load(state: str, parsed: ParsedDefinition, script_engine: Any, vault: Vault | None = None) -> BpmnWorkflow:

@@ -21,6 +21,8 @@ from engine import forms
 from .i18n import localized
 
 INTERNAL_KEYS = frozenset({"instance_id", "process_key", "requester"})
+#: rows of a repeated group are numbered `name.0.field`, `name.1.field`...: at most 4 digits
+MAX_ROW_DIGITS = 4
 _INDEXED = re.compile(r"^(?P<prefix>.+)\.(?P<index>\d+)(?:\.(?P<rest>.+))?$")
 
 
@@ -168,9 +170,11 @@ def _parse_value(node: dict[str, Any], form: MultiDict, name: str, errors: dict[
     if kind == "array":
         items = node.get("items", {})
         if items.get("type") == "object":
-            indexes = sorted(
-                {int(m.group("index")) for k in form if (m := _INDEXED.match(k)) and m.group("prefix") == name}
-            )
+            found = [m.group("index") for k in form if (m := _INDEXED.match(k)) and m.group("prefix") == name]
+            if any(len(index) > MAX_ROW_DIGITS for index in found):  # a 5,000-digit index: no int() of it
+                errors[name] = _("give at most %(limit)s", limit=10**MAX_ROW_DIGITS)
+                return None
+            indexes = sorted({int(index) for index in found})
             rows = [_parse_object(items, form, f"{name}.{i}.", errors) for i in indexes]
             return [r for r in rows if r] or None
         entries = [line.strip() for v in form.getlist(name) for line in v.splitlines() if line.strip()]
