@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, abort, g, render_template, request
 
 from engine import permissions
 from engine.queries import reports
+from engine.queries.inbox import latest_definitions
 from engine.queries.tasks import list_processes
 
 from .auth import login_required
@@ -67,11 +68,26 @@ def dashboard():
             "e2e": reports.end_to_end(s, flt, now),
             "statuses": reports.status_counts(s, flt),
             "facets": reports.facet_values(s),
-            "weeks_ahead": reports.calendar_weeks(reports.upcoming(s, flt, engine().today()), engine().today()),
+            "weeks_ahead": _calendar(s, flt),
+            "calendar_window": flt.since is not None or flt.until is not None,
             "today": engine().today(),
+            "process_names": {d.key: d.name for d in latest_definitions(s)},
         }
     peak = max((w["total"] for w in context["weeks"]), default=0)
     return render_template("reports/dashboard.html", peak=max(peak, 1), **context)
+
+
+#: The calendar shows six weeks from this Monday, or the filter's dates (at most 26 weeks).
+CALENDAR_DAYS, MAX_CALENDAR_DAYS = 42, 182
+
+
+def _calendar(s: Any, flt: reports.ReportFilter) -> list[list[dict[str, Any]]]:
+    """The upcoming-trips calendar over the filter's dates when it has them, else from today."""
+    start = flt.since.date() if flt.since else engine().today()
+    end = flt.until.date() if flt.until else start + timedelta(days=CALENDAR_DAYS - 1)
+    days = min(max((end - start).days + 1, 1), MAX_CALENDAR_DAYS)
+    shown = days + start.weekday()  # the weeks run from the Monday before `start`
+    return reports.calendar_weeks(reports.upcoming(s, flt, start, days=days), start, days=-(-shown // 7) * 7)
 
 
 REPORTS = {

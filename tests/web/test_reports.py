@@ -91,3 +91,23 @@ def test_calendar_and_country_filter(app, as_user, clock):
     assert "Calendar Forum" in france and "Tokyo Meet" not in france
     rows = list(csv.DictReader(io.StringIO(viewer.get("/reports/upcoming.csv?country=Japan").text)))
     assert [(r["country"], r["starts_on"]) for r in rows] == [("Japan", "2026-11-10")]
+
+
+def test_the_calendar_follows_the_date_filter_and_names_are_french(app, as_user, clock):
+    """Six weeks from today unless the filter gives dates: then the calendar covers those weeks.
+    The French page names processes in French, never by their keys."""
+    from tests.workflows.test_forms import CONFERENCE
+
+    db, engine = app.extensions["waypoint.db"], app.extensions["waypoint.engine"]
+    spring = {**CONFERENCE, "event_name": "Spring Congress", "start_date": "2027-03-01", "end_date": "2027-03-03"}
+    with db.transaction() as s:
+        engine.start(s, "conference_attendance", spring, "jdoe")
+    viewer = as_user("dlee")
+    assert "Spring Congress" not in viewer.get("/reports").text  # months away: not in the next six weeks
+    window = viewer.get("/reports?since=2027-02-22&until=2027-03-14").text
+    calendar = window[window.index('id="calendar"') : window.index("</table>", window.index('id="calendar"'))]
+    assert "Spring Congress" in calendar and "Trips and visits starting in the chosen dates" in window
+    assert calendar.count("<tr>") - 1 == 3  # the three weeks of 22 Feb to 14 Mar
+
+    french = as_user("cgagnon").get("/reports").text
+    assert "conference_attendance</td>" not in french and "small_approval</td>" not in french
