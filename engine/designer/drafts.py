@@ -23,9 +23,9 @@ from sqlalchemy.orm import Session
 from engine.definitions import NS, SourceSet
 from engine.designer.simulate import scenario_path
 from engine.errors import Conflict, DefinitionError, NotFound, PermissionDenied
-from engine.models import DeploymentLog, ProcessDefinition, ProcessDraft, ProcessInstance
+from engine.models import DeploymentLog, ProcessDefinition, ProcessDraft, ProcessInstance, User
 from engine.runtime import Engine
-from engine.sources import is_diagram
+from engine.sources import as_utf8, is_diagram
 from engine.versions import DeployResult, find_definition, latest_definition
 from engine.xmlsafe import MAX_FILE_BYTES, parse_xml, to_bytes
 
@@ -81,7 +81,7 @@ def check_path(path: str) -> str:
 
 def check_content(path: str, content: str | bytes) -> str:
     """The file's text if it is acceptable for its kind; DefinitionError saying why not."""
-    raw = to_bytes(content)
+    raw = as_utf8(to_bytes(content))  # an ISO-8859-1 diagram, as some modelers save it, becomes UTF-8
     if len(raw) > MAX_FILE_BYTES:
         raise DefinitionError("file_over_limit", path=path, size=f"{len(raw):,}", limit=f"{MAX_FILE_BYTES:,}")
     try:
@@ -147,9 +147,18 @@ def get_draft(session: Session, draft_id: int, user: str | None = None, *, for_u
     return draft
 
 
-def discard_draft(session: Session, draft_id: int) -> None:
-    """Throw a draft away; NotFound when missing."""
-    session.delete(get_draft(session, draft_id))
+def draft_for(session: Session, draft_id: int, actor: User, *, for_update: bool = False) -> ProcessDraft:
+    """A draft its creator or an admin works on (opens, edits, checks, deploys, discards);
+    NotFound when missing, PermissionDenied for another designer."""
+    draft = get_draft(session, draft_id, for_update=for_update)
+    if draft.created_by != actor.username and "admin" not in actor.roles:
+        raise PermissionDenied("draft_of_someone_else", id=draft_id, who=draft.created_by)
+    return draft
+
+
+def discard_draft(session: Session, draft_id: int, actor: User) -> None:
+    """Throw a draft away (its creator or an admin); NotFound when missing."""
+    session.delete(draft_for(session, draft_id, actor))
 
 
 def drafts_of(session: Session, user: str | None = None) -> list[ProcessDraft]:

@@ -42,7 +42,7 @@ def _diagrams(diff: Diff, old: dict[str, str], new: dict[str, str], old_url: Any
 def draft_diff(draft_id: int):
     """What the draft changes against the version it started from."""
     with db().reading() as s:
-        draft = store.get_draft(s, draft_id)
+        draft = store.draft_for(s, draft_id, user())
         key, base, new = draft.key, draft.base_version, dict(draft.files)
         old = store.version_files(s, key, base) if base else {}
     new = {p: c for p, c in new.items() if p.endswith((".bpmn", ".dmn")) or p.startswith("forms/") or p in old}

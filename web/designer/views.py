@@ -105,7 +105,7 @@ def library():
     with db().reading() as s:
         processes = store.library(s)
         log = {p["key"]: store.log_of(s, p["key"], limit=5) for p in processes}
-        drafts = store.drafts_of(s)
+        drafts = store.drafts_of(s, None if "admin" in user().roles else user().username)
     return render_template("designer/library.html", processes=processes, log=log, drafts=drafts)
 
 
@@ -147,7 +147,7 @@ def new_draft(key: str):
 def workspace(draft_id: int):
     """The modeler: files, diagram with its properties panel, tables, forms, scenarios, results."""
     with db().reading() as s:
-        draft = store.get_draft(s, draft_id)
+        draft = store.draft_for(s, draft_id, user())
         paths, files = sorted(draft.files), dict(draft.files)
         role_keys = [r.key for r in roles(s) if not r.retired]
         info: dict[str, Any] = {
@@ -194,7 +194,7 @@ def workspace(draft_id: int):
 def draft_file(draft_id: int, path: str):
     """One file of a draft, as stored."""
     with db().reading() as s:
-        files = store.get_draft(s, draft_id).files
+        files = store.draft_for(s, draft_id, user()).files
     if path not in files:
         return Response(status=404)
     return _raw(files[path])
@@ -206,7 +206,7 @@ def save_file(draft_id: int, path: str):
     """Store one file of a draft (the request body is the file); JSON answer."""
     try:
         with db().transaction() as s:
-            draft = store.get_draft(s, draft_id, for_update=True)
+            draft = store.draft_for(s, draft_id, user(), for_update=True)
             store.save_file(s, draft, path, request.get_data(cache=False), engine().clock.now())
     except WaypointError as exc:
         return _json_error(exc)
@@ -226,7 +226,7 @@ def upload(draft_id: int):
     path = f"{folder}/{Path(file.filename).name}" if folder else Path(file.filename).name
     try:
         with db().transaction() as s:
-            draft = store.get_draft(s, draft_id, for_update=True)
+            draft = store.draft_for(s, draft_id, user(), for_update=True)
             store.save_file(s, draft, path, file.read(store.MAX_FILE_BYTES + 1), engine().clock.now())
     except DefinitionError as exc:
         flash(_("The file was refused: %(why)s", why=error_message(exc)), "error")
@@ -246,7 +246,7 @@ def new_form(draft_id: int):
     content = json.dumps({**NEW_CAMUNDA_FORM, "id": name}, indent=2) if visual else json.dumps(NEW_FORM, indent=2)
     try:
         with db().transaction() as s:
-            draft = store.get_draft(s, draft_id, for_update=True)
+            draft = store.draft_for(s, draft_id, user(), for_update=True)
             if path in draft.files:
                 raise DefinitionError("draft_file_exists", path=path)
             store.save_file(s, draft, path, content + "\n", engine().clock.now())
@@ -264,7 +264,7 @@ def delete_file(draft_id: int):
     path = request.form.get("path") or ""
     try:
         with db().transaction() as s:
-            store.delete_file(s, store.get_draft(s, draft_id, for_update=True), path, engine().clock.now())
+            store.delete_file(s, store.draft_for(s, draft_id, user(), for_update=True), path, engine().clock.now())
         flash(_("%(path)s removed from the draft.", path=path), "success")
     except WaypointError as exc:
         flash(error_message(exc), "error")
@@ -276,7 +276,7 @@ def delete_file(draft_id: int):
 def download_draft(draft_id: int):
     """Every file of the draft (scenarios included), as a zip to commit next to the BPMN."""
     with db().reading() as s:
-        draft = store.get_draft(s, draft_id)
+        draft = store.draft_for(s, draft_id, user())
         files, name = dict(draft.files), f"{draft.key}-draft{draft.id}.zip"
     return _zip(files, name)
 
@@ -286,7 +286,7 @@ def download_draft(draft_id: int):
 def discard(draft_id: int):
     """Throw a draft away."""
     with db().transaction() as s:
-        store.discard_draft(s, draft_id)
+        store.discard_draft(s, draft_id, user())
     flash(_("Draft #%(id)s discarded.", id=draft_id), "success")
     return redirect(url_for("designer.library"))
 
@@ -297,7 +297,7 @@ def discard(draft_id: int):
 def check(draft_id: int):
     """SpiffWorkflow's parse plus Waypoint's rules on the draft (the deploy's check); JSON findings naming elements."""
     with db().reading() as s:
-        draft = store.get_draft(s, draft_id)
+        draft = store.draft_for(s, draft_id, user())
         snapshot = {"files": dict(draft.files), "main_file": draft.main_file}
     try:
         with db().reading() as s:  # the deploy's verdict: roles and deployed definitions known
@@ -314,7 +314,7 @@ def simulate(draft_id: int):
     """Run the draft's scenarios (or one, by name) on a throwaway database; JSON results."""
     wanted = (request.get_json(silent=True, force=True) or {}).get("scenario")
     with db().reading() as s:
-        draft = store.get_draft(s, draft_id)
+        draft = store.draft_for(s, draft_id, user())
         key = draft.key
         snapshot: dict[str, Any] = {"files": dict(draft.files), "main_file": draft.main_file}
     path = scenario_path(key)
@@ -359,7 +359,7 @@ def deploy(draft_id: int):
     note = (request.form.get("note") or "").strip()
     try:
         with db().transaction() as s:
-            draft = store.get_draft(s, draft_id, for_update=True)
+            draft = store.draft_for(s, draft_id, user(), for_update=True)
             result = store.deploy_draft(engine(), s, draft, user().username, note)
             key = draft.key
     except DefinitionError as exc:
