@@ -113,6 +113,13 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("people_admin.reactivate", "POST"): roles(302, ADMIN),
     ("people_admin.groups", "GET"): roles(200, ADMIN),
     ("people_admin.groups", "POST"): roles(302, ADMIN),
+    ("roles.index", "GET"): roles(200, DESIGNERS),
+    ("roles.create", "POST"): roles(302, DESIGNERS),  # an empty name: refused with a message
+    ("roles.detail", "GET"): roles(404, DESIGNERS),  # no role has the key used here
+    ("roles.rename", "POST"): roles(302, DESIGNERS),
+    ("roles.retire", "POST"): roles(302, ADMIN),
+    ("roles.grant", "POST"): roles(302, ADMIN),
+    ("roles.revoke", "POST"): roles(302, ADMIN),
     # single sign-on: not configured in this app, so there is no such page; the provider's sign-out is skipped
     ("login_oidc.start", "GET"): everyone(404),
     ("login_oidc.callback", "GET"): everyone(404),
@@ -311,7 +318,10 @@ def run_matrix(world: World) -> None:
                     url = f"/static/{static}"
                 browser = Browser(app).login(username) if username else Browser(app)
                 # (anonymous has no CSRF token to send)
-                response = browser.get(url) if method == "GET" else browser.post(url, data, csrf=bool(username))
+                if method in ("GET", "POST"):
+                    response = browser.get(url) if method == "GET" else browser.post(url, data, csrf=bool(username))
+                else:  # PATCH, DELETE: API routes, bearer tokens only
+                    response = browser.client.open(url, method=method)
                 response.close()  # file responses hold their file open until closed
                 cells += 1
                 location = response.headers.get("Location", "")
