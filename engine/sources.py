@@ -56,6 +56,28 @@ def source_kind(path: str, text: str | None = None) -> str | None:
     return None
 
 
+#: an XML declaration's encoding
+_DECLARED = re.compile(rb"\A(\xef\xbb\xbf)?(\s*<\?xml[^>]*?\bencoding\s*=\s*[\"'])([^\"']*)([\"'])", re.IGNORECASE)
+#: single-byte encodings modelers write (ISO-8859-1 from Signavio and the OMG suite): read as UTF-8
+_SINGLE_BYTE = frozenset(
+    {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "us-ascii", "ascii", "windows-1252", "cp1252"}
+)
+
+
+def as_utf8(raw: bytes) -> bytes:
+    """An XML file declared in a single-byte encoding, re-encoded as UTF-8 with its declaration saying so
+    (the hardened parser reads UTF-8 only); any other content unchanged."""
+    match = _DECLARED.match(raw[:512])
+    if match is None or match.group(3).decode("ascii", "replace").strip().lower() not in _SINGLE_BYTE:
+        return raw
+    codec = "cp1252" if match.group(3).lower() in (b"windows-1252", b"cp1252") else "latin-1"
+    try:
+        text = raw[match.end() :].decode(codec)
+    except UnicodeDecodeError:
+        return raw
+    return match.group(2) + b"UTF-8" + match.group(4) + text.encode("utf-8")
+
+
 def is_diagram(path: str, text: str | None = None) -> bool:
     return source_kind(path, text) == "bpmn"
 
@@ -68,7 +90,7 @@ class SourceSet:
     requested: list[str] = field(default_factory=list)
 
     def add(self, path: str, content: str | bytes) -> None:
-        raw = to_bytes(content)
+        raw = as_utf8(to_bytes(content))
         if len(raw) > MAX_FILE_BYTES:
             raise DefinitionError(
                 "file_over_limit",

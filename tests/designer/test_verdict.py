@@ -75,11 +75,29 @@ def test_waypoints_own_processes_deploy_with_no_error(sqlite_db, engine):
     assert {r.key for r in results} >= {"conference_attendance", "passport_visa", "delegation_visit"}
 
 
-def test_a_data_store_does_not_hide_the_other_findings(engine):
-    findings = engine.check(read_sources([MIWG / "B.1.0.bpmn"]))
-    messages = " | ".join(f["message"] for f in findings)
-    assert "data store" not in messages  # an artifact with no execution meaning: ignored (engine/parsing)
-    assert "no one may do this task" in messages and "has no condition" in messages
+def test_a_file_the_library_refuses_does_not_hide_the_other_findings(engine):
+    sources = read_sources([FIXTURES / "small"])
+    text = sources.files["small_approval.bpmn"]
+    text = text.replace("<bpmn:messagePath>order_ref</bpmn:messagePath>", "")  # the BPMN schema refuses this
+    sources.files["small_approval.bpmn"] = text.replace('name="dueIn" value="P2D"', 'name="dueIn" value="two days"')
+    messages = " | ".join(f["message"] for f in engine.check(sources))
+    assert "messagePath" in messages and "dueIn='two days' is not an ISO 8601 duration" in messages
+
+
+def test_an_iso_8859_1_file_is_read_as_saved(tmp_path: Path, engine):
+    source = (FIXTURES / "small" / "small_approval.bpmn").read_text()
+    latin = source.replace('encoding="UTF-8"', 'encoding="ISO-8859-1"').replace(
+        'name="Supervisor review"', 'name="Révision du superviseur"'
+    )
+    assert 'encoding="ISO-8859-1"' in latin
+    folder = tmp_path / "latin"
+    (folder / "forms").mkdir(parents=True)
+    (folder / "small_approval.bpmn").write_bytes(latin.encode("latin-1"))
+    for form in (FIXTURES / "small" / "forms").iterdir():
+        (folder / "forms" / form.name).write_text(form.read_text())
+    sources = read_sources([folder / "small_approval.bpmn"])
+    assert "Révision du superviseur" in sources.files["small_approval.bpmn"]
+    assert [f for f in engine.check(sources) if f["severity"] == "error"] == []
 
 
 def test_library_errors_name_the_element_and_say_what_to_do(engine):
