@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from engine.audit import SYSTEM_ACTOR
 from engine.locking import append_event
 from engine.models import Incident, ProcessInstance, TaskCandidate, TaskRecord, User
-from engine.people.roles import may_act, role_key
+from engine.people.roles import UNWORKABLE, may_act, role_key
 from engine.xmlsafe import parse_xml
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -51,7 +51,7 @@ MANAGER_WORDS = frozenset({"manager", "requester.manager", "initiator.manager", 
 #: the office's fallback queue (`WAYPOINT_FALLBACK_ROLE`); admins when nobody holds it either
 DEFAULT_FALLBACK_ROLE = "itv_coordinator"
 #: the incident kind of a task whose queue nobody could work
-NO_ONE_MAY_ACT = "unworkable"
+NO_ONE_MAY_ACT = UNWORKABLE
 
 
 @dataclass(frozen=True)

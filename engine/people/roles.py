@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from engine import locking
 from engine.clock import current_time
 from engine.errors import FieldError, InvalidState, NotFound, ValidationFailed
-from engine.models import Role, RoleEvent, User, UserRole
+from engine.models import Incident, Role, RoleEvent, TaskRecord, User, UserRole
 
 #: Waypoint's own roles (key, English, French): the lanes of its processes and the two page roles.
 BUILT_IN: tuple[tuple[str, str, str], ...] = (
@@ -39,6 +40,8 @@ BUILT_IN: tuple[tuple[str, str, str], ...] = (
 BUILT_IN_KEYS = frozenset(key for key, _, _ in BUILT_IN)
 KEY_LENGTH = 40
 NAME_LENGTH = 100
+#: the incident kind of a task sent to the fallback queue because nobody could work its role
+UNWORKABLE = "unworkable"
 #: who acts when the system does (a deploy creating a lane's role, a seed)
 SYSTEM = "system"
 
@@ -197,7 +200,28 @@ def grant(session: Session, username: str, key: str, actor: str) -> bool:
     user.role_rows.append(UserRole(role=role))
     _event(session, actor, "granted", role, user.username)
     session.flush()
+    _bring_back(session, role, actor)
     return True
+
+
+def _bring_back(session: Session, key: str, actor: str) -> None:
+    """Open tasks that went to the fallback queue because nobody could work `key` come back to its
+    queue once someone (not their requester) holds it; their incidents close, on the audit trail."""
+    waiting = select(Incident).where(
+        Incident.kind == UNWORKABLE, Incident.status == "open", Incident.timer_kind == key[:20]
+    )
+    now = current_time()
+    for incident in session.scalars(waiting):
+        row = session.get(TaskRecord, incident.task_id) if incident.task_id else None
+        if row is None or f"role '{key}'" not in incident.error or not may_act(session, key, row.requester_id):
+            continue
+        incident.status, incident.resolved_at, incident.resolved_by = "retried", now, actor
+        if row.status == "ready" and row.assignee_id is None and row.claimed_by_id is None:
+            row.role = key
+        details = {"incident": incident.id, "kind": UNWORKABLE, "role": key}
+        locking.record_change(
+            session, row.instance, at=now, actor=actor, action="incident_retried", task=row, details=details
+        )
 
 
 def revoke(session: Session, username: str, key: str, actor: str) -> bool:

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from engine import PermissionDenied
-from engine.models import Incident, ProcessInstance, Role
+from engine.models import AuditEvent, Incident, ProcessInstance, Role
 from engine.people import roles
 from engine.people.users import get_user
 from engine.queries.inbox import InboxQuery, inbox_page
@@ -130,6 +130,30 @@ def test_a_role_nobody_else_holds_goes_to_the_fallback_queue_with_an_incident(pe
     assert "legal" in incident.error
     complete(db, engine, task, "cgagnon")
     assert open_task(db, iid)[1] == "Activity_approve"
+
+
+def test_granting_the_role_brings_a_waiting_task_back_to_its_queue(people, engine, clock):
+    db = people
+    deploy(db, engine, "camunda/contract_review.bpmn")
+    with db.transaction() as s:
+        iid = engine.start(s, "contract_review", {"approver": "fchan"}, "jdoe").id
+    complete(db, engine, open_task(db, iid)[0], "jdoe")
+    task, _, role, _ = open_task(db, iid)
+    assert role == "itv_coordinator"  # nobody holds legal yet
+    with db.transaction() as s:
+        roles.grant(s, "jdoe", "legal", actor="admin")  # the requester: still nobody who may act
+    assert open_task(db, iid)[2] == "itv_coordinator"
+    with db.transaction() as s:
+        roles.grant(s, "ebrown", "legal", actor="admin")
+    assert open_task(db, iid)[2] == "legal"
+    assert queue_of(db, clock, "ebrown", "queue") == ["Legal review"]
+    assert queue_of(db, clock, "cgagnon", "queue") == []
+    with db.reading() as s:
+        [incident] = s.scalars(select(Incident).where(Incident.instance_id == iid)).all()
+        actions = [e.action for e in s.scalars(select(AuditEvent).where(AuditEvent.instance_id == iid))]
+    assert (incident.status, incident.resolved_by) == ("retried", "admin")
+    assert actions[-2:] == ["incident_opened", "incident_retried"]
+    complete(db, engine, task, "ebrown")
 
 
 def test_declarations_are_read_from_every_tool_s_attributes():
