@@ -112,6 +112,13 @@ def test_signal_start_and_throw_reach_every_waiting_instance(deployed, engine):
     assert [(i.status, i.outcome) for i in started] == [("completed", "Drilled")]
 
 
+def test_signal_end_event_reaches_waiting_instances(deployed, engine):
+    waiting = start(deployed, engine, "signal_waiter")
+    thrower = start(deployed, engine, "signal_end_thrower")
+    assert outcome(deployed, thrower)[:2] == ("completed", "Alarm sounded")
+    assert outcome(deployed, waiting)[:2] == ("completed", "Heard")
+
+
 def test_signal_from_outside_with_nobody_waiting_starts_signal_start_processes(deployed, engine):
     with deployed.transaction() as s:
         reached = engine.deliver_signal(s, "fire_drill", {"drill": 1})
