@@ -215,11 +215,13 @@ def attach_forms(
 ) -> None:
     """Set `formJsonSchemaFilename` on each task spec of `process_spec` to the form it shows,
     adding default forms to `forms` under `default:<element id>`."""
-    specs = {getattr(t, "bpmn_id", None): t for t in process_spec.task_specs.values()}
+    specs: dict[str, list[Any]] = {}
+    for task_spec in process_spec.task_specs.values():  # a multi-instance task and its child share an id
+        if hasattr(task_spec, "extensions"):
+            specs.setdefault(getattr(task_spec, "bpmn_id", None) or "", []).append(task_spec)
     starts = process.xpath("bpmn:startEvent", namespaces=NS)
     for node in [*form_tasks(process), *starts]:
-        spec = specs.get(node.get("id"))
-        if spec is None or not hasattr(spec, "extensions"):
+        if not specs.get(node.get("id")):
             continue
         key, _problem, _severity = named_form(node, files, form_ids)
         if key is None and node in starts:
@@ -227,8 +229,8 @@ def attach_forms(
         if key is None:
             key = DEFAULT_PREFIX + node.get("id")
             forms[key] = default_form(process, node)
-        properties = spec.extensions.setdefault("properties", {})
-        properties[FORM_PROPERTY] = key
+        for spec in specs[node.get("id")]:
+            spec.extensions.setdefault("properties", {})[FORM_PROPERTY] = key
 
 
 def load_forms(files: Mapping[str, str], trees: Iterable[Any] = ()) -> dict[str, dict]:
