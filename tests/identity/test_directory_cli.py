@@ -87,3 +87,25 @@ def test_no_directory_no_job(sqlite_db, engine, clock):
     jobs = PeriodicJobs(sqlite_db, engine, "w1")
     clock.advance(hours=3)
     assert jobs.run_directory_sync() == 0 and DIRECTORY_JOB not in jobs._jobs()
+
+
+def test_people_and_mapping_commands(sqlite_db, clock):
+    from engine.demo.people import seed_demo_users
+
+    with sqlite_db.transaction() as s:
+        seed_demo_users(s, clock.now(), password=None)
+    env = {**os.environ, "WAYPOINT_DATABASE_URL": str(sqlite_db.engine.url)}
+    waypoint(env, "directory", "map", "Travel Finance", "finance")
+    assert waypoint(env, "directory", "groups").stdout == "Travel Finance\tfinance\n"
+    waypoint(env, "directory", "unmap", "Travel Finance", "finance")
+    assert waypoint(env, "directory", "groups").stdout == ""
+    refused = waypoint(env, "directory", "map", "x", "nope", expect=1).stderr
+    assert refused.startswith("error: ") and "nope" in refused
+    done = waypoint(env, "people", "deactivate", "jdoe", "--reason", "left the force")
+    assert done.stdout.startswith("deactivated jdoe: 0 open task(s) moved")
+    assert "already deactivated" in waypoint(env, "people", "deactivate", "jdoe", expect=1).stderr
+    waypoint(env, "people", "reactivate", "jdoe")
+    with sqlite_db.reading() as s:
+        assert find_user(s, "jdoe").active
+    unconfigured = waypoint(env, "directory", "sync", expect=1).stderr
+    assert "error: no directory is configured (WAYPOINT_LDAP_URL)" in unconfigured
