@@ -87,3 +87,18 @@ def test_the_group_mapping_page(app, as_user):
     admin.post("/admin/groups", {"group": finance, "role": "finance", "action": "remove"})
     assert events(app, GroupRole) == []
     assert [e.action for e in events(app, PersonEvent, username="")] == ["group_mapped", "group_unmapped"]
+
+
+def test_the_person_page_shows_delegations_and_tokens(app, as_user, engine):
+    from datetime import timedelta
+
+    from engine.people import delegation
+
+    db, today = app.extensions["waypoint.db"], engine.clock.now().date()
+    with db.transaction() as s:
+        msmith, now = find_user(s, "msmith"), engine.clock.now()
+        delegation.delegate(s, msmith, "dlee", today, today + timedelta(days=5), "leave", now)
+        api_tokens.create_token(s, find_user(s, "msmith"), "nightly export", now=engine.clock.now())
+    page = as_user("admin").get("/admin/people/msmith").text
+    assert "Diane Lee works their tasks from" in page and "nightly export" in page
+    assert "Works the tasks of Marc Smith" in as_user("admin").get("/admin/people/dlee").text
