@@ -323,11 +323,9 @@ def latest_definitions(session: Session) -> list[ProcessDefinition]:
 
 # --- visibility -------------------------------------------------------------------------------
 def visibility_condition(user: User, instance_id: Any, started_by_id: Any, today: date) -> Any:
-    """SQL true when `user` may see the instance with these id/starter columns (or values):
-    its starter; anyone who holds or held one of its tasks; the manager of a holder, and a
-    holder's out-of-office delegate while the delegation runs on `today` (the window of
-    `holders_for`); members of the role of one of its open queue tasks; and the office's
-    coordinators and admins."""
+    """SQL true when `user` may see the instance with these id/starter columns (or values): its
+    starter; anyone who holds or held one of its tasks; a holder's manager, and their delegate on
+    `today` (`holders_for`'s window); members of an open queue task's role; coordinators, admins."""
     if user.roles & OVERSIGHT_ROLES:
         return true()
     task = aliased(TaskRecord)  # not an outer query's tasks
