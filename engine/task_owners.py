@@ -72,6 +72,8 @@ class Owners:
     candidate_ids: list[int] = field(default_factory=list)
     #: the role the task was meant for when it went to the fallback queue instead
     unworkable_role: str | None = None
+    #: further candidate groups, tried in order when nobody may work `role`
+    other_groups: list[str] = field(default_factory=list)
 
 
 def _split(value: str | None) -> tuple[str, ...]:
@@ -182,7 +184,8 @@ class Resolver:
             return boss.manager_id if boss else None
         if match:
             return self._lookup(text) if _NAME.match(text) else None
-        return self.find_user_id(text)
+        # a plain name: that username, else a field of the request holding one (Camunda's plain variables)
+        return self.find_user_id(text) or (self._lookup(text) if _NAME.match(text) else None)
 
     def _lookup(self, path: str) -> int | None:
         value: Any = self.data
@@ -214,7 +217,7 @@ def resolve(declared: Declared, rule: str | None, lane: str | None, resolver: Re
     candidates = [p for p in (resolver.person(e) for e in declared.candidate_users) if p is not None]
     if candidates:
         return Owners(None, candidate_ids=list(dict.fromkeys(candidates)))
-    return Owners(role)
+    return Owners(role, other_groups=groups[1:])
 
 
 def owners_for(
@@ -238,8 +241,9 @@ def route_unworkable(session: Session, owners: Owners, requester_id: int | None,
     """A queue task whose role nobody but the requester holds goes to the `fallback` role's queue."""
     if owners.assignee_id is not None or owners.candidate_ids or not owners.role:
         return owners
-    if may_act(session, owners.role, requester_id):
-        return owners
+    for group in [owners.role, *owners.other_groups]:
+        if may_act(session, group, requester_id):
+            return Owners(group)
     for queue in (fallback, "admin"):
         if queue != owners.role and may_act(session, queue, requester_id):
             return Owners(queue, unworkable_role=owners.role)

@@ -16,6 +16,7 @@ from engine.people import roles
 from engine.people.users import get_user
 from engine.queries.inbox import InboxQuery, inbox_page
 from engine.queries.tasks import list_tasks
+from engine.sources import SourceSet
 from engine.task_owners import read_declarations
 from tests.conftest import FIXTURES
 
@@ -168,3 +169,26 @@ def test_declarations_are_read_from_every_tool_s_attributes():
         '><bpmn:extensionElements><zeebe:assignmentDefinition candidateGroups="=Legal, HR" /></bpmn:extensionElements>',
     ).replace("xmlns:modeler=", 'xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" xmlns:modeler=')
     assert read_declarations({"z.bpmn": zeebe})["Activity_prepare"].candidate_groups == ("Legal", "HR")
+
+
+def test_plain_variable_names_and_the_next_candidate_group_someone_holds(people, engine):
+    db = people
+    xml = (
+        (ASSIGNMENT / "camunda" / "contract_review.bpmn")
+        .read_text()
+        .replace('camunda:assignee="${approver}"', 'camunda:assignee="approver"')
+        .replace('camunda:candidateGroups="Finance Team"', 'camunda:candidateGroups="Finance Team, Treasury"')
+    )
+    with db.transaction() as s:
+        engine.deploy(s, sources=SourceSet(files={"contract_review.bpmn": xml}, requested=["contract_review.bpmn"]))
+        roles.grant(s, "ebrown", "legal", actor="admin")
+        roles.grant(s, "sroy", "treasury", actor="admin")  # nobody holds finance_team
+        iid = engine.start(s, "contract_review", {"approver": "fchan"}, "jdoe").id
+    complete(db, engine, open_task(db, iid)[0], "jdoe")
+    complete(db, engine, open_task(db, iid)[0], "ebrown")
+    task, element, _, assignee = open_task(db, iid)
+    assert (element, assignee) == ("Activity_approve", "fchan")  # a plain variable name
+    complete(db, engine, task, "fchan")
+    task, element, role, _ = open_task(db, iid)
+    assert (element, role) == ("Activity_pay", "treasury")  # the first group someone may work
+    complete(db, engine, task, "sroy")
