@@ -26,6 +26,7 @@ from engine.definitions import NS, ParsedSources, form_files_by_id, node_propert
 from engine.dmn import check_dmn
 from engine.formjs import FormNotConvertible, convert_text
 from engine.parsing.languages import PYTHON, check_languages, language_of
+from engine.parsing.standard import check_event_gateways
 from engine.roles_check import RoleFacts, check_assignment
 from engine.scripting import ALLOWED_BUILTIN_NAMES, ScriptRejected, check_source, is_iso_literal
 from engine.task_forms import form_tasks, named_form
@@ -198,6 +199,7 @@ def _check_bpmn(path: str, root: Any, sources: ParsedSources, roles: RoleFacts |
     out += _check_gateways(path, root)
     out += _check_expressions(path, root, names)
     out += check_languages(path, root, names, _finding)  # FEEL, JUEL and languages Waypoint does not run
+    out += check_event_gateways(path, root, _finding)
     return out
 
 

@@ -17,7 +17,7 @@ Each rewrite works on the XML before the library parses it and keeps BPMN 2.0's 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -158,3 +158,21 @@ def start_startless_subprocess(scope: Any) -> list[str]:
             end = _new(node, "endEvent", f"{node.get('id')}__end")
             _connect(scope, end, node.get("id"), end.get("id"), f"{node.get('id')}__to_end")
     return [f"sub-process '{ident}': starts {', '.join(n.get('id') for n in first)}"]
+
+
+def check_event_gateways(path: str, root: Any, finding: Callable[[str, Any, str], dict]) -> list[dict]:
+    """Findings for event-based gateways followed by more than one timer: SpiffWorkflow keeps one due
+    time per waiting gateway, so the second timer would fire at the first one's time."""
+    out = []
+    for gateway in root.xpath("//bpmn:eventBasedGateway", namespaces=NS):
+        scope = gateway.getparent()
+        targets = {f.get("targetRef") for f in _flows(scope) if f.get("sourceRef") == gateway.get("id")}
+        timers = [
+            n for n in _nodes(scope) if n.get("id") in targets and n.xpath("bpmn:timerEventDefinition", namespaces=NS)
+        ]
+        if len(timers) > 1:
+            names = ", ".join(t.get("id") for t in timers)
+            out.append(
+                finding(path, gateway, f"an event-based gateway may wait for one timer, not {len(timers)} ({names})")
+            )
+    return out

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from engine import NotFound
+from engine.definitions import read_sources
 from engine.models import MessageSubscription, ProcessInstance, Timer
 from engine.queries.tasks import instance_view
 from tests.conftest import FIXTURES
@@ -125,3 +126,17 @@ def test_signal_from_outside_with_nobody_waiting_starts_signal_start_processes(d
     assert [i.process_key for i in reached] == ["signal_started"]
     with deployed.transaction() as s:
         assert engine.deliver_signal(s, "nobody_listens") == []
+
+
+def test_event_gateway_with_two_timers_is_refused_at_check(engine, tmp_path):
+    text = (EVENTS / "event_gateway.bpmn").read_text()
+    text = text.replace(
+        '<bpmn:signalEventDefinition id="SignalDef_halt" signalRef="Signal_halt" />',
+        '<bpmn:timerEventDefinition id="TimerDef_2"><bpmn:timeDuration>"P2D"</bpmn:timeDuration>'
+        "</bpmn:timerEventDefinition>",
+    )
+    (tmp_path / "event_gateway.bpmn").write_text(text)
+    findings = engine.check(read_sources([tmp_path / "event_gateway.bpmn"]))
+    assert [(f["element"], f["message"]) for f in findings] == [
+        ("Gateway_wait", "an event-based gateway may wait for one timer, not 2 (Event_late, Event_halt)")
+    ]

@@ -3,9 +3,13 @@ at check by name. The instance waits for a message first, so it is saved and res
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from sqlalchemy import select
 
 from engine.definitions import read_sources
+from engine.models import Timer
 from engine.parsing.juel import JuelError, to_python
 from engine.queries.tasks import instance_view
 from tests.conftest import FIXTURES
@@ -87,3 +91,21 @@ def test_juel_translation():
     assert to_python("${execution.getVariable('amount') > 5}") == "(amount > 5)"
     with pytest.raises(JuelError):
         to_python("total: ${a}")
+
+
+def test_timers_in_feel_and_juel(deployed, engine, clock):
+    with deployed.transaction() as s:
+        iid = engine.start(s, "timer_languages", {"hours": 2, "wait": "P1D"}, "jdoe").id
+    dues = []
+    for _ in range(3):
+        with deployed.reading() as s:
+            timers = s.scalars(select(Timer).where(Timer.instance_id == iid, Timer.kind == "bpmn_timer")).all()
+        if not timers:
+            break
+        dues.append(timers[0].due_at - clock.now())
+        clock.set(timers[0].due_at + timedelta(seconds=1))
+        with deployed.transaction() as s:
+            assert engine.fire_timer(s, timers[0].id) is True
+    assert dues == [timedelta(hours=2), timedelta(days=1)]
+    with deployed.reading() as s:
+        assert instance_view(s, iid)["status"] == "completed"
