@@ -286,6 +286,12 @@ def in_queue_of(session: Session, user: User, row: TaskRecord) -> bool:
     return row.role in user.roles or is_candidate(session, row.id, user.id)
 
 
+def candidates(session: Session, task_id: str) -> list[User]:
+    """The people a task is offered to by name."""
+    query = select(User).join(TaskCandidate, TaskCandidate.user_id == User.id).where(TaskCandidate.task_id == task_id)
+    return list(session.scalars(query.order_by(User.username)))
+
+
 def candidate_task_ids(user_id: int) -> Any:
     """SQL: ids of the tasks offered to this person by name (for queue queries)."""
     return select(TaskCandidate.task_id).where(TaskCandidate.user_id == user_id)

@@ -26,6 +26,7 @@ from engine.mail import bodies, outbox
 from engine.mail.links import mint, mint_reply, reply_code
 from engine.models import OutboxMessage, ProcessDefinition, ProcessInstance, TaskRecord, User
 from engine.people.users import users_with_role
+from engine.task_owners import candidates
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,8 @@ def person(session: Session, user_id: int | None) -> User | None:
 
 
 def task_recipients(session: Session, row: TaskRecord) -> list[User]:
-    """Who a task's emails go to: its claimant, else its assignee, else its role's members."""
+    """Who a task's emails go to: its claimant, else its assignee, else its role's members, else
+    the people it is offered to by name (candidate users)."""
     if row.claimed_by_id is not None:
         people = [person(session, row.claimed_by_id)]
     elif row.assignee_id is not None:
@@ -105,7 +107,7 @@ def task_recipients(session: Session, row: TaskRecord) -> list[User]:
         starter = row.instance.started_by_id
         people = [u for u in users_with_role(session, row.role) if row.role == "requester" or u.id != starter]
     else:
-        people = []
+        people = candidates(session, row.id)
     return [u for u in people if u is not None and u.active and u.email]
 
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from engine import PermissionDenied
-from engine.models import AuditEvent, Incident, ProcessInstance, Role
+from engine.models import AuditEvent, Incident, OutboxMessage, ProcessInstance, Role
 from engine.people import roles
 from engine.people.users import get_user
 from engine.queries.inbox import InboxQuery, inbox_page
@@ -79,6 +79,9 @@ def test_camunda_modeler_diagram_reaches_the_right_inboxes(people, engine, clock
     assert (element, role, assignee) == ("Activity_acknowledge", None, None)  # candidate users
     assert queue_of(db, clock, "msmith", "queue") == queue_of(db, clock, "dlee", "queue") == ["Acknowledge"]
     assert queue_of(db, clock, "sroy", "queue") == []
+    with db.reading() as s:  # the new-task email goes to the people it is offered to
+        mail = s.scalars(select(OutboxMessage.recipient_name).where(OutboxMessage.task_id == task)).all()
+    assert sorted(mail) == ["Diane Lee", "Marc Smith"]
     with db.transaction() as s, pytest.raises(PermissionDenied) as refused:
         engine.complete(s, task, "sroy", {})
     assert refused.value.code == "task_offered_to_others"
