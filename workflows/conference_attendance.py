@@ -164,7 +164,7 @@ def approved(data: Mapping[str, Any]) -> bool:
 def facets(data: Mapping[str, Any]) -> dict[str, Any]:
     """Report facets: destination country and trip dates."""
     return {
-        "country": iso_country(data.get("country")) or data.get("country"),
+        "country": data.get("country"),
         "starts_on": data.get("start_date"),
         "ends_on": data.get("end_date"),
     }

@@ -212,7 +212,7 @@ def facets(data: Mapping[str, Any]) -> dict[str, Any]:
     destinations = data.get("destinations") or []
     first = destinations[0] if isinstance(destinations, list) and destinations else None
     return {
-        "country": iso_country(first) or first,
+        "country": first,
         "starts_on": data.get("trip_start_date"),
         "ends_on": data.get("trip_end_date"),
     }
