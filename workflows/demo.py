@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from engine.glue import GlueRegistry
+from workflows.common import iso_country
 
 EVENTS = [
     ("Interpol General Assembly", "Interpol", "Lyon", "France"),
@@ -66,7 +67,7 @@ def conference_request(rng: random.Random, today: str) -> dict[str, Any]:
         "event_name": event,
         "organizer": organizer,
         "city": city,
-        "country": country,
+        "country": iso_country(country) or country,  # what the country picker stores
         "start_date": start,
         "end_date": end,
         "attendance_role": rng.choice(["attendee", "presenter", "panelist", "organizer"]),
@@ -93,7 +94,7 @@ def passport_request(rng: random.Random, today: str) -> dict[str, Any]:
         "traveller_name": rng.choice(NAMES),
         "trip_start_date": start,
         "trip_end_date": end,
-        "destinations": rng.sample(["France", "China", "India", "Kenya", "Brazil", "Japan"], rng.randint(1, 2)),
+        "destinations": rng.sample(["FR", "CN", "IN", "KE", "BR", "JP"], rng.randint(1, 2)),
         "travel_purpose": "Operational meeting",
         "passport_type": rng.choice(["official", "diplomatic"]),
         "current_passport": {
@@ -119,7 +120,7 @@ def delegation_request(rng: random.Random, today: str) -> dict[str, Any]:
     ]
     return {
         "agency": agency,
-        "country": country,
+        "country": iso_country(country) or country,
         "purpose": "Exchange on investigative practice",
         "start_date": start,
         "end_date": end,
