@@ -26,7 +26,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, Table, func, select, text, update
+from sqlalchemy import CursorResult, Table, event, func, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -36,6 +36,7 @@ from engine.models import AuditEvent, ProcessInstance, TaskRecord
 
 MAX_ATTEMPTS = 3
 _READ_PHASE = "waypoint_read_phase"
+_BEGUN = "waypoint_begun"
 _T = TypeVar("_T")
 
 
@@ -48,47 +49,88 @@ def optimistic(session: Session, attempt: Callable[[], _T]) -> _T:
     for n in range(MAX_ATTEMPTS):
         if n == 0:
             begin_reads(session)
+        elif n < MAX_ATTEMPTS - 1 and session.get_bind().dialect.name != "sqlite":
+            _start_phase(session, -1, retryable=True)  # PostgreSQL: read again, still without a lock
         try:
-            return attempt()
+            result = attempt()
         except StaleRead:
+            end_reads(session)
             if n == MAX_ATTEMPTS - 1:
                 raise
             for obj in list(session.new):  # nothing of the lost attempt is written
                 session.expunge(obj)
             session.expire_all()
-        finally:
-            end_reads(session)
+        except BaseException:
+            end_reads(session)  # the caller rolls back
+            raise
+        else:
+            end_reads(session, relock=True)
+            return result
     raise AssertionError("unreachable")
 
 
-def end_reads(session: Session) -> None:
-    """Forget a read phase that ended without a write (a refusal): autoflush as it was."""
+def end_reads(session: Session, *, relock: bool = False) -> None:
+    """End a read phase that took no lock (the action wrote nothing, or failed): autoflush as it
+    was and, with `relock` (SQLite, the transaction goes on), the write lock back as the caller's
+    transaction had it, so what the caller writes next cannot meet a stale snapshot."""
     phase = session.info.pop(_READ_PHASE, None)
-    if phase is not None:
-        session.autoflush = phase[2]
+    if phase is None:
+        return
+    session.autoflush = phase[2]
+    if relock and phase[1] >= 0 and phase[0] is session.get_transaction():
+        connection = session.connection()
+        if _changes(connection) == phase[1]:
+            connection.exec_driver_sql("COMMIT")
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def begin_reads(session: Session) -> bool:
-    """On SQLite, begin the session's transaction without the write lock, if nothing ran in it yet.
+    """On SQLite, run the session's transaction without the write lock until the action's first write.
 
-    The caller's transaction (`Database.transaction`) would begin with `BEGIN IMMEDIATE` at its
-    first statement; an action that reads first asks for a deferred `BEGIN` instead, and
-    `take_write_lock` upgrades at its first write."""
+    The caller's transaction (`Database.transaction`) begins with `BEGIN IMMEDIATE` at its first
+    statement. If nothing ran in it yet, it begins deferred instead (`BEGIN`); if it only read so
+    far (the API reads the task before completing it), its lock is given back (`COMMIT; BEGIN`:
+    nothing to commit) and a change since the caller's reads is then a conflict, not a retry.
+    `take_write_lock` takes the lock again at the first write. A transaction that wrote keeps it."""
     transaction = session.get_transaction()
-    if transaction is None or transaction._connections:  # noqa: SLF001 (no public "has it begun")
-        return False  # a transaction that already ran keeps what it holds: no retry either
-    if session.get_bind().dialect.name == "sqlite":
-        changes = _changes(session.connection(execution_options={"waypoint_write": False}))
-    else:
-        changes = -1  # PostgreSQL reads take no lock: the read phase only makes the action retryable
-    session.info[_READ_PHASE] = (transaction, changes, session.autoflush)
+    if transaction is None:
+        return False
+    watch_writes(session.get_bind())
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    if not transaction._connections:  # noqa: SLF001 (no public "has it begun")
+        changes = _changes(session.connection(execution_options={"waypoint_write": False})) if sqlite else -1
+        return _start_phase(session, changes, retryable=True)
+    if not sqlite or session.new or session.dirty or session.deleted:
+        return False
+    connection = session.connection()
+    if connection.info.get(_BEGUN) != (id(connection), _changes(connection)):
+        return False  # it wrote something (or began before we watched): keep the lock
+    connection.exec_driver_sql("COMMIT")
+    connection.exec_driver_sql("BEGIN")
+    return _start_phase(session, _changes(connection), retryable=False)
+
+
+def _start_phase(session: Session, changes: int, *, retryable: bool) -> bool:
+    session.info[_READ_PHASE] = (session.get_transaction(), changes, session.autoflush, retryable)
     session.autoflush = False  # a read phase writes nothing, not even a query's autoflush
     return True
 
 
+def watch_writes(engine: Any) -> None:
+    """Record, at each BEGIN on `engine` (SQLite), how many rows the connection had changed, so
+    `begin_reads` can tell a transaction that only read (from then on: `begin_reads` calls it)."""
+    if engine.dialect.name != "sqlite" or event.contains(engine, "begin", _on_begin):
+        return
+    event.listen(engine, "begin", _on_begin)
+
+
+def _on_begin(connection: Any) -> None:
+    connection.info[_BEGUN] = (id(connection), _changes(connection))
+
+
 def take_write_lock(session: Session) -> bool:
     """End an optimistic read phase: take the write lock with a fresh snapshot (SQLite). True when
-    this transaction was in its read phase (a version mismatch is then a StaleRead)."""
+    the action may be run again from the read (a version mismatch is then a StaleRead)."""
     phase = session.info.pop(_READ_PHASE, None)
     if phase is None:
         return False
@@ -99,7 +141,7 @@ def take_write_lock(session: Session) -> bool:
     if phase[1] >= 0 and _changes(connection) == phase[1]:  # SQLite, nothing written: end the read
         connection.exec_driver_sql("COMMIT")
         connection.exec_driver_sql("BEGIN IMMEDIATE")
-    return True
+    return bool(phase[3])
 
 
 def _changes(connection: Any) -> int:

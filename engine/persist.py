@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from engine.audit import SYSTEM_ACTOR
@@ -28,8 +28,7 @@ from engine.glue import GlueRegistry
 from engine.locking import append_event, claim_instance_id, lock_instance
 from engine.mail import notifications
 from engine.mail.compose import MailContext
-from engine.models import ProcessInstance, TaskRecord
-from engine.people.users import find_user
+from engine.models import ProcessInstance, TaskRecord, User
 from engine.privacy.vault import Vault, redact
 from engine.serialization import SERIALIZER_VERSION, dump
 from engine.taskindex import IndexContext, clear_waits, sync_all
@@ -94,9 +93,13 @@ def save_workflow(
 
 
 def _user_ids(session: Session) -> Callable[[str], int | None]:
+    """A username's id: one indexed query for the id alone (not the user with roles), once per action."""
+    known: dict[str, int | None] = {}
+
     def user_id(username: str) -> int | None:
-        found = find_user(session, username)
-        return found.id if found is not None else None
+        if username not in known:
+            known[username] = session.scalar(select(User.id).where(User.username == username))
+        return known[username]
 
     return user_id
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from engine.audit import SYSTEM_ACTOR
 from engine.clock import frozen_time
 from engine.core import EngineCore
+from engine.locking import optimistic_action
 from engine.models import Timer
 from engine.steps import find_task, run_until_waiting, script_errors
 from engine.taskindex import BPMN_TIMER
@@ -33,8 +34,11 @@ class TimerActions(EngineCore):
             )
         )
 
+    @optimistic_action
     def fire_timer(self, session: Session, timer_id: int) -> bool:
-        """Fire one due timer; False when it is gone, not yet due, or its instance ended."""
+        """Fire one due timer; False when it is gone, not yet due, or its instance ended.
+
+        Optimistic (engine/locking.py): the timer's scripts run without the write lock."""
         timer = session.get(Timer, timer_id)
         if timer is None or timer.kind != BPMN_TIMER:  # reminders/escalations: engine/mail/notifications.py
             return False

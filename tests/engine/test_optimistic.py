@@ -128,3 +128,57 @@ def test_a_change_during_the_read_phase_is_retried_not_refused(people, clock):
         assert s.get(TaskRecord, task.id).status == "completed"
         actions = s.scalars(select(AuditEvent.action).where(AuditEvent.instance_id == iid)).all()
     assert actions.count("task_claimed") == 1 and actions.count("task_completed") == 1
+
+
+def test_a_transaction_that_only_read_gives_the_lock_back_for_the_script(people, clock):
+    """The API reads the task (and checks If-Match) before completing it in the same transaction:
+    the lock its first statement took is given back while the gateway runs. Nothing changed
+    meanwhile here, so the completion goes through."""
+    db = people
+    engine, park = deployed(db, clock, 'decision == "approve"', 'decision == "approve" and park()')
+    with db.transaction() as s:
+        engine.start(s, "small_approval", {"title": "Warm", "amount": 1}, "jdoe")  # watch this database
+        iid = engine.start(s, "small_approval", {"title": "API", "amount": 1}, "dlee").id
+    with db.reading() as s:
+        [task] = list_tasks(s, instance_id=iid)
+
+    def api_like(s):
+        row = s.get(TaskRecord, task.id)  # the caller's own read, in the write transaction
+        assert row.instance.version >= 1
+        return engine.complete(s, task.id, "msmith", {"decision": "approve"}).id
+
+    slow, out = in_thread(db, api_like)
+    assert park.parked.wait(WAIT)
+    with db.transaction() as s:  # would wait for the lock (and time out) if the API request held it
+        other = engine.start(s, "small_approval", {"title": "Other", "amount": 2}, "jdoe").id
+    park.released.set()
+    slow.join(WAIT)
+    assert "error" not in out, out
+    with db.reading() as s:
+        assert s.get(TaskRecord, task.id).status == "completed" and s.get(ProcessInstance, other) is not None
+
+
+def test_a_transaction_that_only_read_is_told_of_a_change_not_retried(people, clock):
+    """If the request changed after the caller's own reads, the caller's view is stale: a conflict
+    (the client reloads), never an action on data the caller did not see."""
+    db = people
+    engine, park = deployed(db, clock, 'decision == "approve"', 'decision == "approve" and park()')
+    with db.transaction() as s:
+        engine.start(s, "small_approval", {"title": "Warm", "amount": 1}, "jdoe")
+        iid = engine.start(s, "small_approval", {"title": "API", "amount": 1}, "dlee").id
+    with db.reading() as s:
+        [task] = list_tasks(s, instance_id=iid)
+
+    def api_like(s):
+        s.get(TaskRecord, task.id)
+        return engine.complete(s, task.id, "msmith", {"decision": "approve"}).id
+
+    slow, out = in_thread(db, api_like)
+    assert park.parked.wait(WAIT)
+    with db.transaction() as s:
+        engine.claim(s, task.id, "msmith")
+    after_claim = snapshot(db)
+    park.released.set()
+    slow.join(WAIT)
+    assert isinstance(out.get("error"), Conflict), out
+    assert snapshot(db) == after_claim
