@@ -19,8 +19,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 import requests
+from authlib.common.errors import AuthlibBaseError
 from authlib.common.security import generate_token
-from authlib.integrations.base_client import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 from joserfc import jwt
 from joserfc.errors import ClaimError, ExpiredTokenError, InvalidKeyIdError, JoseError
@@ -129,7 +129,7 @@ class OidcClient:
                 )
         except (requests.RequestException, ValueError) as exc:
             raise ProviderUnavailable("oidc_unreachable", url=self.settings.issuer, reason=type(exc).__name__) from exc
-        except OAuthError as exc:  # the token endpoint said no (invalid_grant: a used or wrong code, a bad verifier)
+        except AuthlibBaseError as exc:  # the token endpoint said no (invalid_grant), or plain http off loopback
             raise SignInFailed("oidc_provider_refused", error=str(exc.error)[:100]) from exc
         claims = self.validate_id_token(token.get("id_token"), pending["nonce"], now)
         wanted = (self.settings.username_claim, self.settings.groups_claim)

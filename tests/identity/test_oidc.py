@@ -161,3 +161,15 @@ def test_claims_the_id_token_lacks_come_from_userinfo(sso):
     client, pending, claims = real_claims(sso)
     assert client.validate_id_token(claims["id_token"], pending["nonce"], sso.clock.now()).get("groups") is None
     assert (claims["preferred_username"], claims["groups"]) == ("nnew", ["travel-finance", "staff"])
+
+
+def test_a_code_used_twice_is_refused_by_the_provider(sso):
+    """Even with its state (a copied session cookie), an authorization code works once."""
+    client = oidc.OidcClient(sso.settings.oidc)
+    url, pending = client.begin(f"{sso.url}/login/oidc/callback")
+    callback = provider_sign_in(requests.Session(), url, "nora", "nora-pw")
+    params = {k: v[0] for k, v in parse_qs(urlsplit(callback).query).items()}
+    assert client.finish(pending, params, sso.clock.now())["preferred_username"] == "nnew"
+    with pytest.raises(oidc.SignInFailed) as caught:
+        client.finish(pending, params, sso.clock.now())
+    assert caught.value.code == "oidc_provider_refused" and caught.value.params["error"] == "invalid_grant"
