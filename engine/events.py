@@ -10,6 +10,7 @@ boundary event of that task catches (the task page's action buttons, the API and
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,7 +23,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
     EscalationEventDefinition,
     SignalEventDefinition,
 )
-from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent, ThrowingEvent
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -148,6 +149,11 @@ class EventActions(EngineCore):
         return []
 
     # --- signals crossing instances --------------------------------------------------------------
+    def load_workflow(self, instance: ProcessInstance, parsed: ParsedDefinition) -> BpmnWorkflow:
+        wf = super().load_workflow(instance, parsed)
+        wf.loaded_at = time.time()  # signal throws that complete after this moment are this action's
+        return wf
+
     def _save(
         self,
         session: Session,
@@ -158,13 +164,12 @@ class EventActions(EngineCore):
         actor: str,
         events: list[dict],
     ) -> list[TaskRecord]:
-        thrown = [e for e in wf.bpmn_events if isinstance(e.event_definition, SignalEventDefinition)]
-        wf.bpmn_events = [e for e in wf.bpmn_events if e not in thrown]
+        wf.bpmn_events = [e for e in wf.bpmn_events if not isinstance(e.event_definition, SignalEventDefinition)]
         created = super()._save(session, instance, parsed, wf, now, actor, events)
         depth = getattr(self, "_signal_depth", 0)
-        for event in thrown:
-            payload = event.payload if isinstance(event.payload, dict) else {}
-            self._broadcast(session, event.event_definition.name, payload, SYSTEM_ACTOR, instance.id, depth + 1)
+        for name in _signals_thrown(wf):
+            # no payload across requests: the library's would be the thrower's whole task data
+            self._broadcast(session, name, {}, SYSTEM_ACTOR, instance.id, depth + 1)
         return created
 
     def _broadcast(
@@ -235,6 +240,23 @@ class EventActions(EngineCore):
                     keys.append(key)
                     break
         return keys
+
+
+def _signals_thrown(wf: BpmnWorkflow) -> list[str]:
+    """Names of the signals the throw and end events completed by this action threw (a workflow
+    created by this action: all of them), whether or not the request caught them itself."""
+    since = getattr(wf, "loaded_at", 0.0)
+    names = []
+    for task in wf.get_tasks(state=TaskState.COMPLETED):
+        definition = getattr(task.task_spec, "event_definition", None)
+        if (
+            isinstance(task.task_spec, ThrowingEvent)
+            and isinstance(definition, SignalEventDefinition)
+            and task.last_state_change >= since
+            and definition.name not in names
+        ):
+            names.append(definition.name)
+    return names
 
 
 @dataclass

@@ -113,6 +113,20 @@ def test_signal_start_and_throw_reach_every_waiting_instance(deployed, engine):
     assert [(i.status, i.outcome) for i in started] == [("completed", "Drilled")]
 
 
+def test_signal_caught_by_its_thrower_still_reaches_the_others_without_its_data(deployed, engine, clock):
+    waiting = start(deployed, engine, "signal_waiter")
+    both = start(deployed, engine, "signal_self")
+    clock.advance(minutes=1, seconds=1)
+    with deployed.reading() as s:
+        [timer] = engine.due_timers(s)
+    with deployed.transaction() as s:
+        assert engine.fire_timer(s, timer.id) is True
+    assert outcome(deployed, both)[:2] == ("completed", "Both")
+    assert outcome(deployed, waiting)[:2] == ("completed", "Heard")
+    with deployed.reading() as s:
+        assert instance_view(s, waiting)["data"]["instance_id"] == waiting  # the thrower's data stays its own
+
+
 def test_signal_end_event_reaches_waiting_instances(deployed, engine):
     waiting = start(deployed, engine, "signal_waiter")
     thrower = start(deployed, engine, "signal_end_thrower")
