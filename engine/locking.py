@@ -93,8 +93,8 @@ def begin_reads(session: Session) -> bool:
     nothing to commit) and a change since the caller's reads is then a conflict, not a retry.
     `take_write_lock` takes the lock again at the first write. A transaction that wrote keeps it."""
     transaction = session.get_transaction()
-    if transaction is None:
-        return False
+    if transaction is None or session.in_nested_transaction():
+        return False  # a savepoint would not survive giving the lock back (COMMIT ends it)
     watch_writes(session.get_bind())
     sqlite = session.get_bind().dialect.name == "sqlite"
     if not transaction._connections:  # noqa: SLF001 (no public "has it begun")

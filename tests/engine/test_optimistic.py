@@ -182,3 +182,24 @@ def test_a_transaction_that_only_read_is_told_of_a_change_not_retried(people, cl
     slow.join(WAIT)
     assert isinstance(out.get("error"), Conflict), out
     assert snapshot(db) == after_claim
+
+
+def test_an_action_inside_a_savepoint_keeps_the_lock_and_its_savepoint(people, clock):
+    """`begin_nested` (the demo history) around an action: giving the lock back would end the
+    savepoint, so the action runs as before, and a refusal rolls back to the savepoint only."""
+    db = people
+    engine, _ = deployed(db, clock, 'decision == "approve"', 'decision == "approve" and park()')
+    with db.transaction() as s:
+        engine.start(s, "small_approval", {"title": "Warm", "amount": 1}, "jdoe")
+    with db.transaction() as s:
+        s.get(ProcessInstance, 1)  # a read first, as the demo's autopilot does
+        with s.begin_nested():
+            kept = engine.start(s, "small_approval", {"title": "Nested", "amount": 1}, "jdoe").id
+        try:
+            with s.begin_nested():
+                engine.start(s, "small_approval", {"title": "Refused", "amount": "not a number"}, "jdoe")
+        except Exception:  # refused: only this savepoint is rolled back
+            pass
+    with db.reading() as s:
+        titles = s.scalars(select(ProcessInstance.summary)).all()
+        assert s.get(ProcessInstance, kept) is not None and len(titles) == 2
