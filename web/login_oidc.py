@@ -27,6 +27,9 @@ from .redirects import safe_next
 bp = Blueprint("login_oidc", __name__)
 
 PENDING, NEXT, ID_TOKEN, LOGOUT = "oidc_pending", "oidc_next", "oidc_id_token", "oidc_logout"
+#: an ID token longer than this (Entra ID's, with many groups) stays out of the cookie, which browsers cap
+#: at 4 KB; sign-out then names the client instead of hinting with the token
+HINT_LIMIT = 1500
 
 
 def _settings() -> Settings:
@@ -70,7 +73,7 @@ def callback():
         return _refused(exc)
     session.clear()
     session.update(uid=uid, gen=gen, lang=lang)
-    session[ID_TOKEN] = claims["id_token"]
+    session[ID_TOKEN] = claims["id_token"] if len(claims["id_token"]) <= HINT_LIMIT else ""
     session.permanent = True
     csrf.rotate()
     return redirect(next_url)
@@ -98,8 +101,8 @@ def _guard_passwords() -> Any:
         username = (request.form.get("username") or "").strip()
         if not oidc.may_use_password(_settings(), username):
             return _refused(PermissionDenied("local_passwords_off", provider=_settings().oidc.label))
-    if request.endpoint == "auth.logout" and request.method == "POST" and session.get(ID_TOKEN):
-        g.oidc_logout = session.get(ID_TOKEN)
+    if request.endpoint == "auth.logout" and request.method == "POST" and ID_TOKEN in session:
+        g.oidc_logout = session[ID_TOKEN]
     return None
 
 
@@ -109,7 +112,7 @@ def _on_to_the_provider(response: Response) -> Response:
     id_token = g.pop("oidc_logout", None)
     if id_token is None or request.endpoint != "auth.logout" or response.status_code >= 400:
         return response
-    target = client().logout_url(id_token, f"{_settings().base_url}{url_for('auth.login')}")
+    target = client().logout_url(id_token or None, f"{_settings().base_url}{url_for('auth.login')}")
     if target:
         session[LOGOUT] = target
         return redirect(url_for("login_oidc.provider_logout"))  # type: ignore[return-value]

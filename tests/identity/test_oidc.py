@@ -8,6 +8,7 @@ its issuer is wrong.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -173,3 +174,20 @@ def test_a_code_used_twice_is_refused_by_the_provider(sso):
     with pytest.raises(oidc.SignInFailed) as caught:
         client.finish(pending, params, sso.clock.now())
     assert caught.value.code == "oidc_provider_refused" and caught.value.params["error"] == "invalid_grant"
+
+
+def test_sign_out_without_the_token_hint_still_reaches_the_provider(sso, monkeypatch):
+    """An ID token too big for the cookie (Entra ID with many groups) is not kept: sign-out then
+    names the client, and the provider still offers to end its session."""
+    monkeypatch.setattr("web.login_oidc.HINT_LIMIT", 10)
+    http = requests.Session()
+    inbox = http.get(provider_sign_in(http, f"{sso.url}/login/oidc", "nora", "nora-pw"))
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', inbox.text).group(1)
+    out = http.post(f"{sso.url}/logout", data={"csrf_token": csrf}, allow_redirects=False)
+    assert out.headers["Location"] == "/logout/oidc"
+    onward = http.get(f"{sso.url}/logout/oidc")
+    target = re.search(r'id="provider-logout" href="([^"]+)"', onward.text).group(1).replace("&amp;", "&")
+    assert "id_token_hint" not in target and "client_id=waypoint" in target
+    provider_page = http.get(target)
+    assert provider_page.status_code == 200 and "Yes, sign me out" in provider_page.text
+    assert http.get(f"{sso.url}/inbox", allow_redirects=False).status_code == 302  # Waypoint's session ended
