@@ -138,7 +138,7 @@ def load_sources(files: Mapping[str, str]) -> tuple[ParsedSources, list[dict]]:
         try:
             root = parse_xml(files[path], path)
         except DefinitionError as exc:
-            findings += exc.findings or [{"file": path, "message": str(exc)}]
+            findings.append(_file_refused(path, exc))
             parsed.refused.add(path)
             continue
         parsed.trees[path] = root
@@ -150,7 +150,7 @@ def load_sources(files: Mapping[str, str]) -> tuple[ParsedSources, list[dict]]:
                 _require_bpmn_root(root, path)
                 parser.add_bpmn_xml(prepare_bpmn(root), filename=path)
         except DefinitionError as exc:
-            findings += exc.findings
+            findings.append(_file_refused(path, exc))
             parsed.refused.add(path)
             del parsed.trees[path]
         except ValidationException as exc:
@@ -160,6 +160,14 @@ def load_sources(files: Mapping[str, str]) -> tuple[ParsedSources, list[dict]]:
             findings.append({"file": path, "message": f"SpiffWorkflow cannot read this file: {exc}"})
             parsed.refused.add(path)
     return parsed, findings
+
+
+def _file_refused(path: str, exc: DefinitionError) -> dict:
+    """A finding for a file refused whole (broken XML, a DTD, another encoding, not BPMN/DMN): the refusal's
+    own sentence (the error catalogue's, so it reads in French too) at the line where there is one."""
+    line = next((f.get("line") for f in exc.findings if f.get("line")), None)
+    message = str(exc.args[0]) if exc.args else str(exc)
+    return {"file": path, "line": line, "element": None, "name": None, "message": message.removeprefix(f"{path}: ")}
 
 
 def _require_bpmn_root(root: Any, path: str) -> None:

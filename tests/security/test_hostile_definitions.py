@@ -114,22 +114,22 @@ def files(**named: str) -> SourceSet:
 # (sources, expected message) — each must be refused
 HOSTILE = {
     # DMN files
-    "dmn-xxe-file": (lambda: files(p_bpmn=rule_process(), r_dmn=XXE), "r.dmn: DTDs and entity declarations"),
-    "dmn-xxe-network": (lambda: files(p_bpmn=rule_process(), r_dmn=XXE_NETWORK), "r.dmn: DTDs and entity"),
-    "dmn-billion-laughs": (lambda: files(p_bpmn=rule_process(), r_dmn=LAUGHS), "r.dmn: DTDs and entity"),
-    "dmn-deep-nesting": (lambda: files(p_bpmn=rule_process(), r_dmn=DEEP), "r.dmn: not well-formed XML"),
+    "dmn-xxe-file": (lambda: files(p_bpmn=rule_process(), r_dmn=XXE), "r.dmn:2: DTDs and entity declarations"),
+    "dmn-xxe-network": (lambda: files(p_bpmn=rule_process(), r_dmn=XXE_NETWORK), "r.dmn:2: DTDs and entity"),
+    "dmn-billion-laughs": (lambda: files(p_bpmn=rule_process(), r_dmn=LAUGHS), "r.dmn:2: DTDs and entity"),
+    "dmn-deep-nesting": (lambda: files(p_bpmn=rule_process(), r_dmn=DEEP), "r.dmn:1: not well-formed XML"),
     "dmn-huge": (
         lambda: files(p_bpmn=rule_process(), r_dmn=dmn(output='"' + "x" * (3 * 1024 * 1024) + '"')),
         "over the 2,097,152-byte limit",
     ),
-    "dmn-not-xml": (lambda: files(p_bpmn=rule_process(), r_dmn="{'not': 'xml'}"), "r.dmn: not well-formed XML"),
+    "dmn-not-xml": (lambda: files(p_bpmn=rule_process(), r_dmn="{'not': 'xml'}"), "r.dmn:1: not well-formed XML"),
     "dmn-not-dmn": (
         lambda: files(p_bpmn=rule_process(), r_dmn="<html><body>hi</body></html>"),
-        "r.dmn: not a DMN document",
+        "r.dmn:1: not a DMN document",
     ),
     "dmn-bpmn-in-disguise": (
         lambda: files(p_bpmn=rule_process(), r_dmn=rule_process()),
-        "r.dmn: not a DMN document",
+        "r.dmn:2: not a DMN document",
     ),
     "dmn-import-cell": (
         lambda: files(p_bpmn=rule_process(), r_dmn=dmn(cell="__import__('os').system('id')")),
@@ -158,7 +158,7 @@ HOSTILE = {
             + UTF7_DOCTYPE.decode()
             + f'<bpmn:definitions {BPMN_NS} id="d"><bpmn:process id="p" name="&xxe;"/></bpmn:definitions>'
         ),
-        "x.bpmn:1: only UTF-8 is accepted (declared UTF-7)",
+        "x.bpmn:1: only UTF-8 XML is accepted (the file declares UTF-7)",
     ),
     # the outside probe's F11: an unused DOCTYPE in UTF-7 parsed cleanly and was stored with the definition
     "utf7-unused-doctype": (
@@ -169,11 +169,11 @@ HOSTILE = {
             ),
             r_dmn=dmn(),
         ),
-        "x.bpmn:1: only UTF-8 is accepted (declared UTF-7)",
+        "x.bpmn:1: only UTF-8 XML is accepted (the file declares UTF-7)",
     ),
     "latin1-declared": (
         lambda: files(x_bpmn=rule_process().replace('encoding="UTF-8"', 'encoding="ISO-8859-1"', 1), r_dmn=dmn()),
-        "x.bpmn:1: only UTF-8 is accepted (declared ISO-8859-1)",
+        "x.bpmn:1: only UTF-8 XML is accepted (the file declares ISO-8859-1)",
     ),
     "xinclude": (
         lambda: files(
