@@ -84,6 +84,8 @@ def save_workflow(
     session.flush()
     index = IndexContext(instance, parsed, now, _user_ids(session), engine.evaluate, engine.fallback_role)
     synced = sync_all(session, index, wf)
+    for event in synced.events:
+        append_event(session, instance, now, SYSTEM_ACTOR, event)
     if instance.status != "running":
         clear_waits(session, instance.id)
     session.flush()

@@ -28,8 +28,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.audit import SYSTEM_ACTOR
-from engine.locking import append_event
 from engine.models import Incident, ProcessInstance, TaskCandidate, TaskRecord, User
 from engine.people.roles import UNWORKABLE, may_act, role_key
 from engine.xmlsafe import parse_xml
@@ -250,30 +248,32 @@ def route_unworkable(session: Session, owners: Owners, requester_id: int | None,
     return Owners("admin", unworkable_role=owners.role)
 
 
-def record(session: Session, instance: ProcessInstance, row: TaskRecord, owners: Owners, now: datetime) -> None:
+def record(session: Session, instance: ProcessInstance, row: TaskRecord, owners: Owners, now: datetime) -> list[dict]:
     """After a task row is added (inside the write path, the instance locked): its candidate rows,
-    and the incident, on the request's audit trail, of a task sent to the fallback queue."""
+    and the incident of a task sent to the fallback queue, with the audit event the write path
+    appends for it."""
     for user_id in owners.candidate_ids:
         session.add(TaskCandidate(task=row, user_id=user_id))
-    if owners.unworkable_role:
-        error = (
-            f"nobody but the requester holds the role '{owners.unworkable_role}' of task '{row.name}': "
-            f"it waits in the '{row.role}' queue until someone is granted the role or it is reassigned"
+    if not owners.unworkable_role:
+        return []
+    error = (
+        f"nobody but the requester holds the role '{owners.unworkable_role}' of task '{row.name}': "
+        f"it waits in the '{row.role}' queue until someone is granted the role or it is reassigned"
+    )
+    session.add(
+        Incident(
+            kind=NO_ONE_MAY_ACT,
+            status="open",
+            instance_id=instance.id,
+            task_id=row.id,
+            timer_kind=owners.unworkable_role[:20],
+            attempts=0,
+            error=error,
+            created_at=now,
         )
-        session.add(
-            Incident(
-                kind=NO_ONE_MAY_ACT,
-                status="open",
-                instance_id=instance.id,
-                task_id=row.id,
-                timer_kind=owners.unworkable_role[:20],
-                attempts=0,
-                error=error,
-                created_at=now,
-            )
-        )
-        details = {"kind": NO_ONE_MAY_ACT, "role": owners.unworkable_role, "queue": row.role}
-        append_event(session, instance, now, SYSTEM_ACTOR, dict(action="incident_opened", task=row, details=details))
+    )
+    details = {"kind": NO_ONE_MAY_ACT, "role": owners.unworkable_role, "queue": row.role}
+    return [dict(action="incident_opened", task=row, details=details)]
 
 
 def is_candidate(session: Session, task_id: str, user_id: int) -> bool:

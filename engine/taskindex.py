@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -83,6 +83,8 @@ class SyncResult:
 
     created: list[TaskRecord]
     closed: list[str]
+    #: audit events of what syncing did (a task sent to the fallback queue), for the write path to append
+    events: list[dict] = field(default_factory=list)
 
 
 def sync_all(session: Session, ctx: IndexContext, wf: BpmnWorkflow) -> SyncResult:
@@ -130,15 +132,15 @@ def sync_tasks(session: Session, ctx: IndexContext, wf: BpmnWorkflow) -> SyncRes
             row.status = "completed" if done or row.completed_by_id else "cancelled"
             row.completed_at = row.completed_at or ctx.now
             closed.append(task_id)
-    created = []
+    created, events = [], list[dict]()
     for task_id, task in ready.items():
         if task_id in open_rows:
             continue
-        created.append(_new_task_row(session, ctx, task_id, task))
-    return SyncResult(created, closed)
+        created.append(_new_task_row(session, ctx, task_id, task, events))
+    return SyncResult(created, closed, events)
 
 
-def _new_task_row(session: Session, ctx: IndexContext, task_id: str, task: Any) -> TaskRecord:
+def _new_task_row(session: Session, ctx: IndexContext, task_id: str, task: Any, events: list[dict]) -> TaskRecord:
     props = task_properties(task)
     owners = task_owners.owners_for(session, ctx.parsed, ctx.instance, task, props, ctx.find_user_id, ctx.fallback_role)
     try:
@@ -161,7 +163,7 @@ def _new_task_row(session: Session, ctx: IndexContext, task_id: str, task: Any) 
         due_at=due_at,
     )
     session.add(row)
-    task_owners.record(session, ctx.instance, row, owners, ctx.now)
+    events += task_owners.record(session, ctx.instance, row, owners, ctx.now)
     return row
 
 

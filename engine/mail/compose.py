@@ -99,6 +99,7 @@ def person(session: Session, user_id: int | None) -> User | None:
 def task_recipients(session: Session, row: TaskRecord) -> list[User]:
     """Who a task's emails go to: its claimant, else its assignee, else its role's members, else
     the people it is offered to by name (candidate users)."""
+    people: list[User | None]
     if row.claimed_by_id is not None:
         people = [person(session, row.claimed_by_id)]
     elif row.assignee_id is not None:
@@ -107,7 +108,7 @@ def task_recipients(session: Session, row: TaskRecord) -> list[User]:
         starter = row.instance.started_by_id
         people = [u for u in users_with_role(session, row.role) if row.role == "requester" or u.id != starter]
     else:
-        people = candidates(session, row.id)
+        people = list(candidates(session, row.id))
     return [u for u in people if u is not None and u.active and u.email]
 
 

@@ -19,7 +19,6 @@ from engine.people.roles import BUILT_IN, SYSTEM, record_grants, require_active
 #: Waypoint's own roles, seed data of the roles table (engine/people/roles.py): the lanes of its
 #: processes, then the two that own pages. Other roles are rows admins and deploys add.
 KNOWN_ROLES = tuple(key for key, _, _ in BUILT_IN)
-PROCESS_ROLES = KNOWN_ROLES[:-2]
 
 #: Hashes written before werkzeug's: `scrypt$n$r$p$salt$hash` (base64); rehashed at the next sign-in.
 _LEGACY_PREFIX = "scrypt$"
