@@ -55,7 +55,6 @@ def person(username: str):
                 "people_admin/person.html",
                 p=shown,
                 all_roles=roles.roles(s, include_retired=False),
-                everyone=profiles.search(s, active=True)[0],
             )
         )
     response.headers["Cache-Control"] = "no-store"

@@ -49,8 +49,10 @@ def test_manager_and_language_changes_are_audited_and_a_loop_is_refused(app, as_
     assert [e.action for e in events(app, PersonEvent, username="jdoe")] == ["manager_changed", "language_changed"]
     loop = admin.post("/admin/people/dlee/manager", {"manager": "jdoe"}, follow_redirects=True)
     assert "choose someone else" in loop.text
+    unknown = admin.post("/admin/people/jdoe/manager", {"manager": "nobody-here"}, follow_redirects=True)
+    assert "nobody-here" in unknown.text and 'value="dlee"' in unknown.text  # refused, unchanged
     with app.extensions["waypoint.db"].reading() as s:
-        assert find_user(s, "dlee").manager is None
+        assert find_user(s, "dlee").manager is None and find_user(s, "jdoe").manager.username == "dlee"
 
 
 def test_deactivating_hands_back_tasks_kills_tokens_and_tells_the_itv_office(app, as_user, engine):
