@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from engine.countries import country_name
 from engine.glue import GlueRegistry
 from workflows.common import (
     Errors,
@@ -71,7 +72,7 @@ def summary(data: Mapping[str, Any]) -> str:
     count = len(members) if isinstance(members, list) else 0
     agency = data.get("agency") or ""
     if data.get("country"):
-        agency = f"{agency} ({data['country']})"
+        agency = f"{agency} ({country_name(data['country'])})"  # a picked code shows as its name
     return join_parts(
         agency,
         f"{count} member{'s' if count != 1 else ''}" if count else "",

@@ -12,6 +12,7 @@ import datetime
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from engine.countries import country_name
 from engine.glue import GlueRegistry
 from workflows.common import (
     Errors,
@@ -119,7 +120,8 @@ def refused_visa_destinations(visa_results: Iterable[Mapping[str, Any]]) -> list
 def summary(data: Mapping[str, Any]) -> str:
     """Inbox line: "Jane Doe — travel documents: France, Germany — 4–7 Nov"."""
     destinations = data.get("destinations") or []
-    where = ", ".join(str(d) for d in destinations) if isinstance(destinations, list) else str(destinations)
+    names = [country_name(d) for d in destinations] if isinstance(destinations, list) else [str(destinations)]
+    where = ", ".join(names)  # a picked code shows as its English name, as the summary is searched
     return join_parts(
         data.get("traveller_name") or data.get("requester_name"),
         f"travel documents: {where}" if where else "travel documents",
