@@ -21,6 +21,7 @@ from tests.workflows.test_conference_attendance import (
     conference_request,
 )
 from tests.workflows.walk import Walker
+from workflows import delegation_visit, passport_visa
 
 LEVEL_4_ROUTE = [SUPERVISOR, FINANCE, DIRECTOR, REGISTER, BRIEFING]
 
@@ -66,3 +67,9 @@ def test_the_picker_lists_every_iso_country_named_in_both_languages():
     assert len(options) == 249 and len({code for code, _ in options}) == 249
     assert dict(options)["RU"] == {"title": "Russia", "x-fr": {"title": "Russie"}}
     assert country_name("DE", "fr") == "Allemagne" and country_name("Narnia") == "Narnia"
+
+
+def test_summaries_name_picked_codes_so_searching_by_name_finds_them():
+    assert "Bundeskriminalamt (Germany)" in delegation_visit.summary({"agency": "Bundeskriminalamt", "country": "DE"})
+    line = passport_visa.summary({"traveller_name": "Jane Doe", "destinations": ["FR", "CN", "Narnia"]})
+    assert "travel documents: France, China, Narnia" in line
