@@ -232,7 +232,7 @@ def sign_in(session: Session, claims: Mapping[str, Any], settings: OidcSettings,
     if existing is not None and not existing.active:
         raise PermissionDenied("account_deactivated", username=username)
     user, _ = accounts.upsert(session, person, SOURCE, username, now)
-    accounts.apply_groups(session, user, person.groups, f"{SOURCE}:{username}")
+    accounts.apply_groups(session, user, person.groups, SOURCE)  # the audit says the provider's groups did it
     return user
 
 
