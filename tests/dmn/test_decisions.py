@@ -222,3 +222,19 @@ def test_cells_inside_boxed_expressions_are_checked():
     broken = BOXED.replace("<text>0.02</text>", "<text>0.02 +</text>")
     [finding] = check_dmn("t.dmn", etree.fromstring(broken.encode()))
     assert "decision 'Quote'" in finding["message"] and "0.02 +" in finding["message"]
+
+
+def test_values_that_do_not_conform_to_their_type_become_null():
+    xml = f"""<definitions xmlns="{DMN15}" id="d" name="t" namespace="urn:t">
+      <itemDefinition name="tStatus"><typeRef>string</typeRef>
+        <allowedValues><text>"EMPLOYED", "STUDENT"</text></allowedValues></itemDefinition>
+      <inputData id="i_status" name="Status"><variable name="Status" typeRef="tStatus"/></inputData>
+      <decision id="says" name="Says"><variable name="Says" typeRef="string"/>
+        <informationRequirement><requiredInput href="#i_status"/></informationRequirement>
+        <literalExpression><text>"You are " + Status</text></literalExpression></decision>
+      <decision id="count" name="Count"><variable name="Count" typeRef="number"/>
+        <literalExpression><text>"not a number"</text></literalExpression></decision></definitions>"""
+    decisions = Decisions([read_model(etree.fromstring(xml.encode()), "t.dmn")[0]])
+    assert decisions.evaluate("says", {"Status": "STUDENT"}) == "You are STUDENT"
+    assert decisions.evaluate("says", {"Status": "RETIRED"}) is None
+    assert decisions.evaluate("count", {}) is None
