@@ -20,6 +20,7 @@ from engine.people import roles as role_store
 from engine.people.users import find_user
 
 GROUP_LENGTH = 500
+NAME_LENGTH, EMAIL_LENGTH = 200, 254
 
 
 @dataclass
@@ -161,6 +162,8 @@ def upsert(
     deactivated person stays deactivated: only an admin reactivates. `known`: everyone, read
     beforehand by a caller doing many people (`preload`)."""
     username = check_username(person.username, source)
+    person.display_name = (person.display_name or "")[:NAME_LENGTH] or None  # the columns' sizes
+    person.email = (person.email or "")[:EMAIL_LENGTH] or None
     user = known.users.get(username) if known is not None else find_user(session, username)
     changes: dict = {}
     if user is None:

@@ -193,3 +193,11 @@ def test_one_username_listed_twice_is_one_person(mapped, clock):
         report = directory.sync(s, twice, clock.now())
     assert report.created == ["jdoe"] and report.granted == {"jdoe": ["supervisor"]}
     assert list(people_state(mapped)) == ["jdoe"]
+
+
+def test_overlong_names_and_emails_are_cut_to_fit(mapped, clock):
+    long = accounts.Person("long", display_name="N" * 300, email="e" * 300, external_id="uid=long,ou=a")
+    with mapped.transaction() as s:
+        directory.sync(s, [long], clock.now())
+    name, email, *_ = people_state(mapped)["long"]
+    assert (len(name), len(email)) == (200, 254)
