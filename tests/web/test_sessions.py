@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 
 from engine.config import Settings
-from engine.models import UserRole
+from engine.people import roles
 from engine.people.throttle import Policy
 from engine.people.users import add_user, get_user, hash_password
 from web import create_app
@@ -71,13 +71,16 @@ def test_a_role_taken_away_ends_sessions_and_a_role_given_does_not(with_password
     db = app.extensions["waypoint.db"]
     copy = signed_in_cookie(app)
     with db.transaction() as s:
-        pat = get_user(s, "pat")
-        pat.role_rows = [*pat.role_rows, UserRole(role="finance")]
+        assert roles.grant(s, "pat", "finance", "admin")  # engine/people/roles.py, as the admin pages do
     assert with_cookie(app, copy).get("/inbox").status_code == 200
     with db.transaction() as s:
-        pat = get_user(s, "pat")
-        pat.role_rows = [r for r in pat.role_rows if r.role != "supervisor"]
+        assert roles.revoke(s, "pat", "supervisor", "admin")
     assert with_cookie(app, copy).get("/inbox").status_code == 302
+    again = signed_in_cookie(app)
+    with db.transaction() as s:  # any module that drops a role row ends the sessions too
+        pat = get_user(s, "pat")
+        pat.role_rows = [r for r in pat.role_rows if r.role != "finance"]
+    assert with_cookie(app, again).get("/inbox").status_code == 302
 
 
 def test_unknown_usernames_take_as_long_as_known_ones(with_password):
