@@ -145,14 +145,13 @@ def raise_event(
 
 @click.command()
 @click.argument("name")
-@click.option("--data", help="Signal payload as JSON (or @file.json).")
 @json_option
 @pass_ctx
-def signal(ctx: Context, name: str, data: str | None, as_json: bool) -> None:
-    """Broadcast a BPMN signal to every request waiting on it (and start signal-started processes)."""
-    payload = parse_object(data, "--data") or {}
+def signal(ctx: Context, name: str, as_json: bool) -> None:
+    """Broadcast a BPMN signal (it carries no data) to every request waiting on it, and start
+    signal-started processes."""
     with ctx.transaction() as session:
-        reached = ctx.engine.deliver_signal(session, name, payload)
+        reached = ctx.engine.deliver_signal(session, name)
         result = {"signal": name, "delivered_to": [{"instance_id": i.id, "status": i.status} for i in reached]}
     ids = ", ".join(f"#{i.id}" for i in reached) or "no request"
     emit(as_json, result, lambda: click.echo(f"signal '{name}' reached {ids}"))

@@ -93,12 +93,10 @@ class EventActions(EngineCore):
         self._deliver_to(session, instance, MESSAGE, name, payload, actor)
         return instance
 
-    def deliver_signal(
-        self, session: Session, name: str, payload: Mapping[str, Any] | None = None, actor: str = SYSTEM_ACTOR
-    ) -> list[ProcessInstance]:
-        """Send signal `name` to every instance waiting on it and start every process whose start
-        event catches it; the instances it reached, in id order (may be none: a signal is broadcast)."""
-        return self._broadcast(session, name, dict(payload or {}), actor, exclude=None, depth=0)
+    def deliver_signal(self, session: Session, name: str, actor: str = SYSTEM_ACTOR) -> list[ProcessInstance]:
+        """Send signal `name` (it carries no data) to every instance waiting on it and start every process
+        whose start event catches it; the instances it reached, in id order (none: a signal is broadcast)."""
+        return self._broadcast(session, name, {}, actor, exclude=None, depth=0)
 
     def raise_boundary_event(
         self, session: Session, task_id: str, user: str, kind: str, code: str, data: Mapping[str, Any] | None = None

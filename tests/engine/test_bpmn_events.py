@@ -136,7 +136,7 @@ def test_signal_end_event_reaches_waiting_instances(deployed, engine):
 
 def test_signal_from_outside_with_nobody_waiting_starts_signal_start_processes(deployed, engine):
     with deployed.transaction() as s:
-        reached = engine.deliver_signal(s, "fire_drill", {"drill": 1})
+        reached = engine.deliver_signal(s, "fire_drill")
     assert [i.process_key for i in reached] == ["signal_started"]
     with deployed.transaction() as s:
         assert engine.deliver_signal(s, "nobody_listens") == []

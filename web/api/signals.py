@@ -21,7 +21,6 @@ SIGNAL_BODY = {
     "additionalProperties": False,
     "properties": {
         "name": {"type": "string", "minLength": 1, "maxLength": 255, "description": "BPMN signal name."},
-        "payload": {"type": "object", "description": "Data the catching events receive."},
     },
 }
 
@@ -32,7 +31,8 @@ SIGNAL_BODY = {
     "/signals",
     summary="Broadcast a BPMN signal",
     description="Every waiting signal catch event with this name receives it (event-based gateways included), "
-    "and every process whose start event catches it starts. A signal nobody waits for reaches nobody: "
+    "and every process whose start event catches it starts; a signal carries no data. A signal nobody "
+    "waits for reaches nobody: "
     "200 with an empty list. Admins and service accounts granted the name (as for messages) may send it.",
     tag="Messages",
     body=SIGNAL_BODY,
@@ -47,7 +47,7 @@ def broadcast(args: dict, body: dict) -> Response:
 
     def action(s: Session) -> Result:
         require_may_deliver(s, caller, name)
-        reached = engine().deliver_signal(s, name, body.get("payload") or {}, actor=caller.username)
+        reached = engine().deliver_signal(s, name, actor=caller.username)
         return Result(200, {"signal": name, "delivered_to": [instance_summary(i) for i in reached]})
 
     return perform(action)
