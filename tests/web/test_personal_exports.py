@@ -43,10 +43,11 @@ def test_reports_csv_defuses_tab_and_carriage_return(app, as_user):
 
 def test_names_stay_out_of_api_listings_and_reports(app, as_user):
     iid = start(app, "passport_visa", trip(), "jdoe")
-    visit = start(app, "delegation_visit", VISIT, "lokafor")
+    members = [{**VISIT["members"][0], "nationality": "Austrian"}]
+    visit = start(app, "delegation_visit", {**VISIT, "members": members}, "lokafor")
     export = as_user("dlee").get("/reports/instances.csv").text
     assert str(iid) in export and str(visit) in export
-    assert all(secret not in export for secret in (TRAVELLER, PASSPORT, "Anna Weber"))
+    assert all(secret not in export for secret in (TRAVELLER, PASSPORT, "Anna Weber", "Austrian"))  # nationality too
     headers = {"Authorization": f"Bearer {make_token(app, 'jdoe')}"}
     client = app.test_client()
     listing = client.get("/api/v1/instances", headers=headers)
