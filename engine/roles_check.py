@@ -21,6 +21,7 @@ from engine.people.roles import BUILT_IN_KEYS, role_key, roles
 from engine.sources import NS
 
 _CALL = re.compile(r"^\s*(user|group)\s*\(\s*(.*?)\s*\)\s*$", re.IGNORECASE)
+_EXPRESSION = re.compile(r"^\s*[$#]\{.*\}\s*$", re.S)
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,8 @@ class Holders:
     @property
     def role_names(self) -> list[str]:
         """The role names a run queues the task for, or falls back to (candidate groups win over the lane)."""
-        return self.groups or ([self.lane] if self.lane else [])
+        names = self.groups or ([self.lane] if self.lane else [])
+        return [n for n in names if not _EXPRESSION.match(n)]  # `${group}`: a role chosen at run time
 
 
 def _split(value: str | None) -> list[str]:
@@ -115,7 +117,7 @@ def check_assignment(task: Any, lane: str | None, roles: RoleFacts | None) -> li
     """(message, severity) findings on who may do `task`."""
     found = holders(task, lane)
     names = found.role_names
-    if not names and (found.assignee or found.users):
+    if not names and (found.assignee or found.users or found.groups):
         return []
     if not names:
         return [

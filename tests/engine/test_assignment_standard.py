@@ -195,3 +195,23 @@ def test_plain_variable_names_and_the_next_candidate_group_someone_holds(people,
     task, element, role, _ = open_task(db, iid)
     assert (element, role) == ("Activity_pay", "treasury")  # the first group someone may work
     complete(db, engine, task, "sroy")
+
+
+def test_a_candidate_group_chosen_from_the_request(people, engine):
+    db = people
+    xml = (
+        (ASSIGNMENT / "camunda" / "contract_review.bpmn")
+        .read_text()
+        .replace('camunda:candidateGroups="Finance Team"', 'camunda:candidateGroups="${team}"')
+    )
+    with db.transaction() as s:
+        engine.deploy(s, sources=SourceSet(files={"contract_review.bpmn": xml}, requested=["contract_review.bpmn"]))
+        assert s.get(Role, "team") is None  # an expression names no role at deploy
+        roles.create_role(s, "Treasury", "Trésorerie", actor="admin")
+        roles.grant(s, "sroy", "treasury", actor="admin")
+        roles.grant(s, "ebrown", "legal", actor="admin")
+        iid = engine.start(s, "contract_review", {"approver": "fchan", "team": "Treasury"}, "jdoe").id
+    for who in ("jdoe", "ebrown", "fchan"):
+        complete(db, engine, open_task(db, iid)[0], who)
+    task, element, role, _ = open_task(db, iid)
+    assert (element, role) == ("Activity_pay", "treasury")
