@@ -57,6 +57,7 @@ COMMANDS = {
     "serve": "cli.ops:serve",
     "worker": "cli.ops:worker",
     "mail-in": "cli.ops:mail_in",
+    "mail-sink": "cli.ops:mail_sink",
     "outbox": "cli.ops:outbox_group",
     "incidents": "cli.ops:incidents_group",
 }

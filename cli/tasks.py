@@ -9,6 +9,8 @@ from typing import Any
 import click
 
 from cli import Context, emit, emit_rows, json_option, parse_object, pass_ctx
+from engine import permissions
+from engine.people.users import get_user
 from engine.queries.tasks import instance_view, list_tasks, resolve_task_id, task_view, waiting_timers
 
 
@@ -16,13 +18,27 @@ from engine.queries.tasks import instance_view, list_tasks, resolve_task_id, tas
 @click.argument("key")
 @click.option("--data", help="Start data as JSON (or @file.json).")
 @click.option("--as", "user", help="Start as this user (the requester).")
+@click.option("--for", "requester", help="The office files it for this person (the requester).")
+@click.option("--past-dates", "past_dates_reason", help="The office files it after its dates, for this reason.")
 @json_option
 @pass_ctx
-def start(ctx: Context, key: str, data: str | None, user: str | None, as_json: bool) -> None:
+def start(
+    ctx: Context,
+    key: str,
+    data: str | None,
+    user: str | None,
+    requester: str | None,
+    past_dates_reason: str | None,
+    as_json: bool,
+) -> None:
     """Start a request; print its instance id."""
     payload = parse_object(data, "--data")
     with ctx.transaction() as session:
-        instance = ctx.engine.start(session, key, payload, user)
+        if requester is not None:
+            permissions.require_may_start_for_others(session, get_user(session, user or ""))
+        instance = ctx.engine.start(
+            session, key, payload, user, on_behalf_of=requester, past_dates_reason=past_dates_reason
+        )
         result = {"instance_id": instance.id, "status": instance.status}
     emit(as_json, result, lambda: click.echo(result["instance_id"]))
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 DEFAULT_SECRET_KEY = "dev-insecure-change-me"
 DEFAULT_ATTACHMENTS_DIR = Path("instance") / "attachments"
+DEFAULT_MAIL_CAPTURE_DIR = Path("instance") / "captured-mail"
 DEFAULT_DATABASE_URL = "sqlite:///instance/waypoint.db"
 
 
@@ -129,9 +130,11 @@ class Settings:
     data_key: str | None = None
     #: where attached files are kept (`WAYPOINT_ATTACHMENTS_DIR`), absolute: every process finds the same folder
     attachments_dir: Path = DEFAULT_ATTACHMENTS_DIR
+    #: the Maildir `waypoint mail-sink` fills and /admin/mail shows in development (`WAYPOINT_MAIL_CAPTURE_DIR`)
+    mail_capture_dir: Path = DEFAULT_MAIL_CAPTURE_DIR
+    security: SecuritySettings = field(default_factory=SecuritySettings)
     #: the role whose queue gets a task nobody but its requester could work (`WAYPOINT_FALLBACK_ROLE`)
     fallback_role: str = "itv_coordinator"
-    security: SecuritySettings = field(default_factory=SecuritySettings)
     oidc: OidcSettings = field(default_factory=OidcSettings)
     directory: DirectorySettings = field(default_factory=DirectorySettings)
     #: sign-in with Waypoint passwords (`WAYPOINT_LOCAL_PASSWORDS=off`: only the break-glass accounts keep theirs)
@@ -159,12 +162,13 @@ class Settings:
             log_json=e.get("WAYPOINT_LOG_JSON") == "1",
             data_key=e.get("WAYPOINT_DATA_KEY") or _read_key_file(e.get("WAYPOINT_DATA_KEY_FILE", "instance/data.key")),
             attachments_dir=Path(e.get("WAYPOINT_ATTACHMENTS_DIR") or DEFAULT_ATTACHMENTS_DIR).resolve(),
-            fallback_role=e.get("WAYPOINT_FALLBACK_ROLE") or "itv_coordinator",
+            mail_capture_dir=Path(e.get("WAYPOINT_MAIL_CAPTURE_DIR") or DEFAULT_MAIL_CAPTURE_DIR).resolve(),
             security=_security_from(e),
+            fallback_role=e.get("WAYPOINT_FALLBACK_ROLE") or "itv_coordinator",
             oidc=_oidc_from(e),
             directory=_directory_from(e),
             local_passwords=_bool(e.get("WAYPOINT_LOCAL_PASSWORDS"), default=True),
-            break_glass=tuple(n.strip() for n in e.get("WAYPOINT_BREAK_GLASS", "admin").split(",") if n.strip()),
+            break_glass=_words(e.get("WAYPOINT_BREAK_GLASS", "admin")),
         )
 
 

@@ -270,6 +270,10 @@ MESSAGES: dict[str, str] = {
         "enter %(min)s to %(max)s capital letters, digits and hyphens, without spaces"
     ),
     "must_be_ticked": N_("tick this box to go on"),
+    "date_in_the_past": N_("this date has passed: enter today (%(today)s) or a later day"),
+    "date_in_the_future": N_("this date is still to come: enter today (%(today)s) or an earlier day"),
+    "past_dates_need_the_office": N_("only the ITV office can file a request whose dates have passed"),
+    "past_dates_need_a_reason": N_("say why this request is filed after its dates"),
     "not_a_number": N_("enter a number"),
     "not_a_whole_number": N_("enter a whole number"),
     "not_a_boolean": N_("must be true or false"),

@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session, object_session
 
-from engine.errors import InvalidState, PermissionDenied, TaskAlreadyClaimed, TaskAlreadyCompleted, WaypointError
+from engine.errors import (
+    InvalidState,
+    PermissionDenied,
+    TaskAlreadyClaimed,
+    TaskAlreadyCompleted,
+    ValidationFailed,
+    WaypointError,
+)
 from engine.glue import GlueRegistry
 from engine.models import ProcessInstance, TaskRecord, User
 from engine.people.delegation import holders_for
@@ -118,6 +125,14 @@ def check_holder(target: User, row: TaskRecord) -> None:
         raise PermissionDenied("target_lacks_role", who=target.display_name, role=row.role or "")
 
 
+def check_override_dates(actor: User | None, reason: str) -> None:
+    """May `actor` file a request whose dates have passed: the office (oversight roles), with a reason?"""
+    if actor is None or not actor.roles & OVERSIGHT_ROLES:
+        raise PermissionDenied("past_dates_need_the_office")
+    if not reason.strip():
+        raise ValidationFailed("past_dates_need_a_reason")
+
+
 def check_record(actor: User, instance: ProcessInstance, role: str | None) -> None:
     """May `actor` record an outside event the request waits for (engine/outside_events.py): a
     member of the role the diagram names, or an admin; never on a request they started."""
@@ -162,7 +177,10 @@ def require_may_deliver(session: Session, user: User, message_name: str) -> None
 
 
 def require_may_start_for_others(session: Session, user: User) -> None:
-    """:raise PermissionDenied: unless `user` is a service account allowed to start on someone's behalf."""
+    """:raise PermissionDenied: unless `user` may file a request for someone else: the office
+    (oversight roles), or a service account allowed to start on someone's behalf."""
+    if user.roles & OVERSIGHT_ROLES:
+        return
     account = service_account(session, user)
     if account is None or not account.start_on_behalf:
         raise PermissionDenied("start_on_behalf_forbidden")

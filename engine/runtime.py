@@ -28,6 +28,7 @@ from engine.assignment import TaskAssignment
 from engine.audit import SYSTEM_ACTOR
 from engine.clock import frozen_time
 from engine.correlation import subscriptions_for
+from engine.date_rules import PAST, date_rule_errors
 from engine.definitions import SourceSet, read_sources
 from engine.errors import (
     AmbiguousMessage,
@@ -99,19 +100,23 @@ class Engine(EventActions, OutsideEvents, TaskAssignment, PersonalAccess, Reques
         user: User | str | None = None,
         *,
         on_behalf_of: User | str | None = None,
+        past_dates_reason: str | None = None,
     ) -> ProcessInstance:
         """Start the latest version of `key` with `data`; run until it waits.
 
         `user` starts it; with `on_behalf_of` (a service account starting for a person) that person
         is the requester, and the `started` event names both: `user` as its actor, the requester in
-        its details."""
+        its details. `past_dates_reason`: the office (a coordinator or an admin) files a request
+        whose dates have passed (`x-not-past`), with its reason in the `started` event."""
         definition = latest_definition(session, key)
         parsed = self.specs.get(session, definition)
         by = self._user(session, user) if user is not None else None
         actor = self._user(session, on_behalf_of) if on_behalf_of is not None else by
+        if past_dates_reason is not None:
+            permissions.check_override_dates(by, past_dates_reason)
         form = parsed.start_form
         if form is not None:
-            clean = validate_submission(parsed.form(form), data, reserved=RESERVED_FIELDS)
+            clean = self._validated(parsed.form(form), data, allow_past=past_dates_reason is not None)
         else:
             clean = validate_submission({"properties": dict.fromkeys(data or {}, {})}, data, reserved=RESERVED_FIELDS)
         self._cross_field_check(form, clean)
@@ -142,6 +147,8 @@ class Engine(EventActions, OutsideEvents, TaskAssignment, PersonalAccess, Reques
         details: dict[str, Any] = {"fields": sorted(clean), "version": definition.version}
         if actor is not None and (by is None or by.id != actor.id):
             details["on_behalf_of"] = actor.username
+        if past_dates_reason is not None:
+            details["past_dates_reason"] = past_dates_reason[:1000]
         with frozen_time(now), script_errors():
             wf = BpmnWorkflow(parsed.spec, parsed.subprocess_specs, script_engine=self.script_engine)
             wf.get_next_task(state=TaskState.READY).data.update(initial)
@@ -178,7 +185,7 @@ class Engine(EventActions, OutsideEvents, TaskAssignment, PersonalAccess, Reques
         actor = self._user(session, user)
         on_behalf = permissions.check_work(session, actor, row, self.today())
         parsed = self.specs.get(session, instance.definition)
-        clean = validate_submission(parsed.form(row.form), data, reserved=RESERVED_FIELDS)
+        clean = self._validated(parsed.form(row.form), data)
         now = self.clock.now()
         with frozen_time(now), script_errors():
             wf = self.load_workflow(instance, parsed)
@@ -275,6 +282,16 @@ class Engine(EventActions, OutsideEvents, TaskAssignment, PersonalAccess, Reques
         if task is None or task.state != TaskState.READY:
             raise ConcurrentUpdate("task_not_waiting", task=row.name)
         return task
+
+    def _validated(
+        self, schema: dict | None, data: Mapping[str, Any] | None, *, allow_past: bool = False
+    ) -> dict[str, Any]:
+        """A submission checked against its form, and its dates against today (engine/date_rules.py)."""
+        clean = validate_submission(schema, data, reserved=RESERVED_FIELDS)
+        errors = [e for e in date_rule_errors(schema, clean, self.today()) if not (allow_past and e.code == PAST)]
+        if errors:
+            raise ValidationFailed("form_has_errors", errors)
+        return clean
 
     def _cross_field_check(self, form: str | None, data: Mapping[str, Any]) -> None:
         if form:

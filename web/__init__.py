@@ -81,21 +81,24 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .auth import load_user
     from .delegation import bp as delegation_bp
     from .designer import bp as designer_bp
+    from .dev_mail import bp as dev_mail_bp
     from .inbox import bp as inbox_bp
     from .login_oidc import bp as login_oidc_bp
     from .ops import bp as ops_bp
     from .people_admin import bp as people_admin_bp
+    from .register import bp as register_bp
     from .reports import bp as reports_bp
     from .requests import bp as requests_bp
     from .roles import bp as roles_bp
     from .task_events import bp as task_events_bp
 
     app.before_request(load_user)
-    blueprints = (auth_bp, inbox_bp, requests_bp, admin_bp, designer_bp, api_bp, api_ui_bp, reports_bp, delegation_bp)
+    blueprints = (auth_bp, inbox_bp, requests_bp, register_bp, admin_bp, designer_bp, api_bp, api_ui_bp, reports_bp)
+    blueprints += (delegation_bp, dev_mail_bp)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
-    app.register_blueprint(task_events_bp)  # /tasks/<id>/raise: a task's error and escalation buttons
     app.register_blueprint(roles_bp)  # /admin/roles: roles as data
+    app.register_blueprint(task_events_bp)  # /tasks/<id>/raise: a task's error and escalation buttons
     app.register_blueprint(ops_bp)  # /healthz and /metrics, for the load balancer and Prometheus
     app.register_blueprint(login_oidc_bp)  # single sign-on: /login/oidc, its callback, the provider's sign-out
     app.register_blueprint(people_admin_bp)  # /admin/people and /admin/groups

@@ -89,7 +89,7 @@ def test_cli_dead_database_and_missing_schema(tmp_path: Path):
 COMMANDS = {
     (): [
         "audit", "backup", "cancel", "check", "claim", "complete", "db", "demo-data", "deploy", "incidents",
-        "mail-in", "message", "outbox", "privacy", "processes", "release", "restore", "seed-demo", "serve",
+        "mail-in", "mail-sink", "message", "outbox", "privacy", "processes", "release", "restore", "seed-demo", "serve",
         "service-accounts", "show", "simulate", "start", "tasks", "timers", "tokens", "users", "worker",
     ],
     ("audit",): ["verify"],

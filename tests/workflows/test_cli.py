@@ -58,9 +58,9 @@ class Cli:
 class Request:
     """One request driven from the CLI: the open tasks come back with each completion."""
 
-    def __init__(self, cli: Cli, key: str, user: str, data: dict):
+    def __init__(self, cli: Cli, key: str, user: str, data: dict, *office: str):
         self.cli = cli
-        self.id = cli.json("start", key, "--as", user, "--data", json.dumps(data))["instance_id"]
+        self.id = cli.json("start", key, "--as", user, "--data", json.dumps(data), *office)["instance_id"]
         self.refresh()
 
     def refresh(self) -> None:
@@ -88,9 +88,8 @@ def cli(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Cli:
 
 
 def test_conference_request_from_submission_to_trip_report(cli):
-    r = Request(
-        cli, "conference_attendance", "jdoe", conference_request(start_date="2025-06-02", end_date="2025-06-05")
-    )
+    past = conference_request(start_date="2025-06-02", end_date="2025-06-05")  # filed by the office, afterwards
+    r = Request(cli, "conference_attendance", "cgagnon", past, "--for", "jdoe", "--past-dates", "Filed after the trip")
     assert [t["assignee"] for t in r.open] == ["msmith"]
     r.do("UserTask_supervisor_review", "msmith", {"supervisor_decision": "approve"})
     r.do("UserTask_finance_review", "fchan", {"finance_decision": "confirm", "cost_centre": "CC-4410"})
@@ -125,12 +124,8 @@ def test_passport_renewed_on_a_message_then_signed_out_and_returned(cli):
 
 def test_delegation_visit_from_screening_to_post_visit_report(cli):
     member = visit_request()["members"][0]
-    r = Request(
-        cli,
-        "delegation_visit",
-        "lokafor",
-        visit_request(members=[member], start_date="2025-06-02", end_date="2025-06-04"),
-    )
+    past = visit_request(members=[member], start_date="2025-06-02", end_date="2025-06-04")
+    r = Request(cli, "delegation_visit", "cgagnon", past, "--for", "lokafor", "--past-dates", "Recorded afterwards")
     r.do("UserTask_screen_member", "sroy", {"screening_result": "cleared"})
     r.do("UserTask_host_unit_approval", "htremblay", HOST_APPROVES)
     r.do("UserTask_itv_approval", "cgagnon", {"itv_decision": "approve"})
