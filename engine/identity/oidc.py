@@ -27,6 +27,7 @@ from joserfc.errors import ClaimError, ExpiredTokenError, InvalidKeyIdError, Jos
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.config import OidcSettings, Settings
@@ -231,7 +232,11 @@ def sign_in(session: Session, claims: Mapping[str, Any], settings: OidcSettings,
     existing = session.scalars(select(User).where(User.username == username)).first()
     if existing is not None and not existing.active:
         raise PermissionDenied("account_deactivated", username=username)
-    user, _ = accounts.upsert(session, person, SOURCE, username, now)
+    try:
+        with session.begin_nested():
+            user, _ = accounts.upsert(session, person, SOURCE, username, now)
+    except IntegrityError:  # the same person's other first sign-in created them meanwhile: update it
+        user, _ = accounts.upsert(session, person, SOURCE, username, now)
     accounts.apply_groups(session, user, person.groups, SOURCE)  # the audit says the provider's groups did it
     return user
 
