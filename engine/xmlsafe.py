@@ -79,7 +79,7 @@ def parse_xml(content: str | bytes, filename: str, max_bytes: int = MAX_FILE_BYT
         ) from exc
     if root is None:
         raise DefinitionError("xml_empty", [{"file": filename, "message": "empty"}], path=filename)
-    docinfo = root.getroottree().docinfo
+    docinfo: Any = root.getroottree().docinfo  # lxml-stubs know no `doctype`
     if docinfo.doctype or docinfo.internalDTD is not None:
         raise DefinitionError(
             "xml_dtd_refused",

@@ -93,8 +93,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .task_events import bp as task_events_bp
 
     app.before_request(load_user)
-    blueprints = (auth_bp, inbox_bp, requests_bp, register_bp, admin_bp, designer_bp, api_bp, api_ui_bp, reports_bp)
-    blueprints += (delegation_bp, dev_mail_bp)
+    blueprints = [auth_bp, inbox_bp, requests_bp, register_bp, admin_bp, designer_bp, api_bp, api_ui_bp, reports_bp]
+    blueprints += [delegation_bp, dev_mail_bp]
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     app.register_blueprint(roles_bp)  # /admin/roles: roles as data
