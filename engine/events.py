@@ -165,7 +165,7 @@ class EventActions(EngineCore):
         wf.bpmn_events = [e for e in wf.bpmn_events if not isinstance(e.event_definition, SignalEventDefinition)]
         created = super()._save(session, instance, parsed, wf, now, actor, events)
         depth = getattr(self, "_signal_depth", 0)
-        for name in _signals_thrown(wf):
+        for name in _signals_thrown(wf) if _throws_signals(parsed) else []:
             # no payload across requests: the library's would be the thrower's whole task data
             self._broadcast(session, name, {}, SYSTEM_ACTOR, instance.id, depth + 1)
         return created
@@ -238,6 +238,23 @@ class EventActions(EngineCore):
                     keys.append(key)
                     break
         return keys
+
+
+_THROWS_SIGNALS: dict[tuple[str, str], bool] = {}
+
+
+def _throws_signals(parsed: ParsedDefinition) -> bool:
+    """Whether a version has a signal throw or end event (most do not: their saves skip the scan)."""
+    key = (parsed.key, parsed.content_hash)
+    if key not in _THROWS_SIGNALS:
+        specs = [parsed.spec, *parsed.subprocess_specs.values()]
+        _THROWS_SIGNALS[key] = any(
+            isinstance(task_spec, ThrowingEvent)
+            and isinstance(getattr(task_spec, "event_definition", None), SignalEventDefinition)
+            for spec in specs
+            for task_spec in spec.task_specs.values()
+        )
+    return _THROWS_SIGNALS[key]
 
 
 def _signals_thrown(wf: BpmnWorkflow) -> list[str]:
