@@ -44,3 +44,19 @@ def test_repeating_cycle_runs_three_times(people, engine, clock):
     with db.reading() as s:
         view = instance_view(s, iid)
     assert (view["status"], view["data"]["reminded"]) == ("completed", True)
+
+
+def test_timer_start_event_waits_then_a_message_throw_goes_on(people, engine, clock):
+    db = people
+    with db.transaction() as s:
+        engine.deploy(s, [FIXTURES / "cycles"], deployed_by="admin")
+        iid = engine.start(s, "timer_start", {}, "jdoe").id
+    with db.reading() as s:
+        [timer] = s.scalars(select(Timer).where(Timer.instance_id == iid, Timer.kind == "bpmn_timer")).all()
+        assert timer.due_at == clock.now() + timedelta(hours=1)
+    clock.set(timer.due_at + timedelta(seconds=1))
+    with db.transaction() as s:
+        assert engine.fire_timer(s, timer.id) is True
+    with db.reading() as s:
+        view = instance_view(s, iid)
+    assert (view["status"], view["outcome"]) == ("completed", "Done")
