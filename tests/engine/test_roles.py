@@ -103,3 +103,10 @@ def test_the_fallback_queue_is_a_setting_with_a_default():
     assert Settings.from_env({}).fallback_role == "itv_coordinator"  # what `make run` uses
     chosen = Settings.from_env({"WAYPOINT_FALLBACK_ROLE": "admin"})
     assert Engine.from_settings(chosen, workflows.registry()).fallback_role == "admin"
+
+
+def test_the_migration_seeds_waypoint_s_own_roles(sqlite_db):
+    """`waypoint db upgrade` (what `make run` does) writes the built-in roles as rows."""
+    with sqlite_db.reading() as s:
+        seeded = {r.key: (r.name_en, r.name_fr) for r in s.scalars(select(Role).where(Role.built_in.is_(True)))}
+    assert seeded == {key: (en, fr) for key, en, fr in roles.BUILT_IN}
