@@ -37,7 +37,7 @@ from engine.errors import AmbiguousMessage, ConcurrentUpdate, InvalidState, NotF
 from engine.models import MessageSubscription, ProcessDefinition, ProcessInstance, TaskRecord
 from engine.steps import find_task, run_until_waiting, script_errors
 from engine.versions import latest_definition
-from engine.waits import MESSAGE, SIGNAL, definition_for, subscription_kind, wait_parts
+from engine.waits import MESSAGE, SIGNAL, definition_for, subscription_kind, trigger_parts, wait_parts
 
 #: How many signal hops (a signal caught by an instance that throws another) one action may cause.
 MAX_SIGNAL_DEPTH = 10
@@ -47,6 +47,12 @@ BOUNDARY_KINDS = {"error": ErrorEventDefinition, "escalation": EscalationEventDe
 def deliver(task: Any, element_id: str, kind: str, name: str, payload: Mapping[str, Any]) -> bool:
     """Hand event `name` to waiting `task` through the one definition registered under
     `element_id` (an event-based gateway: the first event wins); False when it waits no more."""
+    if task.parent is None:  # the request itself: the start of one of its event sub-processes
+        starts = [d for e, d in trigger_parts(task.workflow) if e == element_id and subscription_kind(d) == kind]
+        if not starts or starts[0].name != name:
+            return False
+        task.workflow.catch(BpmnEvent(starts[0], dict(payload)))
+        return True
     definition = definition_for(task, element_id, kind, name)
     if definition is None or task.state != TaskState.WAITING:
         return False

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from engine import task_owners
 from engine.definitions import FORM_PROPERTY, ParsedDefinition, spec_properties
 from engine.models import MessageSubscription, ProcessInstance, TaskRecord, Timer
-from engine.waits import MESSAGE, subscription_kind, timer_parts, wait_parts
+from engine.waits import MESSAGE, subscription_kind, timer_parts, trigger_parts, wait_parts
 
 DEFAULT_DUE = "P5D"
 BPMN_TIMER = "bpmn_timer"
@@ -98,6 +98,8 @@ def sync_all(session: Session, ctx: IndexContext, wf: BpmnWorkflow) -> SyncResul
     waiting = list(wf.event_manager.tasks.values()) if running else []
     timers = wanted_timers(waiting)
     subscriptions = wanted_subscriptions(ctx, waiting)
+    if running:
+        subscriptions.update(wanted_triggers(ctx, wf))
     signature = _signature(timers, subscriptions)
     if signature != (ctx.instance.waits or ""):
         sync_timers(session, ctx, timers)
@@ -238,6 +240,21 @@ def wanted_subscriptions(ctx: IndexContext, waiting: list[Any]) -> dict[str, tup
             else:
                 continue
             wanted[f"{task.id}/{element}"] = row
+    return wanted
+
+
+def wanted_triggers(ctx: IndexContext, wf: BpmnWorkflow) -> dict[str, tuple]:
+    """The message and signal starts of the request's event sub-processes, as `wanted_subscriptions`
+    rows on the request's root task (its latest data gives a message its expected correlation)."""
+    root, latest = wf.task_tree, wf.last_task or wf.task_tree
+    wanted = {}
+    for element, definition in trigger_parts(wf):
+        kind = subscription_kind(definition)
+        correlation = ("{}", "{}")
+        if kind == MESSAGE:
+            expected, retrieval = expected_correlation(ctx, latest, definition)
+            correlation = (canonical(expected), canonical(retrieval))
+        wanted[f"{root.id}/{element}"] = (root, definition.name, *correlation, element, kind)
     return wanted
 
 

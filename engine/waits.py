@@ -59,3 +59,15 @@ def definition_for(task: Any, element_id: str, kind: str, name: str) -> EventDef
         if element == element_id and subscription_kind(definition) == kind and definition.name == name:
             return definition
     return None
+
+
+def trigger_parts(wf: Any) -> list[tuple[str, EventDefinition]]:
+    """(start event id, definition) of each message or signal start of the request's event sub-processes:
+    the library starts one when the request catches its event, so Waypoint subscribes to them too."""
+    parts = []
+    for name in getattr(wf.spec.start, "trigger_specs", []):
+        spec = wf.subprocess_specs.get(name)
+        for start in spec.bpmn_start_events if spec is not None else []:
+            if subscription_kind(start.event_definition) is not None:
+                parts.append((start.bpmn_id, start.event_definition))
+    return parts
