@@ -52,7 +52,7 @@ NAMES = [
 
 
 def _trip(rng: random.Random, today: str, length: tuple[int, int] = (2, 6)) -> tuple[str, str]:
-    start = date.fromisoformat(today) + timedelta(days=rng.randint(-60, 120))
+    start = date.fromisoformat(today) + timedelta(days=rng.randint(1, 120))  # filed before it starts
     return start.isoformat(), (start + timedelta(days=rng.randint(*length))).isoformat()
 
 

@@ -100,24 +100,25 @@ def test_conference_request_from_submission_to_trip_report(cli):
 
 
 def test_passport_renewed_on_a_message_then_signed_out_and_returned(cli):
-    r = Request(cli, "passport_visa", "jdoe", documents_request(current_passport={"held": False}))
+    trip = documents_request(current_passport={"held": False}, trip_start_date="2025-06-02", trip_end_date="2025-06-05")
+    r = Request(cli, "passport_visa", "cgagnon", trip, "--for", "jdoe", "--past-dates", "Recorded after the trip")
     r.do("UserTask_prepare_passport_application", "ppatel", {"application_ref": "PPT-CLI-1", "application_type": "new"})
     r.do("UserTask_supply_passport_documents", "jdoe", {"photos_supplied": True, "application_form_signed": True})
     r.do(
         "UserTask_submit_passport_application",
         "ppatel",
-        {"passport_submitted_on": "2026-11-20", "submission_channel": "courier"},
+        {"passport_submitted_on": "2025-05-12", "submission_channel": "courier"},
     )
     payload = {"application_ref": "PPT-CLI-1", "passport_number": "DP123456", "expiry_date": "2032-05-01"}
     assert f"delivered to #{r.id}" in cli("message", "passport_issued", "--data", json.dumps(payload))
     r.refresh()
     r.do(
-        "UserTask_sign_out_passport", "ppatel", {"passport_signed_out_on": "2027-03-05", "traveller_acknowledged": True}
+        "UserTask_sign_out_passport", "ppatel", {"passport_signed_out_on": "2025-05-30", "traveller_acknowledged": True}
     )
     done = r.do(
         "UserTask_record_passport_return",
         "ppatel",
-        {"passport_returned_on": "2027-03-14", "passport_condition": "good"},
+        {"passport_returned_on": "2025-06-06", "passport_condition": "good"},
     )
     assert (done["status"], done["outcome"]) == ("completed", "Documents issued, passport returned")
 

@@ -420,6 +420,7 @@ def test_official_documents_are_obtained_while_the_trip_is_pending(w):
     assert w.advance_to(datetime(2027, 3, 12, tzinfo=UTC)) == ["IntermediateCatchEvent_trip_ended"]
     w.do("UserTask_trip_report", "jdoe", **TRIP_REPORT)
     assert (w.status, w.open) == ("running", ["UserTask_record_passport_return"])  # the passport is still out
+    assert w.advance_to(datetime(2027, 3, 14, 15, tzinfo=UTC)) == []  # back before it is due (16 Mar)
     w.do("UserTask_record_passport_return", "ppatel", passport_returned_on="2027-03-14", passport_condition="good")
 
     assert (w.status, w.outcome) == ("completed", APPROVED)
@@ -444,6 +445,7 @@ def test_an_unreturned_passport_is_escalated_to_the_requesters_manager(w):
     assert w.advance(days=5) == ["IntermediateCatchEvent_escalation_due"]
     assert w.task("UserTask_escalate_unreturned_passport").assignee == "msmith"
     w.do("UserTask_trip_report", "jdoe", **TRIP_REPORT)
+    assert w.advance_to(datetime(2027, 3, 23, 15, tzinfo=UTC)) == []  # the day it comes back
     w.do("UserTask_record_passport_return", "ppatel", passport_returned_on="2027-03-23", passport_condition="good")
     assert w.outcome == APPROVED
     cancelled = sorted(t.element for t in w.tasks(status="cancelled"))

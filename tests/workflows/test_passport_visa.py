@@ -39,6 +39,7 @@ VALID_PASSPORT = {"held": True, "number": "AB123456", "expiry": "2031-01-01"}
 SIGN_OUT = {"passport_signed_out_on": "2027-03-05", "traveller_acknowledged": True}
 RETURNED = {"passport_returned_on": "2027-03-14", "passport_condition": "good"}
 RETURN_DUE = datetime(2027, 3, 16, 21, 0, tzinfo=UTC)  # trip end + 5 days, 17:00 in Ottawa (EDT)
+BACK_FROM_THE_TRIP = datetime(2027, 3, 14, 15, 0, tzinfo=UTC)  # RETURNED's day: a return is never dated ahead
 
 
 def documents_request(**overrides):
@@ -108,6 +109,7 @@ def test_a_valid_passport_and_no_visa_go_straight_to_custody(w):
     assert w.open == ["UserTask_record_passport_return"]
     assert w.timers() == [("IntermediateCatchEvent_return_due", RETURN_DUE)]
 
+    assert w.advance_to(BACK_FROM_THE_TRIP) == []  # the trip; the passport comes back before it is due
     with pytest.raises(ValidationFailed):  # a lost passport needs an explanation
         w.do("UserTask_record_passport_return", "ppatel", passport_returned_on="2027-03-14", passport_condition="lost")
     w.do("UserTask_record_passport_return", "ppatel", **RETURNED)
@@ -264,6 +266,7 @@ def test_visas_run_in_parallel_and_each_decision_finds_its_application(w):
         {"destination": "India", "visa_ref": "V-IN-1", "decision": "granted"},
     ]
     w.do("UserTask_sign_out_passport", "ppatel", **SIGN_OUT)
+    assert w.advance_to(BACK_FROM_THE_TRIP) == []
     w.do("UserTask_record_passport_return", "ppatel", **RETURNED)
     assert w.outcome == CLOSED
 
@@ -327,7 +330,8 @@ def test_an_unreturned_passport_reminds_the_traveller_then_escalates_to_the_supe
         escalation_comment="Returning it Monday",
     )
     assert w.status == "running"  # custody stays open until the passport is back
-    w.do("UserTask_record_passport_return", "ppatel", passport_returned_on="2027-03-25", passport_condition="good")
+    assert w.advance_to(datetime(2027, 3, 22, 14, 0, tzinfo=UTC)) == []  # Monday
+    w.do("UserTask_record_passport_return", "ppatel", passport_returned_on="2027-03-22", passport_condition="good")
     assert w.outcome == CLOSED
 
 
