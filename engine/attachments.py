@@ -128,6 +128,30 @@ class AttachmentStore:
         os.replace(tmp, path)
 
 
+def start_files_rule(schema: dict | None) -> tuple[int, dict]:
+    """A start form's `x-attachments` ({"required": 1, "title": "Agenda", "x-fr": {...}}): how many
+    files the request needs and the node naming them (its title, in both languages)."""
+    rule = (schema or {}).get("x-attachments")
+    if not isinstance(rule, dict):
+        return 0, {}
+    required = rule.get("required", 0)
+    return (required if isinstance(required, int) and required > 0 else 0), rule
+
+
+def check_files(files: list[tuple[str, bytes]], required: int = 0, field: str = "attachments") -> None:
+    """Refuse, before anything is stored, fewer than `required` files or one `add` would refuse."""
+    problems: list[FieldError] = []
+    if len(files) < required:
+        problems.append(FieldError(field, "attach_at_least", count=required))
+    for name, content in files:
+        if len(content) > MAX_ATTACHMENT_BYTES:
+            problems.append(FieldError(field, "files_at_most", limit=MAX_ATTACHMENT_BYTES // (1024 * 1024)))
+        elif not content or sniff_type(content) is None:
+            problems.append(FieldError(field, "file_not_accepted", name=safe_filename(name)))
+    if problems:
+        raise ValidationFailed("attachments_refused", problems[:1])
+
+
 def list_for(session: Session, instance_id: int) -> list[Attachment]:
     return list(
         session.scalars(

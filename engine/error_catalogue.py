@@ -149,6 +149,7 @@ MESSAGES: dict[str, str] = {
     "file_too_large": N_("the file is larger than %(limit)s MB"),
     "file_type_refused": N_("only PDF, PNG and JPEG files are accepted"),
     "file_missing": N_("the file is missing from storage"),
+    "attachments_refused": N_("the request's files were refused; nothing was submitted"),
     "no_file_sent": N_("no file"),
     "unknown_task": N_("unknown task"),
     # --- personal data keys ------------------------------------------------------------------
@@ -297,6 +298,8 @@ MESSAGES: dict[str, str] = {
     "choose_a_file": N_("choose a PDF, PNG or JPEG file"),
     "files_at_most": N_("files may be at most %(limit)s MB"),
     "unsupported_type": N_("unsupported type"),
+    "attach_at_least": N_("attach at least %(count)s file (PDF, PNG or JPEG)"),
+    "file_not_accepted": N_("%(name)s is not a PDF, PNG or JPEG file"),
     "send_the_file": N_("send the file in the multipart field 'file'"),
     "not_a_task_of_request": N_("not a task of this request"),
     "no_active_user": N_("no active user called '%(username)s'"),

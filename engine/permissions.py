@@ -7,7 +7,7 @@ CLI to decide which buttons to show. Nobody restates these rules.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +21,7 @@ from engine.errors import (
     ValidationFailed,
     WaypointError,
 )
+from engine.forms import decision_form
 from engine.glue import GlueRegistry
 from engine.models import ProcessInstance, TaskRecord, User
 from engine.people.delegation import holders_for
@@ -35,6 +36,25 @@ if TYPE_CHECKING:
 OVERSIGHT_ROLES = frozenset({"admin", "itv_coordinator"})
 #: Roles that see the reports dashboard and its CSV exports.
 REPORT_ROLES = frozenset({"itv_coordinator", "senior_management", "admin"})
+#: The task property a designer sets to "true" or "false" to say whether a step is an approval.
+APPROVAL_PROPERTY = "approval"
+
+
+def is_approval(props: Mapping[str, str], schema: Mapping[str, Any] | None) -> bool:
+    """Is a step an approval (which its requester may not give)? What its `approval` property says,
+    else whether its form has a decision field (engine.forms.decision_form). Set on the task row
+    when it is indexed (`TaskRecord.approval`)."""
+    declared = (props.get(APPROVAL_PROPERTY) or "").strip().lower()
+    if declared in ("true", "false"):
+        return declared == "true"
+    return decision_form(schema) is not None
+
+
+def bars_requester(row: TaskRecord) -> bool:
+    """Does separation of duties keep the request's starter off this task? Only approvals: the
+    requester's own steps (their lane, a report they owe) stay theirs. The queues, emails and
+    digests ask this too (`TaskRecord.approval` in SQL)."""
+    return bool(row.approval) and row.role != "requester"
 
 
 def refusal(check: Callable[..., Any], *args: Any) -> WaypointError | None:
@@ -59,7 +79,7 @@ def require_may_work(
     """Raise unless `actor` may work on the task; return the id of the person they stand in
     for when it is held by someone whose out-of-office delegation names them (`holders`)."""
     holders = holders or [actor.id]
-    if row.role != "requester" and instance.started_by_id == actor.id:
+    if bars_requester(row) and instance.started_by_id == actor.id:
         raise PermissionDenied("own_request")
     if row.claimed_by_id is not None and row.claimed_by_id not in holders:
         assert row.claimed_by is not None  # the user of claimed_by_id
@@ -119,7 +139,7 @@ def check_reassign(session: Session, actor: User, row: TaskRecord) -> User | Non
 
 def check_holder(target: User, row: TaskRecord) -> None:
     """May the task be given to `target`: its role, and never the approval of their own request?"""
-    if row.role != "requester" and row.instance.started_by_id == target.id:
+    if bars_requester(row) and row.instance.started_by_id == target.id:
         raise PermissionDenied("target_started_request", who=target.display_name)
     if row.role not in target.roles and not _offered_to(row, target):
         raise PermissionDenied("target_lacks_role", who=target.display_name, role=row.role or "")

@@ -226,13 +226,15 @@ def owners_for(
     props: Mapping[str, str],
     find_user_id: Callable[[str], int | None],
     fallback_role: str,
+    approval: bool = True,
 ) -> Owners:
-    """The owners of a READY human task of `instance` (`parsed`: its version, `props`: its properties)."""
+    """The owners of a READY human task of `instance` (`parsed`: its version, `props`: its properties;
+    `approval`: whether its requester is kept off it, engine.permissions.is_approval)."""
     declared = declarations(parsed.content_hash, parsed.files).get(task.task_spec.bpmn_id, Declared())
     starter = instance.started_by if isinstance(instance.started_by, User) else None
     resolver = Resolver(session, starter, task.data, find_user_id)
     owners = resolve(declared, props.get("assignee"), getattr(task.task_spec, "lane", None), resolver)
-    return route_unworkable(session, owners, instance.started_by_id, fallback_role)
+    return route_unworkable(session, owners, instance.started_by_id if approval else None, fallback_role)
 
 
 def route_unworkable(session: Session, owners: Owners, requester_id: int | None, fallback: str) -> Owners:

@@ -25,12 +25,14 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from engine import task_owners
+from engine import permissions, task_owners
 from engine.definitions import FORM_PROPERTY, ParsedDefinition, spec_properties
 from engine.models import MessageSubscription, ProcessInstance, TaskRecord, Timer
 from engine.waits import MESSAGE, subscription_kind, timer_parts, trigger_parts, wait_parts
 
 DEFAULT_DUE = "P5D"
+#: The task property naming the variable that tells one task of a multi-instance step from another.
+SUBJECT_PROPERTY = "subject"
 BPMN_TIMER = "bpmn_timer"
 #: Timer kinds kept per open user task by engine/mail/notifications.py (not by `sync_timers`).
 TASK_REMINDER = "task_reminder"
@@ -144,7 +146,10 @@ def sync_tasks(session: Session, ctx: IndexContext, wf: BpmnWorkflow) -> SyncRes
 
 def _new_task_row(session: Session, ctx: IndexContext, task_id: str, task: Any, events: list[dict]) -> TaskRecord:
     props = task_properties(task)
-    owners = task_owners.owners_for(session, ctx.parsed, ctx.instance, task, props, ctx.find_user_id, ctx.fallback_role)
+    approval = permissions.is_approval(props, ctx.parsed.form(props.get(FORM_PROPERTY)))
+    owners = task_owners.owners_for(
+        session, ctx.parsed, ctx.instance, task, props, ctx.find_user_id, ctx.fallback_role, approval=approval
+    )
     try:
         due_at = duration_after(ctx.now, props.get("dueIn", DEFAULT_DUE))
     except Exception:
@@ -160,6 +165,8 @@ def _new_task_row(session: Session, ctx: IndexContext, task_id: str, task: Any, 
         form=props.get(FORM_PROPERTY),
         assignee_id=owners.assignee_id,
         requester_id=ctx.instance.started_by_id,
+        approval=approval and owners.role != "requester",
+        subject=task_subject(ctx.parsed, task.data, props.get(SUBJECT_PROPERTY)),
         status="ready",
         created_at=ctx.now,
         due_at=due_at,
@@ -167,6 +174,23 @@ def _new_task_row(session: Session, ctx: IndexContext, task_id: str, task: Any, 
     session.add(row)
     events += task_owners.record(session, ctx.instance, row, owners, ctx.now)
     return row
+
+
+def task_subject(parsed: ParsedDefinition, data: Mapping[str, Any], path: str | None) -> str | None:
+    """Which one of a multi-instance step a task is: the value at its `subject` property's dotted
+    path in the task's data ("member.ref" gives "M2"); None when unset, missing, not a plain value
+    or personal (a form marks it `x-personal`/`x-sensitive`): queues never show personal data."""
+    if not path or not path.strip():
+        return None
+    value: Any = data
+    parent = None
+    for key in path.strip().split("."):
+        if not isinstance(value, Mapping) or parsed.personal.covers(parent, key):
+            return None
+        value, parent = value.get(key), key
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or str(value).strip() == "":
+        return None
+    return str(value).strip()[:80]
 
 
 def _timer_due(task: Any, definition: Any) -> datetime | None:

@@ -5,19 +5,21 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 
 from engine import NotFound, PermissionDenied, ValidationFailed, WaypointError
 from engine import audit as audit_trail
-from engine.attachments import list_for
+from engine.attachments import check_files, list_for, start_files_rule
 from engine.models import Attachment
 from engine.queries.inbox import visible_instance
 from engine.queries.tasks import list_tasks
+from engine.route_preview import preview_route
 
 from .auth import login_required
 from .context import attachments, db, engine, user
 from .errors import error_message, field_messages
+from .i18n import language
 from .outside import outside_waits_view
 from .redirects import safe_next
 from .render import build_fields, label_map, parse_form
@@ -50,20 +52,60 @@ def start(key: str):
     schema = entry["form"]
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
+    required, files_rule = start_files_rule(schema)
     if request.method == "POST":
         values, errors = parse_form(schema, request.form)
+        files = [(f.filename, f.read()) for f in request.files.getlist("attachments") if f and f.filename]
+        try:
+            check_files(files, required)  # before anything is stored: a refused file starts nothing
+        except ValidationFailed as exc:
+            errors.update(field_messages(exc))
         if not errors:
             try:
-                with db().transaction() as s:
-                    instance = engine().start(s, key, values, user().username)
-                    instance_id = instance.id
+                instance_id = _start_with_files(key, values, files)
                 flash(_("Request #%(id)s submitted.", id=instance_id), "success")
                 return redirect(url_for("requests.detail", instance_id=instance_id))
             except ValidationFailed as exc:
                 errors = field_messages(exc)
         flash(_("Please correct the highlighted fields."), "error")
     fields = build_fields(schema, values, errors)
-    return render_template("requests/start.html", entry=entry, fields=fields, errors=errors), 400 if errors else 200
+    context = {"entry": entry, "fields": fields, "errors": errors, "files_rule": files_rule, "files_required": required}
+    return render_template("requests/start.html", **context), 400 if errors else 200
+
+
+def _start_with_files(key: str, values: dict[str, Any], files: list[tuple[str, bytes]]) -> int:
+    """Start the request and attach its files in one transaction (both or neither)."""
+    with db().transaction() as s:
+        instance = engine().start(s, key, values, user().username)
+        for name, content in files:
+            attachments().add(s, instance, user(), name, content, engine().clock.now())
+        return instance.id
+
+
+@bp.post("/requests/new/<key>/route")
+@login_required
+def route(key: str):
+    """Who would approve the form as it stands (JSON for the start page; POST carries the CSRF token)."""
+    entry = _start_entry(key)
+    values, _errors = parse_form(entry["form"], request.form)
+    with db().reading() as s:
+        found = preview_route(engine(), s, key, values, user())
+    french = language() == "fr"
+    steps = [
+        {
+            "step": a.step_fr if french else a.step,
+            "who": a.person or ((a.role_fr if french else a.role) or ""),
+        }
+        for a in found.approvers
+    ]
+    if not found.complete:
+        text = _("The approval route appears once the form holds what the rules need (costs, country…).")
+    elif not steps:
+        text = _("No approval: the request goes straight on.")
+    else:
+        text = _("Approvals: %(route)s", route=" → ".join(f"{s['who']} ({s['step']})" for s in steps))
+    reason = (found.reason_fr if french else found.reason) or found.reason
+    return jsonify(complete=found.complete, approvers=steps, reason=reason, text=text)
 
 
 def detail_page(s, instance_id: int, revealed: dict | None = None, outside: tuple | None = None):

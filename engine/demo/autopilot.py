@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from engine.errors import WaypointError
 from engine.forms import choices, is_comment_field
 from engine.models import MessageSubscription, ProcessInstance, TaskRecord, User, UserRole
+from engine.permissions import bars_requester
 from engine.runtime import Engine
 
 POSITIVE = ("approve", "confirm", "cleared", "granted", "yes", "reminded", "no_action")
@@ -109,7 +110,7 @@ class Autopilot:
         candidates = session.scalars(
             select(User).join(UserRole).where(UserRole.role == row.role, User.active.is_(True)).order_by(User.id)
         ).all()
-        eligible = [u for u in candidates if row.role == "requester" or u.id != row.instance.started_by_id]
+        eligible = [u for u in candidates if not bars_requester(row) or u.id != row.instance.started_by_id]
         return self.rng.choice(eligible) if eligible else None
 
     def step(self, session: Session, instance_id: int) -> bool:

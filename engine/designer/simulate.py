@@ -45,6 +45,7 @@ from engine.errors import DefinitionError, ValidationFailed, WaypointError
 from engine.mail.compose import MailConfig
 from engine.models import Base, ProcessInstance, TaskRecord, User
 from engine.people.users import users_with_role
+from engine.permissions import bars_requester
 from engine.queries.tasks import open_task_rows
 from engine.runtime import Engine
 from engine.taskindex import duration_after
@@ -343,12 +344,11 @@ def _open_task(session: Any, instance_id: int, element: str, index: int) -> Task
 
 
 def _default_actor(session: Any, row: TaskRecord) -> str:
-    """The task's assignee, else the first person with its role who did not start the request."""
+    """The task's assignee, else the first person with its role who may take it (no self-approval)."""
     if row.assignee_id is not None:
         return session.get(User, row.assignee_id).username
-    starter = row.instance.started_by_id
     for user in users_with_role(session, row.role or ""):
-        if row.role == "requester" or user.id != starter:
+        if not bars_requester(row) or user.id != row.instance.started_by_id:
             return user.username
     raise ValidationFailed("simulation_nobody_may", task=row.name, role=row.role)
 

@@ -26,6 +26,7 @@ from engine.mail import bodies, outbox
 from engine.mail.links import mint, mint_reply, reply_code
 from engine.models import OutboxMessage, ProcessDefinition, ProcessInstance, TaskRecord, User
 from engine.people.users import users_with_role
+from engine.permissions import bars_requester
 from engine.task_owners import candidates
 
 
@@ -106,7 +107,7 @@ def task_recipients(session: Session, row: TaskRecord) -> list[User]:
         people = [person(session, row.assignee_id)]
     elif row.role:
         starter = row.instance.started_by_id
-        people = [u for u in users_with_role(session, row.role) if row.role == "requester" or u.id != starter]
+        people = [u for u in users_with_role(session, row.role) if not bars_requester(row) or u.id != starter]
     else:
         people = list(candidates(session, row.id))
     return [u for u in people if u is not None and u.active and u.email]

@@ -31,6 +31,7 @@ from engine.mail.compose import MailContext, send_task_email, task_recipients
 from engine.mail.invitations import send_calendar_invitations
 from engine.mail.outcomes import send_outcome_notice
 from engine.models import ProcessInstance, TaskRecord, Timer, User
+from engine.permissions import bars_requester
 from engine.taskindex import TASK_ESCALATION, TASK_REMINDER, due_after, task_properties
 
 if TYPE_CHECKING:
@@ -111,7 +112,7 @@ def escalation_target(session: Session, row: TaskRecord) -> User | None:
     base = session.get(User, holder_id) if holder_id is not None else instance.started_by
     target = base.manager if base is not None else None
     seen: set[int] = set()
-    while target is not None and target.id == instance.started_by_id and row.role != "requester":
+    while target is not None and target.id == instance.started_by_id and bars_requester(row):
         if target.id in seen:
             return None
         seen.add(target.id)

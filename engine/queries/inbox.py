@@ -99,12 +99,14 @@ def _branches(user: User, holders: list[int] | None = None) -> tuple[Any, Any, l
     claimed: claimed by them and not assigned to them, queues: unclaimed in each of their roles'
     queues, one per role so each reads its queue in due order, and one of tasks offered them by name).
 
-    None ever includes a non-requester task of a request the user started (no self-approval).
+    None ever includes an approval of a request the user started (no self-approval).
     Each is a plain AND, so SQLite and PostgreSQL answer it from one partial index on open tasks
     (an OR of them sends SQLite's planner to read every open task instead).
     """
     holders = holders or [user.id]
-    not_own = or_(TaskRecord.role == "requester", TaskRecord.requester_id.is_(None), TaskRecord.requester_id != user.id)
+    # engine.permissions.bars_requester, in SQL: not an approval, or not a request the user started
+    others = or_(TaskRecord.requester_id.is_(None), TaskRecord.requester_id != user.id)
+    not_own = or_(TaskRecord.approval.is_(False), TaskRecord.role == "requester", others)
     held = and_(TaskRecord.assignee_id.in_(holders), not_own)
     claimed = and_(
         TaskRecord.claimed_by_id.in_(holders),

@@ -21,6 +21,7 @@ from engine.mail import bodies, outbox
 from engine.mail.compose import MailContext, send_plain
 from engine.mail.links import ActionToken, TokenRejected, is_used, mint, redeem
 from engine.models import ProcessDefinition, ProcessInstance, TaskRecord, User
+from engine.permissions import bars_requester
 
 DIGEST_LIMIT = 50
 
@@ -47,7 +48,8 @@ def send_digests(session: Session, mail: MailContext, now: datetime) -> int:
         if holder is not None:
             owners: Any = (holder,)
         else:
-            owners = [u for u in by_role.get(row.role or "", ()) if row.role == "requester" or u != row.started_by_id]
+            bars = bars_requester(row)  # type: ignore[arg-type]  # a row with the columns it reads
+            owners = [u for u in by_role.get(row.role or "", ()) if not bars or u != row.started_by_id]
         for user_id in owners:
             if user_id in people:
                 totals[user_id] = totals.get(user_id, 0) + 1
@@ -84,6 +86,8 @@ _WAITING = (
         TaskRecord.name,
         TaskRecord.element_id,
         TaskRecord.role,
+        TaskRecord.approval,
+        TaskRecord.subject,
         TaskRecord.assignee_id,
         TaskRecord.claimed_by_id,
         TaskRecord.due_at,

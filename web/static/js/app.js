@@ -207,4 +207,45 @@
       return e.querySelector("input").value;
     });
   });
+  // Money: a running total under a group of amounts, and the start form's approval route (both live regions).
+  function amount(text) {
+    var cleaned = text.replace(/[\s\u00a0\u202f$]/g, "");
+    cleaned = cleaned.indexOf(",") >= 0 && cleaned.indexOf(".") < 0 ? cleaned.replace(",", ".") : cleaned.replace(/,/g, "");
+    var value = cleaned === "" ? 0 : Number(cleaned);
+    return isFinite(value) ? value : NaN;
+  }
+  var moneyFormat = new Intl.NumberFormat(document.documentElement.lang === "fr" ? "fr-CA" : "en-CA",
+    { style: "currency", currency: "CAD" });
+  document.querySelectorAll("[data-money-total]").forEach(function (line) {
+    var group = line.closest("fieldset");
+    var out = line.querySelector("output");
+    var update = function () {
+      var sum = 0;
+      group.querySelectorAll("input[data-money]").forEach(function (input) { sum += amount(input.value); });
+      if (!isNaN(sum)) { out.textContent = moneyFormat.format(sum); }
+    };
+    group.addEventListener("input", update);
+  });
+  var route = document.getElementById("route-preview");
+  if (route && window.fetch) {
+    var routeForm = route.closest("form");
+    var routeTimer = null;
+    var askRoute = function () {
+      var body = new FormData(routeForm);
+      routeForm.querySelectorAll("input[type=file]").forEach(function (input) { body.delete(input.name); });
+      fetch(route.getAttribute("data-route-url"), { method: "POST", body: body, credentials: "same-origin" })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (found) {
+          if (!found) { return; }
+          route.hidden = false;
+          document.getElementById("route-preview-text").textContent = found.text;
+          document.getElementById("route-preview-reason").textContent = found.reason || "";
+        })
+        .catch(function () { /* the preview is a help; the form works without it */ });
+    };
+    var later = function () { window.clearTimeout(routeTimer); routeTimer = window.setTimeout(askRoute, 400); };
+    routeForm.addEventListener("input", later);
+    routeForm.addEventListener("change", later);
+    askRoute();
+  }
 })();
