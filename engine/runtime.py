@@ -46,6 +46,7 @@ from engine.models import ProcessInstance, TaskRecord, User
 from engine.outside_events import OutsideEvents
 from engine.people.roles import ensure_roles_for
 from engine.personal_access import PersonalAccess
+from engine.request_status import RequestStatuses
 from engine.request_views import RequestViews
 from engine.roles_check import role_facts
 from engine.serialization import SERIALIZER_VERSION
@@ -58,7 +59,7 @@ from engine.versions import DeployResult, add_deployed, latest_definition, store
 RESERVED_FIELDS = frozenset({"requester", "requester_name", "instance_id", "process_key"})
 
 
-class Engine(EventActions, OutsideEvents, TaskAssignment, PersonalAccess, RequestViews, TimerActions):
+class Engine(EventActions, OutsideEvents, TaskAssignment, PersonalAccess, RequestViews, RequestStatuses, TimerActions):
     """Runs Waypoint's processes. One per application; methods take the caller's session."""
 
     def check(self, sources: SourceSet, session: Session | None = None) -> list[dict]:

@@ -19,7 +19,7 @@ from engine.attachments import AttachmentStore
 from engine.config import DEFAULT_SECRET_KEY
 from engine.people.throttle import Policy
 
-from . import csrf, email_actions, errors, i18n, inputs, logs, nostore, process_text, render
+from . import csrf, email_actions, errors, i18n, inputs, logs, nostore, process_text, render, request_status
 
 #: Front-end packages installed from the npm registry (package.json), served read-only.
 NODE_MODULES = Path(__file__).resolve().parent.parent / "node_modules"
@@ -69,6 +69,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     logs.init_app(app, settings)
     i18n.init_app(app)
     process_text.init_app(app)
+    request_status.init_app(app)
     inputs.init_app(app)  # before the CSRF check: NUL anywhere in a request is a 400
     csrf.init_app(app)
     errors.init_app(app)

@@ -28,6 +28,7 @@ from .errors import error_message, field_messages
 from .process_text import task_name
 from .redirects import safe_next
 from .render import build_fields, label_map, parse_form
+from .request_status import statuses_for
 
 bp = Blueprint("inbox", __name__)
 
@@ -63,6 +64,7 @@ def index():
         steps = engine().step_choices(s)
         processes = [{"key": d.key, "name": d.name} for d in latest_definitions(s)]
         approvable = bulk_approvable(s, engine(), [r.task_id for r in page.rows if r.task_id])
+        statuses = statuses_for(s, [r.instance_id for r in page.rows]) if query.tab == "started" else {}
 
     def page_url(number: int) -> str:
         args: dict[str, Any] = {**request.args.to_dict(), "page": number}
@@ -76,6 +78,7 @@ def index():
         now=engine().clock.now(),
         page_url=page_url,
         approvable=approvable,
+        statuses=statuses,
     )
 
 

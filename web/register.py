@@ -15,6 +15,7 @@ from engine.queries.register import STATUSES, RegisterFilters, register_page, re
 from .auth import login_required
 from .context import db, engine, user
 from .csvexport import csv_response
+from .request_status import statuses_for
 
 bp = Blueprint("register", __name__)
 
@@ -53,6 +54,7 @@ def index():
         page = register_page(s, user(), filters, after=after, limit=PAGE_SIZE, today=engine().today())
         processes = [{"key": d.key, "name": d.name} for d in latest_definitions(s)]
         steps = engine().step_choices(s)
+        statuses = statuses_for(s, [r.id for r in page.rows])
     query: dict[str, Any] = {k: v for k, v in request.args.items() if k != "after" and v}
     return render_template(
         "requests/register.html",
@@ -62,6 +64,7 @@ def index():
         process_names={p["key"]: p["name"] for p in processes},
         steps=steps,
         statuses=STATUSES,
+        request_statuses=statuses,
         next_url=url_for("register.index", **query, after=page.next_after) if page.next_after else None,
         first_url=url_for("register.index", **query) if after else None,
         csv_url=url_for("register.export", **query),

@@ -125,6 +125,7 @@ def detail_page(s, instance_id: int, revealed: dict | None = None, outside: tupl
         "diagram": engine().diagram_state(s, instance),
         "can_cancel": engine().may_cancel(s, user(), instance) is None,
         "outside_waits": outside_waits_view(s, instance, *(outside or ())),
+        "request_status": engine().request_status(s, instance),
     }
     return render_template("requests/detail.html", **context)
 
