@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, g, render_template, request
 
-from engine import permissions
+from engine import permissions, wait_report
 from engine.queries import reports
 from engine.queries.inbox import latest_definitions
 from engine.queries.tasks import list_processes
@@ -61,7 +61,7 @@ def dashboard():
             "flt": flt,
             "now": now,
             "processes": list_processes(s),
-            "stuck": reports.open_by_step(s, flt, now),
+            "stuck": _waiting(s, flt, now),
             "overdue": reports.overdue_tasks(s, flt, now, limit=50),
             "weeks": reports.throughput_by_week(s, flt, now),
             "steps": reports.time_per_step(s, flt, now),
@@ -75,6 +75,12 @@ def dashboard():
         }
     peak = max((w["total"] for w in context["weeks"]), default=0)
     return render_template("reports/dashboard.html", peak=max(peak, 1), **context)
+
+
+def _waiting(s: Any, flt: reports.ReportFilter, now: datetime) -> list[dict[str, Any]]:
+    """Open tasks per step, then requests waiting at a message or a timer with no task open."""
+    tasks = [{**r, "kind": "task"} for r in reports.open_by_step(s, flt, now)]
+    return tasks + wait_report.waits_by_step(s, engine().specs, flt, now)
 
 
 #: The calendar shows six weeks from this Monday, or the filter's dates (at most 26 weeks).
@@ -91,7 +97,7 @@ def _calendar(s: Any, flt: reports.ReportFilter) -> list[list[dict[str, Any]]]:
 
 
 REPORTS = {
-    "stuck": lambda s, f, now: reports.open_by_step(s, f, now),
+    "stuck": lambda s, f, now: _waiting(s, f, now),
     "overdue": lambda s, f, now: reports.overdue_tasks(s, f, now, limit=100_000),
     "throughput": lambda s, f, now: reports.throughput_by_week(s, f, now),
     "time-per-step": lambda s, f, now: reports.time_per_step(s, f, now),
