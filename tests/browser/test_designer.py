@@ -203,3 +203,35 @@ def test_lower_the_threshold_simulate_deploy_and_migrate_waiting_requests(design
             instance = s.get(ProcessInstance, instance_id)
             assert (instance.definition.version, instance.data["needs_senior_approval"]) == (version, True)
         assert s.scalars(select(ProcessInstance).where(ProcessInstance.status != "running")).all() == []
+
+
+def test_the_palette_sits_beside_a_tall_wide_diagram_not_over_it(designer_page, studio):
+    """Issue 18 item 19: the canvas uses the page's height and width, and bpmn-js's palette sits
+    in a gutter beside the diagram: no shape of the diagram (pool and lanes included) lies under it."""
+    page = designer_page
+    open_draft(page, studio)
+    canvas = page.locator(f"[data-canvas-for='{KEY}.bpmn']")
+    sizes = canvas.evaluate(
+        """canvas => {
+            const box = e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
+            return {
+                canvas: box(canvas),
+                palette: box(canvas.querySelector('.djs-palette')),
+                drawing: box(canvas.querySelector('svg')),
+                shapes: Array.from(canvas.querySelectorAll('.djs-shape[data-element-id]'))
+                    .map(e => [e.getAttribute('data-element-id'), box(e)]),
+            };
+        }"""
+    )
+    left, top, right, bottom = sizes["canvas"]
+    assert bottom - top >= 640 and right - left >= 800, sizes["canvas"]  # at 1440 × 900
+    p_left, p_top, p_right, p_bottom = sizes["palette"]
+    assert p_right <= sizes["drawing"][0] + 1, (sizes["palette"], sizes["drawing"])  # beside the drawing
+    assert len(sizes["shapes"]) > 10
+    under = [
+        element
+        for element, (s_left, s_top, s_right, s_bottom) in sizes["shapes"]
+        if s_left < p_right and p_left < s_right and s_top < p_bottom and p_top < s_bottom
+    ]
+    assert under == []
+    screenshot(page, "designer-palette-beside")
