@@ -99,7 +99,11 @@ class Walk:
 
 @pytest.fixture
 def walk(open_page, live):
-    return Walk(open_page, live)
+    """A walk; afterwards the shared server's clock goes back to where it was, as the other
+    browser tests (in any order) file requests with dates fixed against it."""
+    before = live.clock.now()
+    yield Walk(open_page, live)
+    live.clock.set(before)
 
 
 def file_request(page) -> int:
@@ -190,17 +194,17 @@ def test_passport_and_visa_in_french_through_the_recorded_outside_events(walk, l
     instance_id = file_request(rmartin)
     assert "soumise" in rmartin.inner_text(".flashes")
 
-    ppatel = walk.open_task("ppatel", instance_id, "Prepare passport application")
+    ppatel = walk.open_task("ppatel", instance_id, "Prepare passport application", "China")
     ppatel.fill("#f-application_ref", f"PPT-W{instance_id}")
     walk.finish(ppatel, instance_id, "application_type", "renewal")
 
-    rmartin = walk.open_task("rmartin", instance_id, "Fournir les photos et les formulaires")
+    rmartin = walk.open_task("rmartin", instance_id, "Fournir les photos et les formulaires", "China")
     rmartin.check("#f-photos_supplied")
     rmartin.check("#f-application_form_signed")
     walk.finish(rmartin, instance_id)
     assert "Terminé" in rmartin.inner_text(".flashes")
 
-    ppatel = walk.open_task("ppatel", instance_id, "Submit passport application")
+    ppatel = walk.open_task("ppatel", instance_id, "Submit passport application", "China")
     ppatel.fill("#f-passport_submitted_on", walk.today().isoformat())
     walk.finish(ppatel, instance_id, "submission_channel", "courier")
 
@@ -220,12 +224,12 @@ def test_passport_and_visa_in_french_through_the_recorded_outside_events(walk, l
     assert "Recorded. The request has moved on." in ppatel.inner_text(".flashes")
 
     # The passport came back: the visa application (one per destination needing one) follows.
-    ppatel = walk.open_task("ppatel", instance_id, "Prepare visa application")
+    ppatel = walk.open_task("ppatel", instance_id, "Prepare visa application", "China")
     ppatel.fill("#f-visa_ref", f"V-CN-W{instance_id}")
     ppatel.fill("#f-visa_mission", "Embassy of China")
     walk.finish(ppatel, instance_id)
 
-    ppatel = walk.open_task("ppatel", instance_id, "Submit visa application")
+    ppatel = walk.open_task("ppatel", instance_id, "Submit visa application", "China")
     ppatel.fill("#f-visa_submitted_on", walk.today().isoformat())
     walk.finish(ppatel, instance_id)
 
@@ -238,7 +242,7 @@ def test_passport_and_visa_in_french_through_the_recorded_outside_events(walk, l
     ppatel.wait_for_load_state()
     assert "Recorded. The request has moved on." in ppatel.inner_text(".flashes")
 
-    ppatel = walk.open_task("ppatel", instance_id, "Sign out passport before departure")
+    ppatel = walk.open_task("ppatel", instance_id, "Sign out passport before departure", "China")
     seen = ppatel.inner_text("main")  # what was recorded from the request page, in the request so far
     assert f"{expiry:%b} {expiry.day}, {expiry.year}" in seen and "Visa granted" in seen, seen
     assert "passport_issued" in ppatel.inner_text(".timeline") and "visa_decision" in ppatel.inner_text(".timeline")
@@ -247,7 +251,7 @@ def test_passport_and_visa_in_french_through_the_recorded_outside_events(walk, l
     walk.finish(ppatel, instance_id)
 
     walk.move_clock_to(end + timedelta(days=1))
-    ppatel = walk.open_task("ppatel", instance_id, "Record passport return")
+    ppatel = walk.open_task("ppatel", instance_id, "Record passport return", "China")
     ppatel.fill("#f-passport_returned_on", (walk.today() + timedelta(days=30)).isoformat())
     ppatel.check("input[name=passport_condition][value=good]")
     ppatel.click("#complete")
