@@ -9,8 +9,12 @@ script helpers, inbox summary line, form validators and demo samplers, and hands
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+
+from engine.clock import frozen_time
 
 #: A validator gets the submitted form data (merged over the task data) and returns
 #: a list of (field path, message) pairs; an empty list means the data is acceptable.
@@ -107,14 +111,17 @@ class GlueRegistry:
         except Exception:  # facets must never block an approval
             return {}
 
-    def summary_for(self, key: str, data: Mapping[str, Any]) -> str:
-        """The inbox summary of an instance of `key` (default: requester — title)."""
+    def summary_for(self, key: str, data: Mapping[str, Any], now: datetime | None = None) -> str:
+        """The inbox summary of an instance of `key` (default: requester — title), written as of
+        `now` (the action's time, which `current_time()` then answers: a date shows its year
+        when it is not this year's)."""
         entry = self.processes.get(key)
         if entry is None or entry.summary is None:
             parts = (data.get("requester_name"), data.get("title"))
             return " — ".join(str(p) for p in parts if p)[:500]
         try:
-            return str(entry.summary(data))[:500]
+            with frozen_time(now) if now is not None else nullcontext():
+                return str(entry.summary(data))[:500]
         except Exception:  # a summary must never block an approval
             return ""
 

@@ -13,6 +13,7 @@ import datetime
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from engine.clock import current_time
 from engine.countries import country_code
 
 Errors = list[tuple[str, str]]
@@ -63,18 +64,21 @@ def format_money(amount: Any) -> str:
     return f"${number:,.2f}"
 
 
-def format_date_range(start: Any, end: Any) -> str:
-    """A compact range: "4–7 Nov", "30 Oct–2 Nov", "30 Dec 2026–2 Jan 2027"."""
+def format_date_range(start: Any, end: Any, this_year: int | None = None) -> str:
+    """A compact range, with the year where it is not `this_year` (by default the year of the action
+    in progress, which saves the summary line: engine.clock.current_time): "4–7 Nov", "30 Oct–2 Nov",
+    "8–11 Mar 2027", "30 Dec 2026–2 Jan 2027"."""
     first, last = parse_date(start), parse_date(end)
     if first is None:
         return ""
+    year = "" if first.year == (this_year or current_time().year) else f" {first.year}"
     if last is None or last == first:
-        return f"{first.day} {MONTHS[first.month - 1]}"
+        return f"{first.day} {MONTHS[first.month - 1]}{year}"
     if first.year != last.year:
         return f"{first.day} {MONTHS[first.month - 1]} {first.year}–{last.day} {MONTHS[last.month - 1]} {last.year}"
     if first.month != last.month:
-        return f"{first.day} {MONTHS[first.month - 1]}–{last.day} {MONTHS[last.month - 1]}"
-    return f"{first.day}–{last.day} {MONTHS[first.month - 1]}"
+        return f"{first.day} {MONTHS[first.month - 1]}–{last.day} {MONTHS[last.month - 1]}{year}"
+    return f"{first.day}–{last.day} {MONTHS[first.month - 1]}{year}"
 
 
 def join_parts(*parts: Any) -> str:

@@ -100,7 +100,7 @@ def test_standard_request_needs_supervisor_and_finance_then_closes_with_the_trip
     review = w.task("UserTask_supervisor_review")
     assert (review.role, review.assignee) == ("supervisor", "msmith")  # the requester's manager
     assert review.due_at == start + timedelta(days=3)
-    assert w.summary == "Jane Doe — Interpol General Assembly, Lyon, 8–11 Mar — $4,310"
+    assert w.summary == "Jane Doe — Interpol General Assembly, Lyon, 8–11 Mar 2027 — $4,310"
     route = {k: w.data[k] for k in ("total_cost", "trip_days", "advisory_level", "route_reason")}
     assert route == {"total_cost": 4310, "trip_days": 4, "advisory_level": 1, "route_reason": "Standard route"}
 

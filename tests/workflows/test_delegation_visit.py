@@ -132,7 +132,7 @@ def approve_until_protocol(w: Walker) -> list[str]:
 
 def test_a_cleared_delegation_is_approved_and_closes_with_the_post_visit_report(w):
     w.start("lokafor", visit_request())
-    assert w.summary == "Bundeskriminalamt (Germany) — 3 members — 12–14 Apr — host: Federal Policing Cybercrime"
+    assert w.summary == "Bundeskriminalamt (Germany) — 3 members — 12–14 Apr 2027 — host: Federal Policing Cybercrime"
     screenings = [t for t in w.tasks() if t.element == "UserTask_screen_member"]
     assert [(t.role, t.assignee) for t in screenings] == [("security", None)] * 3  # the security queue
     assert sorted(w.task_data(t.id)["member"]["ref"] for t in screenings) == ["M1", "M2", "M3"]

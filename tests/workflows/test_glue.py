@@ -14,6 +14,7 @@ import datetime
 import pytest
 
 import workflows
+from engine.clock import frozen_time
 from engine.scripting import builtin_helpers
 from tests.workflows.walk import BPMN
 from workflows import common
@@ -46,6 +47,15 @@ from workflows.passport_visa import (
 from workflows.passport_visa import summary as passport_summary
 
 GLUE = workflows.registry()
+#: the time summary lines are written at (an action's, as the engine saves them): dates of 2026 show no year
+IN_2026 = datetime.datetime(2026, 11, 2, 14, 0, tzinfo=datetime.UTC)
+
+
+@pytest.fixture
+def in_2026():
+    with frozen_time(IN_2026):
+        yield
+
 
 # --- summary lines --------------------------------------------------------------------------------
 
@@ -78,11 +88,11 @@ GLUE = workflows.registry()
         ({"requester_name": "Jane Doe"}, "Jane Doe"),
     ],
 )
-def test_conference_summary_line(data, line):
+def test_conference_summary_line(in_2026, data, line):
     assert conference_summary(data) == line
 
 
-def test_passport_visa_summary_line():
+def test_passport_visa_summary_line(in_2026):
     data = {
         "traveller_name": "Jane Doe",
         "requester_name": "Marc Smith",
@@ -94,7 +104,7 @@ def test_passport_visa_summary_line():
     assert passport_summary({"requester_name": "Marc Smith"}) == "Marc Smith — travel documents"
 
 
-def test_delegation_and_screening_summary_lines():
+def test_delegation_and_screening_summary_lines(in_2026):
     visit = {
         "agency": "Bundeskriminalamt",
         "country": "Germany",
@@ -105,7 +115,7 @@ def test_delegation_and_screening_summary_lines():
     }
     assert (
         delegation_summary(visit)
-        == "Bundeskriminalamt (Germany) — 1 member — 12 Apr — host: Federal Policing Cybercrime"
+        == "Bundeskriminalamt (Germany) — 1 member — 12 Apr 2027 — host: Federal Policing Cybercrime"
     )
     assert delegation_summary({"agency": "FBI", "members": "not a list"}) == "FBI"
     screening = {"member": {"ref": "M2", "name": "Hans Weber", "nationality": "German"}, "agency": "Bundeskriminalamt"}
@@ -249,7 +259,7 @@ def test_screening_results_are_matched_to_members_by_reference():
 # --- common building blocks ---------------------------------------------------------------------------
 
 
-def test_money_and_date_range_formats():
+def test_money_and_date_range_formats(in_2026):
     assert [common.format_money(v) for v in (4310, 4310.5, 0, None, "12", True)] == [
         "$4,310",
         "$4,310.50",
@@ -263,6 +273,20 @@ def test_money_and_date_range_formats():
     assert common.format_date_range("2026-12-30", "2027-01-02") == "30 Dec 2026–2 Jan 2027"
     assert common.format_date_range("2026-11-04", None) == "4 Nov"
     assert common.format_date_range("soon", "2026-11-04") == ""
+    # a range outside this year carries its year (lists then never leave the year to guess)
+    assert common.format_date_range("2027-03-08", "2027-03-11") == "8–11 Mar 2027"
+    assert common.format_date_range("2025-10-30", "2025-11-02") == "30 Oct–2 Nov 2025"
+    assert common.format_date_range("2027-04-12", "2027-04-12") == "12 Apr 2027"
+    assert common.format_date_range("2027-03-08", "2027-03-11", this_year=2027) == "8–11 Mar"
+
+
+def test_a_summary_carries_the_year_of_the_action_that_writes_it():
+    trip = {"traveller_name": "Jane Doe", "trip_start_date": "2027-03-08", "trip_end_date": "2027-03-11"}
+    with frozen_time(IN_2026):
+        assert passport_summary(trip) == "Jane Doe — travel documents — 8–11 Mar 2027"
+    with frozen_time(IN_2026 + datetime.timedelta(days=60)):  # the same request, saved again in January
+        assert passport_summary(trip) == "Jane Doe — travel documents — 8–11 Mar"
+    assert GLUE.summary_for("passport_visa", trip, IN_2026) == "Jane Doe — travel documents — 8–11 Mar 2027"
 
 
 def test_dates_and_months():

@@ -87,7 +87,7 @@ def apply_for_visa(w: Walker, destination: str, ref: str) -> None:
 
 def test_a_valid_passport_and_no_visa_go_straight_to_custody(w):
     w.start("jdoe", documents_request())
-    assert w.summary == "Jane Doe — travel documents: France — 8–11 Mar"
+    assert w.summary == "Jane Doe — travel documents: France — 8–11 Mar 2027"  # not this year: with its year
     data = w.data
     assert (data["passport_renewal_needed"], data["visa_destinations"]) == (False, [])
     assert data["visa_requirements"] == [
