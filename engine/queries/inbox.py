@@ -67,6 +67,8 @@ class InboxRow:
     status: str
     #: the step's BPMN element (a task row's), so its French name is found by id
     element_id: str | None = None
+    #: which one of a multi-instance step it is ("M2", engine.taskindex.task_subject)
+    subject: str | None = None
 
 
 #: Counts stop here (shown "1000+"): counting all of a busy queue's open tasks would cost more
@@ -241,6 +243,7 @@ def _task_page(
             summary=i.summary,
             step=t.name,
             element_id=t.element_id,
+            subject=t.subject,
             role=t.role,
             requester=sname,
             holder=cname or hname,
@@ -331,11 +334,7 @@ def visibility_condition(user: User, instance_id: Any, started_by_id: Any, today
     if user.roles & OVERSIGHT_ROLES:
         return true()
     task = aliased(TaskRecord)  # not an outer query's tasks
-    related = (
-        select(User.id)
-        .where(User.manager_id == user.id)
-        .union(active_delegators(user.id, today))
-    )
+    related = select(User.id).where(User.manager_id == user.id).union(active_delegators(user.id, today))
     involved = exists().where(
         task.instance_id == instance_id,
         or_(
