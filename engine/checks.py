@@ -194,6 +194,9 @@ def _check_bpmn(path: str, root: Any, sources: ParsedSources, roles: RoleFacts |
             value = node_property(task, prop)
             if value is not None and not _is_duration(value):
                 out.append(_finding(path, task, f"property {prop}='{value}' is not an ISO 8601 duration"))
+        approval = node_property(task, "approval")  # engine.permissions.is_approval reads true/false only
+        if approval is not None and approval.strip().lower() not in ("true", "false"):
+            out.append(_finding(path, task, f"property approval='{approval}' is neither 'true' nor 'false'"))
     for start in root.xpath("//bpmn:process/bpmn:startEvent", namespaces=NS):
         out += _check_task_form(path, start, sources, form_ids)
     out += _check_gateways(path, root)

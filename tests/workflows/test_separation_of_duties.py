@@ -21,6 +21,7 @@ from engine.permissions import is_approval
 from engine.queries.inbox import InboxQuery, inbox_page
 from engine.taskindex import task_subject
 from engine.versions import latest_definition
+from tests.engine.test_definitions import small_with
 from tests.workflows.test_delegation_visit import (
     CLEARED,
     HOST,
@@ -139,3 +140,10 @@ def test_each_screening_task_names_its_member_by_reference_never_by_name(w):
         assert task_subject(parsed, {"member": member}, personal) is None
     for missing in ("", "member", "member.vip", "member.none", "agency.name"):
         assert task_subject(parsed, {"member": member}, missing) is None
+
+
+@pytest.mark.parametrize("value", ["yes", ""])
+def test_the_check_refuses_an_approval_property_that_is_neither_true_nor_false(engine, value):
+    approval = f'name="approval" value="{value}" /><spiffworkflow:property name="dueIn" value="P2D"'
+    [finding] = engine.check(small_with('name="dueIn" value="P2D"', approval))
+    assert finding["message"] == f"property approval='{value}' is neither 'true' nor 'false'"
