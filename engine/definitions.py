@@ -14,6 +14,7 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
+from SpiffWorkflow.bpmn.specs.event_definitions.simple import NoneEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
@@ -250,6 +251,15 @@ class ParsedDefinition:
             if FORM_PROPERTY in props:
                 return props[FORM_PROPERTY]
         return None
+
+    @property
+    def started_by_people(self) -> bool:
+        """May a person start it from a page: its start event has a form, or nothing but a person
+        triggers it (a none start event, which gets an empty start form)? A message, timer or
+        signal start is for the outside system."""
+        return self.start_form is not None or any(
+            isinstance(getattr(spec, "event_definition", None), NoneEventDefinition) for spec in self._start_events
+        )
 
     @property
     def start_roles(self) -> set[str]:

@@ -176,9 +176,10 @@ def check_cancel(actor: User, instance: ProcessInstance, glue: GlueRegistry) -> 
 
 
 def check_start(user: User, parsed: ParsedDefinition) -> None:
-    """May `user` start (be the requester of) this process version: it has a start form, and
-    they hold one of its starter roles? The catalogue, the API and `Engine.start` ask this."""
-    if parsed.start_form is None or not (parsed.start_roles & user.roles):
+    """May `user` start (be the requester of) this process version: a person starts it (a start
+    form, or a none start event), and they hold one of its starter roles? The catalogue, the API
+    and `Engine.start` ask this."""
+    if not parsed.started_by_people or not (parsed.start_roles & user.roles):
         raise PermissionDenied("may_not_start", username=user.username, key=parsed.key)
 
 
