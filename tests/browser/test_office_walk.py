@@ -264,44 +264,44 @@ def test_passport_and_visa_in_french_through_the_recorded_outside_events(walk, l
     walk.no_server_error()
 
 
-def test_delegation_visit_from_filing_to_the_post_visit_report(walk, live):
-    start = walk.today() + timedelta(days=50)
-    end = start + timedelta(days=2)
-    agency = "Walkabout Agency"
-    lokafor = walk.as_("lokafor")
-    lokafor.goto(f"{live.url}/requests/new/delegation_visit")
-    lokafor.fill("#f-agency", agency)
-    lokafor.select_option("#f-country", "DE")
-    lokafor.fill("#f-purpose", "Cybercrime cooperation")
-    lokafor.fill("#f-start_date", start.isoformat())
-    lokafor.fill("#f-end_date", end.isoformat())
-    lokafor.fill("#f-host_unit", "Federal Policing Cybercrime")
-    lokafor.check("input[name=delegation_seniority][value=working_level]")
-    lokafor.fill("#f-sites-0-name", "HQ conference centre")
-    lokafor.select_option("#f-sites-0-sensitivity", "1")
-    members = lokafor.locator("#f-members")
-    members.locator("[data-add-row]").click()
-    for index, (name, title, born, passport) in enumerate(
-        (
-            ("Hans Weber", "Director", "1970-02-03", "C01X00T47"),
-            ("Petra Klein", "Chief Inspector", "1982-07-19", "C02Y11T58"),
-        )
-    ):
-        row = members.locator("li.row-item").nth(index)
+MEMBERS = (
+    ("Hans Weber", "Director", "1970-02-03", "C01X00T47"),
+    ("Petra Klein", "Chief Inspector", "1982-07-19", "C02Y11T58"),
+)
+
+
+def file_visit(page, live, agency: str, start: date, end: date, members: int) -> int:
+    page.goto(f"{live.url}/requests/new/delegation_visit")
+    page.fill("#f-agency", agency)
+    page.select_option("#f-country", "DE")
+    page.fill("#f-purpose", "Cybercrime cooperation")
+    page.fill("#f-start_date", start.isoformat())
+    page.fill("#f-end_date", end.isoformat())
+    page.fill("#f-host_unit", "Federal Policing Cybercrime")
+    page.check("input[name=delegation_seniority][value=working_level]")
+    page.fill("#f-sites-0-name", "HQ conference centre")
+    page.select_option("#f-sites-0-sensitivity", "1")
+    rows = page.locator("#f-members")
+    for index, (name, title, born, passport) in enumerate(MEMBERS[:members]):
+        if index:
+            rows.locator("[data-add-row]").click()
+        row = rows.locator("li.row-item").nth(index)
         row.locator("[name$='.name']").fill(name)
         row.locator("[name$='.title']").fill(title)
         row.locator("[name$='.nationality']").fill("German")
         row.locator("[name$='.date_of_birth']").fill(born)
         row.locator("[name$='.passport_number']").fill(passport)
-    instance_id = file_request(lokafor)
+    return file_request(page)
 
-    search = "Walkabout"
+
+def screen_members(walk: Walk, search: str, members: int) -> None:
+    """Security clears each member, each screening its own row in the queue, named by member."""
     sroy = walk.as_("sroy")
-    for member in ("M1", "M2"):  # one screening per member, each its own request in security's queue
-        sroy.goto(f"{live.url}/inbox?tab=queue&q={search}")
+    for member in (f"M{n}" for n in range(1, members + 1)):
+        sroy.goto(f"{walk.live.url}/inbox?tab=queue&q={search}")
         rows = sroy.locator("#inbox-table tbody tr").filter(has_text="Screen visitor")
-        if member == "M1":  # the two rows say which member each screens
-            assert rows.count() == 2, sroy.inner_text("#inbox-table")
+        if member == "M1":
+            assert rows.count() == members, sroy.inner_text("#inbox-table")
         rows = rows.filter(has_text=f"Screen visitor {member}")
         assert rows.count() == 1, sroy.inner_text("#inbox-table")
         rows.first.locator("a[href^='/tasks/']").first.click()
@@ -314,6 +314,14 @@ def test_delegation_visit_from_filing_to_the_post_visit_report(walk, live):
             sroy.click("#complete")
         sroy.wait_for_url(re.compile(r"/inbox"))
         assert "Screen visitor" in sroy.inner_text(".flashes .flash-success")
+
+
+def test_delegation_visit_from_filing_to_the_post_visit_report(walk, live):
+    start = walk.today() + timedelta(days=50)
+    end = start + timedelta(days=2)
+    search = "Walkabout"
+    instance_id = file_visit(walk.as_("lokafor"), live, "Walkabout Agency", start, end, members=2)
+    screen_members(walk, search, members=2)
 
     htremblay = walk.open_task("htremblay", instance_id, "Approbation de l'unité hôte", search)  # reads French
     htremblay.fill("#f-host_contact_name", "Sgt. Tremblay")
@@ -337,4 +345,32 @@ def test_delegation_visit_from_filing_to_the_post_visit_report(walk, live):
 
     walk.assert_closed("lokafor", instance_id, "Visit completed, report filed", "This request is closed.")
     screenshot(walk.as_("lokafor"), "office-walk-delegation")
+    walk.no_server_error()
+
+
+def test_the_host_who_filed_a_visit_writes_its_post_visit_report(walk, live):
+    """Separation of duties bars the filer from approving (host unit approval by another member),
+    not from the report that is theirs to write (issue 18 item 20)."""
+    start = walk.today() + timedelta(days=60)
+    end = start + timedelta(days=1)
+    search = "Hostwalk"
+    instance_id = file_visit(walk.as_("htremblay"), live, "Hostwalk Agency", start, end, members=1)
+    screen_members(walk, search, members=1)
+    with pytest.raises(AssertionError, match="has no"):  # the filer is not offered the approval of his visit
+        walk.open_task("htremblay", instance_id, "Approbation de l'unité hôte", search)
+    mgirard = walk.open_task("mgirard", instance_id, "Host unit approval", search)
+    mgirard.fill("#f-host_contact_name", "Insp. Girard")
+    walk.finish(mgirard, instance_id, "host_unit_decision", "approve")
+    cgagnon = walk.open_task("cgagnon", instance_id, "Approbation du bureau VIV", search)
+    walk.finish(cgagnon, instance_id, "itv_decision", "approve")
+    cgagnon = walk.open_task("cgagnon", instance_id, "Organiser le protocole", search)
+    cgagnon.fill("#f-agenda", "Briefings")
+    cgagnon.check("#f-transport_arranged")
+    walk.finish(cgagnon, instance_id)
+
+    walk.move_clock_to(end + timedelta(days=1))
+    htremblay = walk.open_task("htremblay", instance_id, "Rapport après la visite", search)  # reads French
+    htremblay.fill("#f-visit_summary", "Visite utile")
+    walk.finish(htremblay, instance_id)
+    walk.assert_closed("htremblay", instance_id, "Visite terminée", "Cette demande est fermée.")
     walk.no_server_error()
