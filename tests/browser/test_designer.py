@@ -235,3 +235,5 @@ def test_the_palette_sits_beside_a_tall_wide_diagram_not_over_it(designer_page, 
     ]
     assert under == []
     screenshot(page, "designer-palette-beside")
+    page.click("[data-element-id='UserTask_supervisor_review']")  # the approval and subject properties
+    assert page.input_value("#prop-approval") == "" and page.input_value("#prop-subject") == ""

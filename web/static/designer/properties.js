@@ -18,6 +18,8 @@
     ["escalateAfter", "Escalate after", "ISO 8601 duration after creation when the task escalates."],
     ["escalateTo", "Escalate to role", "A role whose queue receives the task on escalation."],
     ["assignee", "Assignee", "requester, manager or ${field}; empty: the lane's queue."],
+    ["approval", "Approval", "true: the requester may not take this step; false: they may; empty: true when its form has a decision."],
+    ["subject", "Subject", "A variable telling parallel tasks apart, e.g. member.ref (never a personal field)."],
     ["name_fr", "French name", "Nom de l'étape en français."]
   ];
   var START_PROPS = [
