@@ -114,8 +114,9 @@ def task_recipients(session: Session, row: TaskRecord) -> list[User]:
 
 
 def task_name(row: TaskRecord, props: Mapping[str, str], lang: str) -> str:
-    """The task's name in `lang` (its `name_fr` property in French)."""
-    return (props.get("name_fr") or row.name) if lang == "fr" else row.name
+    """The task's name in `lang` (its `name_fr` property in French), with its subject ("M2")."""
+    name = (props.get("name_fr") or row.name) if lang == "fr" else row.name
+    return f"{name} {row.subject}" if row.subject else name
 
 
 def task_context(

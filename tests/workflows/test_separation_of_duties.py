@@ -9,6 +9,7 @@ Each parallel screening task carries the member's reference ("M2") as its subjec
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -16,7 +17,7 @@ from sqlalchemy import select
 
 from engine import PermissionDenied
 from engine.definitions import ParsedDefinition
-from engine.models import TaskRecord, User
+from engine.models import OutboxMessage, TaskRecord, User
 from engine.permissions import is_approval
 from engine.queries.inbox import InboxQuery, inbox_page
 from engine.taskindex import task_subject
@@ -147,3 +148,14 @@ def test_the_check_refuses_an_approval_property_that_is_neither_true_nor_false(e
     approval = f'name="approval" value="{value}" /><spiffworkflow:property name="dueIn" value="P2D"'
     [finding] = engine.check(small_with('name="dueIn" value="P2D"', approval))
     assert finding["message"] == f"property approval='{value}' is neither 'true' nor 'false'"
+
+
+def test_each_screening_email_names_its_member_by_reference(w):
+    w.start("lokafor", visit_request())
+    with w.db.reading() as s:
+        query = select(OutboxMessage).where(OutboxMessage.instance_id == w.id, OutboxMessage.kind == "new_task")
+        subjects = sorted(m.subject for m in s.scalars(query) if m.recipient.startswith("sroy"))
+    assert [re.sub(r" — .*", "", subject) for subject in subjects] == [
+        f"[Waypoint] New task: Screen visitor M{n}" for n in (1, 2, 3)
+    ]
+    assert not any(name in subject for subject in subjects for name in ("Hans", "Petra", "Omar"))
