@@ -21,6 +21,7 @@ from engine.queries.inbox import (
     task_to_act_on,
     visible_task,
 )
+from engine.request_so_far import request_so_far
 
 from .auth import login_required
 from .context import db, engine, user
@@ -155,7 +156,8 @@ def _task_context(
         "instance": instance,
         "schema": schema,
         "fields": build_fields(schema, values, errors),
-        "data": data if revealed else mask(data, parsed.personal),
+        "data": (shown := data if revealed else mask(data, parsed.personal)),
+        "so_far_steps": request_so_far(s, parsed, instance, shown),
         "revealed": revealed,
         "can_reveal": eng.holds_personal(instance) and eng.may_reveal(user(), instance),
         "labels": label_map(list(parsed.forms.values())),
