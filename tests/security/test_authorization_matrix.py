@@ -91,6 +91,11 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("requests.detail", "GET"): viewers(200),
     ("requests.diagram", "GET"): viewers(200),
     ("requests.cancel", "POST"): viewers(302),
+    ("requests.record", "POST"): viewers(302),
+    ("task_events.raise_event", "POST"): viewers(302),  # no such event on the task: back to its page  # no such wait on request A: a message on its page
+    ("register.index", "GET"): signed_in(200),  # the requests each person may see
+    ("register.export", "GET"): signed_in(200),
+    ("dev_mail.mail", "GET"): roles(200, ADMIN),  # development only (404 in production)
     ("requests.upload", "POST"): viewers(302),
     ("requests.download", "GET"): viewers(200),
     # personal data in clear: the requester's own, and roles that need it (not the supervisor, not admins)
@@ -254,6 +259,7 @@ def url_and_data(w: World, endpoint: str, method: str, arguments: set[str]) -> t
         "rest": "nowhere",
         "name": "instances",
         "attachment_id_api": 1,
+        "wait_id": 999,
     }
     from flask import url_for
 
