@@ -87,3 +87,31 @@ def test_one_query_per_fact_for_a_page_of_requests(walker):
     with walkers[0].db.reading() as s:
         found = walkers[0].engine.request_statuses(s, [w._id for w in walkers])
     assert [found[w._id].who for w in walkers] == ["Marc Smith"] * 3
+
+
+def test_an_approved_visit_waits_for_its_end_then_its_report(walker):
+    from tests.workflows.test_delegation_visit import (
+        CLEARED,
+        HANS,
+        OMAR,
+        PETRA,
+        PROTOCOL,
+        PROTOCOL_STEP,
+        approve_until_protocol,
+        screen,
+        visit_request,
+    )
+
+    w = walker("delegation_visit").start("lokafor", visit_request())
+    for member in (OMAR, HANS, PETRA):
+        screen(w, member["name"], **CLEARED)
+    approve_until_protocol(w)
+    w.do(PROTOCOL_STEP, "cgagnon", **PROTOCOL)
+    waiting = status(w)
+    assert (waiting.tone, waiting.text["en"], waiting.dates["date"]) == (
+        "approved",
+        "Approved: post-visit report due after {date}",
+        date(2027, 4, 14),
+    )
+    w.advance_to(w.timers()[0][1] + timedelta(minutes=1))
+    assert status(w).text["fr"] == "Approuvée : rapport après la visite attendu d’ici le {date}"
