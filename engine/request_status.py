@@ -10,15 +10,17 @@ someone else holds an open task, "Waiting for <requester>" when the requester do
 <party>" at a message wait (its `waitingFor`), "Waiting until <date>" at a timer; at the end,
 "Rejected" for an end event whose name says so, else "Closed"; "Withdrawn" when the requester
 cancelled. Read from indexed rows and the audit trail, one query each for a page of requests; a
-workflow is loaded only for a request that waits at a timer alone.
+request that waits at a timer alone has its stored state read for the timer's element.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from SpiffWorkflow.bpmn.specs.defaults import EndEvent
 from sqlalchemy import func, select
@@ -28,7 +30,7 @@ from engine.core import EngineCore
 from engine.definitions import ParsedDefinition, element_properties
 from engine.models import AuditEvent, MessageSubscription, ProcessInstance, TaskRecord, Timer, User
 from engine.taskindex import BPMN_TIMER
-from engine.waits import MESSAGE, timer_parts
+from engine.waits import MESSAGE
 
 TONES = ("submitted", "pending", "waiting", "returned", "approved", "rejected", "withdrawn", "closed", "error")
 #: audit actions that pass an element (its status, if any, holds until a newer one)
@@ -185,20 +187,31 @@ class RequestStatuses(EngineCore):
     def _timer_elements(
         self, parsed: ParsedDefinition, instance: ProcessInstance, facts: _Facts
     ) -> list[tuple[str, date | None]]:
-        """(element id, due day) of the timers the request waits at (loads its workflow)."""
+        """(element id, due day) of the timers the request waits at, boundary timers left out (read
+        from the stored state's task specs: one JSON read, not a workflow load)."""
         if not facts.timers:
             return []
-        wf = self.load_workflow(instance, parsed)
-        by_id = {str(t.id): t for t in wf.get_tasks()}
+        try:
+            state = json.loads(instance.state)
+        except ValueError:
+            return []
         found: list[tuple[str, date | None]] = []
         for timer in facts.timers:
-            task = by_id.get(timer.task_id)
-            if task is None:
-                continue
-            parts = timer_parts(task)
-            if parts and not hasattr(task.task_spec, "cancel_activity"):  # not a boundary timer
-                found.append((parts[0][0], timer.due_at.date()))
+            element_id = spec_name(state, timer.task_id)
+            specs = [parsed.spec, *parsed.subprocess_specs.values()]
+            spec = next((p.task_specs[element_id] for p in specs if element_id in p.task_specs), None)
+            if spec is not None and not hasattr(spec, "cancel_activity"):  # not a boundary timer
+                found.append((element_id, timer.due_at.date()))
         return found
+
+
+def spec_name(state: Mapping[str, Any], task_id: str) -> str:
+    """The spec name (element id) of task `task_id` in a stored workflow state or its subprocesses."""
+    for workflow in [state, *(state.get("subprocesses") or {}).values()]:
+        task = (workflow.get("tasks") or {}).get(task_id)
+        if task is not None:
+            return str(task.get("task_spec") or "")
+    return ""
 
 
 def _held_by(task: TaskRecord, holder: str | None, requester: User | None) -> bool:

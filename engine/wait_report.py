@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from engine.definitions import ParsedDefinition, SpecCache, element_properties
 from engine.models import MessageSubscription, ProcessDefinition, ProcessInstance, TaskRecord, Timer
 from engine.queries.reports import ReportFilter
+from engine.request_status import spec_name
 from engine.taskindex import BPMN_TIMER
 from engine.waits import MESSAGE
 
@@ -51,16 +52,10 @@ def waits_by_step(session: Session, specs: SpecCache, flt: ReportFilter, now: da
 
 
 def _spec_name(state: str, task_id: str) -> str | None:
-    """The spec name (element id) of task `task_id` in a stored workflow state or its subprocesses."""
     try:
-        dct = json.loads(state)
+        return spec_name(json.loads(state), task_id) or None
     except ValueError:
         return None
-    for workflow in [dct, *dct.get("subprocesses", {}).values()]:
-        task = workflow.get("tasks", {}).get(task_id)
-        if task is not None:
-            return str(task.get("task_spec") or "") or None
-    return None
 
 
 def _rows(
