@@ -69,7 +69,7 @@ def dump(workflow: BpmnWorkflow, personal: Classification | None = None, vault: 
     if personal and vault is None:
         raise DataKeyError("data_key_needed_to_store")
     try:
-        if not personal:
+        if not personal or vault is None:
             return serializer.serialize_json(workflow)
         serializer.registry._encoder_mode = True  # as serialize_json does: the encoder converts values
         try:
