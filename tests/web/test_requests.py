@@ -160,3 +160,21 @@ def test_member_names_are_labelled_as_names_not_sites(app, as_user):
     assert '<th scope="col">Lieu</th><th scope="col">Titre ou grade' not in members
     english = as_user("lokafor").get(f"/requests/{iid}").text
     assert '<th scope="col">Full name</th>' in english and '<th scope="col">Site</th>' in english
+
+
+def test_the_timeline_names_decisions_by_their_labels_in_both_languages(app, as_user):
+    """A decision reads as its form's choice ("Return for changes"), never its value ("return")."""
+    from engine.queries.tasks import list_tasks
+    from tests.workflows.test_forms import CONFERENCE
+
+    db, engine = app.extensions["waypoint.db"], app.extensions["waypoint.engine"]
+    with db.transaction() as s:
+        iid = engine.start(s, "conference_attendance", CONFERENCE, "jdoe").id
+    with db.transaction() as s:
+        [task] = list_tasks(s, instance_id=iid)
+        engine.complete(s, task.id, "msmith", {"supervisor_decision": "return", "supervisor_comment": "Add the agenda"})
+    english = as_user("jdoe").get(f"/requests/{iid}").text
+    timeline = english[english.index('class="timeline"') :]
+    assert "Return for changes" in timeline and ": return<" not in timeline.replace(" ", "")
+    french = as_user("cgagnon").get(f"/requests/{iid}").text
+    assert "Renvoyer pour modification" in french[french.index('class="timeline"') :]
