@@ -147,7 +147,7 @@ def task_context(
         "recipient_name": user.display_name,
         "task_name": task_name(row, props, lang),
         "summary": instance.summary or "",
-        "process_name": parsed.name,
+        "process_name": (parsed.names_fr.get(parsed.key) or parsed.name) if lang == "fr" else parsed.name,
         "instance_id": instance.id,
         "requester_name": starter.display_name if starter is not None else "",
         "task_url": f"{config.base_url}/tasks/{row.id}",

@@ -69,3 +69,16 @@ def test_return_for_changes_reaches_the_requester_once(office, engine):
     amend = open_task(office, iid)
     to_requester = [r for r in outbox_rows(office, "new_task", task_id=amend.id) if r.recipient.startswith("jdoe@")]
     assert len(to_requester) == 1 and outbox_rows(office, "outcome") == []
+
+
+def test_a_french_recipients_task_email_names_the_process_in_french(office, engine):
+    iid = file_conference(office, engine, "rmartin", "Congrès renvoyé")
+    with office.transaction() as s:
+        engine.complete(
+            s,
+            open_task(office, iid).id,
+            "msmith",
+            {"supervisor_decision": "return", "supervisor_comment": "Ajoutez le programme"},
+        )
+    [email] = [r for r in outbox_rows(office, "new_task") if r.recipient.startswith("rmartin@")]
+    assert "Participation à une conférence" in email.body_text and "Conference attendance" not in email.body_text
