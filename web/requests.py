@@ -20,6 +20,7 @@ from .auth import login_required
 from .context import attachments, db, engine, user
 from .errors import error_message, field_messages
 from .i18n import language
+from .office_filing import files_for_others, office_options, office_values
 from .outside import outside_waits_view
 from .redirects import safe_next
 from .render import build_fields, label_map, parse_form
@@ -62,7 +63,7 @@ def start(key: str):
             errors.update(field_messages(exc))
         if not errors:
             try:
-                instance_id = _start_with_files(key, values, files)
+                instance_id = _start_with_files(key, values, files, request.form)
                 flash(_("Request #%(id)s submitted.", id=instance_id), "success")
                 return redirect(url_for("requests.detail", instance_id=instance_id))
             except ValidationFailed as exc:
@@ -70,13 +71,15 @@ def start(key: str):
         flash(_("Please correct the highlighted fields."), "error")
     fields = build_fields(schema, values, errors)
     context = {"entry": entry, "fields": fields, "errors": errors, "files_rule": files_rule, "files_required": required}
+    context.update(office=files_for_others(user()), office_values=office_values(request.form))
     return render_template("requests/start.html", **context), 400 if errors else 200
 
 
-def _start_with_files(key: str, values: dict[str, Any], files: list[tuple[str, bytes]]) -> int:
-    """Start the request and attach its files in one transaction (both or neither)."""
+def _start_with_files(key: str, values: dict[str, Any], files: list[tuple[str, bytes]], form: Any) -> int:
+    """Start the request (for someone, or late, when the office says so) and attach its files in one
+    transaction (both or neither)."""
     with db().transaction() as s:
-        instance = engine().start(s, key, values, user().username)
+        instance = engine().start(s, key, values, user().username, **office_options(s, user(), form))
         for name, content in files:
             attachments().add(s, instance, user(), name, content, engine().clock.now())
         return instance.id
