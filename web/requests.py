@@ -14,6 +14,7 @@ from engine.attachments import check_files, list_for, start_files_rule
 from engine.models import Attachment
 from engine.queries.inbox import visible_instance
 from engine.queries.tasks import list_tasks
+from engine.request_so_far import request_so_far
 from engine.route_preview import preview_route
 
 from .auth import login_required
@@ -120,7 +121,8 @@ def detail_page(s, instance_id: int, revealed: dict | None = None, outside: tupl
         "version": instance.definition.version,
         "open_tasks": list_tasks(s, instance_id=instance.id),
         "labels": label_map(list(parsed.forms.values())),
-        "data": revealed if revealed is not None else engine().display_data(s, instance),
+        "data": (data := revealed if revealed is not None else engine().display_data(s, instance)),
+        "so_far_steps": request_so_far(s, parsed, instance, data),
         "revealed": revealed is not None,
         "can_reveal": engine().holds_personal(instance) and engine().may_reveal(user(), instance),
         "events": audit_trail.events(s, instance.id),
