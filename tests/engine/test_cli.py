@@ -88,19 +88,23 @@ def test_cli_dead_database_and_missing_schema(tmp_path: Path):
 #: Every command of `waypoint`, by group (README documents them; scripts call them).
 COMMANDS = {
     (): [
-        "audit", "backup", "cancel", "check", "claim", "complete", "db", "demo-data", "deploy", "incidents",
-        "mail-in", "mail-sink", "message", "outbox", "privacy", "processes", "release", "restore", "seed-demo", "serve",
-        "service-accounts", "show", "simulate", "start", "tasks", "timers", "tokens", "users", "worker",
+        "audit", "backup", "cancel", "check", "claim", "complete", "db", "demo-data", "deploy", "directory",
+        "incidents", "mail-in", "mail-sink", "message", "outbox", "people", "privacy", "processes", "raise",
+        "release", "restore", "roles", "seed-demo", "serve", "service-accounts", "show", "signal", "simulate",
+        "start", "tasks", "timers", "tokens", "users", "worker",
     ],
     ("audit",): ["verify"],
     ("db",): ["status", "upgrade"],
+    ("directory",): ["groups", "map", "sync", "unmap"],
     ("incidents",): ["list", "retry"],
     ("outbox",): ["list", "retry"],
+    ("people",): ["deactivate", "reactivate"],
     ("privacy",): ["access-log", "export", "new-key", "purge", "rotate"],
+    ("roles",): ["add", "list", "members", "rename", "retire"],
     ("service-accounts",): ["add", "list"],
     ("timers",): ["fire", "list"],
     ("tokens",): ["create", "list", "revoke"],
-    ("users",): ["add", "digest"],
+    ("users",): ["add", "digest", "grant", "revoke"],
 }  # fmt: skip
 
 
