@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, request, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy.orm import object_session
 
-from engine import WaypointError
+from engine import NotFound, WaypointError
 from engine.models import TaskRecord
+from engine.queries.inbox import task_to_act_on
 
 from .auth import login_required
 from .context import db, engine, user
@@ -34,6 +35,11 @@ def boundary_actions(task: TaskRecord) -> list[Any]:
 def raise_event(task_id: str):
     """Raise the error or escalation of the button pressed (`boundary` = "kind:code")."""
     kind, _sep, code = request.form.get("boundary", "").partition(":")
+    with db().reading() as s:
+        try:  # a task of a request this person may not see: no hint that it exists
+            task_to_act_on(s, user(), task_id, engine().today())
+        except NotFound:
+            abort(404)
     try:
         with db().transaction() as s:
             row = engine().raise_boundary_event(s, task_id, user().username, kind, code)
