@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from engine.errors import InvalidState, NotFound, PermissionDenied
 from engine.forms import ONE_CLICK_VERBS, DecisionForm, decision_form
 from engine.mail.links import ActionToken, TokenUsed, is_used, redeem
-from engine.models import ProcessInstance, TaskRecord, User
+from engine.models import ProcessDefinition, ProcessInstance, TaskRecord, User
 from engine.permissions import require_open
 from engine.runtime import Engine
 
@@ -99,9 +99,17 @@ def comment_required(session: Session, engine: Engine, row: TaskRecord, form: De
 
 def bulk_approvable(session: Session, engine: Engine, task_ids: list[str]) -> set[str]:
     """Which of these tasks can be approved in bulk (a decision form that `allows("approve")`):
-    the inbox offers bulk approval only for those."""
-    if not task_ids:
-        return set()
-    rows = session.scalars(select(TaskRecord).where(TaskRecord.id.in_(task_ids)))
-    forms = {row.id: form_for_task(session, engine, row) for row in rows}
-    return {task_id for task_id, form in forms.items() if form is not None and form.allows("approve")}
+    the inbox offers bulk approval only for those. One query, whatever the number of tasks (none
+    included, so that a page costs the same statements empty or full)."""
+    rows = session.execute(
+        select(TaskRecord.id, TaskRecord.form, ProcessDefinition)
+        .join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id)
+        .join(ProcessDefinition, ProcessInstance.definition_id == ProcessDefinition.id)
+        .where(TaskRecord.id.in_(task_ids))
+    ).all()
+    approvable = set()
+    for task_id, form_name, definition in rows:
+        form = decision_form(engine.specs.get(session, definition).form(form_name))
+        if form is not None and form.allows("approve"):
+            approvable.add(task_id)
+    return approvable

@@ -141,7 +141,9 @@ def test_inbox_issues_a_fixed_number_of_statements(app, clock):
     clock.advance(days=10)  # everything overdue
     many = {url + " " + who: count_statements(app, url, who) for url, who in INBOX_PAGES}
     assert many == few
-    assert max(many.values()) <= 24, many  # a capped index-only count per tab branch, a queue branch per role
+    # a capped index-only count per tab branch, a queue branch per role, the page's bulk-approval forms;
+    # "Requests I started" adds a query per kind of fact its statuses read (engine/request_status.py)
+    assert max(many.values()) <= 36, many
     # pagination is clamped: 105 overdue tasks for msmith (his 63 and the queue's 42), 100 a page
     msmith = Browser(app).login("msmith")
     page = msmith.get("/inbox?tab=overdue&per_page=100000")
