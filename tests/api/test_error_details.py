@@ -17,8 +17,10 @@ def test_errors_carry_their_reason_and_parameters(api):
     assert started.status_code == 201, started.json
     task = only_task(ppatel, started.json["id"], "UserTask_prepare_visa_application")
 
-    own = assert_error(jdoe.post(f"/tasks/{task['id']}/claim"), 403, "forbidden")
-    assert own["details"] == {"reason": "own_request", "params": {}}
+    # preparing the visa application is the officer's step, no approval: refused for the role it needs
+    lacking = assert_error(jdoe.post(f"/tasks/{task['id']}/claim"), 403, "forbidden")
+    params = {"role": "passport_officer", "task": "Prepare visa application"}
+    assert lacking["details"] == {"reason": "task_needs_role", "params": params}
 
     invalid = ppatel.post(f"/tasks/{task['id']}/complete", json={"data": {"visa_ref": "V-CN-1", "extra": 1}})
     error = assert_error(invalid, 400, "validation_failed")

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engine import task_drafts
-from engine.mail.links import mint, mint_reply
+from engine.mail.links import mint, mint_reply, reply_code
 from engine.mailin import MailIn
 from engine.models import TaskDraft, TaskRecord
 from engine.people.users import get_user
@@ -64,7 +64,8 @@ def test_a_reply_decision_leaves_no_draft(flows, engine, mail_config, drafted):
     message["From"] = "Marc Smith <msmith@waypoint.example>"
     message["To"] = f"{local}@{REPLY_DOMAIN}"
     message["Subject"] = "Re: [Waypoint] New task"
-    message.set_content("APPROVE fine by me")
+    # the approver's mailbox alone received the notification's reply code; the reply quotes it
+    message.set_content(f"APPROVE fine by me\n\n> Your reply code {reply_code(SECRET, local)}")
     outcome = MailIn(flows, engine, mail_config).receive(
         "msmith@waypoint.example", [f"{local}@{REPLY_DOMAIN}"], message.as_bytes()
     )
