@@ -91,9 +91,9 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("requests.detail", "GET"): viewers(200),
     ("requests.diagram", "GET"): viewers(200),
     ("requests.cancel", "POST"): viewers(302),
-    ("requests.record", "POST"): viewers(302),
+    ("requests.record", "POST"): viewers(302),  # no such wait on request A: a message on its page
     ("requests.route", "POST"): signed_in(200),  # who would approve a start form as it stands (stores nothing)
-    ("task_events.raise_event", "POST"): viewers(302),  # no such event on the task: back to its page  # no such wait on request A: a message on its page
+    ("task_events.raise_event", "POST"): viewers(302),  # no such event on the task: back to its page
     ("register.index", "GET"): signed_in(200),  # the requests each person may see
     ("register.export", "GET"): signed_in(200),
     ("dev_mail.mail", "GET"): roles(200, ADMIN),  # development only (404 in production)
