@@ -24,6 +24,8 @@ OWN = sorted((ROOT / "bpmn").glob("*.bpmn")) + sorted(
     p for p in (ROOT / "tests").rglob("*.bpmn") if "fixtures" in p.parts and ".pytest_cache" not in p.parts
 )
 CORPUS = OWN + sorted(MIWG.glob("*.bpmn"))
+#: the MIWG diagrams are read in place, next to the project (CI has them); elsewhere these tests skip
+needs_miwg = pytest.mark.skipif(not MIWG.is_dir(), reason=f"no OMG MIWG reference diagrams at {MIWG}")
 CORPUS_IDS = [str(p.relative_to(ROOT.parent)) for p in CORPUS]
 
 
@@ -63,6 +65,7 @@ def test_check_passes_if_and_only_if_deploy_accepts(sqlite_db, engine, path: Pat
         assert "\n" not in finding["message"]
 
 
+@needs_miwg
 def test_the_corpus_is_all_there():
     assert len(list(MIWG.glob("*.bpmn"))) >= 20 and len(OWN) >= 5
 
@@ -100,6 +103,7 @@ def test_an_iso_8859_1_file_is_read_as_saved(tmp_path: Path, engine):
     assert [f for f in engine.check(sources) if f["severity"] == "error"] == []
 
 
+@needs_miwg
 def test_library_errors_name_the_element_and_say_what_to_do(engine):
     findings = engine.check(read_sources([MIWG / "C.1.0.bpmn"]))
     service = next(f for f in findings if "service task" in f["message"])
@@ -108,6 +112,7 @@ def test_library_errors_name_the_element_and_say_what_to_do(engine):
     assert isinstance(service["line"], int)
 
 
+@needs_miwg
 def test_text_output_names_each_finding_on_one_line(cli_run):
     result = cli_run("check", str(MIWG / "B.1.0.bpmn"), expect=1)
     lines = result.stdout.strip().splitlines()
@@ -214,6 +219,7 @@ CALLER = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
+@needs_miwg
 def test_json_output_has_severity(cli_run):
     result = cli_run("check", "--json", str(MIWG / "C.1.0.bpmn"), expect=1)
     findings = json.loads(result.stdout)
