@@ -126,3 +126,25 @@ def people(db: Database, clock: ManualClock) -> Database:
     with db.transaction() as session:
         seed_demo_users(session, clock.now(), password=None)
     return db
+
+
+#: Debian's Chromium and the flags every browser test launches it with (tests/browser, tests/identity)
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[object]:
+    """One headless Chromium for the whole run: Playwright's sync API allows one driver at a time."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+        yield browser
+        browser.close()

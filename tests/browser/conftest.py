@@ -7,7 +7,6 @@ context (no shared cookies). Screenshots for review go to tests/artifacts/ (git-
 
 from __future__ import annotations
 
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,19 +16,11 @@ from werkzeug.serving import make_server
 
 from engine import Database, Engine, ManualClock
 from engine.demo.people import DEMO_PASSWORD, seed_demo_users
-from tests.conftest import make_engine
+from tests.conftest import CHROMIUM, LAUNCH_ARGS, make_engine  # noqa: F401  (others import them from here)
 from web import create_app
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 
 pytestmark = pytest.mark.browser
 
@@ -69,16 +60,6 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     yield Live(f"http://127.0.0.1:{server.server_port}", db, engine, clock)
     server.shutdown()
     db.dispose()
-
-
-@pytest.fixture(scope="session")
-def chromium() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -10,27 +10,23 @@ from pathlib import Path
 import pytest
 
 from engine.people.users import find_user
-from tests.browser.conftest import CHROMIUM, LAUNCH_ARGS, screenshot
+from tests.browser.conftest import CHROMIUM, screenshot
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def page(sso) -> Iterator[object]:  # type: ignore[no-untyped-def]
+def page(sso, request) -> Iterator[object]:  # type: ignore[no-untyped-def]
     if not Path(CHROMIUM).exists():
         pytest.skip(f"Chromium not found at {CHROMIUM}: `make test` installs Debian's chromium (as root)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
-        context = browser.new_context(locale="en-CA")
-        # only loopback: nothing the provider's or Waypoint's pages load may leave the machine
-        context.route(re.compile(r"^https?://(?!127\.0\.0\.1[:/]).*"), lambda route: route.abort())
-        tab = context.new_page()
-        tab.set_default_timeout(15_000)
-        yield tab
-        context.close()
-        browser.close()
+    browser = request.getfixturevalue("chromium")  # the run's one browser (tests/conftest.py)
+    context = browser.new_context(locale="en-CA")
+    # only loopback: nothing the provider's or Waypoint's pages load may leave the machine
+    context.route(re.compile(r"^https?://(?!127\.0\.0\.1[:/]).*"), lambda route: route.abort())
+    tab = context.new_page()
+    tab.set_default_timeout(15_000)
+    yield tab
+    context.close()
 
 
 def test_a_newcomer_signs_in_through_the_provider_and_out_of_both(sso, page):
