@@ -70,6 +70,8 @@ class ProcessInstance(Base):
     data: Mapped[dict] = mapped_column(JSON, default=dict)
     started_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     summary: Mapped[str] = mapped_column(String(500), default="")
+    #: the same line in French ("" on rows saved before 0014: readers then see `summary`)
+    summary_fr: Mapped[str] = mapped_column(String(500), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
