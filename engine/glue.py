@@ -19,8 +19,9 @@ from engine.clock import frozen_time
 #: A validator gets the submitted form data (merged over the task data) and returns
 #: a list of (field path, message) pairs; an empty list means the data is acceptable.
 FormValidator = Callable[[Mapping[str, Any]], list[tuple[str, str]]]
-#: A summary function gets the instance data and returns the one-line inbox summary.
-SummaryFunction = Callable[[Mapping[str, Any]], str]
+#: A summary function gets the instance data and a language ("en" or "fr") and returns the
+#: one-line inbox summary in that language.
+SummaryFunction = Callable[[Mapping[str, Any], str], str]
 #: A start sampler gets a random generator and "today" (ISO) and returns realistic start data.
 StartSampler = Callable[[Any, str], dict[str, Any]]
 #: A message sampler gets the correlation a waiting event expects and a random generator.
@@ -111,19 +112,24 @@ class GlueRegistry:
         except Exception:  # facets must never block an approval
             return {}
 
-    def summary_for(self, key: str, data: Mapping[str, Any], now: datetime | None = None) -> str:
-        """The inbox summary of an instance of `key` (default: requester — title), written as of
-        `now` (the action's time, which `current_time()` then answers: a date shows its year
-        when it is not this year's)."""
+    def summary_for(self, key: str, data: Mapping[str, Any], now: datetime | None = None, language: str = "en") -> str:
+        """The inbox summary of an instance of `key` in `language` ("en" or "fr"; default:
+        requester — title), written as of `now` (the action's time, which `current_time()` then
+        answers: a date shows its year when it is not this year's)."""
         entry = self.processes.get(key)
         if entry is None or entry.summary is None:
             parts = (data.get("requester_name"), data.get("title"))
             return " — ".join(str(p) for p in parts if p)[:500]
         try:
             with frozen_time(now) if now is not None else nullcontext():
-                return str(entry.summary(data))[:500]
+                return str(entry.summary(data, language))[:500]
         except Exception:  # a summary must never block an approval
             return ""
+
+    def write_summaries(self, instance: Any, data: Mapping[str, Any], now: datetime | None) -> None:
+        """Set `instance.summary` and `instance.summary_fr` from its (redacted) `data`."""
+        instance.summary = self.summary_for(instance.process_key, data, now)
+        instance.summary_fr = self.summary_for(instance.process_key, data, now, "fr")
 
     def validate_form(self, form: str, data: Mapping[str, Any]) -> list[tuple[str, str]]:
         """Run every registered cross-field validator for the form file `form`."""

@@ -197,7 +197,7 @@ class MailIn:
                     "verdict": verdict[details["verb"]],
                     "task_name": details["task_name"],
                     "comment": details["comment"],
-                    "summary": row.instance.summary or "",
+                    "summary": row.instance.summary_in(user.language),
                     "request_url": f"{config.base_url}/requests/{row.instance_id}",
                 }
                 send_plain(

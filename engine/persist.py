@@ -67,7 +67,7 @@ def save_workflow(
     instance.updated_at = now
     data = _snapshot(wf)
     public = redact(data, parsed.personal)  # summary lines and facets never carry personal data
-    instance.summary = engine.glue.summary_for(instance.process_key, public, now)
+    engine.glue.write_summaries(instance, public, now)
     _apply_facets(instance, engine.glue.facets_for(instance.process_key, public))
     instance.data = engine.vault.seal(data, parsed.personal)
     # the CPU work above ran without the write lock; a new instance is inserted under it now

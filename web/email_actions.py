@@ -25,7 +25,7 @@ from engine.worker import digest
 
 from .context import db, engine
 from .errors import error_message, field_messages
-from .i18n import LANGUAGES
+from .i18n import LANGUAGES, language
 
 bp = Blueprint("email_actions", __name__)
 
@@ -100,7 +100,7 @@ def action(token: str) -> Any:
             "task_name": row.name,
             "element_id": row.element_id,
             "process_key": row.process_key,
-            "summary": row.instance.summary,
+            "summary": row.instance.summary_in(language()),
             "due": format_datetime(row.due_at, lang, engine().mail.config.timezone),
             "has_comment": form.comment_field is not None,
             "comment_required": comment_required(s, engine(), row, form, grant.action),

@@ -7,6 +7,7 @@ labels) carries its French in `x-fr` objects; `localized(node, "title")` picks i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -45,6 +46,13 @@ def localized(node: dict[str, Any] | None, key: str = "title", default: str = ""
         if french:
             return french
     return node.get(key) or default
+
+
+def summary_line(row: Any) -> str:
+    """A request's summary line in the page's language: `summary_fr` on French pages where one
+    was saved, else `summary` (`row`: an instance, a query row or a dict holding them)."""
+    get = row.get if isinstance(row, Mapping) else lambda key: getattr(row, key, None)
+    return (get("summary_fr") if language() == "fr" else None) or get("summary") or ""
 
 
 def money(value: Any) -> str:
@@ -100,6 +108,13 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")
     Babel(app, locale_selector=select_locale)
     app.jinja_env.filters.update(
-        money=money, number=number, count=count, when=when, day=day, age=age, day_name=day_name
+        money=money,
+        number=number,
+        count=count,
+        when=when,
+        day=day,
+        age=age,
+        day_name=day_name,
+        summary_line=summary_line,
     )
     app.jinja_env.globals.update(localized=localized, language=language, LANGUAGES=LANGUAGES)

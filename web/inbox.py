@@ -26,6 +26,7 @@ from engine.request_so_far import request_so_far
 from .auth import login_required
 from .context import db, engine, user
 from .errors import error_message, field_messages
+from .i18n import language
 from .process_text import task_name
 from .redirects import safe_next
 from .render import build_fields, label_map, parse_form
@@ -264,7 +265,7 @@ def bulk():
         schemas = {r.id: eng.definition_for(s, r.instance).form(r.form) for r in rows}
         forms = {task_id: decision_form(schema) for task_id, schema in schemas.items()}
         titles = {task_id: label_map([schema] if schema else []) for task_id, schema in schemas.items()}
-        labels = {r.id: (r.name, r.instance_id, r.instance.summary) for r in rows}
+        labels = {r.id: (r.name, r.instance_id, r.instance.summary_in(language())) for r in rows}
     if len(steps) > 1:
         flash(_("Bulk approval works on tasks of one and the same step: select tasks of one step."), "error")
         return redirect(_back())

@@ -87,6 +87,7 @@ def _csv_row(row: Any) -> dict[str, Any]:
         "status": row.status,
         "outcome": row.outcome or "",
         "summary": row.summary,
+        "summary_fr": row.summary_fr,
         "requester": row.requester,
         "open_steps": "; ".join(row.steps),
         "country": row.country or "",

@@ -13,12 +13,15 @@ import datetime
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from babel import Locale
+from babel.dates import get_month_names
+from babel.numbers import format_currency
+
 from engine.clock import current_time
 from engine.countries import country_code
+from engine.mail.bodies import BABEL_LOCALES
 
 Errors = list[tuple[str, str]]
-
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def parse_date(value: Any) -> datetime.date | None:
@@ -54,31 +57,44 @@ def as_number(value: Any) -> float | None:
     return float(value)
 
 
-def format_money(amount: Any) -> str:
-    """Dollars for a summary line: 4310 -> "$4,310", 4310.5 -> "$4,310.50"."""
+def _locale(language: str) -> Locale:
+    return Locale.parse(BABEL_LOCALES.get(language, BABEL_LOCALES["en"]))
+
+
+def in_language(language: str, english: str, french: str) -> str:
+    """The words of a summary line in the reader's language ("en" or "fr")."""
+    return french if language == "fr" else english
+
+
+def format_money(amount: Any, language: str = "en") -> str:
+    """Dollars for a summary line, the language's way: 4310 -> "$4,310" / "4 310 $",
+    4310.5 -> "$4,310.50" / "4 310,50 $"."""
     number = as_number(amount)
     if number is None:
         return ""
+    locale = _locale(language)
+    pattern = locale.currency_formats["standard"].pattern
     if number == int(number):
-        return f"${int(number):,}"
-    return f"${number:,.2f}"
+        pattern = pattern.replace("0.00", "0")  # whole dollars show no cents
+    return format_currency(number, "CAD", format=pattern, locale=locale, currency_digits=False)
 
 
-def format_date_range(start: Any, end: Any, this_year: int | None = None) -> str:
+def format_date_range(start: Any, end: Any, this_year: int | None = None, language: str = "en") -> str:
     """A compact range, with the year where it is not `this_year` (by default the year of the action
     in progress, which saves the summary line: engine.clock.current_time): "4–7 Nov", "30 Oct–2 Nov",
-    "8–11 Mar 2027", "30 Dec 2026–2 Jan 2027"."""
+    "8–11 Mar 2027", "30 Dec 2026–2 Jan 2027" (French: "4–7 nov.", "30 oct.–2 nov.")."""
     first, last = parse_date(start), parse_date(end)
     if first is None:
         return ""
+    months = get_month_names("abbreviated", locale=_locale(language))
     year = "" if first.year == (this_year or current_time().year) else f" {first.year}"
     if last is None or last == first:
-        return f"{first.day} {MONTHS[first.month - 1]}{year}"
+        return f"{first.day} {months[first.month]}{year}"
     if first.year != last.year:
-        return f"{first.day} {MONTHS[first.month - 1]} {first.year}–{last.day} {MONTHS[last.month - 1]} {last.year}"
+        return f"{first.day} {months[first.month]} {first.year}–{last.day} {months[last.month]} {last.year}"
     if first.month != last.month:
-        return f"{first.day} {MONTHS[first.month - 1]}–{last.day} {MONTHS[last.month - 1]}{year}"
-    return f"{first.day}–{last.day} {MONTHS[first.month - 1]}{year}"
+        return f"{first.day} {months[first.month]}–{last.day} {months[last.month]}{year}"
+    return f"{first.day}–{last.day} {months[first.month]}{year}"
 
 
 def join_parts(*parts: Any) -> str:

@@ -58,15 +58,16 @@ def conference_travel_purpose(event_name: str, city: str, attendance_role: str) 
     return f"Conference: {event_name}, {city}" + (f" ({role})" if role else "")
 
 
-def summary(data: Mapping[str, Any]) -> str:
-    """Inbox line: "Jane Doe — Interpol General Assembly, Lyon, 4–7 Nov — $4,310"."""
+def summary(data: Mapping[str, Any], language: str = "en") -> str:
+    """Inbox line: "Jane Doe — Interpol General Assembly, Lyon, 4–7 Nov — $4,310"
+    (French: "… 4–7 nov. — 4 310 $")."""
     total = data.get("total_cost")
     if total is None and isinstance(data.get("costs"), Mapping):
         total = conference_total_cost(data.get("costs"))
     event = ", ".join(str(p) for p in (data.get("event_name"), data.get("city")) if p)
-    dates = format_date_range(data.get("start_date"), data.get("end_date"))
+    dates = format_date_range(data.get("start_date"), data.get("end_date"), language=language)
     what = ", ".join(p for p in (event, dates) if p)
-    return join_parts(data.get("requester_name") or data.get("requester"), what, format_money(total))
+    return join_parts(data.get("requester_name") or data.get("requester"), what, format_money(total, language))
 
 
 def validate_request(data: Mapping[str, Any]) -> Errors:

@@ -17,6 +17,7 @@ from workflows.common import (
     Errors,
     check_date_order,
     format_date_range,
+    in_language,
     is_blank,
     join_parts,
     parse_date,
@@ -66,28 +67,31 @@ def uncleared_member_names(members: Iterable[Mapping[str, Any]], screenings: Ite
     return [str(m.get("name")) for m in members or [] if results.get(m.get("ref")) != "cleared"]
 
 
-def summary(data: Mapping[str, Any]) -> str:
-    """Inbox line: "Bundeskriminalamt (Germany) — 5 members — 4–7 Nov — host: Federal Policing"."""
+def summary(data: Mapping[str, Any], language: str = "en") -> str:
+    """Inbox line: "Bundeskriminalamt (Germany) — 5 members — 4–7 Nov — host: Federal Policing"
+    (French: "Bundeskriminalamt (Allemagne) — 5 membres — 4–7 nov. — unité hôte : Federal Policing")."""
     members = data.get("members") or []
     count = len(members) if isinstance(members, list) else 0
     agency = data.get("agency") or ""
     if data.get("country"):
-        agency = f"{agency} ({country_name(data['country'])})"  # a picked code shows as its name
+        agency = f"{agency} ({country_name(data['country'], language)})"  # a picked code shows as its name
+    plural = "s" if count != 1 else ""
     return join_parts(
         agency,
-        f"{count} member{'s' if count != 1 else ''}" if count else "",
-        format_date_range(data.get("start_date"), data.get("end_date")),
-        f"host: {data['host_unit']}" if data.get("host_unit") else "",
+        in_language(language, f"{count} member{plural}", f"{count} membre{plural}") if count else "",
+        format_date_range(data.get("start_date"), data.get("end_date"), language=language),
+        in_language(language, "host: ", "unité hôte : ") + str(data["host_unit"]) if data.get("host_unit") else "",
     )
 
 
-def screening_summary(data: Mapping[str, Any]) -> str:
-    """Inbox line of one screening: "Screening — member M2 — Bundeskriminalamt" (never the
-    member's name or nationality: they are personal, and the engine hands summaries none)."""
+def screening_summary(data: Mapping[str, Any], language: str = "en") -> str:
+    """Inbox line of one screening: "Screening — member M2 — Bundeskriminalamt" (French: "Contrôle de
+    sécurité — membre M2 — …"; never the member's name or nationality: they are personal, and the engine hands
+    summaries none)."""
     raw = data.get("member")
     member: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
-    who = f"member {member['ref']}" if member.get("ref") else ""
-    return join_parts("Screening", who, data.get("agency"))
+    who = in_language(language, "member ", "membre ") + str(member["ref"]) if member.get("ref") else ""
+    return join_parts(in_language(language, "Screening", "Contrôle de sécurité"), who, data.get("agency"))
 
 
 def _check_member(member: Any, path: str, before: Any) -> Errors:

@@ -20,6 +20,7 @@ from workflows.common import (
     check_date_order,
     check_passport,
     format_date_range,
+    in_language,
     is_blank,
     iso_country,
     join_parts,
@@ -117,15 +118,17 @@ def refused_visa_destinations(visa_results: Iterable[Mapping[str, Any]]) -> list
     return [r.get("destination", "") for r in visa_results or [] if r.get("decision") == "refused"]
 
 
-def summary(data: Mapping[str, Any]) -> str:
-    """Inbox line: "Jane Doe — travel documents: France, Germany — 4–7 Nov"."""
+def summary(data: Mapping[str, Any], language: str = "en") -> str:
+    """Inbox line: "Jane Doe — travel documents: France, Germany — 4–7 Nov" (French: "Jane Doe —
+    documents de voyage : France, Allemagne — 4–7 nov.")."""
     destinations = data.get("destinations") or []
-    names = [country_name(d) for d in destinations] if isinstance(destinations, list) else [str(destinations)]
-    where = ", ".join(names)  # a picked code shows as its English name, as the summary is searched
+    names = [country_name(d, language) for d in destinations] if isinstance(destinations, list) else [str(destinations)]
+    where = ", ".join(names)  # a picked code shows as its name, as the summary is searched
+    what = in_language(language, "travel documents", "documents de voyage")
     return join_parts(
         data.get("traveller_name") or data.get("requester_name"),
-        f"travel documents: {where}" if where else "travel documents",
-        format_date_range(data.get("trip_start_date"), data.get("trip_end_date")),
+        in_language(language, f"{what}: {where}", f"{what} : {where}") if where else what,
+        format_date_range(data.get("trip_start_date"), data.get("trip_end_date"), language=language),
     )
 
 

@@ -146,7 +146,7 @@ def task_context(
     context = {
         "recipient_name": user.display_name,
         "task_name": task_name(row, props, lang),
-        "summary": instance.summary or "",
+        "summary": instance.summary_in(lang),
         "process_name": (parsed.names_fr.get(parsed.key) or parsed.name) if lang == "fr" else parsed.name,
         "instance_id": instance.id,
         "requester_name": starter.display_name if starter is not None else "",

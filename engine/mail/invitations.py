@@ -86,7 +86,7 @@ def send_calendar_invitations(session: Session, mail: MailContext, instance: Pro
         attendee=user.email,
         attendee_name=user.display_name,
         location=rule.location(data),
-        description=instance.summary or "",
+        description=instance.summary_in(lang),
         url=request_url,
     )
     context = {
@@ -94,7 +94,7 @@ def send_calendar_invitations(session: Session, mail: MailContext, instance: Pro
         "start": bodies.format_date(start, lang),
         "end": bodies.format_date(end, lang),
         "location": rule.location(data),
-        "summary": instance.summary or "",
+        "summary": instance.summary_in(lang),
         "request_url": request_url,
     }
     invitation = {"filename": "invitation.ics", "content_type": "text/calendar", "method": "REQUEST", "text": ics}

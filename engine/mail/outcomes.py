@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from engine.audit import last_event
 from engine.forms import is_comment_field
-from engine.mail import outbox
+from engine.mail import bodies, outbox
 from engine.mail.compose import MailContext, send_plain
 from engine.models import ProcessInstance
 
@@ -57,7 +57,7 @@ def send_outcome_notice(
         return 0
     context: dict[str, Any] = {
         "instance_id": instance.id,
-        "summary": instance.summary or "",
+        "summary": instance.summary_in(bodies.language_of(user.language)),
         "request_url": f"{mail.config.base_url}/requests/{instance.id}",
         "status": instance.status,
     }
@@ -70,6 +70,15 @@ def send_outcome_notice(
         details = decision.details if decision is not None else {}
         reason = next((str(v) for k, v in details.items() if is_comment_field(k) and v), "")
         context.update(outcome=_outcome_names(wf, instance), reason=reason)
-    send_plain(session, mail.config, "outcome", user, now, context, auto="auto-generated",
-               instance_id=instance.id, dedup_key=key)
+    send_plain(
+        session,
+        mail.config,
+        "outcome",
+        user,
+        now,
+        context,
+        auto="auto-generated",
+        instance_id=instance.id,
+        dedup_key=key,
+    )
     return 1

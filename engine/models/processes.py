@@ -89,6 +89,10 @@ class ProcessInstance(Base):
     definition: Mapped[ProcessDefinition] = relationship()
     started_by: Mapped[User | None] = relationship()
 
+    def summary_in(self, language: str) -> str:
+        """The summary line in `language` ("en" or "fr"), English where no French was saved."""
+        return (self.summary_fr if language == "fr" else "") or self.summary or ""
+
 
 class TaskRecord(Base):
     """The task index: one row per user task the engine has offered (READY or done)."""
@@ -134,6 +138,15 @@ class TaskRecord(Base):
             postgresql_where=text("status = 'ready'"),
             sqlite_where=text("status = 'ready'"),
         ),
+        # the API's listing order, so a page stops after its rows (migration 0015): open tasks, and all
+        Index(
+            "ix_tasks_open_created",
+            "created_at",
+            "id",
+            postgresql_where=text("status = 'ready'"),
+            sqlite_where=text("status = 'ready'"),
+        ),
+        Index("ix_tasks_created", "created_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

@@ -92,7 +92,7 @@ def purge(session: Session, engine: Engine, instance: ProcessInstance, actor: st
     instance.state = json.dumps(transform(state, personal, lambda _value: PURGED))
     data = transform(instance.data or {}, personal, lambda _value: PURGED)
     instance.data = data
-    instance.summary = engine.glue.summary_for(instance.process_key, data, engine.clock.now())
+    engine.glue.write_summaries(instance, data, engine.clock.now())
     for draft in drafts:
         session.delete(draft)  # unsent form data of a closed request
     now = engine.clock.now()
@@ -284,12 +284,14 @@ def rotate_keys(db: Database, engine: Engine) -> int:
             state = json.dumps(_reseal(json.loads(instance.state), personal, ring))
             clear = unseal(instance.data or {}, personal, ring)
             data = seal(clear, personal, ring)
-            summary = engine.glue.summary_for(instance.process_key, redact(clear, personal), engine.clock.now())
+            public = redact(clear, personal)
+            summary = engine.glue.summary_for(instance.process_key, public, engine.clock.now())
             drafts = [(draft, _reseal(draft.data, personal, ring)) for draft in _drafts_of(session, instance_id)]
             unchanged = state == instance.state and data == instance.data and summary == instance.summary
             if unchanged and all(new == d.data for d, new in drafts):
                 continue
-            instance.state, instance.data, instance.summary = state, data, summary
+            instance.state, instance.data = state, data
+            engine.glue.write_summaries(instance, public, engine.clock.now())
             for draft, new in drafts:
                 draft.data = new
             locking.record_change(

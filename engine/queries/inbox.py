@@ -18,6 +18,7 @@ from engine.errors import NotFound
 from engine.models import ProcessDefinition, ProcessInstance, TaskRecord, User
 from engine.people.delegation import active_delegators, holders_for
 from engine.permissions import OVERSIGHT_ROLES
+from engine.queries import summary_contains
 from engine.task_owners import candidate_task_ids, in_queue_of
 
 TABS = ("mine", "queue", "overdue", "started")
@@ -57,6 +58,8 @@ class InboxRow:
     process_key: str
     process_name: str
     summary: str
+    #: the summary line in French ("" where none was saved)
+    summary_fr: str
     step: str
     role: str | None
     requester: str | None
@@ -196,7 +199,7 @@ def _task_page(
     if q.overdue_only:
         filters.append(TaskRecord.due_at < now)
     if q.search:
-        filters.append(func.lower(ProcessInstance.summary).contains(q.search.lower(), autoescape=True))
+        filters.append(summary_contains(q.search))
     order = {
         "due": (TaskRecord.due_at.asc(), TaskRecord.created_at.asc(), TaskRecord.id),
         "-due": (TaskRecord.due_at.desc(), TaskRecord.created_at.desc(), TaskRecord.id),
@@ -241,6 +244,7 @@ def _task_page(
             process_key=t.process_key,
             process_name=pname,
             summary=i.summary,
+            summary_fr=i.summary_fr,
             step=t.name,
             element_id=t.element_id,
             subject=t.subject,
@@ -262,7 +266,7 @@ def _started_page(session: Session, user: User, q: InboxQuery, now: datetime) ->
     if q.process:
         filters.append(ProcessInstance.process_key == q.process)
     if q.search:
-        filters.append(func.lower(ProcessInstance.summary).contains(q.search.lower(), autoescape=True))
+        filters.append(summary_contains(q.search))
     order = ProcessInstance.created_at.asc() if q.sort == "age" else ProcessInstance.created_at.desc()
     total = _count(session, select(ProcessInstance.id).where(*filters))
     instances = session.execute(
@@ -297,6 +301,7 @@ def _started_page(session: Session, user: User, q: InboxQuery, now: datetime) ->
                 process_key=instance.process_key,
                 process_name=pname,
                 summary=instance.summary,
+                summary_fr=instance.summary_fr,
                 step=", ".join(s.name for s in steps) or (instance.outcome or instance.status),
                 role=first.role if first else None,
                 requester=user.display_name,

@@ -17,11 +17,11 @@ from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from engine.models import ProcessInstance, TaskRecord, User
+from engine.queries import summary_contains
 from engine.queries.api import visible_condition
 
 COUNT_CAP = 10_000
 STATUSES = ("running", "completed", "cancelled")
-_LIKE_ESCAPES = str.maketrans({"\\": "\\\\", "%": "\\%", "_": "\\_"})
 
 
 @dataclass(frozen=True)
@@ -48,13 +48,14 @@ class RegisterRow:
     status: str
     outcome: str | None
     summary: str
+    summary_fr: str
     requester: str
     country: str | None
     unit: str | None
     starts_on: date | None
     ends_on: date | None
     created_at: datetime
-    steps: tuple[str, ...] = field(default=())
+    steps: tuple[str, ...] = field(default=(), kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,7 @@ def _conditions(user: User, filters: RegisterFilters, today: date) -> list[Any]:
     text = filters.search.strip()
     if text:
         reference = text.lstrip("#")
-        pattern = f"%{text.translate(_LIKE_ESCAPES)}%"
-        by_text = ProcessInstance.summary.ilike(pattern, escape="\\")
+        by_text = summary_contains(text)
         conditions.append(or_(ProcessInstance.id == int(reference), by_text) if reference.isdigit() else by_text)
     for column, value in (
         (ProcessInstance.process_key, filters.process),
@@ -120,6 +120,7 @@ def _fetch(
             ProcessInstance.status,
             ProcessInstance.outcome,
             ProcessInstance.summary,
+            ProcessInstance.summary_fr,
             func.coalesce(starter.display_name, ""),
             ProcessInstance.country,
             ProcessInstance.unit,
@@ -135,7 +136,7 @@ def _fetch(
     found = session.execute(query.order_by(ProcessInstance.id.desc()).limit(limit + 1)).all()
     more = len(found) > limit
     steps = _open_steps(session, [r[0] for r in found[:limit]])
-    rows = [RegisterRow(*r, steps=steps.get(r[0], ())) for r in found[:limit]]
+    rows = [RegisterRow(*tuple(r), steps=steps.get(r[0], ())) for r in found[:limit]]
     return rows, (rows[-1].id if more and rows else None)
 
 

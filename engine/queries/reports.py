@@ -108,7 +108,9 @@ def overdue_tasks(session: Session, flt: ReportFilter, now: datetime, limit: int
     """Overdue open tasks, most overdue first, with who holds them."""
     holder = aliased(User)
     query = (
-        select(TaskRecord, ProcessInstance.summary, ProcessDefinition.name, holder.display_name)
+        select(
+            TaskRecord, ProcessInstance.summary, ProcessInstance.summary_fr, ProcessDefinition.name, holder.display_name
+        )
         .join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id)
         .join(ProcessDefinition, ProcessInstance.definition_id == ProcessDefinition.id)
         .outerjoin(holder, holder.id == func.coalesce(TaskRecord.claimed_by_id, TaskRecord.assignee_id))
@@ -122,12 +124,13 @@ def overdue_tasks(session: Session, flt: ReportFilter, now: datetime, limit: int
             "instance_id": t.instance_id,
             "process": pname,
             "summary": summary,
+            "summary_fr": summary_fr,
             "step": t.name,
             "held_by": name or f"queue: {t.role}",
             "due_at": t.due_at,
             "overdue_days": round((now - t.due_at).total_seconds() / 86400, 1),
         }
-        for t, summary, pname, name in session.execute(query)
+        for t, summary, summary_fr, pname, name in session.execute(query)
         if t.due_at is not None  # always, by the WHERE clause; says so to the type checker
     ]
 
@@ -257,6 +260,7 @@ def upcoming(session: Session, flt: ReportFilter, today: date, days: int = 42) -
             ProcessInstance.id,
             ProcessInstance.process_key,
             ProcessInstance.summary,
+            ProcessInstance.summary_fr,
             ProcessInstance.status,
             ProcessInstance.outcome,
             ProcessInstance.starts_on,
@@ -276,12 +280,13 @@ def upcoming(session: Session, flt: ReportFilter, today: date, days: int = 42) -
             "instance_id": i,
             "process_key": k,
             "summary": summary,
+            "summary_fr": summary_fr,
             "starts_on": start,
             "ends_on": end or start,
             "country": country,
             "state": outcome_class(status, outcome),
         }
-        for i, k, summary, status, outcome, start, end, country in rows
+        for i, k, summary, summary_fr, status, outcome, start, end, country in rows
         if outcome_class(status, outcome) != "rejected"
     ]
 

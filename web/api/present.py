@@ -26,6 +26,7 @@ def instance_summary(instance: ProcessInstance) -> dict[str, Any]:
         "outcome": instance.outcome,
         "version": instance.version,
         "summary": instance.summary,
+        "summary_fr": instance.summary_in("fr"),
         "started_by": instance.started_by.username if instance.started_by else None,
         "created_at": instance.created_at.isoformat(),
         "updated_at": instance.updated_at.isoformat(),
