@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import Session, defer, joinedload
+from sqlalchemy.orm import Session, contains_eager, defer, joinedload
 
 from engine.models import ProcessDefinition, ProcessInstance, TaskRecord, User
 from engine.people.delegation import holders_for
@@ -99,6 +99,9 @@ def list_tasks_for(
 ) -> tuple[list[TaskRecord], tuple[datetime, str] | None]:
     """One page of tasks by (created_at, id), and the key to continue after (None: last page).
 
+    The page walks an index in that order (`ix_tasks_open_created` for the open scopes,
+    `ix_tasks_created` for `visible`) and stops after its rows, whatever the size of the queue.
+
     Scopes: `actionable` (open tasks the user holds or may take from a queue, as the inbox
     offers them), `mine` (held), `queue` (takeable), `visible` (any status, on instances the
     user may see; for reports and history).
@@ -112,9 +115,9 @@ def list_tasks_for(
     }[filters.scope]
     query = (
         select(TaskRecord)
-        .join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id)
-        .options(
-            joinedload(TaskRecord.instance).options(*_WITHOUT_STATE, joinedload(ProcessInstance.started_by)),
+        .join(TaskRecord.instance)
+        .options(  # the instance from the join the scope needs (one join, no second one to load it)
+            contains_eager(TaskRecord.instance).options(*_WITHOUT_STATE, joinedload(ProcessInstance.started_by)),
             joinedload(TaskRecord.assignee),
             joinedload(TaskRecord.claimed_by),
             joinedload(TaskRecord.completed_by),
