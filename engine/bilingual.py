@@ -3,16 +3,17 @@ a person reads needs its French and its English (docs/modelling.md, "Both offici
 
 `engine.checks.check_sources` applies this to every bilingual set, so `waypoint check`, the
 designer's Check and every deployment refuse the same files. English-only sets are not flagged.
+`french_diagram` gives a diagram's labels in French for French readers.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from engine.definitions import FORM_PROPERTY, NS, node_property
-from engine.xmlsafe import parse_xml
+from engine.xmlsafe import parse_xml, serialize_xml
 
 _TEXT_KEYS = ("title", "description")
 
@@ -98,3 +99,15 @@ def _finding(path: str, task: Any, message: str) -> dict:
         "name": task.get("name"),
         "message": message,
     }
+
+
+def french_diagram(xml: str, role_name: Callable[[str], str], filename: str = "diagram.bpmn") -> str:
+    """A BPMN file with each labelled element's `name` replaced by its `name_fr` property where it
+    has one (pools, steps, events, gateways, flows), and each lane's by `role_name(lane name)` (a
+    lane is a role: its French lives in the roles table); the rest keeps its English."""
+    root = parse_xml(xml, filename)
+    for node in root.xpath("//*[@name]"):
+        french = role_name(node.get("name")) if node.tag == f"{{{NS['bpmn']}}}lane" else node_property(node, "name_fr")
+        if french:
+            node.set("name", french)
+    return serialize_xml(root)

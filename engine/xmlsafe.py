@@ -87,3 +87,8 @@ def parse_xml(content: str | bytes, filename: str, max_bytes: int = MAX_FILE_BYT
             path=filename,
         )
     return root
+
+
+def serialize_xml(root: Any) -> str:
+    """An element tree (from `parse_xml`) back to a UTF-8 XML document, as text."""
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8").decode("utf-8")

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from engine import NotFound, PermissionDenied, ValidationFailed, WaypointError
 from engine import audit as audit_trail
 from engine.attachments import check_files, list_for, start_files_rule
+from engine.bilingual import french_diagram
 from engine.models import Attachment
 from engine.queries.inbox import visible_instance
 from engine.queries.tasks import list_tasks
@@ -23,6 +24,7 @@ from .errors import error_message, field_messages
 from .i18n import language
 from .office_filing import files_for_others, office_options, office_values
 from .outside import outside_waits_view
+from .process_text import role_name
 from .redirects import safe_next
 from .render import build_fields, label_map, parse_form
 
@@ -162,11 +164,12 @@ def _reason() -> str:
 @bp.get("/requests/<int:instance_id>/diagram.bpmn")
 @login_required
 def diagram(instance_id: int):
-    """The BPMN XML of the request's process version (for the diagram viewer)."""
+    """The BPMN XML of the request's process version (for the diagram viewer), its labels in French
+    for a French reader."""
     with db().reading() as s:
         instance = visible_instance(s, user(), instance_id, engine().today())
         xml = engine().diagram_state(s, instance)["xml"]
-    return Response(xml, mimetype="application/xml")
+    return Response(french_diagram(xml, role_name) if language() == "fr" else xml, mimetype="application/xml")
 
 
 @bp.post("/requests/<int:instance_id>/cancel")

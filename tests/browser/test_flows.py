@@ -161,6 +161,13 @@ def test_diagram_highlights_the_current_step(open_page, live):
     jdoe.keyboard.press("ArrowLeft")
     assert current.first.bounding_box()["x"] > before
     screenshot(jdoe, "request-page")
+    # A French reader (the ITV coordinator sees every request) reads the labels in French.
+    cgagnon = open_page("cgagnon")
+    cgagnon.goto(f"{live.url}/requests/{instance_id}")
+    cgagnon.wait_for_selector("#diagram[data-ready='true']")
+    lane = cgagnon.locator(".djs-element[data-element-id='Lane_supervisor']").text_content() or ""
+    flow = cgagnon.locator(".djs-element[data-element-id='Flow_supervisor_approve_label']").text_content() or ""
+    assert (lane.strip(), flow.strip()) == ("Superviseur", "Approuver")
 
 
 def test_narrow_screen_inbox(open_page, live):

@@ -65,3 +65,35 @@ def test_french_readers_see_the_french_line_on_pages_and_in_emails(app, as_user,
     with db.reading() as s:  # the API gives both lines
         view = instance_view(s, instance_id)
     assert (view["summary"], view["summary_fr"]) == (english, FRENCH_LINE)
+
+
+def test_the_diagram_reads_in_french_for_a_french_reader(app, as_user):
+    db, engine = app.extensions["waypoint.db"], app.extensions["waypoint.engine"]
+    with db.transaction() as s:
+        instance_id = engine.start(s, "conference_attendance", CONFERENCE, "lokafor").id
+    french = as_user("cgagnon").get(f"/requests/{instance_id}/diagram.bpmn").text
+    for label in ("Examen par le superviseur", "Superviseur", "Approuver", "Décision du superviseur?"):
+        assert f'name="{label}"' in french
+    assert 'name="Supervisor review"' not in french and 'name="Approve"' not in french
+    english = as_user("dlee").get(f"/requests/{instance_id}/diagram.bpmn").text
+    assert 'name="Supervisor review"' in english and 'name="Approuver"' not in english
+
+
+DRAWN = {"participant", "sequenceFlow", "subProcess", "callActivity", "task"}
+
+
+def test_every_label_of_the_shipped_diagrams_has_its_french():
+    """What French readers see on a request's diagram: every named pool, step, event, gateway and
+    flow of bpmn/ carries a `name_fr` property (lanes are roles: the roles table holds their French)."""
+    from engine.definitions import NS, node_property
+    from engine.xmlsafe import parse_xml
+    from tests.workflows.walk import BPMN
+
+    missing = []
+    for path in sorted(BPMN.glob("*.bpmn")):
+        for node in parse_xml(path.read_text(), path.name).xpath("//bpmn:*[@name]", namespaces=NS):
+            kind = node.tag.rsplit("}", 1)[-1]
+            drawn = kind in DRAWN or kind.endswith(("Task", "Event", "Gateway"))
+            if drawn and not node_property(node, "name_fr"):
+                missing.append(f"{path.name}: {node.get('id')} '{node.get('name')}'")
+    assert missing == []
