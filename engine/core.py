@@ -125,6 +125,10 @@ class EngineCore:
         permissions.require_open(row)
         return row
 
+    def office_day(self, moment: datetime | None) -> date | None:
+        """The office's calendar day of a stored UTC time (None stays None)."""
+        return moment.astimezone(self.office_tz).date() if moment is not None else None
+
     def today(self) -> date:
         """The office's current date (for delegations and date rules)."""
         return self.clock.now().astimezone(self.office_tz).date()

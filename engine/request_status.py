@@ -154,7 +154,7 @@ class RequestStatuses(EngineCore):
     ) -> RequestStatus:
         timers = self._timer_elements(parsed, instance, facts) if not (facts.tasks or facts.messages) else []
         current: list[tuple[str, date | None]] = [
-            *((t.element_id, t.due_at.date() if t.due_at else None) for t, _ in facts.tasks),
+            *((t.element_id, self.office_day(t.due_at)) for t, _ in facts.tasks),
             *((m.element_id, None) for m in facts.messages),
             *timers,
         ]
@@ -201,7 +201,7 @@ class RequestStatuses(EngineCore):
             specs = [parsed.spec, *parsed.subprocess_specs.values()]
             spec = next((p.task_specs[element_id] for p in specs if element_id in p.task_specs), None)
             if spec is not None and not hasattr(spec, "cancel_activity"):  # not a boundary timer
-                found.append((element_id, timer.due_at.date()))
+                found.append((element_id, self.office_day(timer.due_at)))
         return found
 
 

@@ -115,3 +115,13 @@ def test_an_approved_visit_waits_for_its_end_then_its_report(walker):
     )
     w.advance_to(w.timers()[0][1] + timedelta(minutes=1))
     assert status(w).text["fr"] == "Approuvée : rapport après la visite attendu d’ici le {date}"
+
+
+def test_a_status_date_is_the_office_day_not_the_utc_one(walker):
+    """A step due at 22:00 in Ottawa is due that day, though it is already the next day in UTC."""
+    from datetime import UTC, datetime
+
+    w = walker(KEY).start("jdoe", conference_request())
+    late_evening = datetime(2027, 3, 12, 3, 0, tzinfo=UTC)  # 22:00 on 11 March, Eastern time
+    assert w.engine.office_day(late_evening) == date(2027, 3, 11)
+    assert w.engine.office_day(None) is None
