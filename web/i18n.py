@@ -17,6 +17,7 @@ from babel.numbers import format_currency, format_decimal
 from flask import Flask, current_app, g, request, session
 from flask_babel import Babel, get_locale
 
+from engine.countries import country_name
 from engine.mail.bodies import BABEL_LOCALES  # one locale per language for pages and emails
 from engine.queries import inbox
 
@@ -104,6 +105,11 @@ def age(value: datetime | None, now: datetime) -> str:
     return format_timedelta(now - value, threshold=1.5, locale=BABEL_LOCALES[language()])
 
 
+def country(code: Any) -> str:
+    """A country's name in the page language, from its ISO code ("DE" → "Allemagne")."""
+    return country_name(code, language())
+
+
 def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")
     Babel(app, locale_selector=select_locale)
@@ -116,5 +122,6 @@ def init_app(app: Flask) -> None:
         age=age,
         day_name=day_name,
         summary_line=summary_line,
+        country=country,
     )
     app.jinja_env.globals.update(localized=localized, language=language, LANGUAGES=LANGUAGES)

@@ -14,6 +14,8 @@ See docs/modelling.md, "Both official languages".
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, g
 from flask_babel import lazy_gettext as _l
 
@@ -86,6 +88,16 @@ DETAIL_NAMES = {
     "outcome": _l("outcome"),
     "reason": _l("reason"),
     "message": _l("message"),
+}
+
+
+#: The audit trail's non-person actor (engine.audit.SYSTEM_ACTOR): timers, the worker, the engine itself.
+ACTOR_NAMES = {"system": _l("system")}
+
+#: Reasons the engine itself writes into the audit trail (people write their own, shown as written).
+REASON_NAMES = {
+    "person deactivated": _l("person deactivated"),
+    "no longer in the directory": _l("no longer in the directory"),
 }
 
 
@@ -164,6 +176,16 @@ def detail_name(key: str) -> str:
     return key.replace("_", " ")
 
 
+def actor_name(actor: str | None) -> str:
+    """Who did it, as the timeline says it: a username, or "system" in the page's language."""
+    return str(ACTOR_NAMES[actor]) if actor in ACTOR_NAMES else (actor or "")
+
+
+def reason_text(reason: Any) -> str:
+    """A reason of the audit trail: the engine's own words in the page's language, a person's as given."""
+    return str(REASON_NAMES[reason]) if isinstance(reason, str) and reason in REASON_NAMES else str(reason)
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(role_label=role_name)
     app.jinja_env.globals.update(clock_now=lambda: engine().clock.now())  # "overdue" in words
@@ -175,4 +197,6 @@ def init_app(app: Flask) -> None:
         status_name=status_name,
         action_name=action_name,
         detail_name=detail_name,
+        actor_name=actor_name,
+        reason_text=reason_text,
     )

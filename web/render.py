@@ -3,7 +3,8 @@
 Field names are dotted paths (`costs.airfare`, `members.0.name`), the same paths jsonschema
 reports errors under, so every error lands next to its field. Supported: strings (text,
 textarea, date), numbers (number, money), integers, booleans, labelled choices (`oneOf`
-consts or `enum`, as select or radio), nested objects and arrays of objects or choices.
+consts or `enum`, as select or radio), nested objects and arrays of objects or choices. A
+`readOnly` property (a script fills it in) gets no input: only its title, for read-only display.
 """
 
 from __future__ import annotations
@@ -93,11 +94,18 @@ def build_fields(
     fields = [
         _field(key, node, values.get(key), errors, prefix, key in required)
         for key, node in schema.get("properties", {}).items()
+        if not _read_only(node)
     ]
     rule = forms.decision_form(schema) if not prefix else None
     for f in fields:
         f.decision = rule is not None and f.key == rule.decision_field and f.kind in ("radio", "select")
     return fields
+
+
+def _read_only(node: Any) -> bool:
+    """A property Waypoint fills in (JSON Schema `readOnly`, such as a member's reference): no
+    input for it, nothing taken from a post, but its title labels it where the request is shown."""
+    return isinstance(node, dict) and node.get("readOnly") is True
 
 
 def _field(key: str, node: dict[str, Any], value: Any, errors: dict[str, str], prefix: str, required: bool) -> Field:
@@ -155,6 +163,8 @@ def parse_form(schema: dict[str, Any] | None, form: MultiDict) -> tuple[dict[str
 def _parse_object(schema: dict[str, Any], form: MultiDict, prefix: str, errors: dict[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, node in schema.get("properties", {}).items():
+        if _read_only(node):
+            continue
         name = f"{prefix}{key}"
         value = _parse_value(node, form, name, errors)
         if value is not None:
@@ -227,6 +237,8 @@ def label_map(schemas: list[dict[str, Any]]) -> dict[Any, str]:
             if child.get("type") == "object":
                 walk(child, f"{prefix}{key}.")
             elif child.get("type") == "array" and isinstance(child.get("items"), dict):
+                for value, label in choices(child["items"]) or []:  # a list of choices: countries...
+                    labels.setdefault((key, value), label)
                 walk(child["items"], f"{prefix}{key}.")
 
     for schema in schemas:
