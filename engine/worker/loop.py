@@ -1,7 +1,8 @@
 """The worker: fires due timers, sends the outbox, runs the periodic jobs; the truth lives in the database.
 
 `Worker.tick()` does one round: claim due rows of `timers` under a lease (engine/leases.py),
-fire each in its own transaction, run the daily digest and the retention purge when their
+fire each BPMN timer and escalation in its own transaction and each run of reminders in one
+(engine/worker/reminders.py), run the daily digest and the retention purge when their
 `periodic_jobs` rows are due (engine/worker/periodic.py), and deliver a batch of outbox mail.
 `run_forever` asks APScheduler's `BlockingScheduler` to call the rounds on an interval trigger;
 nothing is kept in its memory, so any number of workers on any number of machines may run, and
@@ -48,7 +49,7 @@ from engine.mail.outbox import DeliveryReport, OutboxSender, backoff
 from engine.models import PeriodicJob, Timer
 from engine.runtime import Engine
 from engine.taskindex import BPMN_TIMER, TASK_ESCALATION, TASK_REMINDER
-from engine.worker import incidents
+from engine.worker import incidents, reminders
 from engine.worker.periodic import DIGEST_JOB, RETENTION_JOB, PeriodicJobs
 
 log = logging.getLogger("waypoint.worker")
@@ -258,10 +259,21 @@ class Worker:
             timer.lease_until = now + backoff(timer.attempts)  # "not before": the claim skips it until then
 
     def run_timers(self) -> tuple[int, int, int]:
-        """Claim one batch of due timers and fire them: (fired, skipped, failed)."""
+        """Claim one batch of due timers and fire them, oldest first: (fired, skipped, failed).
+
+        Each run of consecutive reminders shares one transaction (engine/worker/reminders.py);
+        a BPMN timer or an escalation, which locks its instance, is an engine action of its own."""
         counts = {"fired": 0, "skipped": 0, "failed": 0}
-        for claimed in self.claim_timers():
-            counts[self.fire(claimed)] += 1
+        run: list[Claimed] = []
+        for claimed in [*self.claim_timers(), None]:
+            if claimed is not None and claimed.kind == TASK_REMINDER:
+                run.append(claimed)
+                continue
+            for outcome in reminders.fire_reminders(self, run):
+                counts[outcome] += 1
+            run = []
+            if claimed is not None:
+                counts[self.fire(claimed)] += 1
         return counts["fired"], counts["skipped"], counts["failed"]
 
     # --- periodic jobs --------------------------------------------------------------------------
