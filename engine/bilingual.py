@@ -12,7 +12,10 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from engine.definitions import FORM_PROPERTY, NS, node_property
+from engine.models import ProcessDefinition
 from engine.xmlsafe import parse_xml, serialize_xml
 
 _TEXT_KEYS = ("title", "description")
@@ -111,3 +114,15 @@ def french_diagram(xml: str, role_name: Callable[[str], str], filename: str = "d
         if french:
             node.set("name", french)
     return serialize_xml(root)
+
+
+def french_step_name(session: Session, definition_id: int, element_id: str) -> str | None:
+    """The `name_fr` of one element of a deployed version, read from its files (for the rare
+    message that names a step without the engine's spec cache at hand); None when it has none."""
+    definition = session.get(ProcessDefinition, definition_id)
+    for file in definition.files if definition is not None else []:
+        if file.path.lower().endswith(".bpmn"):
+            found = parse_xml(file.content, file.path).xpath("//*[@id=$id]", id=element_id)
+            if found:
+                return node_property(found[0], "name_fr")
+    return None

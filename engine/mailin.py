@@ -32,8 +32,9 @@ from html import unescape
 from typing import Any
 
 from engine.db import Database
+from engine.definitions import element_properties
 from engine.errors import ValidationFailed, WaypointError
-from engine.mail.compose import MailConfig, send_plain
+from engine.mail.compose import MailConfig, send_plain, task_name
 from engine.mail.links import ActionToken, TokenRejected, TokenUsed, reply_code, verify_reply
 from engine.mail.sender_auth import mta_verdict, quotes_code
 from engine.models import TaskRecord, User
@@ -164,12 +165,11 @@ class MailIn:
         sender = {"envelope": envelope, "from": header_from, "evidence": evidence}
         try:
             with self.db.transaction() as session:
-                row, _ = decide(session, self.engine, grant, verb, comment, now, sender=sender)
-                task_name = row.name
+                decide(session, self.engine, grant, verb, comment, now, sender=sender)
         except (ValidationFailed, NeedsTaskPage, TokenUsed, WaypointError) as exc:
             self._answer(grant, now, reason="bounce_error", error=exc)
             return Outcome("250 OK: not recorded, explanation sent", "bounced")
-        self._answer(grant, now, reason="done", verb=verb, comment=comment, task_name=task_name)
+        self._answer(grant, now, reason="done", verb=verb, comment=comment)
         return Outcome(f"250 OK: {verb} recorded", "recorded")
 
     def evidence(self, message: EmailMessage, email: str, local: str, text: str) -> str | None:
@@ -193,9 +193,10 @@ class MailIn:
             base = {"task_url": f"{config.base_url}/tasks/{row.id}"}
             if reason == "done":
                 verdict = {"approve": "approuvé" if fr else "approved", "reject": "rejeté" if fr else "rejected"}
+                props = element_properties(self.engine.definition_for(session, row.instance), row.element_id)
                 context = {
                     "verdict": verdict[details["verb"]],
-                    "task_name": details["task_name"],
+                    "task_name": task_name(row, props, "fr" if fr else "en"),
                     "comment": details["comment"],
                     "summary": row.instance.summary_in(user.language),
                     "request_url": f"{config.base_url}/requests/{row.instance_id}",
@@ -249,10 +250,13 @@ def _reason(error: BaseException | None, row: TaskRecord, fr: bool) -> str:
             if fr
             else "this task needs more than a decision: please open it in Waypoint"
         )
+    if fr:  # the details are worded in English: the task page gives them in French
+        if isinstance(error, ValidationFailed):
+            return "le formulaire a refusé la réponse : ouvrez la tâche dans Waypoint pour voir quoi corriger"
+        return "Waypoint a refusé la réponse : ouvrez la tâche dans Waypoint pour en voir la raison"
     if isinstance(error, ValidationFailed):
-        details = "; ".join(message for _, message in error.errors) or str(error)
-        return f"le formulaire a refusé la réponse ({details})" if fr else f"the form refused the reply ({details})"
-    return f"Waypoint a refusé la réponse ({error})" if fr else f"Waypoint refused the reply ({error})"
+        return f"the form refused the reply ({'; '.join(m for _, m in error.errors) or error})"
+    return f"Waypoint refused the reply ({error})"
 
 
 def serve(db: Database, engine: Engine, host: str, port: int, config: MailConfig | None = None) -> Any:

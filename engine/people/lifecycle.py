@@ -15,6 +15,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from engine import locking
+from engine.bilingual import french_step_name
 from engine.errors import InvalidState
 from engine.identity.accounts import record
 from engine.mail.compose import MailConfig, send_plain
@@ -63,7 +64,16 @@ def _move(session: Session, row: TaskRecord, user: User, actor: str, now: dateti
         task=row,
         details={"from": user.username, "to": to, "reason": "person deactivated"},
     )
-    return {"task_id": row.id, "name": row.name, "instance_id": row.instance_id, "to": to or "-"}
+    return {
+        "task_id": row.id,
+        "name": row.name,
+        "instance_id": row.instance_id,
+        "to": to or "-",
+        "element_id": row.element_id,
+        "definition_id": row.instance.definition_id,
+        "role": row.role if target is None else None,
+        "to_name": target.display_name if target else None,
+    }
 
 
 def deactivate(
@@ -112,12 +122,24 @@ def _notify(session: Session, mail: MailConfig, user: User, departure: Departure
         "person_name": user.display_name,
         "username": user.username,
         "actor": actor,
-        "moved": departure.moved,
         "people_url": f"{mail.base_url}/admin/people/{user.username}",
     }
+    role_names = roles.role_names(session)
     for officer in roles.members(session, NOTICE_ROLE):
         if officer.email:
-            send_plain(session, mail, "person_left", officer, now, context)
+            moved = [_moved_line(session, m, officer.language, role_names) for m in departure.moved]
+            send_plain(session, mail, "person_left", officer, now, {**context, "moved": moved})
+
+
+def _moved_line(session: Session, moved: dict, language: str, role_names: dict[str, tuple[str, str]]) -> dict:
+    """One moved task as the reader of the notice names it: the step and where it went, in `language`."""
+    french = language == "fr"
+    name = (french and french_step_name(session, moved["definition_id"], moved["element_id"])) or moved["name"]
+    to = moved["to_name"] or "-"
+    if moved["role"]:
+        queue = role_names.get(moved["role"], (moved["role"], moved["role"]))[1 if french else 0]
+        to = f"file {queue}" if french else f"{queue} queue"
+    return {"name": name, "instance_id": moved["instance_id"], "to": to}
 
 
 def reactivate(session: Session, username: str, actor: str, now: datetime) -> User:

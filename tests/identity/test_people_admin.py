@@ -66,7 +66,12 @@ def test_deactivating_hands_back_tasks_kills_tokens_and_tells_the_itv_office(app
     with db.reading() as s:
         task = s.scalars(select(TaskRecord).where(TaskRecord.instance_id == instance.id)).one()
         assert (task.assignee_id, task.role) == (None, "supervisor")  # the supervisors' queue
-        assert s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "person_left")).first() is not None
+        notices = {
+            m.recipient_name: m for m in s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "person_left"))
+        }
+    # the ITV coordinators hear of it, each in their language: Chantal Gagnon reads French
+    french = notices["Chantal Gagnon"].body_text
+    assert "Supervisor review (demande 1) : file Superviseur" in french and "queue:" not in french
     assert as_user("msmith").get("/inbox").status_code == 302  # signed out: deactivated
     event = events(app, PersonEvent, username="msmith", action="deactivated")[0]
     assert event.details["reason"] == "left the unit" and event.details["tokens_revoked"] == 1

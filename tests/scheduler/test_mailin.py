@@ -116,6 +116,29 @@ def test_reply_in_french_rejects(flows, engine, make_worker, smtp, mailin):
     assert instance_outcome["decision"] == "reject"
 
 
+def test_a_french_reader_s_answers_are_in_french(flows, engine, make_worker, smtp, mailin):
+    """The recorded-reply email names the step in French; a refusal says why in French."""
+    from engine.models import User
+
+    db = flows
+    with db.transaction() as s:
+        s.scalars(select(User).where(User.username == "msmith")).one().language = "fr"
+    task_id, message = notification(db, engine, make_worker, smtp)
+    wants_a_comment = [("comment", "Explain the rejection.")]
+    engine.glue.process("reminder_demo", validators={"forms/decision.schema.json": lambda d: wants_a_comment})
+    try:
+        reply(mailin, message["Reply-To"], "REJETER", quoting=message)
+    finally:
+        engine.glue.processes.pop("reminder_demo", None)
+    reply(mailin, message["Reply-To"], "APPROUVER Bon voyage", quoting=message)
+    make_worker().drain()
+    answers = [m.get_body(("plain",)).get_content() for m in smtp.to("msmith@")[1:]]
+    assert len(answers) == 2 and task_status(db, task_id) == "completed"
+    refused, done = answers
+    assert "ouvrez la tâche dans Waypoint pour voir quoi corriger" in refused and "Explain" not in refused
+    assert "Examen par le superviseur" in done and "Supervisor review" not in done
+
+
 def test_garbage_gets_a_polite_answer_and_changes_nothing(flows, engine, make_worker, smtp, mailin):
     db = flows
     task_id, message = notification(db, engine, make_worker, smtp)

@@ -97,3 +97,18 @@ def test_every_label_of_the_shipped_diagrams_has_its_french():
             if drawn and not node_property(node, "name_fr"):
                 missing.append(f"{path.name}: {node.get('id')} '{node.get('name')}'")
     assert missing == []
+
+
+def test_a_step_s_french_name_read_from_its_deployed_files(app):
+    from sqlalchemy import select
+
+    from engine.bilingual import french_step_name
+    from engine.models import ProcessDefinition
+
+    with app.extensions["waypoint.db"].reading() as s:
+        definition = s.scalars(
+            select(ProcessDefinition).where(ProcessDefinition.key == "conference_attendance")
+        ).first()
+        assert french_step_name(s, definition.id, "UserTask_supervisor_review") == "Examen par le superviseur"
+        assert french_step_name(s, definition.id, "Flow_supervisor_approve") == "Approuver"
+        assert french_step_name(s, definition.id, "no_such_element") is None
