@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from engine import permissions
 from engine.core import EngineCore
 from engine.models import ProcessDefinition, ProcessInstance, TaskRecord, User
-from engine.queries.inbox import latest_definitions
+from engine.queries import latest_definitions
 from engine.queries.tasks import list_processes
 
 

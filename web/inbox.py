@@ -14,10 +14,10 @@ from engine.forms import DecisionForm, decision_form, is_comment_field
 from engine.one_click import bulk_approvable
 from engine.people.users import find_user, users_with_role
 from engine.privacy.vault import mask
+from engine.queries import latest_definitions
 from engine.queries.inbox import (
     InboxQuery,
     inbox_page,
-    latest_definitions,
     task_to_act_on,
     visible_task,
 )

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Blueprint, render_template, request, url_for
 
-from engine.queries.inbox import latest_definitions
+from engine.queries import latest_definitions
 from engine.queries.register import STATUSES, RegisterFilters, register_page, register_rows
 
 from .auth import login_required

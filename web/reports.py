@@ -8,8 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, g, render_template, request
 
 from engine import permissions, wait_report
-from engine.queries import reports
-from engine.queries.inbox import latest_definitions
+from engine.queries import latest_definitions, reports
 from engine.queries.tasks import list_processes
 
 from .auth import login_required

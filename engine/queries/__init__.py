@@ -3,9 +3,10 @@ office reports and operational metrics. Nothing here writes."""
 
 from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
 
-from engine.models import ProcessInstance
+from engine.models import ProcessDefinition, ProcessInstance
 
 
 def summary_contains(text: str) -> Any:
@@ -14,4 +15,20 @@ def summary_contains(text: str) -> Any:
     return or_(
         func.lower(ProcessInstance.summary).contains(needle, autoescape=True),
         func.lower(ProcessInstance.summary_fr).contains(needle, autoescape=True),
+    )
+
+
+def latest_definitions(session: Session) -> list[ProcessDefinition]:
+    """The newest version of every process key (definitions table only)."""
+    newest = (
+        select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("version"))
+        .group_by(ProcessDefinition.key)
+        .subquery()
+    )
+    return list(
+        session.scalars(
+            select(ProcessDefinition)
+            .join(newest, and_(ProcessDefinition.key == newest.c.key, ProcessDefinition.version == newest.c.version))
+            .order_by(ProcessDefinition.key)
+        )
     )

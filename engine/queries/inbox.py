@@ -58,8 +58,7 @@ class InboxRow:
     process_key: str
     process_name: str
     summary: str
-    #: the summary line in French ("" where none was saved)
-    summary_fr: str
+    summary_fr: str  # "" where none was saved
     step: str
     role: str | None
     requester: str | None
@@ -313,22 +312,6 @@ def _started_page(session: Session, user: User, q: InboxQuery, now: datetime) ->
             )
         )
     return rows, int(total or 0)
-
-
-def latest_definitions(session: Session) -> list[ProcessDefinition]:
-    """The newest version of every process key (definitions table only)."""
-    newest = (
-        select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("version"))
-        .group_by(ProcessDefinition.key)
-        .subquery()
-    )
-    return list(
-        session.scalars(
-            select(ProcessDefinition)
-            .join(newest, and_(ProcessDefinition.key == newest.c.key, ProcessDefinition.version == newest.c.version))
-            .order_by(ProcessDefinition.key)
-        )
-    )
 
 
 # --- visibility -------------------------------------------------------------------------------
