@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from engine.countries import country_name
 from engine.mail import bodies, outbox
 from engine.mail.compose import MailContext, send_plain
 from engine.models import ProcessInstance
@@ -26,7 +27,13 @@ class CalendarRule:
     """What the calendar entry of an approved instance of a process says."""
 
     title: Callable[[Mapping[str, Any], str], str]
-    location: Callable[[Mapping[str, Any]], str]
+    location: Callable[[Mapping[str, Any], str], str]
+
+
+def _with_country(first: Any, data: Mapping[str, Any], lang: str) -> str:
+    """`first`, then the request's country by name in `lang` (a picked ISO code: "DE" -> "Allemagne")."""
+    country = country_name(data["country"], lang) if data.get("country") else ""
+    return ", ".join(str(p) for p in (first, country) if p)
 
 
 def _conference_title(data: Mapping[str, Any], lang: str) -> str:
@@ -34,19 +41,20 @@ def _conference_title(data: Mapping[str, Any], lang: str) -> str:
 
 
 def _delegation_title(data: Mapping[str, Any], lang: str) -> str:
-    who = ", ".join(str(p) for p in (data.get("agency"), data.get("country")) if p)
-    return ("Visite de délégation : " if lang == "fr" else "Delegation visit: ") + who
+    return ("Visite de délégation : " if lang == "fr" else "Delegation visit: ") + _with_country(
+        data.get("agency"), data, lang
+    )
 
 
 #: Process key -> calendar entry for its approved requests.
 CALENDAR_RULES: dict[str, CalendarRule] = {
     "conference_attendance": CalendarRule(
         title=_conference_title,
-        location=lambda d: ", ".join(str(p) for p in (d.get("city"), d.get("country")) if p),
+        location=lambda d, lang: _with_country(d.get("city"), d, lang),
     ),
     "delegation_visit": CalendarRule(
         title=_delegation_title,
-        location=lambda d: str(d.get("host_unit") or ""),
+        location=lambda d, lang: str(d.get("host_unit") or ""),
     ),
 }
 
@@ -85,7 +93,7 @@ def send_calendar_invitations(session: Session, mail: MailContext, instance: Pro
         organizer=config.sender,
         attendee=user.email,
         attendee_name=user.display_name,
-        location=rule.location(data),
+        location=rule.location(data, lang),
         description=instance.summary_in(lang),
         url=request_url,
     )
@@ -93,7 +101,7 @@ def send_calendar_invitations(session: Session, mail: MailContext, instance: Pro
         "title": title,
         "start": bodies.format_date(start, lang),
         "end": bodies.format_date(end, lang),
-        "location": rule.location(data),
+        "location": rule.location(data, lang),
         "summary": instance.summary_in(lang),
         "request_url": request_url,
     }

@@ -176,7 +176,7 @@ def test_calendar_invitation_once_when_approved(flows, engine, clock, make_worke
     monkeypatch.setitem(
         CALENDAR_RULES,
         "reminder_demo",
-        CalendarRule(title=lambda d, lang: f"Trip: {d['title']}", location=lambda d: "Lyon, France"),
+        CalendarRule(title=lambda d, lang: f"Trip: {d['title']}", location=lambda d, lang: "Lyon, France"),
     )
     monkeypatch.setitem(
         engine.glue.processes,
@@ -224,3 +224,11 @@ def test_emails_off_still_keeps_timers(flows, engine, clock, make_worker):
     with db.reading() as s:
         assert s.scalar(select(func.count()).select_from(OutboxMessage)) == 0
         assert s.scalars(select(TaskRecord).where(TaskRecord.instance_id == iid)).one().status == "ready"
+
+
+def test_calendar_entries_name_the_country_in_the_reader_s_language():
+    conference, visit = CALENDAR_RULES["conference_attendance"], CALENDAR_RULES["delegation_visit"]
+    assert conference.location({"city": "Lyon", "country": "FR"}, "en") == "Lyon, France"
+    assert conference.location({"city": "Berlin", "country": "DE"}, "fr") == "Berlin, Allemagne"
+    assert visit.title({"agency": "BKA", "country": "DE"}, "fr") == "Visite de délégation : BKA, Allemagne"
+    assert visit.title({"agency": "BKA", "country": "Narnia"}, "en") == "Delegation visit: BKA, Narnia"
