@@ -138,11 +138,17 @@ class TaskRecord(Base):
             postgresql_where=text("status = 'ready'"),
             sqlite_where=text("status = 'ready'"),
         ),
-        # the API's listing order, so a page stops after its rows (migration 0015): open tasks, and all
+        # the API's listing order, so a page stops after its rows (migration 0015): open tasks, with
+        # the columns the inbox's conditions and the digest read (checked from the index alone), and all
         Index(
             "ix_tasks_open_created",
             "created_at",
             "id",
+            "assignee_id",
+            "claimed_by_id",
+            "role",
+            "approval",
+            "requester_id",
             postgresql_where=text("status = 'ready'"),
             sqlite_where=text("status = 'ready'"),
         ),

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, literal_column, or_, select
 from sqlalchemy.orm import Session, contains_eager, defer, joinedload
 
 from engine.models import ProcessDefinition, ProcessInstance, TaskRecord, User
@@ -23,6 +23,9 @@ TASK_SCOPES = ("actionable", "mine", "queue", "visible")
 #: Listings never carry an instance's workflow state or sealed data through their sort (a finished
 #: instance's row is over one 4 KB page on SQLite): both load only if a caller touches them.
 _WITHOUT_STATE = (defer(ProcessInstance.state), defer(ProcessInstance.data))
+#: A literal, not a bound value: SQLite then knows that `ix_tasks_open_created` holds only open tasks
+#: and checks a page's conditions from the index alone, reading a task's row only when it matches.
+_OPEN = TaskRecord.status == literal_column("'ready'")
 
 
 def visible_condition(user: User, today: date) -> Any:
@@ -108,9 +111,9 @@ def list_tasks_for(
     """
     mine, queue = actionable_conditions(user, holders_for(session, user, now.date()))
     scope = {
-        "actionable": and_(TaskRecord.status == "ready", or_(mine, queue)),
-        "mine": and_(TaskRecord.status == "ready", mine),
-        "queue": and_(TaskRecord.status == "ready", queue),
+        "actionable": and_(_OPEN, or_(mine, queue)),
+        "mine": and_(_OPEN, mine),
+        "queue": and_(_OPEN, queue),
         "visible": visible_condition(user, now.date()),
     }[filters.scope]
     query = (
@@ -134,7 +137,7 @@ def list_tasks_for(
         if value is not None:
             query = query.where(column == value)
     if filters.overdue is True:
-        query = query.where(TaskRecord.status == "ready", TaskRecord.due_at < now)
+        query = query.where(_OPEN, TaskRecord.due_at < now)
     elif filters.overdue is False:
         query = query.where(or_(TaskRecord.due_at.is_(None), TaskRecord.due_at >= now))
     if after is not None:
