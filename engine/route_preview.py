@@ -12,12 +12,15 @@ each: the person it would go to (the requester's manager for `assignee="manager"
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.mixins import EndEventMixin as EndEvent
 from SpiffWorkflow.bpmn.specs.mixins import ExclusiveGatewayMixin, UserTaskMixin
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session
 
@@ -73,8 +76,9 @@ def preview_route(engine: Any, session: Session, key: str, data: Mapping[str, An
     if not ready:
         return Route(complete=True)
     values = dict(ready[0].data)
-    walk = _Walk(engine, values, {t.task_spec.name for t in wf.get_tasks(state=TaskState.COMPLETED)})
-    walk.from_spec(ready[0].task_spec)
+    walk = _Walk(engine, values, {_key(t.task_spec) for t in wf.get_tasks(state=TaskState.COMPLETED)})
+    for spec in _from_here_up(ready[0]):
+        walk.from_spec(spec)
     owners = declarations(parsed.content_hash, parsed.files)
     names = role_names(session)
     resolver = Resolver(session, requester, values, lambda name: _user_id(session, name))
@@ -84,6 +88,31 @@ def preview_route(engine: Any, session: Session, key: str, data: Mapping[str, An
         reason=values.get("route_reason") if isinstance(values.get("route_reason"), str) else None,
         reason_fr=values.get("route_reason_fr") if isinstance(values.get("route_reason_fr"), str) else None,
     )
+
+
+def _onward(spec: Any) -> list[Any]:
+    """The steps after `spec` on the request's way: not its boundary events (a timer's follow-up is
+    an escalation, not an approval) nor the join SpiffWorkflow adds after them."""
+    return [s for s in spec.outputs if not isinstance(s, BoundaryEvent) and not s.name.endswith(".BoundaryEventJoin")]
+
+
+def _key(spec: Any) -> tuple[str, str]:
+    """A step by its process and id: a called process may reuse its caller's ids."""
+    return (spec._wf_spec.name, spec.name)
+
+
+def _from_here_up(task: Any) -> list[Any]:
+    """Where the route goes on from a waiting task: its step, then, when it waits inside a called
+    process or a sub-process (each visitor's screening), the steps after that call in each caller."""
+    specs = [task.task_spec]
+    workflow = task.workflow
+    while getattr(workflow, "parent_task_id", None) is not None:
+        caller = workflow.top_workflow.get_task_from_id(workflow.parent_task_id)
+        workflow = caller.workflow
+        while caller.parent is not None and not caller.task_spec.outputs:  # one instance of a multi-instance call
+            caller = caller.parent
+        specs += _onward(caller.task_spec)
+    return specs
 
 
 def _user_id(session: Session, username: str) -> int | None:
@@ -111,31 +140,40 @@ def _approver(
 class _Walk:
     """A walk of the diagram from a step, recording the steps a person's decision follows."""
 
-    def __init__(self, engine: Any, data: dict[str, Any], done: set[str]) -> None:
+    def __init__(self, engine: Any, data: dict[str, Any], done: set[tuple[str, str]]) -> None:
         self.engine, self.data, self.done = engine, data, done
         self.approvals: list[Any] = []
-        self.seen: set[str] = set()
+        self.seen: set[tuple[str, str]] = set()
 
     def from_spec(self, start: Any) -> None:
         queue = [start]
         while queue and len(self.seen) < MAX_STEPS:
             spec = queue.pop(0)
-            if spec.name in self.seen:
+            if _key(spec) in self.seen:
                 continue
-            self.seen.add(spec.name)
+            self.seen.add(_key(spec))
             queue.extend(self.next_specs(spec))
 
     def next_specs(self, spec: Any) -> list[Any]:
         if isinstance(spec, UserTaskMixin):
-            nexts = [s for s in spec.outputs if not s.name.endswith(".BoundaryEventJoin")]
+            nexts = _onward(spec)
             if any(isinstance(s, ExclusiveGatewayMixin) and self.undecided(s) for s in nexts):
                 self.approvals.append(spec)
             return nexts
         if isinstance(spec, ExclusiveGatewayMixin):
             return [self.choose(spec)]
+        if getattr(spec, "dmnEngine", None) is not None:
+            self.decide(spec)
         if not isinstance(spec, EndEvent):
-            return [s for s in spec.outputs if not s.name.endswith(".BoundaryEventJoin")]
+            return _onward(spec)
         return []
+
+    def decide(self, spec: Any) -> None:
+        """Run a business rule task's decision on the data as it stands, as the request will (its
+        outputs then choose the way at the gateways after it); a rule that cannot run yet decides nothing."""
+        step = SimpleNamespace(data=self.data, workflow=SimpleNamespace(script_engine=self.engine.script_engine))
+        with suppress(Exception):  # inputs not known before the request runs: a person decides later
+            self.data.update(spec.dmnEngine.result(step))
 
     def outcome(self, condition: Any) -> bool | None:
         """A condition's value over the data; None when a person's decision (a name not yet set) decides it."""
@@ -163,7 +201,7 @@ class _Walk:
 
     def ends_or_returns(self, spec: Any, depth: int = 0) -> bool:
         """Does this way end the request or lead back to a step already on the route?"""
-        if isinstance(spec, EndEvent) or spec.name in self.seen or spec.name in self.done:
+        if isinstance(spec, EndEvent) or _key(spec) in self.seen or _key(spec) in self.done:
             return True
         if depth >= _FORWARD_LOOKAHEAD or len(spec.outputs) != 1:
             return False

@@ -146,7 +146,7 @@ def test_a_cleared_delegation_is_approved_and_closes_with_the_post_visit_report(
         {"member_ref": "M2", "name": "Petra Klein", "result": "cleared"},
         {"member_ref": "M3", "name": "Omar Aziz", "result": "cleared"},
     ]
-    assert (data["needs_senior_approval"], data["approval_level"], data["approval_reason"]) == (
+    assert (data["needs_senior_approval"], data["approval_level"], data["route_reason"]) == (
         False,
         "coordinator",
         "Standard visit",

@@ -86,7 +86,7 @@ def level(seniority, size, sensitivity):
 
 
 def leveled(director, approval_level, reason):
-    return {"needs_senior_approval": director, "approval_level": approval_level, "approval_reason": reason}
+    return {"needs_senior_approval": director, "approval_level": approval_level, "route_reason": reason}
 
 
 def visa(destination, passport_type):
@@ -214,7 +214,7 @@ FRENCH = [
     ("travel_advisory_level", advisory("France"), "advisory_fr", "Prendre des mesures de sécurité normales"),
     ("conference_approval_route", route(800, 1, "own_unit", 1), "route_reason_fr", "Parcours standard"),
     ("conference_approval_route", route(5000, 1, "own_unit", 1), "route_reason_fr", "Coût de 5 000 $ ou plus"),
-    ("delegation_approval_level", level("working_level", 2, 3), "approval_reason_fr", "Visite d'un site sécurisé"),
+    ("delegation_approval_level", level("working_level", 2, 3), "route_reason_fr", "Visite d'un site sécurisé"),
 ]
 
 
