@@ -8,8 +8,9 @@ the rest.
 Whatever the number of open tasks, the SQL reads no workflow state and a bounded number of
 statements: each person's count from one query of index-only counts (per holder, per queue, and
 a queue member's own requests, which separation of duties may keep from them), then the open
-tasks oldest first, a few narrow columns from the `(created_at, id)` index, only until everyone's
-list is full, then the details of the listed tasks. Rendering is per person, DIGEST_LIMIT tasks at most.
+tasks oldest first, read from `ix_tasks_open_created` alone (it holds the columns that say whose
+they are), only until everyone's list is full, then the details of the listed tasks. Rendering is
+per person, DIGEST_LIMIT tasks at most.
 """
 
 from __future__ import annotations
