@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import click
 
 from cli import Context, emit, emit_rows, json_option, parse_object, pass_ctx
 from engine import permissions
+from engine.attachments import AttachmentStore, start_with_files
 from engine.people.users import get_user
 from engine.queries.tasks import instance_view, list_tasks, resolve_task_id, task_view, waiting_timers
 
@@ -20,6 +22,13 @@ from engine.queries.tasks import instance_view, list_tasks, resolve_task_id, tas
 @click.option("--as", "user", help="Start as this user (the requester).")
 @click.option("--for", "requester", help="The office files it for this person (the requester).")
 @click.option("--past-dates", "past_dates_reason", help="The office files it after its dates, for this reason.")
+@click.option(
+    "--attach",
+    "attach",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="A file for the start form (PDF, PNG or JPEG; repeat for several).",
+)
 @json_option
 @pass_ctx
 def start(
@@ -29,16 +38,21 @@ def start(
     user: str | None,
     requester: str | None,
     past_dates_reason: str | None,
+    attach: tuple[str, ...],
     as_json: bool,
 ) -> None:
-    """Start a request; print its instance id."""
+    """Start a request (with its start form's files); print its instance id."""
     payload = parse_object(data, "--data")
+    if attach and not user:
+        raise click.UsageError("--attach needs --as: files are attached by a person")
+    files = [(Path(path).name, Path(path).read_bytes()) for path in attach]
+    store = AttachmentStore(ctx.settings.attachments_dir, ctx.engine.vault)
     with ctx.transaction() as session:
+        starter = get_user(session, user) if user else None
         if requester is not None:
             permissions.require_may_start_for_others(session, get_user(session, user or ""))
-        instance = ctx.engine.start(
-            session, key, payload, user, on_behalf_of=requester, past_dates_reason=past_dates_reason
-        )
+        options = {"on_behalf_of": requester, "past_dates_reason": past_dates_reason}
+        instance = start_with_files(ctx.engine, store, session, key, payload, starter, files, **options)
         result = {"instance_id": instance.id, "status": instance.status}
     emit(as_json, result, lambda: click.echo(result["instance_id"]))
 
@@ -129,7 +143,7 @@ def release(ctx: Context, task_id: str, user: str) -> None:
 @pass_ctx
 def message(ctx: Context, name: str, data: str | None, correlation: str | None, as_json: bool) -> None:
     """Deliver a BPMN message to the request waiting for it."""
-    payload = parse_object(data, "--data") or {}
+    payload = parse_object(data, "--data")
     corr = parse_object(correlation, "--correlation")
     with ctx.transaction() as session:
         instance = ctx.engine.deliver_message(session, name, payload, corr)

@@ -7,8 +7,10 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,6 +18,7 @@ from sqlalchemy.orm import Session
 from engine.errors import FieldError, NotFound, ValidationFailed
 from engine.models import Attachment, ProcessInstance, User
 from engine.privacy.vault import Vault
+from engine.versions import latest_definition
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 #: Accepted types, recognised by their first bytes (the browser's claim is not trusted).
@@ -150,6 +153,35 @@ def check_files(files: list[tuple[str, bytes]], required: int = 0, field: str = 
             problems.append(FieldError(field, "file_not_accepted", name=safe_filename(name)))
     if problems:
         raise ValidationFailed("attachments_refused", problems[:1])
+
+
+def check_start_files(engine: Any, session: Session, key: str, files: Sequence[tuple[str, bytes]]) -> None:
+    """Refuse `files` for a new request of `key` (too few for its start form, or one refused)."""
+    parsed = engine.specs.get(session, latest_definition(session, key))
+    required, _rule = start_files_rule(parsed.form(parsed.start_form))
+    check_files(list(files), required)
+
+
+def start_with_files(
+    engine: Any,
+    store: AttachmentStore,
+    session: Session,
+    key: str,
+    data: Mapping[str, Any] | None,
+    user: User | None,
+    files: Sequence[tuple[str, bytes]] = (),
+    **options: Any,
+) -> ProcessInstance:
+    """Start a request of `key` as `user` (None: the system) and attach `files`, in the caller's
+    transaction (both or neither), for every channel (page, API, CLI): refused before anything runs
+    when the start form asks for more files (`x-attachments.required`) than given, or a file would be
+    refused. Files need a person to have attached them."""
+    check_start_files(engine, session, key, files)
+    instance = engine.start(session, key, data, user.username if user is not None else None, **options)
+    if user is not None:
+        for name, content in files:
+            store.add(session, instance, user, name, content, engine.clock.now())
+    return instance
 
 
 def list_for(session: Session, instance_id: int) -> list[Attachment]:

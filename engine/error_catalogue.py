@@ -300,6 +300,7 @@ MESSAGES: dict[str, str] = {
     "unsupported_type": N_("unsupported type"),
     "attach_at_least": N_("attach at least %(count)s file (PDF, PNG or JPEG)"),
     "file_not_accepted": N_("%(name)s is not a PDF, PNG or JPEG file"),
+    "not_base64": N_("send the file's content in base64"),
     "send_the_file": N_("send the file in the multipart field 'file'"),
     "not_a_task_of_request": N_("not a task of this request"),
     "no_active_user": N_("no active user called '%(username)s'"),

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 
 from engine import NotFound, PermissionDenied, ValidationFailed, WaypointError
 from engine import audit as audit_trail
-from engine.attachments import check_files, list_for, start_files_rule
+from engine.attachments import check_files, list_for, start_files_rule, start_with_files
 from engine.bilingual import french_diagram
 from engine.models import Attachment
 from engine.queries.inbox import visible_instance
@@ -82,10 +82,8 @@ def _start_with_files(key: str, values: dict[str, Any], files: list[tuple[str, b
     """Start the request (for someone, or late, when the office says so) and attach its files in one
     transaction (both or neither)."""
     with db().transaction() as s:
-        instance = engine().start(s, key, values, user().username, **office_options(s, user(), form))
-        for name, content in files:
-            attachments().add(s, instance, user(), name, content, engine().clock.now())
-        return instance.id
+        options = office_options(s, user(), form)
+        return start_with_files(engine(), attachments(), s, key, values, user(), files, **options).id
 
 
 @bp.post("/requests/new/<key>/route")

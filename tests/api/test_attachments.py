@@ -55,3 +55,24 @@ def test_uploads_are_checked(api, app):
     app.config["MAX_CONTENT_LENGTH"] = 2000
     assert_error(upload(jdoe, instance_id, content=PDF + b"0" * 3000), 413, "payload_too_large")
     assert_error(jdoe.post("/instances", data=b"{" + b" " * 3000 + b"}", content_type="application/json"), 413)
+
+
+def test_a_start_form_s_required_files_come_with_the_start(api, app, tmp_path):
+    """The start form asks for one file (`x-attachments.required`): the API refuses a start without it,
+    or with content that is not base64, and stores nothing; with it, the request has its file."""
+    import base64
+
+    from tests.web.test_start_form_help import _count, _require_a_file
+
+    _require_a_file(app, tmp_path)
+    jdoe, body = api("jdoe"), {"process": "small_approval", "data": {"title": "Chairs", "amount": 950}}
+    missing = assert_error(jdoe.post("/instances", json=body), 400)
+    assert [(f["path"], f["reason"]) for f in missing["details"]["fields"]] == [("attachments", "attach_at_least")]
+    garbled = {**body, "attachments": [{"filename": "quote.pdf", "content": "not base64!"}]}
+    refused = assert_error(jdoe.post("/instances", json=garbled), 400)
+    assert [f["path"] for f in refused["details"]["fields"]] == ["attachments.0.content"] and _count(app) == 0
+    quote = {"filename": "quote.pdf", "content": base64.b64encode(PDF).decode()}
+    started = jdoe.post("/instances", json={**body, "attachments": [quote]})
+    assert started.status_code == 201, started.json
+    [stored] = jdoe.get(f"/instances/{started.json['id']}/attachments").json
+    assert (stored["filename"], stored["uploaded_by"], stored["size"]) == ("quote.pdf", "jdoe", len(PDF))

@@ -8,6 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from engine.models import ProcessInstance
@@ -152,3 +153,28 @@ def test_conference_form_offers_its_agenda_without_requiring_it(as_user):
     )
     assert done.status_code == 302
     assert "agenda.pdf" in as_user("jdoe").get(done.headers["Location"]).text
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)  # the CLI's own connections: one database is enough
+def test_start_attaches_the_files_its_start_form_requires(app, monkeypatch, tmp_path: Path):
+    """`waypoint start --attach FILE`: without the file the start form requires, nothing starts."""
+    from click.testing import CliRunner
+
+    from cli import main
+    from engine.attachments import list_for
+
+    _require_a_file(app, tmp_path)
+    settings = app.config["WAYPOINT_SETTINGS"]
+    monkeypatch.setenv("WAYPOINT_DATABASE_URL", app.extensions["waypoint.db"].url)
+    monkeypatch.setenv("WAYPOINT_ATTACHMENTS_DIR", str(settings.attachments_dir))
+    start = ["start", "small_approval", "--as", "jdoe", "--data", '{"title": "Chairs", "amount": 950}']
+    refused = CliRunner().invoke(main, start)
+    assert refused.exit_code == 1 and "attach at least 1 file" in refused.stderr and _count(app) == 0
+    quote = tmp_path / "quote.pdf"
+    quote.write_bytes(PDF)
+    done = CliRunner().invoke(main, [*start, "--attach", str(quote), "--json"])
+    assert done.exit_code == 0, done.output
+    instance_id = json.loads(done.stdout)["instance_id"]
+    with app.extensions["waypoint.db"].reading() as s:
+        [stored] = list_for(s, instance_id)
+        assert (stored.filename, stored.size) == ("quote.pdf", len(PDF))

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
 
 from flask import Response, current_app, g, url_for
 from sqlalchemy.orm import Session
 
 from engine import ValidationFailed
+from engine.attachments import check_start_files, start_with_files
 from engine.errors import FieldError
 from engine.people.users import find_user
 from engine.permissions import require_may_start_for_others
 from engine.queries.api import InstanceFilters, list_instances
 from engine.queries.inbox import visible_instance
 
-from ..context import db, engine
+from ..context import attachments, db, engine
 from . import cursors
 from .auth import current_user
 from .blueprint import bp
@@ -60,13 +63,28 @@ def start(args: dict, body: dict) -> Response:
         refused = engine().may_start(s, starter, key)  # NotFound when not deployed at all
         if refused is not None:
             raise refused
+        files = _decoded(body.get("attachments") or [])
+        check_start_files(engine(), s, key, files)  # before field paths name the start data
         g.api_field_prefix = "data"
         on_behalf_of = starter.username if starter is not caller else None
-        instance = engine().start(s, key, body.get("data") or {}, caller.username, on_behalf_of=on_behalf_of)
+        data = body.get("data") or {}
+        instance = start_with_files(engine(), attachments(), s, key, data, caller, files, on_behalf_of=on_behalf_of)
         location = url_for("api.instance", instance_id=instance.id)
         return Result(201, instance_detail(s, instance.id), {"Location": location, "ETag": etag(instance.version)})
 
     return perform(action)
+
+
+def _decoded(files: list[dict]) -> list[tuple[str, bytes]]:
+    """The start body's attachments as (filename, bytes); a field error where one is not base64."""
+    out = []
+    for index, file in enumerate(files):
+        try:
+            out.append((file["filename"], base64.b64decode(file["content"], validate=True)))
+        except (binascii.Error, ValueError):
+            problem = FieldError(f"attachments.{index}.content", "not_base64")
+            raise ValidationFailed("attachments_refused", [problem]) from None
+    return out
 
 
 STATUS = Param(

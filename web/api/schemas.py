@@ -247,6 +247,21 @@ START_BODY = {
             "maxLength": 64,
             "description": "Username of the requester (service accounts with the start-on-behalf grant).",
         },
+        "attachments": {
+            "type": "array",
+            "maxItems": 10,
+            "description": "Files for the start form (PDF, PNG or JPEG, 10 MB each; the request as a whole "
+            "stays under 12 MB): required where the start form's `x-attachments.required` asks for them.",
+            "items": {
+                "type": "object",
+                "required": ["filename", "content"],
+                "additionalProperties": False,
+                "properties": {
+                    "filename": {"type": "string", "minLength": 1, "maxLength": 255},
+                    "content": {"type": "string", "contentEncoding": "base64", "description": "The file, base64."},
+                },
+            },
+        },
     },
 }
 COMPLETE_BODY = {
