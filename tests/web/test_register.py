@@ -79,6 +79,7 @@ def test_keyset_pages_and_csv(app, as_user, filed):
     rows = list(csv.DictReader(io.StringIO(exported.text)))
     assert [int(r["reference"]) for r in rows] == [filed["Oslo Workshop"]]
     assert rows[0]["open_steps"] == "Supervisor review" and rows[0]["status"] == "running"
+    assert rows[0]["where_it_stands"] == "En attente d’approbation par Marc Smith"  # as the page says it, in French
 
 
 def test_register_link_and_french_page(as_user, filed):
