@@ -65,11 +65,14 @@ class RequestViews(EngineCore):
                 current.add(bpmn_id)
         return {"xml": parsed.files[parsed.main_file], "done": sorted(done - current), "current": sorted(current)}
 
-    def step_choices(self, session: Session) -> list[tuple[str, str]]:
-        """(process key, step name) of every user task in the deployed processes, for the filter
-        (read from the cached specs, not from the task table)."""
+    def step_choices(
+        self, session: Session, definitions: list[ProcessDefinition] | None = None
+    ) -> list[tuple[str, str]]:
+        """(process key, step name) of every user task in the deployed processes (`definitions`, the
+        newest versions, when the caller read them already), for the filter (read from the cached
+        specs, not from the task table)."""
         choices = set()
-        for definition in latest_definitions(session):
+        for definition in latest_definitions(session) if definitions is None else definitions:
             parsed = self.specs.get(session, definition)
             for spec in [parsed.spec, *parsed.subprocess_specs.values()]:
                 for task_spec in spec.task_specs.values():

@@ -12,7 +12,6 @@ from flask_babel import gettext as _
 
 from engine.people import sessions, throttle
 from engine.people.signin import check_password
-from engine.people.users import active_user
 from engine.people.users import set_language as remember_language
 
 from . import csrf
@@ -29,10 +28,8 @@ def load_user() -> None:
     uid = session.get("uid")
     if uid is None or request.endpoint == "static":
         return
-    with db().reading() as s:
-        g.user = active_user(s, uid)
-        if g.user is not None and session.get("gen", 0) != sessions.generation(s, uid):
-            g.user = None  # signed out elsewhere, a new password, or a role taken away
+    with db().reading() as s:  # None if signed out elsewhere, a new password, or a role taken away
+        g.user = sessions.signed_in_user(s, uid, session.get("gen", 0))
     if g.user is None:
         session.clear()
 

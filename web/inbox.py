@@ -63,8 +63,9 @@ def index():
     query = _query_from_args()
     with db().reading() as s:
         page = inbox_page(s, user(), query, engine().clock.now())
-        steps = engine().step_choices(s)
-        processes = [{"key": d.key, "name": d.name} for d in latest_definitions(s)]
+        definitions = latest_definitions(s)
+        steps = engine().step_choices(s, definitions)
+        processes = [{"key": d.key, "name": d.name} for d in definitions]
         approvable = bulk_approvable(s, engine(), [r.task_id for r in page.rows if r.task_id])
         statuses = statuses_for(s, [r.instance_id for r in page.rows]) if query.tab == "started" else {}
 

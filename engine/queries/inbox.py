@@ -1,8 +1,8 @@
 """The inbox's queries and rules: tabs, filters, counts, who may see a request or act on a task.
 
 Every query here reads the task index and instance rows with a fixed number of SQL
-statements per page, whatever the number of tasks: rows (one joined query), the total for
-pagination, and the tab counts. Counts stop at COUNT_CAP, so their cost is bounded too.
+statements per page, whatever the number of tasks: the tab counts and the total for pagination
+(one statement), and the rows (one joined query). Counts stop at COUNT_CAP: their cost is bounded.
 """
 
 from __future__ import annotations
@@ -129,67 +129,64 @@ def actionable_conditions(user: User, holders: list[int] | None = None) -> tuple
     return or_(held, claimed), or_(false(), *queues)
 
 
-def _tab_branches(user: User, holders: list[int], tab: str, now: datetime) -> list[Any]:
-    """The disjoint conditions whose union is a tab's open tasks."""
+def _tabs(user: User, holders: list[int], now: datetime) -> dict[str, list[Any]]:
+    """Per task tab, the disjoint conditions whose union is its open tasks (built once a page)."""
     held, claimed, queues = _branches(user, holders)
     late = TaskRecord.due_at < now
     return {
         "mine": [held, claimed],
         "queue": queues or [false()],
         "overdue": [and_(branch, late) for branch in (held, claimed, *queues)],
-    }[tab]
+    }
 
 
-def _count(session: Session, query: Any) -> int:
-    """How many rows `query` selects, up to COUNT_CAP (it stops reading there)."""
-    return int(session.scalar(select(func.count()).select_from(query.limit(COUNT_CAP).subquery())) or 0)
+def _open(branch: Any, *filters: Any, join: bool = False) -> Any:
+    """SQL: ids of the open tasks of one branch matching all `filters` (`join`: they read the request)."""
+    query = select(TaskRecord.id)
+    if join:
+        query = query.join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id)
+    return query.where(TaskRecord.status == "ready", branch, *filters)
 
 
-def _count_open(session: Session, branches: list[Any], *filters: Any, join: bool = False) -> int:
-    """Open tasks matching any of the disjoint `branches` and all `filters`, up to COUNT_CAP."""
-    total = 0
-    for branch in branches:
-        query = select(TaskRecord.id)
-        if join:
-            query = query.join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id)
-        total += _count(session, query.where(TaskRecord.status == "ready", branch, *filters))
-    return min(total, COUNT_CAP)
+def _counts(session: Session, parts: dict[str, list[Any]]) -> dict[str, int]:
+    """Rows each name's disjoint queries select, up to COUNT_CAP: capped counts, in one statement."""
+    named = [(name, query) for name, queries in parts.items() for query in queries]
+    capped = [select(func.count()).select_from(q.limit(COUNT_CAP).subquery()).scalar_subquery() for _, q in named]
+    totals = dict.fromkeys(parts, 0)
+    for (name, _), value in zip(named, session.execute(select(*capped)).one(), strict=True):
+        totals[name] += int(value or 0)
+    return {name: min(total, COUNT_CAP) for name, total in totals.items()}
 
 
-def tab_counts(session: Session, user: User, now: datetime, holders: list[int] | None = None) -> dict[str, int]:
-    """Open items per tab (up to COUNT_CAP): a few index-only counts, whatever the size of the task table."""
-    holders = holders or [user.id]
+def _count_parts(user: User, tabs: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """The queries of every tab's count (index-only): each tab's branches, the user's running requests."""
     started = select(ProcessInstance.id).where(
         ProcessInstance.started_by_id == user.id, ProcessInstance.status == "running"
     )
-    counts = {tab: _count_open(session, _tab_branches(user, holders, tab, now)) for tab in ("mine", "queue", "overdue")}
-    return {**counts, "started": _count(session, started)}
+    return {**{tab: [_open(branch) for branch in branches] for tab, branches in tabs.items()}, "started": [started]}
 
 
 def inbox_page(session: Session, user: User, query: InboxQuery, now: datetime) -> InboxPage:
-    """One page of a tab, with its total and every tab's count."""
+    """One page of a tab, with its total and every tab's count (the counts and the total: one statement)."""
     q = query.normalized()
     holders = holders_for(session, user, now.date())
-    counts = tab_counts(session, user, now, holders)
+    tabs = _tabs(user, holders, now)
+    parts = _count_parts(user, tabs)
     if q.tab == "started":
-        rows, total = _started_page(session, user, q, now)
+        filters = _started_filters(user, q)
+        parts["total"] = [select(ProcessInstance.id).where(*filters)]
+    elif filters := _task_filters(q, now):  # else the tab's count is the total
+        parts["total"] = [_open(branch, *filters, join=bool(q.search)) for branch in tabs[q.tab]]
+    counts = _counts(session, parts)
+    if q.tab == "started":
+        rows = _started_page(session, user, q, now, filters)
     else:
-        rows, total = _task_page(session, user, q, now, holders, counts)
+        rows = _task_page(session, q, now, tabs[q.tab], filters)
+    total = counts.pop("total", counts.get(q.tab, 0))
     return InboxPage(q, rows[: q.per_page], total, counts, has_next=len(rows) > q.per_page)
 
 
-def _task_page(
-    session: Session, user: User, q: InboxQuery, now: datetime, holders: list[int], counts: dict[str, int]
-) -> tuple[list[InboxRow], int]:
-    """Rows of the page (and the first of the next, if any) and the capped total.
-
-    The rows come from the union of each branch's first `offset + per_page + 1` tasks in the
-    page's order, each read from its own index: the page is among them.
-    """
-    branches = _tab_branches(user, holders, q.tab, now)
-    starter = aliased(User)
-    holder = aliased(User, name="holder")
-    claimant = aliased(User, name="claimant")
+def _task_filters(q: InboxQuery, now: datetime) -> list[Any]:
     filters = []
     if q.process:
         filters.append(TaskRecord.process_key == q.process)
@@ -199,119 +196,133 @@ def _task_page(
         filters.append(TaskRecord.due_at < now)
     if q.search:
         filters.append(summary_contains(q.search))
-    order = {
-        "due": (TaskRecord.due_at.asc(), TaskRecord.created_at.asc(), TaskRecord.id),
-        "-due": (TaskRecord.due_at.desc(), TaskRecord.created_at.desc(), TaskRecord.id),
-        "age": (TaskRecord.created_at.asc(), TaskRecord.id),
-        "-age": (TaskRecord.created_at.desc(), TaskRecord.id),
-    }[q.sort]
-    offset, wanted = (q.page - 1) * q.per_page, q.per_page + 1
-    firsts = [
-        select(
-            select(TaskRecord.id)
-            .join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id)
-            .where(TaskRecord.status == "ready", branch, *filters)
-            .order_by(*order)
-            .limit(offset + wanted)
-            .subquery()
-        )
-        for branch in branches
-    ]
-    candidates = firsts[0] if len(firsts) == 1 else union_all(*firsts)
-    base = (
-        select(
-            TaskRecord,
-            ProcessInstance,
-            ProcessDefinition.name,
-            starter.display_name,
-            holder.display_name,
-            claimant.display_name,
-        )
+    return filters
+
+
+#: The page's order of task rows, by `InboxQuery.sort`.
+_TASK_ORDER = {
+    "due": (TaskRecord.due_at.asc(), TaskRecord.created_at.asc(), TaskRecord.id),
+    "-due": (TaskRecord.due_at.desc(), TaskRecord.created_at.desc(), TaskRecord.id),
+    "age": (TaskRecord.created_at.asc(), TaskRecord.id),
+    "-age": (TaskRecord.created_at.desc(), TaskRecord.id),
+}
+
+
+def _task_rows() -> Any:
+    """SQL: an inbox row's columns, with its request, process and people (built once, for every page)."""
+    starter, holder, claimant = aliased(User), aliased(User, name="holder"), aliased(User, name="claimant")
+    columns = (
+        TaskRecord.id.label("task_id"),
+        ProcessInstance.id.label("instance_id"),
+        TaskRecord.process_key,
+        ProcessDefinition.name.label("process_name"),
+        ProcessInstance.summary,
+        ProcessInstance.summary_fr,
+        TaskRecord.name.label("step"),
+        TaskRecord.element_id,
+        TaskRecord.subject,
+        TaskRecord.role,
+        starter.display_name.label("requester"),
+        holder.display_name.label("holder"),
+        claimant.display_name.label("claimant"),
+        TaskRecord.created_at,
+        TaskRecord.due_at,
+        TaskRecord.status,
+    )
+    return (
+        select(*columns)
         .join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id)
         .join(ProcessDefinition, ProcessInstance.definition_id == ProcessDefinition.id)
         .outerjoin(starter, ProcessInstance.started_by_id == starter.id)
         .outerjoin(holder, TaskRecord.assignee_id == holder.id)
         .outerjoin(claimant, TaskRecord.claimed_by_id == claimant.id)
-        .where(TaskRecord.id.in_(candidates))
     )
-    total = counts[q.tab] if not filters else _count_open(session, branches, *filters, join=bool(q.search))
-    result = session.execute(base.order_by(*order).offset(offset).limit(wanted))
-    rows = [
-        InboxRow(
-            task_id=t.id,
-            instance_id=i.id,
-            process_key=t.process_key,
-            process_name=pname,
-            summary=i.summary,
-            summary_fr=i.summary_fr,
-            step=t.name,
-            element_id=t.element_id,
-            subject=t.subject,
-            role=t.role,
-            requester=sname,
-            holder=cname or hname,
-            created_at=t.created_at,
-            due_at=t.due_at,
-            overdue=t.due_at is not None and t.due_at < now,
-            status=t.status,
-        )
-        for t, i, pname, sname, hname, cname in result
+
+
+_TASK_ROWS = _task_rows()
+
+
+def _task_page(
+    session: Session, q: InboxQuery, now: datetime, branches: list[Any], filters: list[Any]
+) -> list[InboxRow]:
+    """Rows of the page (and the first of the next, if any), the columns a row shows (no workflow state).
+
+    The rows come from the union of each branch's first `offset + per_page + 1` tasks in the
+    page's order, each read from its own index: the page is among them.
+    """
+    order = _TASK_ORDER[q.sort]
+    offset, wanted = (q.page - 1) * q.per_page, q.per_page + 1
+    firsts = [
+        select(_open(branch, *filters, join=True).order_by(*order).limit(offset + wanted).subquery())
+        for branch in branches
     ]
-    return rows, int(total or 0)
+    candidates = firsts[0] if len(firsts) == 1 else union_all(*firsts)
+    base = _TASK_ROWS.where(TaskRecord.id.in_(candidates))
+    rows = []
+    for row in session.execute(base.order_by(*order).offset(offset).limit(wanted)).mappings():
+        fields = dict(row)
+        fields["holder"] = fields.pop("claimant") or fields["holder"]
+        rows.append(InboxRow(**fields, overdue=row.due_at is not None and row.due_at < now))
+    return rows
 
 
-def _started_page(session: Session, user: User, q: InboxQuery, now: datetime) -> tuple[list[InboxRow], int]:
-    filters = [ProcessInstance.started_by_id == user.id]
-    if q.process:
-        filters.append(ProcessInstance.process_key == q.process)
-    if q.search:
-        filters.append(summary_contains(q.search))
+def _started_filters(user: User, q: InboxQuery) -> list[Any]:
+    process = [ProcessInstance.process_key == q.process] if q.process else []
+    search = [summary_contains(q.search)] if q.search else []
+    return [ProcessInstance.started_by_id == user.id, *process, *search]
+
+
+def _started_page(session: Session, user: User, q: InboxQuery, now: datetime, filters: list[Any]) -> list[InboxRow]:
+    """The user's requests (and the first of the next page), each with its open steps and who holds them."""
     order = ProcessInstance.created_at.asc() if q.sort == "age" else ProcessInstance.created_at.desc()
-    total = _count(session, select(ProcessInstance.id).where(*filters))
     instances = session.execute(
-        select(ProcessInstance, ProcessDefinition.name)
+        select(
+            ProcessInstance.id,
+            ProcessInstance.process_key,
+            ProcessInstance.summary,
+            ProcessInstance.summary_fr,
+            ProcessInstance.outcome,
+            ProcessInstance.status,
+            ProcessInstance.created_at,
+            ProcessDefinition.name,
+        )
         .join(ProcessDefinition, ProcessInstance.definition_id == ProcessDefinition.id)
         .where(*filters)
         .order_by(order, ProcessInstance.id.desc())
         .offset((q.page - 1) * q.per_page)
         .limit(q.per_page + 1)
     ).all()
-    ids = [i.id for i, _ in instances]
-    open_steps: dict[int, list[TaskRecord]] = {}
-    holder_names: dict[str, str | None] = {}
-    if ids:
+    open_steps: dict[int, list[Any]] = {}
+    if instances:
         holder = aliased(User)
-        for task, name in session.execute(
-            select(TaskRecord, holder.display_name)
+        for step in session.execute(
+            select(TaskRecord.instance_id, TaskRecord.name, TaskRecord.role, TaskRecord.due_at, holder.display_name)
             .outerjoin(holder, holder.id == func.coalesce(TaskRecord.claimed_by_id, TaskRecord.assignee_id))
-            .where(TaskRecord.instance_id.in_(ids), TaskRecord.status == "ready")
+            .where(TaskRecord.instance_id.in_([i.id for i in instances]), TaskRecord.status == "ready")
             .order_by(TaskRecord.created_at)
         ):
-            holder_names[task.id] = name
-            open_steps.setdefault(task.instance_id, []).append(task)
-    rows = []
-    for instance, pname in instances:
-        steps = open_steps.get(instance.id, [])
-        first = steps[0] if steps else None
-        rows.append(
-            InboxRow(
-                task_id=None,
-                instance_id=instance.id,
-                process_key=instance.process_key,
-                process_name=pname,
-                summary=instance.summary,
-                summary_fr=instance.summary_fr,
-                step=", ".join(s.name for s in steps) or (instance.outcome or instance.status),
-                role=first.role if first else None,
-                requester=user.display_name,
-                holder=", ".join(sorted({holder_names[s.id] or s.role or "" for s in steps})) or None,
-                created_at=instance.created_at,
-                due_at=first.due_at if first else None,
-                overdue=bool(first and first.due_at and first.due_at < now),
-                status=instance.status,
-            )
-        )
-    return rows, int(total or 0)
+            open_steps.setdefault(step.instance_id, []).append(step)
+    return [_started_row(user, instance, open_steps.get(instance.id, []), now) for instance in instances]
+
+
+def _started_row(user: User, instance: Any, steps: list[Any], now: datetime) -> InboxRow:
+    first = steps[0] if steps else None
+    return InboxRow(
+        task_id=None,
+        instance_id=instance.id,
+        process_key=instance.process_key,
+        process_name=instance.name,
+        summary=instance.summary,
+        summary_fr=instance.summary_fr,
+        step=", ".join(s.name for s in steps) or (instance.outcome or instance.status),
+        role=first.role if first else None,
+        requester=user.display_name,
+        holder=", ".join(sorted({s.display_name or s.role or "" for s in steps})) or None,
+        created_at=instance.created_at,
+        due_at=first.due_at if first else None,
+        overdue=bool(first and first.due_at and first.due_at < now),
+        status=instance.status,
+    )
 
 
 # --- visibility -------------------------------------------------------------------------------

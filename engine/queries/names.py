@@ -10,6 +10,7 @@ error messages) are matched by that name. The newest deployed version wins.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -41,9 +42,25 @@ class FrenchNames:
                 self.by_name.setdefault(english[element_id].strip(), french)
 
 
+#: The last answer of `french_names` and the deployed versions it was read from: French pages ask
+#: on every request, and the answer changes only with a deployment (names come from the files).
+_last: tuple[tuple[Any, ...], dict[str, FrenchNames]] = ((), {})
+
+
 def french_names(session: Session, specs: SpecCache) -> dict[str, FrenchNames]:
-    """Per process key, the French names of every deployed version of it, newest first."""
+    """Per process key, the French names of every deployed version of it, newest first (read-only:
+    the same answer is shared until a version is deployed)."""
+    global _last
+    newest_first = ProcessDefinition.id.desc()
+    versions = tuple(
+        session.execute(
+            select(ProcessDefinition.id, ProcessDefinition.key, ProcessDefinition.content_hash).order_by(newest_first)
+        )
+    )
+    if versions and _last[0] == versions:
+        return _last[1]
     names: dict[str, FrenchNames] = {}
-    for definition in session.scalars(select(ProcessDefinition).order_by(ProcessDefinition.id.desc())):
+    for definition in session.scalars(select(ProcessDefinition).order_by(newest_first)):
         names.setdefault(definition.key, FrenchNames()).add(specs.get(session, definition))
+    _last = (versions, names)
     return names
