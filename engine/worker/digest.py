@@ -191,6 +191,7 @@ _WAITING = select(
     TaskRecord.element_id,
     TaskRecord.due_at,
     ProcessInstance.summary,
+    ProcessInstance.summary_fr,
     ProcessInstance.definition_id,
 ).join(ProcessInstance, ProcessInstance.id == TaskRecord.instance_id)
 
@@ -210,7 +211,7 @@ def _digest_item(
     lang = bodies.language_of(user.language)
     return {
         "name": (cache[key].get("name_fr") or row.name) if lang == "fr" else row.name,
-        "summary": row.summary or "",
+        "summary": (row.summary_fr if lang == "fr" else "") or row.summary or "",
         "due": bodies.format_datetime(row.due_at, lang, mail.config.timezone),
         "overdue": row.due_at is not None and row.due_at <= now,
         "url": f"{mail.config.base_url}/tasks/{row.id}",

@@ -232,3 +232,22 @@ def test_calendar_entries_name_the_country_in_the_reader_s_language():
     assert conference.location({"city": "Berlin", "country": "DE"}, "fr") == "Berlin, Allemagne"
     assert visit.title({"agency": "BKA", "country": "DE"}, "fr") == "Visite de délégation : BKA, Allemagne"
     assert visit.title({"agency": "BKA", "country": "Narnia"}, "en") == "Delegation visit: BKA, Narnia"
+
+
+def test_a_french_reader_s_digest_gives_the_french_summary_line(flows, engine, clock, make_worker):
+    db = flows
+    engine.glue.process(
+        "reminder_demo", summary=lambda d, lang: ("Demande : " if lang == "fr" else "Request: ") + d["title"]
+    )
+    try:
+        start(db, engine)  # msmith's review
+    finally:
+        engine.glue.processes.pop("reminder_demo", None)
+    with db.transaction() as s:
+        s.scalars(select(User).where(User.username == "msmith")).one().language = "fr"
+    make_worker().drain()  # creates the job row
+    with db.reading() as s:
+        clock.set(s.get(PeriodicJob, "daily_digest").next_due_at + timedelta(minutes=1))
+    make_worker().drain()
+    [digest] = outbox_rows(db, "digest")
+    assert "Demande : Interpol assembly" in digest.body_text and "Request:" not in digest.body_text
