@@ -188,11 +188,20 @@ def _fire_all(worker: Any) -> tuple[int, float, int]:
             return fired, time.perf_counter() - t0, failed
 
 
+def _parse_specs(db: Any, engine: Any) -> None:
+    """Parse every deployed version before timing: a long-running worker has them cached."""
+    from engine.models import ProcessDefinition
+
+    with db.reading() as s:
+        for definition in s.query(ProcessDefinition):
+            engine.specs.get(s, definition)
+
+
 def _scheduler_child(url: str, plan: dict, scale_url: str | None, runs: int, out: Any) -> None:
     from sqlalchemy import update
 
     from engine.mail.compose import MailConfig
-    from engine.models import ProcessDefinition, Timer
+    from engine.models import Timer
     from engine.taskindex import TASK_REMINDER
     from engine.worker.digest import send_digests
     from engine.worker.loop import Worker, WorkerSettings
@@ -204,9 +213,7 @@ def _scheduler_child(url: str, plan: dict, scale_url: str | None, runs: int, out
     db = Database(url)
     clock = ManualClock(datetime.fromisoformat(plan["bpmn_clock"]))
     engine = bench_engine(clock=clock, mail=mail)
-    with db.reading() as s:  # parse the specs before timing (a long-running worker has them cached)
-        for definition in s.query(ProcessDefinition):
-            engine.specs.get(s, definition)
+    _parse_specs(db, engine)
     worker = Worker(db, engine, owner="bench-worker", settings=WorkerSettings(batch=50))
     fired, seconds, failed = _fire_all(worker)
     result["bpmn"] = {
@@ -231,6 +238,7 @@ def _scheduler_child(url: str, plan: dict, scale_url: str | None, runs: int, out
         sdb = Database(scale_url)
         sclock = ManualClock(ANCHOR)
         sengine = bench_engine(clock=sclock, mail=mail)
+        _parse_specs(sdb, sengine)
         sworker = Worker(sdb, sengine, owner="bench-scan", settings=WorkerSettings(batch=50))
         idle, batch, digest = [], [], []
         for _ in range(runs):
