@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, false, func, literal, or_, select, true, union_all
+from sqlalchemy import and_, exists, false, func, literal, literal_column, or_, select, true, union_all
 from sqlalchemy.orm import Session, aliased, contains_eager
 
 from engine.errors import NotFound
@@ -140,12 +140,16 @@ def _tabs(user: User, holders: list[int], now: datetime) -> dict[str, list[Any]]
     }
 
 
+#: a literal, not a bound value: SQLite and PostgreSQL's generic plans then know the partial indexes hold only these
+_OPEN = TaskRecord.status == literal_column("'ready'")
+
+
 def _open(branch: Any, *filters: Any, join: bool = False) -> Any:
     """SQL: ids of the open tasks of one branch matching all `filters` (`join`: they read the request)."""
     query = select(TaskRecord.id)
     if join:
         query = query.join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id)
-    return query.where(TaskRecord.status == "ready", branch, *filters)
+    return query.where(_OPEN, branch, *filters)
 
 
 def _counts(session: Session, parts: dict[str, list[Any]]) -> dict[str, int]:
@@ -167,23 +171,24 @@ def _count_parts(user: User, tabs: dict[str, list[Any]]) -> dict[str, list[Any]]
 
 
 def inbox_page(session: Session, user: User, query: InboxQuery, now: datetime) -> InboxPage:
-    """One page of a tab, with its total and every tab's count (the counts and the total: one statement)."""
+    """One page of a tab, with its total and every tab's count (the counts and the total: one statement).
+
+    A filtered first page shorter than a page is its own total, not counted again: a search that
+    matches little would otherwise read its whole tab twice (for the rows, then for the count)."""
     q = query.normalized()
-    holders = holders_for(session, user, now.date())
-    tabs = _tabs(user, holders, now)
-    parts = _count_parts(user, tabs)
+    tabs = _tabs(user, holders_for(session, user, now.date()), now)
     if q.tab == "started":
         filters = _started_filters(user, q)
-        parts["total"] = [select(ProcessInstance.id).where(*filters)]
-    elif filters := _task_filters(q, now):  # else the tab's count is the total
-        parts["total"] = [_open(branch, *filters, join=bool(q.search)) for branch in tabs[q.tab]]
-    counts = _counts(session, parts)
-    if q.tab == "started":
         rows = _started_page(session, user, q, now, filters)
+        total = [select(ProcessInstance.id).where(*filters)]
     else:
+        filters = _task_filters(q, now)
         rows = _task_page(session, q, now, tabs[q.tab], filters)
-    total = counts.pop("total", counts.get(q.tab, 0))
-    return InboxPage(q, rows[: q.per_page], total, counts, has_next=len(rows) > q.per_page)
+        total = [_open(branch, *filters, join=bool(q.search)) for branch in tabs[q.tab]] if filters else []
+    whole = q.page == 1 and len(rows) <= q.per_page  # the rows are every match
+    counts = _counts(session, {**_count_parts(user, tabs), **({"total": total} if total and not whole else {})})
+    count = counts.pop("total", len(rows)) if total else counts[q.tab]
+    return InboxPage(q, rows[: q.per_page], count, counts, has_next=len(rows) > q.per_page)
 
 
 def _task_filters(q: InboxQuery, now: datetime) -> list[Any]:
@@ -208,10 +213,10 @@ _TASK_ORDER = {
 }
 
 
-def _task_rows() -> Any:
-    """SQL: an inbox row's columns, with its request, process and people (built once, for every page)."""
-    starter, holder, claimant = aliased(User), aliased(User, name="holder"), aliased(User, name="claimant")
-    columns = (
+#: An inbox row's columns, with its request, process and people (built once, for every page).
+_STARTER, _HOLDER, _CLAIMANT = aliased(User), aliased(User, name="holder"), aliased(User, name="claimant")
+_TASK_ROWS = (
+    select(
         TaskRecord.id.label("task_id"),
         ProcessInstance.id.label("instance_id"),
         TaskRecord.process_key,
@@ -222,24 +227,19 @@ def _task_rows() -> Any:
         TaskRecord.element_id,
         TaskRecord.subject,
         TaskRecord.role,
-        starter.display_name.label("requester"),
-        holder.display_name.label("holder"),
-        claimant.display_name.label("claimant"),
+        _STARTER.display_name.label("requester"),
+        _HOLDER.display_name.label("holder"),
+        _CLAIMANT.display_name.label("claimant"),
         TaskRecord.created_at,
         TaskRecord.due_at,
         TaskRecord.status,
     )
-    return (
-        select(*columns)
-        .join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id)
-        .join(ProcessDefinition, ProcessInstance.definition_id == ProcessDefinition.id)
-        .outerjoin(starter, ProcessInstance.started_by_id == starter.id)
-        .outerjoin(holder, TaskRecord.assignee_id == holder.id)
-        .outerjoin(claimant, TaskRecord.claimed_by_id == claimant.id)
-    )
-
-
-_TASK_ROWS = _task_rows()
+    .join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id)
+    .join(ProcessDefinition, ProcessInstance.definition_id == ProcessDefinition.id)
+    .outerjoin(_STARTER, ProcessInstance.started_by_id == _STARTER.id)
+    .outerjoin(_HOLDER, TaskRecord.assignee_id == _HOLDER.id)
+    .outerjoin(_CLAIMANT, TaskRecord.claimed_by_id == _CLAIMANT.id)
+)
 
 
 def _task_page(

@@ -54,3 +54,16 @@ def test_french_names_follow_a_new_version(app, as_user):
         assert result.created
         assert french_names(s, engine.specs)[KEY].name("", "UserTask_supervisor_review") == "Avis du superviseur"
     assert '<td data-label="Étape">Avis du superviseur</td>' in cgagnon.get("/inbox").text
+
+
+def test_a_search_shorter_than_a_page_is_its_own_total(app, as_user):
+    """The rows of a first page that is not full are every match: the search is not run again to count."""
+    db, engine = app.extensions["waypoint.db"], app.extensions["waypoint.engine"]
+    with db.transaction() as s:
+        for _ in range(2):
+            engine.start(s, KEY, CONFERENCE, "lokafor")
+    cgagnon = as_user("cgagnon")
+    for url, searches in (("/inbox?q=interpol", 1), ("/inbox?q=interpol&per_page=1", 2)):
+        read = statements_of(app, cgagnon, url)
+        assert len([s for s in read if "lower(process_instances.summary)" in s]) == searches
+        assert "2 éléments" in cgagnon.get(url).text
