@@ -50,7 +50,7 @@ from engine.models import PeriodicJob, Timer
 from engine.runtime import Engine
 from engine.taskindex import BPMN_TIMER, TASK_ESCALATION, TASK_REMINDER
 from engine.worker import incidents, reminders
-from engine.worker.periodic import DIGEST_JOB, RETENTION_JOB, PeriodicJobs
+from engine.worker.periodic import DIGEST_JOB, NEW_YEAR_JOB, RETENTION_JOB, PeriodicJobs
 
 log = logging.getLogger("waypoint.worker")
 
@@ -298,6 +298,7 @@ class Worker:
                 break
         report.digests = self.run_periodic()
         self.run_retention()
+        self.periodic.run(NEW_YEAR_JOB)
         self.periodic.run_directory_sync()
         report.emails = self.sender.deliver_once()
         self.beat()

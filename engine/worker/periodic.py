@@ -20,6 +20,7 @@ from sqlalchemy import CursorResult, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from engine import summary_lines
 from engine.config import DirectorySettings
 from engine.db import Database
 from engine.errors import DatabaseUnavailable
@@ -33,6 +34,8 @@ log = logging.getLogger("waypoint.worker")
 
 DIGEST_JOB = "daily_digest"
 RETENTION_JOB = "retention"
+#: summary lines of requests dated last year get their year (engine/summary_lines.py)
+NEW_YEAR_JOB = "new_year_summaries"
 #: the LDAP / Active Directory sync, at the times of WAYPOINT_LDAP_SYNC_CRON (when a directory is configured)
 DIRECTORY_JOB = "directory_sync"
 #: the retention purge runs daily at this hour, office time (a quiet one)
@@ -62,6 +65,10 @@ class PeriodicJobs:
         jobs: dict[str, tuple[CronTrigger, JobWork]] = {
             DIGEST_JOB: (CronTrigger(hour=mail.digest_hour, timezone=ZoneInfo(mail.timezone)), self._digest),
             RETENTION_JOB: (CronTrigger(hour=RETENTION_HOUR, timezone=self.engine.office_tz), self._retention),
+            NEW_YEAR_JOB: (
+                CronTrigger(month=1, day=1, hour=0, minute=30, timezone=self.engine.office_tz),
+                self._new_year,
+            ),
         }
         if self.directory.enabled and self.directory.sync_cron:
             trigger = CronTrigger.from_crontab(self.directory.sync_cron, timezone=self.engine.office_tz)
@@ -135,6 +142,12 @@ class PeriodicJobs:
         with self.db.transaction() as session:
             finish(session)
         return len(purged)
+
+    def _new_year(self, finish: Callable[[Session], None], now: datetime) -> int:
+        changed = summary_lines.rewrite_for_new_year(self.db, self.engine, now)  # a transaction per batch
+        with self.db.transaction() as session:
+            finish(session)
+        return changed
 
     def _directory_sync(self, finish: Callable[[Session], None], now: datetime) -> int:
         report = directory_sync.run(self.db, self.directory, now, self.engine.mail.config)  # one transaction

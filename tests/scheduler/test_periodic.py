@@ -61,3 +61,36 @@ def test_a_periodic_job_held_by_a_dead_worker_is_taken_up_after_its_lease(flows,
     assert worker.drain().digests == 0
     row = job(db, "daily_digest")
     assert row.last_owner == "alive" and row.next_due_at.astimezone(TORONTO).hour == 7
+
+
+def test_at_new_year_last_year_s_summary_lines_get_their_year(flows, engine, clock, make_worker):
+    """A line written in 2026 leaves out 2026 ("4 Nov"); on 1 January 2027 the worker writes it again."""
+    from datetime import UTC, datetime
+
+    from workflows.common import format_date_range
+
+    db = flows
+    clock.set(datetime(2026, 12, 20, 15, 0, tzinfo=UTC))
+    engine.glue.process(
+        "small_approval",
+        summary=lambda d, lang: format_date_range(d["title"], None, language=lang),
+        facets=lambda d: {"starts_on": d["title"]},
+    )
+    with db.transaction() as s:
+        iid = engine.start(s, "small_approval", {"title": "2026-11-04", "amount": 100}, "jdoe").id
+        later = engine.start(s, "small_approval", {"title": "2027-03-08", "amount": 100}, "jdoe").id
+    assert lines(db, iid) == ("4 Nov", "4 nov.") and lines(db, later) == ("8 Mar 2027", "8 mars 2027")
+    make_worker().drain()  # the first round creates the job's row: just after midnight on 1 January
+    due = job(db, "new_year_summaries").next_due_at
+    assert due.astimezone(TORONTO).timetuple()[:5] == (2027, 1, 1, 0, 30)
+    clock.set(due + timedelta(minutes=1))
+    make_worker().drain()
+    assert lines(db, iid) == ("4 Nov 2026", "4 nov. 2026") and lines(db, later) == ("8 Mar", "8 mars")
+    assert job(db, "new_year_summaries").next_due_at.astimezone(TORONTO).year == 2028
+
+
+def lines(db, instance_id: int) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """A request's summary line in English and in French."""
+    with db.reading() as s:
+        instance = s.get_one(ProcessInstance, instance_id)
+        return instance.summary, instance.summary_fr
