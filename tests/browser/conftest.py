@@ -3,12 +3,14 @@
 One server per test session on a migrated SQLite file with the demo people (real passwords),
 the three processes deployed and a manual clock the tests move. Each test gets a fresh browser
 context (no shared cookies). Screenshots for review go to tests/artifacts/ (git-ignored).
+Tests whose deployments must stay theirs get a server of their own from `live_server`.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -41,25 +43,44 @@ class Live:
         return fired
 
 
-@pytest.fixture(scope="session")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+@contextmanager
+def start_live(folder: Path, sources: Sequence[Path], deployed_by: str | None = None) -> Iterator[Live]:
+    """A live Waypoint on 127.0.0.1 for as long as the block runs: a migrated SQLite file in `folder`,
+    the demo people (real passwords), the processes of `sources` deployed, a manual clock."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"Chromium not found at {CHROMIUM}: `make test` installs Debian's chromium (as root)")
-    folder = tmp_path_factory.mktemp("live")
     db = Database(f"sqlite:///{folder / 'waypoint.db'}")
     db.upgrade()
     clock = ManualClock()
     engine = make_engine(clock=clock)
     with db.transaction() as s:
         seed_demo_users(s, clock.now(), password=DEMO_PASSWORD)
-        engine.deploy(s, [ROOT / "bpmn"])
+        engine.deploy(s, sources, deployed_by=deployed_by)
     app = create_app({"WAYPOINT_DB": db, "WAYPOINT_ENGINE": engine, "ATTACHMENTS_DIR": str(folder / "files")})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield Live(f"http://127.0.0.1:{server.server_port}", db, engine, clock)
-    server.shutdown()
-    db.dispose()
+    try:
+        yield Live(f"http://127.0.0.1:{server.server_port}", db, engine, clock)
+    finally:
+        server.shutdown()
+        db.dispose()
+
+
+def live_server(folder: str, sources: Sequence[Path], deployed_by: str | None = None, scope: str = "module"):  # type: ignore[no-untyped-def]
+    """A fixture of a server of its own (`start_live`), for tests whose deployments must stay theirs:
+    `studio = live_server("studio", [ROOT / "bpmn"], deployed_by="admin")` in the test module."""
+
+    @pytest.fixture(scope=scope)
+    def fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+        with start_live(tmp_path_factory.mktemp(folder), sources, deployed_by) as server:
+            yield server
+
+    return fixture
+
+
+#: the server most browser tests share, one per session, with the three processes of bpmn/
+live = live_server("live", [ROOT / "bpmn"], scope="session")
 
 
 @pytest.fixture

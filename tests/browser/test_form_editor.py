@@ -6,44 +6,19 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
-from engine import Database, ManualClock
-from engine.demo.people import DEMO_PASSWORD, seed_demo_users
+from engine.demo.people import DEMO_PASSWORD
 from engine.formjs import convert
-from tests.browser.conftest import CHROMIUM, ROOT, Live
-from tests.conftest import make_engine
-from web import create_app
+from tests.browser.conftest import ROOT, live_server
 
 pytestmark = pytest.mark.browser
 KEY = "conference_attendance"
 FORM = "forms/extra_review.form"
 
 
-@pytest.fixture(scope="module")
-def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Chromium not found at {CHROMIUM}")
-    folder = tmp_path_factory.mktemp("formjs")
-    db = Database(f"sqlite:///{folder / 'waypoint.db'}")
-    db.upgrade()
-    clock = ManualClock()
-    engine = make_engine(clock=clock)
-    with db.transaction() as s:
-        seed_demo_users(s, clock.now(), password=DEMO_PASSWORD)
-        engine.deploy(s, [ROOT / "bpmn"], deployed_by="admin")
-    app = create_app({"WAYPOINT_DB": db, "WAYPOINT_ENGINE": engine, "ATTACHMENTS_DIR": str(folder / "files")})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield Live(f"http://127.0.0.1:{server.server_port}", db, engine, clock)
-    server.shutdown()
-    db.dispose()
+studio = live_server("formjs", [ROOT / "bpmn"], deployed_by="admin")
 
 
 def test_a_camunda_form_is_edited_visually_and_saved_as_form_js_json(chromium, studio):  # type: ignore[no-untyped-def]

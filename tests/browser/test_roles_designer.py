@@ -5,20 +5,14 @@ task from their inbox. On a server of its own (the versions deployed here stay h
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
-from engine import Database, ManualClock
-from engine.demo.people import DEMO_PASSWORD, seed_demo_users
+from engine.demo.people import DEMO_PASSWORD
 from engine.models import ProcessInstance, TaskRecord
-from tests.browser.conftest import CHROMIUM, Live, screenshot
-from tests.conftest import make_engine
-from web import create_app
+from tests.browser.conftest import live_server, screenshot
 
 pytestmark = pytest.mark.browser
 KEY = "contract_check"
@@ -36,24 +30,7 @@ ADD_LANE = """() => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def office(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Chromium not found at {CHROMIUM}")
-    folder = tmp_path_factory.mktemp("roles")
-    db = Database(f"sqlite:///{folder / 'waypoint.db'}")
-    db.upgrade()
-    clock = ManualClock()
-    engine = make_engine(clock=clock)
-    with db.transaction() as s:
-        seed_demo_users(s, clock.now(), password=DEMO_PASSWORD)
-        engine.deploy(s, [FIXTURE / f"{KEY}.bpmn"], deployed_by="admin")
-    app = create_app({"WAYPOINT_DB": db, "WAYPOINT_ENGINE": engine, "ATTACHMENTS_DIR": str(folder / "files")})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield Live(f"http://127.0.0.1:{server.server_port}", db, engine, clock)
-    server.shutdown()
-    db.dispose()
+office = live_server("roles", [FIXTURE / f"{KEY}.bpmn"], deployed_by="admin")
 
 
 @pytest.fixture
