@@ -18,6 +18,7 @@ from werkzeug.serving import make_server
 
 from engine import Database, Engine, ManualClock
 from engine.demo.people import DEMO_PASSWORD, seed_demo_users
+from tests.browser.walking import Walk
 from tests.conftest import CHROMIUM, LAUNCH_ARGS, make_engine  # noqa: F401  (others import them from here)
 from web import create_app
 
@@ -103,6 +104,15 @@ def open_page(chromium, live):  # type: ignore[no-untyped-def]
     yield opener
     for context in contexts:
         context.close()
+
+
+@pytest.fixture
+def walk(open_page, live):  # type: ignore[no-untyped-def]
+    """A walk (tests/browser/walking.py); afterwards the shared server's clock goes back to where it
+    was, as the other browser tests (in any order) file requests with dates fixed against it."""
+    before = live.clock.now()
+    yield Walk(open_page, live)
+    live.clock.set(before)
 
 
 def screenshot(page, name: str) -> Path:  # type: ignore[no-untyped-def]

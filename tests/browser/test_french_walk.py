@@ -6,14 +6,13 @@ Demo people keep their languages; start dates follow the test clock."""
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from engine.models import OutboxMessage
-from tests.browser.test_office_walk import Walk, file_request, file_visit
+from tests.browser import walking
 
 pytestmark = pytest.mark.browser
 
@@ -23,18 +22,11 @@ NBSP = "\u00a0"
 ENGLISH_TIMELINE = ("system", "“", "”", "passport_issued", "visa_decision", "task completed", "message received")
 
 
-@pytest.fixture
-def walk(open_page, live):  # type: ignore[no-untyped-def]
-    before = live.clock.now()
-    yield Walk(open_page, live)
-    live.clock.set(before)
-
-
 def french(page) -> None:  # type: ignore[no-untyped-def]
     assert page.locator("html[lang=fr]").count() == 1
 
 
-def timeline(walk: Walk, who: str, instance_id: int) -> str:
+def timeline(walk: walking.Walk, who: str, instance_id: int) -> str:
     page = walk.request_page(who, instance_id)
     french(page)
     text = page.inner_text(".timeline")
@@ -52,34 +44,19 @@ def emails_to(live, name: str, instance_id: int) -> list[OutboxMessage]:  # type
 
 
 def test_a_conference_in_french_to_the_trip_report(walk, live):
-    start = walk.today() + timedelta(days=45)
-    end = start + timedelta(days=3)
-    rmartin = walk.as_("rmartin")
-    rmartin.goto(f"{live.url}/requests/new/conference_attendance")
+    start, end = walk.dates(ahead=45, lasting=3)
+    rmartin = walk.new_request("rmartin", "conference_attendance")
     french(rmartin)
-    rmartin.fill("#f-event_name", "Congrès Rive-Sud")
-    rmartin.fill("#f-organizer", "Europol")
-    rmartin.fill("#f-city", "Lyon")
-    rmartin.select_option("#f-country", "FR")
-    rmartin.fill("#f-start_date", start.isoformat())
-    rmartin.fill("#f-end_date", end.isoformat())
-    rmartin.check("input[name=attendance_role][value=attendee]")
-    rmartin.fill("#f-purpose", "Échanges sur la coopération")
-    rmartin.fill("#f-benefit", "Partenariats")
-    for item, amount in (("registration", "300"), ("airfare", "1500"), ("lodging", "900"), ("per_diem", "300")):
-        rmartin.fill(f"#f-costs-{item}", amount)
-    rmartin.fill("#f-costs-other", "0")
-    rmartin.select_option("#f-funding_source", "own_unit")
-    rmartin.fill("#f-members_attending", "1")
+    costs = {"registration": "300", "airfare": "1500", "lodging": "900", "per_diem": "300", "other": "0"}
+    why = ("Échanges sur la coopération", "Partenariats")
+    walking.fill_conference_request(
+        rmartin, ("Congrès Rive-Sud", "Europol", "Lyon", "FR"), (start, end), "attendee", why, costs, "own_unit"
+    )
     assert f"Total{NBSP}:" in rmartin.inner_text("[data-money-total]")
-    instance_id = file_request(rmartin)
+    instance_id = walking.file_request(rmartin)
     assert "En attente d’approbation par Marc Smith" in rmartin.inner_text("dl.facts")
 
-    msmith = walk.open_task("msmith", instance_id, "Supervisor review", "Rive-Sud")
-    walk.finish(msmith, instance_id, "supervisor_decision", "approve")
-    fchan = walk.open_task("fchan", instance_id, "Confirm funds", "Rive-Sud")
-    fchan.fill("#f-cost_centre", "CC-7730")
-    walk.finish(fchan, instance_id, "finance_decision", "confirm")
+    walking.approve_conference(walk, instance_id, "Rive-Sud", cost_centre="CC-7730")
     cgagnon = walk.open_task("cgagnon", instance_id, "Enregistrer le déplacement", "Rive-Sud")
     french(cgagnon)
     cgagnon.fill("#f-itv_file_number", f"ITV-F{instance_id}")
@@ -87,10 +64,7 @@ def test_a_conference_in_french_to_the_trip_report(walk, live):
 
     assert walk.move_clock_to(end + timedelta(days=1)) >= 1  # the trip is over: the report opens
     rmartin = walk.open_task("rmartin", instance_id, "Soumettre le rapport de voyage", "Rive-Sud")
-    rmartin.fill("#f-report_summary", "Trois nouveaux contacts")
-    rmartin.check("input[name=objectives_met][value=yes]")
-    rmartin.fill("#f-actual_total_cost", "2950")
-    walk.finish(rmartin, instance_id)
+    walking.file_trip_report(walk, rmartin, instance_id, "Trois nouveaux contacts", total_cost="2950")
 
     walk.assert_closed("rmartin", instance_id, "Approuvée, rapport de voyage déposé", "Cette demande est fermée.")
     seen = timeline(walk, "rmartin", instance_id)
@@ -111,67 +85,29 @@ def test_a_conference_in_french_to_the_trip_report(walk, live):
 
 
 def test_passport_and_visa_read_in_french_through_the_recorded_events(walk, live):
-    start = walk.today() + timedelta(days=35)
-    end = start + timedelta(days=4)
-    rmartin = walk.as_("rmartin")
-    rmartin.goto(f"{live.url}/requests/new/passport_visa")
-    rmartin.fill("#f-traveller_name", "Rémi Martin")
-    rmartin.fill("#f-trip_start_date", start.isoformat())
-    rmartin.fill("#f-trip_end_date", end.isoformat())
-    rmartin.check("input[name=destinations][value=FR]")
-    rmartin.check("input[name=destinations][value=CN]")  # China needs a visa
-    rmartin.fill("#f-travel_purpose", "Réunion à Pékin")
-    rmartin.check("input[name=passport_type][value=official]")
-    rmartin.check("#f-current_passport-held")
-    rmartin.fill("#f-current_passport-number", "AB765432")
-    rmartin.fill("#f-current_passport-expiry", (end + timedelta(days=60)).isoformat())
-    instance_id = file_request(rmartin)
+    start, end = walk.dates(ahead=35, lasting=4)
+    rmartin = walk.new_request("rmartin", "passport_visa")
+    walking.fill_documents_request(rmartin, (start, end), "Réunion à Pékin", ("AB765432", end + timedelta(days=60)))
+    instance_id = walking.file_request(rmartin)
     so_far = rmartin.inner_text("main")
     assert "Chine, France" in so_far and "CN, FR" not in so_far
 
-    ppatel = walk.open_task("ppatel", instance_id, "Prepare passport application", "Chine")
-    ppatel.fill("#f-application_ref", f"PPT-F{instance_id}")
-    walk.finish(ppatel, instance_id, "application_type", "renewal")
-    rmartin = walk.open_task("rmartin", instance_id, "Fournir les photos et les formulaires", "Chine")
-    rmartin.check("#f-photos_supplied")
-    rmartin.check("#f-application_form_signed")
-    walk.finish(rmartin, instance_id)
-    ppatel = walk.open_task("ppatel", instance_id, "Submit passport application", "Chine")
-    ppatel.fill("#f-passport_submitted_on", walk.today().isoformat())
-    walk.finish(ppatel, instance_id, "submission_channel", "courier")
+    walking.prepare_passport(walk, instance_id, "Chine", f"PPT-F{instance_id}")
+    walking.submit_passport(walk, instance_id, "Chine")
     assert "En attente de Passeport Canada" in walk.where_it_stands("rmartin", instance_id)
 
-    ppatel = walk.request_page("ppatel", instance_id)
-    passport = ppatel.locator(".outside-wait").filter(has_text="Passport Canada")
-    passport.locator("summary").click()
-    passport.locator("[name=passport_number]").fill("DP765432")
-    passport.locator("[name=expiry_date]").fill((walk.today() + timedelta(days=3650)).isoformat())
-    passport.locator("button[type=submit]").click()
-    ppatel.wait_for_load_state()
-    ppatel = walk.open_task("ppatel", instance_id, "Prepare visa application", "Chine")
-    ppatel.fill("#f-visa_ref", f"V-CN-F{instance_id}")
-    ppatel.fill("#f-visa_mission", "Embassy of China")
-    walk.finish(ppatel, instance_id)
-    ppatel = walk.open_task("ppatel", instance_id, "Submit visa application", "Chine")
-    ppatel.fill("#f-visa_submitted_on", walk.today().isoformat())
-    walk.finish(ppatel, instance_id)
+    renewed = {"passport_number": "DP765432", "expiry_date": (walk.today() + timedelta(days=3650)).isoformat()}
+    walking.record_outside_event(walk.request_page("ppatel", instance_id), "Passport Canada", fill=renewed)
+    walking.apply_for_visa(walk, instance_id, "Chine", f"V-CN-F{instance_id}")
     assert "En attente de la mission qui délivre le visa" in walk.where_it_stands("rmartin", instance_id)
 
-    ppatel = walk.request_page("ppatel", instance_id)
-    visa = ppatel.locator(".outside-wait").filter(has_text="Record visa decision")
-    visa.locator("summary").click()
-    visa.locator("input[name=decision][value=granted]").check()
-    visa.locator("[name=decided_on]").fill(walk.today().isoformat())
-    visa.locator("button[type=submit]").click()
-    ppatel.wait_for_load_state()
+    walking.record_visa_granted(walk, instance_id)
     seen = timeline(walk, "rmartin", instance_id)  # the recorded events, by the waits' French names
     assert f"ppatel message reçu «{NBSP}Attendre la délivrance du passeport{NBSP}»" in seen, seen
     assert f"message reçu «{NBSP}Attendre la décision de la mission{NBSP}»" in seen, seen
 
     ppatel = walk.open_task("ppatel", instance_id, "Sign out passport before departure", "Chine")
-    ppatel.fill("#f-passport_signed_out_on", walk.today().isoformat())
-    ppatel.check("#f-traveller_acknowledged")
-    walk.finish(ppatel, instance_id)
+    walking.sign_out_passport(walk, ppatel, instance_id)
     walk.move_clock_to(end + timedelta(days=1))
     ppatel = walk.open_task("ppatel", instance_id, "Record passport return", "Chine")
     ppatel.fill("#f-passport_returned_on", walk.today().isoformat())
@@ -185,49 +121,27 @@ def test_passport_and_visa_read_in_french_through_the_recorded_events(walk, live
 
 
 def test_a_delegation_visit_read_in_french_by_its_host_and_the_itv_office(walk, live):
-    start = walk.today() + timedelta(days=55)
-    end = start + timedelta(days=1)
+    start, end = walk.dates(ahead=55, lasting=1)
     search = "Frenchwalk"
     host = walk.as_("htremblay")
-    instance_id = file_visit(host, live, "Frenchwalk Agency", start, end, members=1)
+    instance_id = walking.file_visit(host, live, "Frenchwalk Agency", start, end, members=1)
     host.goto(f"{live.url}/requests/{instance_id}")
     french(host)
     so_far = host.inner_text("main")
     assert "Numéro de passeport\tRéférence" in so_far, so_far  # the reference a script gives each member
     assert "\tRef\n" not in so_far and "HQ conference centre\t1 - Aires publiques" in so_far
 
-    sroy = walk.as_("sroy")
-    sroy.goto(f"{live.url}/inbox?tab=queue&q={search}")
-    sroy.locator("#inbox-table tbody tr").filter(has_text="Screen visitor M1").locator(
-        "a[href^='/tasks/']"
-    ).first.click()
-    sroy.wait_for_url(re.compile(r"/tasks/[^/?]+$"))
-    button = sroy.locator("fieldset.decision button[value=cleared]")
-    if button.count():
-        button.click()
-    else:
-        sroy.check("input[name=screening_result][value=cleared]")
-        sroy.click("#complete")
-    sroy.wait_for_url(re.compile(r"/inbox"))
+    walking.clear_screening(walk, walking.screenings(walk, search).filter(has_text="Screen visitor M1"))
 
-    mgirard = walk.open_task("mgirard", instance_id, "Host unit approval", search)  # not the filer's to approve
-    mgirard.fill("#f-host_contact_name", "Insp. Girard")
-    walk.finish(mgirard, instance_id, "host_unit_decision", "approve")
-    cgagnon = walk.open_task("cgagnon", instance_id, "Approbation du bureau VIV", search)
-    walk.finish(cgagnon, instance_id, "itv_decision", "approve")
-    cgagnon = walk.open_task("cgagnon", instance_id, "Organiser le protocole", search)
-    cgagnon.fill("#f-agenda", "Séances d'information")
-    cgagnon.check("#f-transport_arranged")
-    walk.finish(cgagnon, instance_id)
+    # mgirard approves for the host unit (not the filer's to approve), then the ITV office
+    cgagnon = walking.approve_visit(walk, instance_id, search, agenda="Séances d'information")
 
     cgagnon.goto(f"{live.url}/reports")
     countries = cgagnon.locator("#r-country option").all_inner_texts()
     assert "Allemagne" in countries and "DE" not in countries
 
     walk.move_clock_to(end + timedelta(days=1))
-    host = walk.open_task("htremblay", instance_id, "Rapport après la visite", search)
-    host.fill("#f-visit_summary", "Visite utile")
-    walk.finish(host, instance_id)
+    walking.write_visit_report(walk, "htremblay", instance_id, "Rapport après la visite", search, "Visite utile")
 
     walk.assert_closed("htremblay", instance_id, "Visite terminée, rapport déposé", "Cette demande est fermée.")
     seen = timeline(walk, "htremblay", instance_id)
