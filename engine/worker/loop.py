@@ -51,6 +51,7 @@ from engine.runtime import Engine
 from engine.taskindex import BPMN_TIMER, TASK_ESCALATION, TASK_REMINDER
 from engine.worker import incidents, reminders
 from engine.worker.periodic import DIGEST_JOB, NEW_YEAR_JOB, RETENTION_JOB, PeriodicJobs
+from engine.worker.reminders import Claimed
 
 log = logging.getLogger("waypoint.worker")
 
@@ -94,17 +95,6 @@ class WorkerSettings:
     max_email_attempts: int = 12
     #: seconds between rounds in `run_forever`
     interval: float = 2.0
-
-
-@dataclass(frozen=True)
-class Claimed:
-    """A timer this worker leased: enough to check, when firing, that it is still ours and unchanged."""
-
-    id: int
-    kind: str
-    instance_id: int
-    task_id: str
-    due_at: datetime
 
 
 @dataclass
@@ -202,12 +192,12 @@ class Worker:
         if claimed.kind == TASK_ESCALATION:
             # the escalation locks the instance first when it reassigns, then asks for our lease
             sent = notifications.fire_escalation(
-                session, self.engine.mail, claimed.id, now, lambda: self._hold(session, claimed, now)
+                session, self.engine.mail, claimed.id, now, lambda: self.hold(session, claimed, now)
             )
             if sent is None:
                 raise _StaleClaim  # and roll back the instance lock the escalation may have taken
             return "fired"
-        if not self._hold(session, claimed, now):
+        if not self.hold(session, claimed, now):
             raise _StaleClaim
         timer = session.get(Timer, claimed.id, populate_existing=True)
         assert timer is not None
@@ -217,7 +207,7 @@ class Worker:
             raise TimerNotFired("unknown_timer_kind", kind=claimed.kind)
         return "fired"
 
-    def _hold(self, session: Session, claimed: Claimed, now: datetime) -> bool:
+    def hold(self, session: Session, claimed: Claimed, now: datetime) -> bool:
         """Still our lease, and the timer unchanged since we claimed it? (Also row-locks it.)"""
         return leases.hold(
             session, Timer, claimed.id, self.owner, now + self.settings.lease, Timer.due_at == claimed.due_at

@@ -12,7 +12,9 @@ is left out, as alone. If any reminder fails, the batch rolls back and each is f
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, defer, joinedload, lazyload
@@ -22,9 +24,32 @@ from engine.mail import notifications
 from engine.models import ProcessInstance, TaskRecord, Timer, User
 
 if TYPE_CHECKING:
-    from engine.worker.loop import Claimed, Worker
+    from engine.db import Database
+    from engine.runtime import Engine
 
 log = logging.getLogger("waypoint.worker")
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A timer this worker leased: enough to check, when firing, that it is still ours and unchanged."""
+
+    id: int
+    kind: str
+    instance_id: int
+    task_id: str
+    due_at: datetime
+
+
+class Worker(Protocol):
+    """What firing reminders needs of the worker (engine/worker/loop.py)."""
+
+    db: Database
+    engine: Engine
+
+    def fire(self, claimed: Claimed) -> str: ...
+
+    def hold(self, session: Session, claimed: Claimed, now: datetime) -> bool: ...
 
 
 def fire_reminders(worker: Worker, batch: list[Claimed]) -> list[str]:
@@ -44,8 +69,8 @@ def fire_reminders(worker: Worker, batch: list[Claimed]) -> list[str]:
 
 
 def _fire_in(worker: Worker, session: Session, batch: list[Claimed]) -> list[str]:
-    now = worker.clock.now()
-    held = [claimed for claimed in batch if worker._hold(session, claimed, now)]  # noqa: SLF001 (its own rule)
+    now = worker.engine.clock.now()
+    held = [claimed for claimed in batch if worker.hold(session, claimed, now)]
     read = _read_tasks(session, [claimed.task_id for claimed in held])  # kept: the session holds rows weakly
     timers = {
         timer.id: timer
