@@ -18,7 +18,7 @@ from flask import Flask, current_app, g, request, session
 from flask_babel import Babel, get_locale
 
 from engine.countries import country_name
-from engine.mail.bodies import BABEL_LOCALES  # one locale per language for pages and emails
+from engine.mail.bodies import LOCALES  # one locale per language for pages and emails, parsed once
 from engine.queries import inbox
 
 LANGUAGES = ("en", "fr")
@@ -58,7 +58,7 @@ def summary_line(row: Any) -> str:
 
 def money(value: Any) -> str:
     try:
-        return format_currency(float(value), "CAD", locale=BABEL_LOCALES[language()])
+        return format_currency(float(value), "CAD", locale=LOCALES[language()])
     except (TypeError, ValueError):
         return str(value)
 
@@ -66,7 +66,7 @@ def money(value: Any) -> str:
 def number(value: Any, fmt: str | None = None) -> str:
     """A number the locale's way (`1 234,5` / `1,234.5`); `fmt` is a Babel pattern such as `#,##0.0#`."""
     try:
-        return format_decimal(value, format=fmt, locale=BABEL_LOCALES[language()])
+        return format_decimal(value, format=fmt, locale=LOCALES[language()])
     except (TypeError, ValueError, ArithmeticError):
         return str(value)
 
@@ -80,7 +80,7 @@ def when(value: datetime | None, fmt: str = "medium") -> str:
     if value is None:
         return ""
     tz = ZoneInfo(current_app.config["WAYPOINT_SETTINGS"].timezone)
-    return format_datetime(value.astimezone(tz), format=fmt, locale=BABEL_LOCALES[language()])
+    return format_datetime(value.astimezone(tz), format=fmt, locale=LOCALES[language()])
 
 
 def day(value: Any) -> str:
@@ -90,19 +90,19 @@ def day(value: Any) -> str:
         parsed = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
     except ValueError:
         return str(value)
-    return format_date(parsed, format="medium", locale=BABEL_LOCALES[language()])
+    return format_date(parsed, format="medium", locale=LOCALES[language()])
 
 
 def day_name(value: Any) -> str:
     """The weekday's name in the page language."""
-    return format_date(value, format="EEEE", locale=BABEL_LOCALES[language()])
+    return format_date(value, format="EEEE", locale=LOCALES[language()])
 
 
 def age(value: datetime | None, now: datetime) -> str:
     """How long ago, in words ("3 days", "3 jours")."""
     if value is None:
         return ""
-    return format_timedelta(now - value, threshold=1.5, locale=BABEL_LOCALES[language()])
+    return format_timedelta(now - value, threshold=1.5, locale=LOCALES[language()])
 
 
 def country(code: Any) -> str:

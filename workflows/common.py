@@ -19,7 +19,7 @@ from babel.numbers import format_currency
 
 from engine.clock import current_time
 from engine.countries import country_code
-from engine.mail.bodies import BABEL_LOCALES
+from engine.mail.bodies import LOCALES
 
 Errors = list[tuple[str, str]]
 
@@ -58,7 +58,7 @@ def as_number(value: Any) -> float | None:
 
 
 def _locale(language: str) -> Locale:
-    return Locale.parse(BABEL_LOCALES.get(language, BABEL_LOCALES["en"]))
+    return LOCALES.get(language, LOCALES["en"])
 
 
 def in_language(language: str, english: str, french: str) -> str:

@@ -19,10 +19,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 TEMPLATES = Path(__file__).parent / "templates"
 LANGUAGES = ("en", "fr")
-#: The Babel locale of each language, for pages and emails alike.
-BABEL_LOCALES = {"en": "en_CA", "fr": "fr_CA"}
-#: The same, parsed once (Babel parses a locale given by name on every call: half a date's cost)
-_LOCALES = {language: Locale.parse(name) for language, name in BABEL_LOCALES.items()}
+#: The Babel locale of each language, for pages and emails alike, parsed once (Babel parses a
+#: locale given by name on every call: half the cost of formatting a date)
+LOCALES = {"en": Locale.parse("en_CA"), "fr": Locale.parse("fr_CA")}
 
 _env = Environment(
     loader=FileSystemLoader(TEMPLATES),
@@ -63,7 +62,7 @@ def format_datetime(moment: datetime | None, lang: str, tz: str) -> str:
     """'Thursday, November 5, 2026, 2:00 p.m.' / 'jeudi 5 novembre 2026, 14 h 00' in office time."""
     if moment is None:
         return ""
-    locale = _LOCALES[language_of(lang)]
+    locale = LOCALES[language_of(lang)]
     local = moment.astimezone(ZoneInfo(tz))
     day = _format_day(local.date(), "full", lang)
     time = dates.format_time(local, "short", locale=locale)
@@ -77,10 +76,10 @@ def format_date(day: date | None, lang: str) -> str:
 
 def _format_day(day: date, width: Literal["full", "long"], lang: str) -> str:
     lang = language_of(lang)
-    pattern = dates.get_date_format(width, locale=_LOCALES[lang]).pattern
+    pattern = dates.get_date_format(width, locale=LOCALES[lang]).pattern
     if lang == "fr" and day.day == 1:  # French writes the first of the month "1er"; CLDR's patterns do not
         pattern = pattern.replace("d ", "d'er' ", 1)
-    return dates.format_date(day, pattern, locale=_LOCALES[lang])
+    return dates.format_date(day, pattern, locale=LOCALES[lang])
 
 
 # --- calendar invitations (RFC 5545) ---------------------------------------------------------------
