@@ -25,7 +25,7 @@ VIEWS = (
     ("search", "fchan", "/inbox?tab=queue&q=vienna"),
 )
 PAGE_TARGET_MS = 25.0
-GROWTH_TARGET = 1.5
+GROWTH_TARGET = 1.2  # issue 21: p95 at 100,000 requests over p95 at 10,000
 VIEW_BUDGET_S = 8.0  # per view and data set: slow pages get fewer runs (at least 10)
 
 
