@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import insert as sa_insert
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -45,8 +46,7 @@ def _event_hash(
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
 
 
-def append(
-    session: Session,
+def entry(
     instance: ProcessInstance,
     *,
     at: datetime,
@@ -56,14 +56,17 @@ def append(
     element_id: str | None = None,
     element_name: str | None = None,
     details: dict | None = None,
-) -> AuditEvent:
-    """Add one event after the instance's chain head and move the head."""
+) -> dict[str, Any]:
+    """The column values of the event after the instance's chain head, and move the head (the
+    caller writes the row: `append` one, or `insert` a save's events in one statement)."""
     details = details or {}
     at = at.astimezone(UTC)
     seq = (instance.audit_seq or 0) + 1
     prev = instance.audit_head or GENESIS
     digest = _event_hash(prev, instance.id, seq, at, actor, action, task_id, element_id, element_name, details)
-    event = AuditEvent(
+    instance.audit_seq = seq
+    instance.audit_head = digest
+    return dict(
         instance_id=instance.id,
         seq=seq,
         at=at,
@@ -76,10 +79,20 @@ def append(
         prev_hash=prev,
         hash=digest,
     )
-    session.add(event)
-    instance.audit_seq = seq
-    instance.audit_head = digest
-    return event
+
+
+def append(session: Session, instance: ProcessInstance, **event: Any) -> AuditEvent:
+    """Add one event (the keywords of `entry`) after the instance's chain head and move the head."""
+    row = AuditEvent(**entry(instance, **event))
+    session.add(row)
+    return row
+
+
+def insert(session: Session, entries: list[dict[str, Any]]) -> None:
+    """Write `entry` rows (a save's events, in chain order) in one statement; the instance row
+    must exist."""
+    if entries:
+        session.execute(sa_insert(AuditEvent), entries)
 
 
 def events(session: Session, instance_id: int) -> list[AuditEvent]:

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, Table, event, func, select, text, update
+from sqlalchemy import CursorResult, Table, event, func, inspect, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -188,18 +188,35 @@ def lock_instance(session: Session, instance: ProcessInstance) -> None:
     `UPDATE ... SET version = version + 1 WHERE id = :id AND version = :v` is the first write
     of every action (autoflush held back), so a loser fails here before writing anything
     else, and row locks are always taken in the same order (instance first): no deadlocks.
+    The instance's own changes so far (state, data, summary...) ride in the same statement.
     """
     table = cast(Table, ProcessInstance.__table__)  # typed as any FromClause
+    changes = _changed_columns(instance)
+    statement = (
+        update(table)
+        .where(table.c.id == instance.id, table.c.version == instance.version)
+        .values({table.c.version: table.c.version + 1, **{column: v for column, (_, v) in changes.items()}})
+    )
     optimistic_phase = take_write_lock(session)
     with session.no_autoflush:
-        result = session.execute(
-            update(table)
-            .where(table.c.id == instance.id, table.c.version == instance.version)
-            .values(version=table.c.version + 1)
-        )
+        result = session.execute(statement)
     if cast(CursorResult[Any], result).rowcount != 1:  # an UPDATE's result is a cursor result
         raise StaleRead("concurrent_save") if optimistic_phase else ConcurrentUpdate("concurrent_save")
-    set_committed_value(instance, "version", instance.version + 1)
+    for key, value in [*changes.values(), ("version", instance.version + 1)]:
+        set_committed_value(instance, key, value)
+
+
+def _changed_columns(instance: ProcessInstance) -> dict[Any, tuple[str, Any]]:
+    """The instance's columns changed in the session and not yet flushed: (attribute, new value) by column."""
+    state = inspect(instance)
+    if not state.persistent:
+        return {}
+    changed = {}
+    for attr in state.mapper.column_attrs:
+        added = state.attrs[attr.key].history.added
+        if added:
+            changed[attr.columns[0]] = (attr.key, added[0])
+    return changed
 
 
 def record_change(
@@ -214,8 +231,8 @@ def record_change(
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Record a change that leaves the workflow state alone, under the instance's version lock."""
-    lock_instance(session, instance)
     instance.updated_at = at
+    lock_instance(session, instance)
     event = append_event(session, instance, at, actor, dict(action=action, task=task, task_id=task_id, details=details))
     session.flush()
     return event
@@ -224,13 +241,21 @@ def record_change(
 def append_event(session: Session, instance: ProcessInstance, at: datetime, actor: str, event: dict) -> AuditEvent:
     """One audit event of a locked change: `action`, optional `task` (a TaskRecord), `task_id`,
     `element` ((id, name); default: the task's) and `details`."""
+    return audit.append(session, instance, **_event_columns(at, actor, event))
+
+
+def event_entry(instance: ProcessInstance, at: datetime, actor: str, event: dict) -> dict[str, Any]:
+    """`append_event`'s row, unwritten: a save computes its events before the lock and writes them
+    after the version check (`audit.insert`)."""
+    return audit.entry(instance, **_event_columns(at, actor, event))
+
+
+def _event_columns(at: datetime, actor: str, event: dict) -> dict[str, Any]:
     task = event.get("task")
     element_id, element_name = event.get("element") or (
         (task.element_id, task.name) if task is not None else (None, None)
     )
-    return audit.append(
-        session,
-        instance,
+    return dict(
         at=at,
         actor=actor,
         action=event["action"],

@@ -1,18 +1,21 @@
 """The one write path of a workflow that moved: engine actions, timers, moves between versions.
 
 `save_workflow`, inside the caller's transaction: the state dumped and sealed, the data snapshot,
-summary and report facets (CPU work, before any write: an optimistic action still holds no write
-lock here); then the version lock, the first write (engine/locking.py; a new instance is inserted
-just before it under its reserved id), ended and outcome, the audit events, the task index,
-timers and subscriptions, and last the timers and emails the change causes
-(`notifications.after_save`). Changes that leave the workflow alone
-(claims, escalations, incidents, retention purges...) are `engine.locking.record_change`.
+summary and report facets, and a plan of every row the save writes: ended and outcome, the audit
+events, the task index's changes, the timers and emails they cause, recipients found and bodies
+rendered (reads and CPU work, before any write: an optimistic action still holds no write lock
+here). Then the version lock, the first write (engine/locking.py; a new instance is inserted just
+before it under its reserved id), and the plan written: the audit events, the task index, timers
+and subscriptions, and last the timers and emails (`notifications.after_save`). Changes that
+leave the workflow alone (claims, escalations, incidents, retention purges...) are
+`engine.locking.record_change`.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
@@ -20,18 +23,20 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import inspect, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm.attributes import set_committed_value
 
+from engine import audit
 from engine.audit import SYSTEM_ACTOR
 from engine.definitions import ParsedDefinition
 from engine.glue import GlueRegistry
-from engine.locking import append_event, claim_instance_id, lock_instance
+from engine.locking import claim_instance_id, event_entry, lock_instance
 from engine.mail import notifications
 from engine.mail.compose import MailContext
 from engine.models import ProcessInstance, TaskRecord, User
 from engine.privacy.vault import Vault, redact
 from engine.serialization import SERIALIZER_VERSION, dump
-from engine.taskindex import IndexContext, clear_waits, sync_all
+from engine.taskindex import IndexContext, SyncResult, plan_sync, write_sync
 
 
 class Writer(Protocol):
@@ -70,28 +75,67 @@ def save_workflow(
     engine.glue.write_summaries(instance, public, now)
     _apply_facets(instance, engine.glue.facets_for(instance.process_key, public))
     instance.data = engine.vault.seal(data, parsed.personal)
+    with session.no_autoflush:  # a plan reads and computes; nothing is written before the lock
+        plan = _plan(session, engine, instance, parsed, wf, now, actor, events)
     # the CPU work above ran without the write lock; a new instance is inserted under it now
     if not inspect(instance).persistent:
         claim_instance_id(session, instance)
     lock_instance(session, instance)
-    ended = wf.completed and instance.status == "running"
-    if ended:
+    entries = plan.audit + [
+        event_entry(instance, now, SYSTEM_ACTOR, e) for e in write_sync(session, plan.index, plan.synced)
+    ]
+    session.flush()
+    audit.insert(session, entries)
+    notifications.after_save(session, engine.mail, instance, wf, plan.follow_ups, now)
+    return plan.synced.created
+
+
+@dataclass
+class _Plan:
+    """What a save writes once its version check wins, all of it read, computed and rendered before."""
+
+    index: IndexContext
+    synced: SyncResult
+    audit: list[dict[str, Any]]
+    follow_ups: notifications.FollowUps
+
+
+def _plan(
+    session: Session,
+    engine: Writer,
+    instance: ProcessInstance,
+    parsed: ParsedDefinition,
+    wf: BpmnWorkflow,
+    now: datetime,
+    actor: str,
+    events: list[dict[str, Any]],
+) -> _Plan:
+    """The rows of a save, without the write lock: the action's audit events (chained on the head
+    the version check will confirm), the task index's changes, and the timers and emails they cause."""
+    entries = [event_entry(instance, now, actor, event) for event in events]
+    if wf.completed and instance.status == "running":
         instance.status, instance.ended_at, instance.outcome = "completed", now, _outcome(wf)
-    for event in events:
-        append_event(session, instance, now, actor, event)
-    if ended:
-        append_event(session, instance, now, SYSTEM_ACTOR, dict(action="ended", details={"outcome": instance.outcome}))
-    session.flush()
+        ended = dict(action="ended", details={"outcome": instance.outcome})
+        entries.append(event_entry(instance, now, SYSTEM_ACTOR, ended))
+    _load_starter(session, instance)
     index = IndexContext(instance, parsed, now, _user_ids(session), engine.evaluate, engine.fallback_role)
-    synced = sync_all(session, index, wf)
-    for event in synced.events:
-        append_event(session, instance, now, SYSTEM_ACTOR, event)
-    if instance.status != "running":
-        clear_waits(session, instance.id)
-    session.flush()
+    synced = plan_sync(session, index, wf)
     closed = synced.closed + [e["task"].id for e in events if e.get("task") is not None and e["task"].status != "ready"]
-    notifications.after_save(session, engine.mail, instance, parsed, wf, synced.created, now, closed=closed)
-    return synced.created
+    follow_ups = notifications.plan_after_save(session, engine.mail, instance, parsed, wf, synced, now, closed)
+    return _Plan(index, synced, entries, follow_ups)
+
+
+def _load_starter(session: Session, instance: ProcessInstance) -> None:
+    """The requester, without their roles, so that task owners and emails read them without a lazy
+    load (one indexed query, or none when the action already loaded them); a new instance's
+    `started_by_id`, which its flush would set only after the plan reads it."""
+    state = inspect(instance)
+    if "started_by" not in state.unloaded:
+        if not state.persistent:
+            instance.started_by_id = instance.started_by.id if instance.started_by is not None else None
+    elif instance.started_by_id is not None:
+        starter = session.get(User, instance.started_by_id, options=[lazyload(User.role_rows)])
+        set_committed_value(instance, "started_by", starter)
 
 
 def _user_ids(session: Session) -> Callable[[str], int | None]:

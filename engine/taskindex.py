@@ -1,9 +1,10 @@
 """Keeps the SQL side tables in step with a workflow after every action.
 
-After the engine acts, `sync_all` brings three tables level with what the workflow says:
-the task index (READY user/manual tasks, who may do them, when they are due), the timer
-table (each waiting BPMN timer's due time) and message subscriptions (each waiting message
-catch event with the correlation values it expects). Queues read these tables only.
+After the engine acts, `plan_sync` (before the instance lock: reads and CPU) and `write_sync`
+(after it) bring three tables level with what the workflow says: the task index (READY
+user/manual tasks, who may do them, when they are due), the timer table (each waiting BPMN
+timer's due time) and message subscriptions (each waiting message catch event with the
+correlation values it expects). Queues read these tables only.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimerEventDefinition,
 )
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from engine import permissions, task_owners
@@ -81,19 +82,37 @@ class IndexContext:
 
 @dataclass
 class SyncResult:
-    """What syncing changed in the task index: rows offered now, and ids of rows just closed."""
+    """What syncing changes: task rows offered now (not yet in the session), ids of rows just closed,
+    and the waits to rewrite."""
 
     created: list[TaskRecord]
     closed: list[str]
-    #: audit events of what syncing did (a task sent to the fallback queue), for the write path to append
-    events: list[dict] = field(default_factory=list)
+    #: who each created row goes to, by task id
+    owners: dict[str, task_owners.Owners] = field(default_factory=dict)
+    #: the timer and subscription rows to write, when the instance's waits changed
+    waits: WaitChanges | None = None
 
 
-def sync_all(session: Session, ctx: IndexContext, wf: BpmnWorkflow) -> SyncResult:
-    """Update task index, timers and subscriptions to what the workflow says.
+@dataclass
+class WaitChanges:
+    """How the instance's BPMN timer and subscription rows change (ids to delete, rows to write)."""
+
+    timers_gone: list[int] = field(default_factory=list)
+    #: `id` and the new `due_at` of each timer whose time moved (its retries and lease start over)
+    timers_moved: list[dict] = field(default_factory=list)
+    timers_new: list[dict] = field(default_factory=list)
+    subscriptions_gone: list[int] = field(default_factory=list)
+    subscriptions_new: list[dict] = field(default_factory=list)
+
+
+def plan_sync(session: Session, ctx: IndexContext, wf: BpmnWorkflow) -> SyncResult:
+    """What the task index, timers and subscriptions must become to match the workflow: reads and
+    CPU only (before the instance lock); `write_sync` writes it. Rows closed are changed in the
+    session (written by its flush after the lock); new rows wait for `write_sync`.
 
     Timers and subscriptions are rewritten only when the instance's waits changed: their
-    signature is kept on the instance row, so most actions skip those two queries.
+    signature is kept on the instance row, so most actions skip those two queries. An instance
+    that is no longer running loses them all (`write_sync`).
     """
     result = sync_tasks(session, ctx, wf)
     running = ctx.instance.status == "running" and not wf.completed
@@ -104,10 +123,40 @@ def sync_all(session: Session, ctx: IndexContext, wf: BpmnWorkflow) -> SyncResul
         subscriptions.update(wanted_triggers(ctx, wf))
     signature = _signature(timers, subscriptions)
     if signature != (ctx.instance.waits or ""):
-        sync_timers(session, ctx, timers)
-        sync_subscriptions(session, ctx, subscriptions)
+        if ctx.instance.status == "running":
+            result.waits = WaitChanges()
+            plan_timers(session, ctx, timers, result.waits)
+            plan_subscriptions(session, ctx, subscriptions, result.waits)
         ctx.instance.waits = signature
     return result
+
+
+def write_sync(session: Session, ctx: IndexContext, result: SyncResult) -> list[dict]:
+    """Under the instance lock: add the new task rows (their candidates and incidents), rewrite the
+    timers and subscriptions `plan_sync` found changed, and drop every wait of an instance that is
+    no longer running. Returns the audit events of what it did (a task sent to the fallback queue)."""
+    session.add_all(result.created)
+    events = [
+        e
+        for row in result.created
+        for e in task_owners.record(session, ctx.instance, row, result.owners[row.id], ctx.now)
+    ]
+    if ctx.instance.status != "running":
+        clear_waits(session, ctx.instance.id)
+    elif result.waits is not None:
+        _write_waits(session, result.waits)
+    return events
+
+
+def _write_waits(session: Session, changes: WaitChanges) -> None:
+    for model, gone in ((Timer, changes.timers_gone), (MessageSubscription, changes.subscriptions_gone)):
+        if gone:
+            session.execute(delete(model).where(model.id.in_(gone)).execution_options(synchronize_session=False))
+    if changes.timers_moved:
+        session.execute(update(Timer), changes.timers_moved)
+    for model, rows in ((Timer, changes.timers_new), (MessageSubscription, changes.subscriptions_new)):
+        if rows:
+            session.execute(insert(model), rows)
 
 
 def _signature(timers: Mapping[str, datetime], subscriptions: Mapping[str, tuple]) -> str:
@@ -136,15 +185,14 @@ def sync_tasks(session: Session, ctx: IndexContext, wf: BpmnWorkflow) -> SyncRes
             row.status = "completed" if done or row.completed_by_id else "cancelled"
             row.completed_at = row.completed_at or ctx.now
             closed.append(task_id)
-    created, events = [], list[dict]()
+    result = SyncResult([], closed)
     for task_id, task in ready.items():
-        if task_id in open_rows:
-            continue
-        created.append(_new_task_row(session, ctx, task_id, task, events))
-    return SyncResult(created, closed, events)
+        if task_id not in open_rows:
+            result.created.append(_new_task_row(session, ctx, task_id, task, result))
+    return result
 
 
-def _new_task_row(session: Session, ctx: IndexContext, task_id: str, task: Any, events: list[dict]) -> TaskRecord:
+def _new_task_row(session: Session, ctx: IndexContext, task_id: str, task: Any, result: SyncResult) -> TaskRecord:
     props = task_properties(task)
     approval = permissions.is_approval(props, ctx.parsed.form(props.get(FORM_PROPERTY)))
     owners = task_owners.owners_for(
@@ -156,6 +204,7 @@ def _new_task_row(session: Session, ctx: IndexContext, task_id: str, task: Any, 
         due_at = ctx.now + timedelta(days=5)
     row = TaskRecord(
         id=task_id,
+        instance=ctx.instance,  # its emails are written before the row is flushed
         instance_id=ctx.instance.id,
         process_key=ctx.instance.process_key,
         element_id=task.task_spec.bpmn_id,
@@ -171,8 +220,7 @@ def _new_task_row(session: Session, ctx: IndexContext, task_id: str, task: Any, 
         created_at=ctx.now,
         due_at=due_at,
     )
-    session.add(row)
-    events += task_owners.record(session, ctx.instance, row, owners, ctx.now)
+    result.owners[task_id] = owners
     return row
 
 
@@ -218,19 +266,23 @@ def wanted_timers(waiting: list[Any]) -> dict[str, datetime]:
     return due_by_task
 
 
-def sync_timers(session: Session, ctx: IndexContext, due_by_task: Mapping[str, datetime]) -> None:
-    existing = {
-        t.task_id: t
-        for t in session.scalars(select(Timer).where(Timer.instance_id == ctx.instance.id, Timer.kind == BPMN_TIMER))
-    }
-    for task_id, timer in existing.items():
+def plan_timers(session: Session, ctx: IndexContext, due_by_task: Mapping[str, datetime], out: WaitChanges) -> None:
+    """The BPMN timer rows to delete, move and add so that they are `due_by_task` (read, not written)."""
+    query = select(Timer.id, Timer.task_id, Timer.due_at).where(
+        Timer.instance_id == ctx.instance.id, Timer.kind == BPMN_TIMER
+    )
+    existing = {task_id: (timer_id, due) for timer_id, task_id, due in session.execute(query)}
+    for task_id, (timer_id, due) in existing.items():
         if task_id not in due_by_task:
-            session.delete(timer)
-        elif timer.due_at != due_by_task[task_id]:
-            timer.due_at, timer.attempts, timer.lease_until, timer.lease_owner = due_by_task[task_id], 0, None, None
-    for task_id, due in due_by_task.items():
-        if task_id not in existing:
-            session.add(Timer(instance_id=ctx.instance.id, task_id=task_id, kind=BPMN_TIMER, due_at=due, attempts=0))
+            out.timers_gone.append(timer_id)
+        elif due != due_by_task[task_id]:
+            moved = dict(id=timer_id, due_at=due_by_task[task_id], attempts=0, lease_until=None, lease_owner=None)
+            out.timers_moved.append(moved)
+    out.timers_new += [
+        dict(instance_id=ctx.instance.id, task_id=task_id, kind=BPMN_TIMER, due_at=due, attempts=0)
+        for task_id, due in due_by_task.items()
+        if task_id not in existing
+    ]
 
 
 def expected_correlation(ctx: IndexContext, task: Any, definition: Any) -> tuple[dict, dict]:
@@ -282,24 +334,20 @@ def wanted_triggers(ctx: IndexContext, wf: BpmnWorkflow) -> dict[str, tuple]:
     return wanted
 
 
-def sync_subscriptions(session: Session, ctx: IndexContext, wanted: Mapping[str, tuple]) -> None:
-    existing = {
-        f"{s.task_id}/{s.element_id}": s
-        for s in session.scalars(select(MessageSubscription).where(MessageSubscription.instance_id == ctx.instance.id))
-    }
-
-    def same(sub: MessageSubscription, row: tuple) -> bool:
-        return (sub.message_name, sub.correlation, sub.retrieval, sub.element_id, sub.kind) == row[1:]
-
-    for key, stale in existing.items():
-        if key not in wanted or not same(stale, wanted[key]):
-            session.delete(stale)
+def plan_subscriptions(session: Session, ctx: IndexContext, wanted: Mapping[str, tuple], out: WaitChanges) -> None:
+    """The subscription rows to delete and add so that they are `wanted` (read, not written)."""
+    sub = MessageSubscription
+    columns = (sub.message_name, sub.correlation, sub.retrieval, sub.element_id, sub.kind)
+    query = select(sub.id, sub.task_id, *columns).where(sub.instance_id == ctx.instance.id)
+    existing = {f"{row[1]}/{row.element_id}": (row[0], tuple(row[2:])) for row in session.execute(query)}
+    for key, (sub_id, values) in existing.items():
+        if key not in wanted or values != wanted[key][1:]:
+            out.subscriptions_gone.append(sub_id)
     for key, row in wanted.items():
-        sub = existing.get(key)
-        if sub is None or not same(sub, row):
+        if key not in existing or existing[key][1] != row[1:]:
             task, name, correlation, retrieval, element, kind = row
-            session.add(
-                MessageSubscription(
+            out.subscriptions_new.append(
+                dict(
                     instance_id=ctx.instance.id,
                     task_id=str(task.id),
                     element_id=element,

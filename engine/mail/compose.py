@@ -4,9 +4,9 @@
 domain); it is built once from `Settings` by the composition root. `MailContext` is what the
 engine hands the mail code below it: that configuration, a spec lookup and the approval rule,
 so nothing here needs the `Engine` itself.
-`send_task_email` renders one of the task emails (new task, reminder, escalation) for one person,
-with Approve/Reject links and a reply address when the task's form takes a one-word decision,
-and queues it in the outbox in the caller's transaction.
+`task_email` renders one of the task emails (new task, reminder, escalation) for one person,
+with Approve/Reject links and a reply address when the task's form takes a one-word decision, as
+an outbox row; `send_task_email` queues it in the caller's transaction.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session, lazyload
 
 from engine.config import DEFAULT_SECRET_KEY, Settings
@@ -24,10 +25,8 @@ from engine.definitions import ParsedDefinition, element_properties
 from engine.forms import decision_form
 from engine.mail import bodies, outbox
 from engine.mail.links import mint, mint_reply, reply_code
-from engine.models import OutboxMessage, ProcessDefinition, ProcessInstance, TaskRecord, User
-from engine.people.users import users_with_role
+from engine.models import OutboxMessage, ProcessDefinition, ProcessInstance, TaskCandidate, TaskRecord, User, UserRole
 from engine.permissions import bars_requester
-from engine.task_owners import candidates
 
 
 @dataclass(frozen=True)
@@ -92,25 +91,54 @@ class MailContext:
 
 
 # --- who gets what ------------------------------------------------------------------------------
+class Addressee(Protocol):
+    """Whom an email goes to: a `User`, or a `Recipient` read without loading one."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def display_name(self) -> str: ...
+    @property
+    def email(self) -> str | None: ...
+    @property
+    def language(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """An active person with an email address: what writing them an email needs, and no more."""
+
+    id: int
+    display_name: str
+    email: str | None
+    language: str
+
+
 def person(session: Session, user_id: int | None) -> User | None:
     """A user by id, without loading their roles (emails need names and addresses only)."""
     return session.get(User, user_id, options=[lazyload(User.role_rows)]) if user_id is not None else None
 
 
-def task_recipients(session: Session, row: TaskRecord) -> list[User]:
+def task_recipients(session: Session, row: TaskRecord, candidate_ids: list[int] | None = None) -> list[Addressee]:
     """Who a task's emails go to: its claimant, else its assignee, else its role's members, else
-    the people it is offered to by name (candidate users)."""
-    people: list[User | None]
-    if row.claimed_by_id is not None:
-        people = [person(session, row.claimed_by_id)]
-    elif row.assignee_id is not None:
-        people = [person(session, row.assignee_id)]
-    elif row.role:
-        starter = row.instance.started_by_id
-        people = [u for u in users_with_role(session, row.role) if not bars_requester(row) or u.id != starter]
+    the people it is offered to by name (`candidate_ids` when the caller knows them: a new row's,
+    not written yet). Active people with an address; a queue's by username, in one query."""
+    if row.claimed_by_id is not None or row.assignee_id is not None:
+        user = person(session, row.claimed_by_id or row.assignee_id)  # often read already: no query
+        return [user] if user is not None and user.active and user.email else []
+    which: ColumnElement[bool]
+    if row.role:
+        which = User.id.in_(select(UserRole.user_id).where(UserRole.role == row.role))
+        if bars_requester(row) and row.instance.started_by_id is not None:
+            which = and_(which, User.id != row.instance.started_by_id)
+    elif candidate_ids is not None:
+        which = User.id.in_(candidate_ids)
     else:
-        people = list(candidates(session, row.id))
-    return [u for u in people if u is not None and u.active and u.email]
+        which = User.id.in_(select(TaskCandidate.user_id).where(TaskCandidate.task_id == row.id))
+    query = select(User.id, User.display_name, User.email, User.language).where(
+        which, User.active.is_(True), User.email.is_not(None), User.email != ""
+    )
+    return [Recipient(*found) for found in session.execute(query.order_by(User.username))]
 
 
 def task_name(row: TaskRecord, props: Mapping[str, str], lang: str) -> str:
@@ -123,7 +151,7 @@ def task_context(
     session: Session,
     mail: MailContext,
     row: TaskRecord,
-    user: User,
+    user: Addressee,
     props: Mapping[str, str],
     now: datetime,
 ) -> tuple[dict[str, Any], str | None]:
@@ -162,20 +190,20 @@ def task_context(
     return context, reply_to
 
 
-def send_task_email(
+def task_email(
     session: Session,
     mail: MailContext,
     kind: str,
     row: TaskRecord,
-    user: User,
+    user: Addressee,
     props: Mapping[str, str],
     now: datetime,
     **extra: Any,
-) -> OutboxMessage:
-    """Queue the `kind` email (new_task, reminder, escalation) about `row` for `user`."""
+) -> dict[str, Any]:
+    """The outbox row of the `kind` email (new_task, reminder, escalation) about `row` for `user`,
+    rendered and unwritten (`outbox.insert` writes an action's emails after its write lock)."""
     context, reply_to = task_context(session, mail, row, user, props, now)
-    return send_plain(
-        session,
+    return email_row(
         mail.config,
         kind,
         user,
@@ -188,11 +216,25 @@ def send_task_email(
     )
 
 
+def send_task_email(
+    session: Session,
+    mail: MailContext,
+    kind: str,
+    row: TaskRecord,
+    user: Addressee,
+    props: Mapping[str, str],
+    now: datetime,
+    **extra: Any,
+) -> OutboxMessage:
+    """Queue the `kind` email (new_task, reminder, escalation) about `row` for `user`."""
+    return outbox.add(session, task_email(session, mail, kind, row, user, props, now, **extra))
+
+
 def send_plain(
     session: Session,
     config: MailConfig,
     kind: str,
-    user: User,
+    user: Addressee,
     now: datetime,
     context: Mapping[str, Any],
     *,
@@ -200,9 +242,22 @@ def send_plain(
     **row: Any,
 ) -> OutboxMessage:
     """Queue a `kind` email to `user` (digest, invitation, reply answers; task emails add their links)."""
+    return outbox.add(session, email_row(config, kind, user, now, context, auto=auto, **row))
+
+
+def email_row(
+    config: MailConfig,
+    kind: str,
+    user: Addressee,
+    now: datetime,
+    context: Mapping[str, Any],
+    *,
+    auto: str = "auto-replied",
+    **row: Any,
+) -> dict[str, Any]:
+    """The outbox row of a `kind` email to `user`, rendered in their language (`outbox.message`)."""
     rendered = bodies.render(kind, user.language, {"recipient_name": user.display_name, **context})
-    return outbox.enqueue(
-        session,
+    return outbox.message(
         now=now,
         kind=kind,
         recipient=user.email or "",

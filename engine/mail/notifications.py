@@ -1,9 +1,10 @@
 """Which task timers and emails an engine action causes; firing reminders and escalations.
 
-`after_save` runs at the end of every engine action that saves an instance, in its transaction:
-it drops the timers of tasks that closed, gives each newly offered task a reminder timer (at its
-due time) and, when the task has `escalateAfter`, an escalation timer, writes the new-task emails
-to the outbox (engine/mail/compose.py), the calendar invitation once a trip or visit is approved
+Every engine action that saves an instance calls, in its transaction, `plan_after_save` before the
+instance lock (each newly offered task's reminder timer at its due time and, when the task has
+`escalateAfter`, its escalation timer; the new-task emails, recipients found and bodies rendered:
+engine/mail/compose.py) and `after_save` once the lock is won: it drops the timers of tasks that
+closed, writes the planned rows, and the calendar invitation once a trip or visit is approved
 (engine/mail/invitations.py) and the requester's email once a request ends (engine/mail/outcomes.py).
 The worker later fires the timers through `fire_reminder` and `fire_escalation`, under its lease
 (engine/worker/loop.py). Everything here gets the engine's `MailContext` (configuration, spec
@@ -17,22 +18,24 @@ Task properties (docs/modelling.md): `dueIn` (first reminder), `reminderEvery` (
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session, joinedload
 
 from engine.audit import SYSTEM_ACTOR
 from engine.definitions import ParsedDefinition, element_properties
 from engine.locking import record_change
-from engine.mail.compose import MailContext, send_task_email, task_recipients
+from engine.mail import outbox
+from engine.mail.compose import MailContext, send_task_email, task_email, task_recipients
 from engine.mail.invitations import send_calendar_invitations
 from engine.mail.outcomes import send_outcome_notice
 from engine.models import ProcessInstance, TaskRecord, Timer, User
 from engine.permissions import bars_requester
-from engine.taskindex import TASK_ESCALATION, TASK_REMINDER, due_after, task_properties
+from engine.taskindex import TASK_ESCALATION, TASK_REMINDER, SyncResult, due_after, task_properties
 
 if TYPE_CHECKING:
     from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -41,29 +44,52 @@ DEFAULT_REMINDER_EVERY = "P1D"
 
 
 # --- the hook in the write path (persist.save_workflow) -------------------------------------------
-def after_save(
+@dataclass
+class FollowUps:
+    """The timers and new-task emails of an action, computed before the instance lock (recipients
+    found, bodies rendered) and written after it by `after_save`."""
+
+    #: task ids the action closed (None: not known, look them up)
+    closed: list[str] | None
+    timers: list[dict] = field(default_factory=list)
+    emails: list[dict] = field(default_factory=list)
+
+
+def plan_after_save(
     session: Session,
     mail: MailContext,
     instance: ProcessInstance,
     parsed: ParsedDefinition,
     wf: BpmnWorkflow,
-    created: list[TaskRecord],
+    synced: SyncResult,
     now: datetime,
     closed: list[str] | None = None,
-) -> None:
-    """Timers and emails for what an action changed (called by `persist.save_workflow`, same transaction).
-
-    `closed` lists the task ids the action closed (None: not known, look them up)."""
-    if closed is None or closed:
-        _drop_closed_task_timers(session, instance.id, closed)
-    props = {row.id: _props_from_workflow(wf, parsed, row) for row in created}
+) -> FollowUps:
+    """Timers and emails for what an action changed (`synced`: the task index's plan): reads and
+    rendering only, before the instance lock; nothing is written."""
+    plan = FollowUps(closed)
+    props = {row.id: _props_from_workflow(wf, parsed, row) for row in synced.created}
     if instance.status == "running":
-        for row in created:
-            schedule_task_timers(session, row, props[row.id])
+        plan.timers = [t for row in synced.created for t in task_timers(row, props[row.id])]
     if mail.config.enabled:
-        for row in created:
-            for user in task_recipients(session, row):
-                send_task_email(session, mail, "new_task", row, user, props[row.id], now)
+        for row in synced.created:
+            for user in task_recipients(session, row, synced.owners[row.id].candidate_ids):
+                plan.emails.append(task_email(session, mail, "new_task", row, user, props[row.id], now))
+    return plan
+
+
+def after_save(
+    session: Session, mail: MailContext, instance: ProcessInstance, wf: BpmnWorkflow, plan: FollowUps, now: datetime
+) -> None:
+    """Under the instance lock, after the action's audit events: drop the timers of tasks that
+    closed, write `plan`'s timers and emails, and the calendar invitation and outcome email
+    (these read the audit trail, so they are decided here)."""
+    if plan.closed is None or plan.closed:
+        _drop_closed_task_timers(session, instance.id, plan.closed)
+    if plan.timers:
+        session.execute(insert(Timer), plan.timers)
+    outbox.insert(session, plan.emails)
+    if mail.config.enabled:
         send_calendar_invitations(session, mail, instance, now)
         send_outcome_notice(session, mail, instance, wf, now)
     session.flush()
@@ -89,17 +115,19 @@ def _drop_closed_task_timers(session: Session, instance_id: int, closed: list[st
     )
 
 
+def task_timers(row: TaskRecord, props: Mapping[str, str]) -> list[dict]:
+    """A new task's timer rows: a reminder at its due time and, with `escalateAfter`, an escalation."""
+    due = {TASK_REMINDER: row.due_at, TASK_ESCALATION: due_after(row.created_at, props.get("escalateAfter"))}
+    return [
+        dict(instance_id=row.instance_id, task_id=row.id, kind=kind, due_at=at, attempts=0)
+        for kind, at in due.items()
+        if at is not None
+    ]
+
+
 def schedule_task_timers(session: Session, row: TaskRecord, props: Mapping[str, str]) -> None:
-    """A reminder timer at the task's due time and, with `escalateAfter`, an escalation timer."""
-    if row.due_at is not None:
-        session.add(
-            Timer(instance_id=row.instance_id, task_id=row.id, kind=TASK_REMINDER, due_at=row.due_at, attempts=0)
-        )
-    escalate_at = due_after(row.created_at, props.get("escalateAfter"))
-    if escalate_at is not None:
-        session.add(
-            Timer(instance_id=row.instance_id, task_id=row.id, kind=TASK_ESCALATION, due_at=escalate_at, attempts=0)
-        )
+    """Add `task_timers` to the session (a kept task whose timers a move between versions redoes)."""
+    session.add_all(Timer(**timer) for timer in task_timers(row, props))
 
 
 def escalation_target(session: Session, row: TaskRecord) -> User | None:

@@ -1,13 +1,13 @@
 """The transactional outbox: emails are rows written with the change that causes them, sent later.
 
-`enqueue` adds a row inside the caller's transaction, so an email exists if and only if its
-cause committed. `OutboxSender.deliver_once` (run by the worker) leases a batch of due rows,
-sends each over SMTP (`smtplib`, SSL or STARTTLS and login per `SmtpSettings`) outside any
-database transaction, and marks it sent. A failure is retried with exponential backoff
-(`backoff`); after `max_attempts`, or at once on a permanent 5xx refusal, the row becomes
-`failed` and an incident for admins. The one window left open by SMTP itself: a crash after the
-server accepted a message but before the row is marked sent resends it once the lease expires;
-the stable Message-ID lets mail clients recognise that copy.
+`enqueue` adds a row inside the caller's transaction (`insert` writes several, built by `message`
+before an action's write lock), so an email exists if and only if its cause committed.
+`OutboxSender.deliver_once` (run by the worker) leases a batch of due rows, sends each over SMTP
+(`smtplib`, SSL or STARTTLS and login per `SmtpSettings`) outside any database transaction, and
+marks it sent. A failure is retried with exponential backoff (`backoff`); after `max_attempts`, or
+at once on a permanent 5xx refusal, the row becomes `failed` and an incident for admins. The one
+window left open by SMTP itself: a crash after the server accepted a message but before the row is
+marked sent resends it once the lease expires; the stable Message-ID lets mail clients recognise that copy.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from email.utils import format_datetime, parseaddr
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy import insert as sa_insert
 
 from engine import leases
 from engine.clock import Clock
@@ -46,8 +47,25 @@ def backoff(attempts: int) -> timedelta:
     return min(BACKOFF_BASE * 2 ** max(attempts - 1, 0), BACKOFF_CAP)
 
 
-def enqueue(
-    session: Any,
+def enqueue(session: Any, **email: Any) -> OutboxMessage:
+    """Add one email (the keywords of `message`) to the outbox in the caller's transaction."""
+    return add(session, message(**email))
+
+
+def add(session: Any, values: dict[str, Any]) -> OutboxMessage:
+    """Add one `message` row to the outbox in the caller's transaction (written at its flush)."""
+    row = OutboxMessage(**values)
+    session.add(row)
+    return row
+
+
+def insert(session: Any, messages: list[dict[str, Any]]) -> None:
+    """Write `message` rows in one statement (an action's emails, rendered before its write lock)."""
+    if messages:
+        session.execute(sa_insert(OutboxMessage), messages)
+
+
+def message(
     *,
     now: datetime,
     kind: str,
@@ -64,9 +82,9 @@ def enqueue(
     attachments: list[dict[str, str]] | None = None,
     dedup_key: str | None = None,
     domain: str = "waypoint.invalid",
-) -> OutboxMessage:
-    """Add one email to the outbox in the caller's transaction."""
-    row = OutboxMessage(
+) -> dict[str, Any]:
+    """The column values of one pending email (unwritten: `enqueue` or `insert` writes it)."""
+    return dict(
         kind=kind,
         status=PENDING,
         recipient=recipient,
@@ -85,8 +103,6 @@ def enqueue(
         next_attempt_at=now,
         attempts=0,
     )
-    session.add(row)
-    return row
 
 
 def is_queued(session: Any, dedup_key: str) -> bool:

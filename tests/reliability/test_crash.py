@@ -148,10 +148,10 @@ INJECTION_POINTS = {
     "caller": None,
     # the last thing the write path does before returning (outbox rows, task timers)
     "after_save": (persist.notifications, "after_save"),
-    # while bringing the task index, timers and subscriptions level
-    "sync_all": (persist, "sync_all"),
-    # while appending the audit event (claim/release go through this too)
-    "audit": (locking.audit, "append"),
+    # while bringing timers and subscriptions level, after the version check
+    "sync_all": (persist, "write_sync"),
+    # while computing the audit event (a save before its lock; claim/release under it)
+    "audit": (locking.audit, "entry"),
 }
 
 
