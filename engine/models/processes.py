@@ -108,11 +108,17 @@ class TaskRecord(Base):
             postgresql_where=text("status = 'completed'"),
             sqlite_where=text("status = 'completed'"),
         ),
-        # "IS NOT NULL" keeps these two out of the queue's plans (assignee and claimant both NULL)
+        # "IS NOT NULL" keeps these two out of the queue's plans (assignee and claimant both NULL); these three
+        # hold what separation of duties reads (approval, role, requester) and, last, what their WHERE reads:
+        # SQLite reads a partial index alone only when it holds every column a query names
         Index(
             "ix_tasks_open_assignee",
             "assignee_id",
             "due_at",
+            "approval",
+            "role",
+            "requester_id",
+            "status",
             postgresql_where=text("status = 'ready' AND assignee_id IS NOT NULL"),
             sqlite_where=text("status = 'ready' AND assignee_id IS NOT NULL"),
         ),
@@ -121,6 +127,10 @@ class TaskRecord(Base):
             "claimed_by_id",
             "due_at",
             "assignee_id",
+            "approval",
+            "role",
+            "requester_id",
+            "status",
             postgresql_where=text("status = 'ready' AND claimed_by_id IS NOT NULL"),
             sqlite_where=text("status = 'ready' AND claimed_by_id IS NOT NULL"),
         ),
@@ -129,6 +139,10 @@ class TaskRecord(Base):
             "role",
             "due_at",
             "requester_id",
+            "approval",
+            "assignee_id",
+            "claimed_by_id",
+            "status",
             postgresql_where=text("status = 'ready' AND assignee_id IS NULL AND claimed_by_id IS NULL"),
             sqlite_where=text("status = 'ready' AND assignee_id IS NULL AND claimed_by_id IS NULL"),
         ),
@@ -149,6 +163,7 @@ class TaskRecord(Base):
             "role",
             "approval",
             "requester_id",
+            "status",
             postgresql_where=text("status = 'ready'"),
             sqlite_where=text("status = 'ready'"),
         ),

@@ -155,7 +155,9 @@ def _open(branch: Any, *filters: Any, join: bool = False) -> Any:
 def _counts(session: Session, parts: dict[str, list[Any]]) -> dict[str, int]:
     """Rows each name's disjoint queries select, up to COUNT_CAP: capped counts, in one statement."""
     named = [(name, query) for name, queries in parts.items() for query in queries]
-    capped = [select(func.count()).select_from(q.limit(COUNT_CAP).subquery()).scalar_subquery() for _, q in named]
+    # each counts constant rows: selecting the tasks' ids (not SQLite's rowid) would visit every row
+    ones = [q.with_only_columns(literal(1), maintain_column_froms=True).limit(COUNT_CAP) for _, q in named]
+    capped = [select(func.count()).select_from(q.subquery()).scalar_subquery() for q in ones]
     totals = dict.fromkeys(parts, 0)
     for (name, _), value in zip(named, session.execute(select(*capped)).one(), strict=True):
         totals[name] += int(value or 0)
