@@ -130,12 +130,6 @@ def users_with_role(session: Session, role: str) -> list[User]:
     )
 
 
-def active_user(session: Session, user_id: int | None) -> User | None:
-    """The still active user with this id, roles loaded (a signed-in session's person), or None."""
-    user = session.get(User, user_id, options=[joinedload(User.role_rows)]) if user_id is not None else None
-    return user if user is not None and user.active else None
-
-
 def everyone(session: Session) -> list[User]:
     """Every user, active or not, by username (the admin's people page)."""
     return list(session.scalars(select(User).order_by(User.username)))
