@@ -19,9 +19,11 @@ from .common import ANCHOR, Mode, bench_engine, log, peak_rss_mb, summary
 from .data import FlowTemplates, _Rollback, clone_into, clone_task_id, next_instance_id
 from .flows import PROCESSES, load_flows
 
-THROUGHPUT_TARGET = 250.0  # completions per second, SQLite
-TIMERS_TARGET = 200.0  # timers fired per second by one worker
-SCAN_TARGET_MS = 500.0
+# issue 21's targets
+THROUGHPUT_TARGET = 400.0  # completions per second, SQLite, 2 worker processes
+TIMERS_TARGET = 400.0  # timers (BPMN timers, reminders) fired per second by one worker
+SCAN_TARGET_MS = 500.0  # the worker's claim of due timers
+DIGEST_TARGET_MS = 200.0  # the daily digest over every open task
 WORKERS = 2
 
 
@@ -298,7 +300,8 @@ def scheduler(kind: str, url: str, ft: FlowTemplates, mode: Mode, scale_url: str
             log(f"{kind} scheduler: {figure['fired']} {name} fired, {plan['n']} expected")
     for name in ("claim_idle_ms", "claim_batch_ms", "digest_ms"):
         if name in result:
-            result[name]["target"] = SCAN_TARGET_MS
-            result[name]["pass"] = result[name]["p95"] <= SCAN_TARGET_MS
+            target = DIGEST_TARGET_MS if name == "digest_ms" else SCAN_TARGET_MS
+            result[name]["target"] = target
+            result[name]["pass"] = result[name]["p95"] <= target
     result["timers_per_run"] = plan["n"]
     return result
