@@ -65,7 +65,8 @@
     showToggle();
   }
   function typing(target) {
-    return target.closest("input, textarea, select, [contenteditable=true], dialog") !== null;
+    // an open dialog keeps the keys; a closed one may still hold the focus for a moment after Escape
+    return target.closest("input, textarea, select, [contenteditable=true], dialog[open]") !== null;
   }
   function inboxRows() {
     return Array.prototype.slice.call(document.querySelectorAll("#inbox-table tbody tr"));
