@@ -126,10 +126,13 @@ class GlueRegistry:
         except Exception:  # a summary must never block an approval
             return ""
 
+    def summaries_for(self, key: str, data: Mapping[str, Any], now: datetime | None) -> tuple[str, str]:
+        """The summary line of an instance of `key` in English and in French."""
+        return self.summary_for(key, data, now), self.summary_for(key, data, now, "fr")
+
     def write_summaries(self, instance: Any, data: Mapping[str, Any], now: datetime | None) -> None:
         """Set `instance.summary` and `instance.summary_fr` from its (redacted) `data`."""
-        instance.summary = self.summary_for(instance.process_key, data, now)
-        instance.summary_fr = self.summary_for(instance.process_key, data, now, "fr")
+        instance.summary, instance.summary_fr = self.summaries_for(instance.process_key, data, now)
 
     def validate_form(self, form: str, data: Mapping[str, Any]) -> list[tuple[str, str]]:
         """Run every registered cross-field validator for the form file `form`."""

@@ -19,6 +19,7 @@ from flask_babel import Babel, get_locale
 
 from engine.countries import country_name
 from engine.mail.bodies import LOCALES  # one locale per language for pages and emails, parsed once
+from engine.models.processes import summary_line_in
 from engine.queries import inbox
 
 LANGUAGES = ("en", "fr")
@@ -53,7 +54,7 @@ def summary_line(row: Any) -> str:
     """A request's summary line in the page's language: `summary_fr` on French pages where one
     was saved, else `summary` (`row`: an instance, a query row or a dict holding them)."""
     get = row.get if isinstance(row, Mapping) else lambda key: getattr(row, key, None)
-    return (get("summary_fr") if language() == "fr" else None) or get("summary") or ""
+    return summary_line_in(language(), get("summary"), get("summary_fr"))
 
 
 def money(value: Any) -> str:

@@ -91,7 +91,12 @@ class ProcessInstance(Base):
 
     def summary_in(self, language: str) -> str:
         """The summary line in `language` ("en" or "fr"), English where no French was saved."""
-        return (self.summary_fr if language == "fr" else "") or self.summary or ""
+        return summary_line_in(language, self.summary, self.summary_fr)
+
+
+def summary_line_in(language: str, summary: str | None, summary_fr: str | None) -> str:
+    """Of a request's two summary lines, the one in `language`: the French where one was saved."""
+    return (summary_fr if language == "fr" else "") or summary or ""
 
 
 class TaskRecord(Base):

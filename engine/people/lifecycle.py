@@ -125,16 +125,23 @@ def _notify(session: Session, mail: MailConfig, user: User, departure: Departure
         "people_url": f"{mail.base_url}/admin/people/{user.username}",
     }
     role_names = roles.role_names(session)
-    for officer in roles.members(session, NOTICE_ROLE):
-        if officer.email:
-            moved = [_moved_line(session, m, officer.language, role_names) for m in departure.moved]
-            send_plain(session, mail, "person_left", officer, now, {**context, "moved": moved})
+    officers = [officer for officer in roles.members(session, NOTICE_ROLE) if officer.email]
+    steps_fr = {  # read from the deployed files once, whoever reads the notice in French
+        m["task_id"]: french_step_name(session, m["definition_id"], m["element_id"])
+        for m in departure.moved
+        if any(officer.language == "fr" for officer in officers)
+    }
+    for officer in officers:
+        moved = [_moved_line(m, officer.language, role_names, steps_fr) for m in departure.moved]
+        send_plain(session, mail, "person_left", officer, now, {**context, "moved": moved})
 
 
-def _moved_line(session: Session, moved: dict, language: str, role_names: dict[str, tuple[str, str]]) -> dict:
+def _moved_line(
+    moved: dict, language: str, role_names: dict[str, tuple[str, str]], steps_fr: dict[str, str | None]
+) -> dict:
     """One moved task as the reader of the notice names it: the step and where it went, in `language`."""
     french = language == "fr"
-    name = (french and french_step_name(session, moved["definition_id"], moved["element_id"])) or moved["name"]
+    name = (french and steps_fr.get(moved["task_id"])) or moved["name"]
     to = moved["to_name"] or "-"
     if moved["role"]:
         queue = role_names.get(moved["role"], (moved["role"], moved["role"]))[1 if french else 0]

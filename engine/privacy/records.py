@@ -284,14 +284,13 @@ def rotate_keys(db: Database, engine: Engine) -> int:
             state = json.dumps(_reseal(json.loads(instance.state), personal, ring))
             clear = unseal(instance.data or {}, personal, ring)
             data = seal(clear, personal, ring)
-            public = redact(clear, personal)
-            summary = engine.glue.summary_for(instance.process_key, public, engine.clock.now())
+            summaries = engine.glue.summaries_for(instance.process_key, redact(clear, personal), engine.clock.now())
             drafts = [(draft, _reseal(draft.data, personal, ring)) for draft in _drafts_of(session, instance_id)]
-            unchanged = state == instance.state and data == instance.data and summary == instance.summary
+            unchanged = state == instance.state and data == instance.data and summaries[0] == instance.summary
             if unchanged and all(new == d.data for d, new in drafts):
                 continue
             instance.state, instance.data = state, data
-            engine.glue.write_summaries(instance, public, engine.clock.now())
+            instance.summary, instance.summary_fr = summaries
             for draft, new in drafts:
                 draft.data = new
             locking.record_change(

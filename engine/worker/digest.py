@@ -29,6 +29,7 @@ from engine.mail import bodies
 from engine.mail.compose import MailContext, send_plain
 from engine.mail.links import ActionToken, TokenRejected, is_used, mint, redeem
 from engine.models import OutboxMessage, ProcessDefinition, ProcessInstance, TaskRecord, User
+from engine.models.processes import summary_line_in
 from engine.permissions import bars_requester
 
 DIGEST_LIMIT = 50
@@ -211,7 +212,7 @@ def _digest_item(
     lang = bodies.language_of(user.language)
     return {
         "name": (cache[key].get("name_fr") or row.name) if lang == "fr" else row.name,
-        "summary": (row.summary_fr if lang == "fr" else "") or row.summary or "",
+        "summary": summary_line_in(lang, row.summary, row.summary_fr),
         "due": bodies.format_datetime(row.due_at, lang, mail.config.timezone),
         "overdue": row.due_at is not None and row.due_at <= now,
         "url": f"{mail.config.base_url}/tasks/{row.id}",
