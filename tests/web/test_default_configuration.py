@@ -71,3 +71,23 @@ def test_the_attachments_folder_is_read_once_and_absolute(tmp_path, monkeypatch)
     assert Settings.from_env({}).attachments_dir == tmp_path / "instance" / "attachments"
     chosen = Settings.from_env({"WAYPOINT_ATTACHMENTS_DIR": "files"}).attachments_dir
     assert chosen == tmp_path / "files" and chosen.is_absolute()
+
+
+def test_a_file_attached_from_the_cli_is_served_by_the_page_in_the_default_configuration(default_app, tmp_path):
+    """`waypoint start ... --attach FILE` from the folder `make run` serves (no settings overridden)
+    stores the file where the page finds it."""
+    from click.testing import CliRunner
+
+    from cli import main
+
+    (tmp_path / "quote.pdf").write_bytes(PDF)
+    start = ["start", "small_approval", "--as", "jdoe", "--data", '{"title": "Chairs", "amount": 9}', "--json"]
+    done = CliRunner().invoke(main, [*start, "--attach", "quote.pdf"])
+    assert done.exit_code == 0, done.output
+    iid = int(re.search(r'"instance_id": (\d+)', done.stdout).group(1))
+    jdoe = Browser(default_app).login("jdoe")
+    link = re.search(r'href="(/attachments/\d+)"', jdoe.get(f"/requests/{iid}").text)
+    assert link is not None
+    page = jdoe.get(link.group(1))
+    assert (page.status_code, page.data) == (200, PDF)
+    page.close()
