@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from engine import permissions, task_owners
 from engine.definitions import FORM_PROPERTY, ParsedDefinition, spec_properties
 from engine.models import MessageSubscription, ProcessInstance, TaskRecord, Timer
+from engine.task_rows import insert_new, update_changed
 from engine.waits import MESSAGE, subscription_kind, timer_parts, trigger_parts, wait_parts
 
 DEFAULT_DUE = "P5D"
@@ -87,6 +88,8 @@ class SyncResult:
 
     created: list[TaskRecord]
     closed: list[str]
+    #: the rows of `closed` (their new status set in the session, written by `write_sync`)
+    closed_rows: list[TaskRecord] = field(default_factory=list)
     #: who each created row goes to, by task id
     owners: dict[str, task_owners.Owners] = field(default_factory=dict)
     #: the timer and subscription rows to write, when the instance's waits changed
@@ -108,7 +111,7 @@ class WaitChanges:
 def plan_sync(session: Session, ctx: IndexContext, wf: BpmnWorkflow) -> SyncResult:
     """What the task index, timers and subscriptions must become to match the workflow: reads and
     CPU only (before the instance lock); `write_sync` writes it. Rows closed are changed in the
-    session (written by its flush after the lock); new rows wait for `write_sync`.
+    session and new rows made; `write_sync` writes both (engine/task_rows.py).
 
     Timers and subscriptions are rewritten only when the instance's waits changed: their
     signature is kept on the instance row, so most actions skip those two queries. An instance
@@ -132,10 +135,12 @@ def plan_sync(session: Session, ctx: IndexContext, wf: BpmnWorkflow) -> SyncResu
 
 
 def write_sync(session: Session, ctx: IndexContext, result: SyncResult) -> list[dict]:
-    """Under the instance lock: add the new task rows (their candidates and incidents), rewrite the
-    timers and subscriptions `plan_sync` found changed, and drop every wait of an instance that is
-    no longer running. Returns the audit events of what it did (a task sent to the fallback queue)."""
-    session.add_all(result.created)
+    """Under the instance lock: close the ended task rows, add the new ones (their candidates and
+    incidents), rewrite the timers and subscriptions `plan_sync` found changed, and drop every
+    wait of an instance that is no longer running. Returns the audit events of what it did (a task
+    sent to the fallback queue)."""
+    update_changed(session, result.closed_rows)
+    insert_new(session, result.created)
     events = [
         e
         for row in result.created
@@ -184,8 +189,8 @@ def sync_tasks(session: Session, ctx: IndexContext, wf: BpmnWorkflow) -> SyncRes
             done = spiff_task is not None and spiff_task.state == TaskState.COMPLETED
             row.status = "completed" if done or row.completed_by_id else "cancelled"
             row.completed_at = row.completed_at or ctx.now
-            closed.append(task_id)
-    result = SyncResult([], closed)
+            closed.append(row)
+    result = SyncResult([], [row.id for row in closed], closed)
     for task_id, task in ready.items():
         if task_id not in open_rows:
             result.created.append(_new_task_row(session, ctx, task_id, task, result))
