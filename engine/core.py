@@ -116,10 +116,12 @@ class EngineCore:
 
     def _open_task(self, session: Session, task_id: str) -> TaskRecord:
         # Task and instance in one statement: the version we later check is then no older
-        # than the task row our permission decision is based on.
-        row = session.get(
-            TaskRecord, str(task_id), options=[joinedload(TaskRecord.instance).joinedload(ProcessInstance.definition)]
-        )
+        # than the task row our permission decision is based on. The requester (without roles)
+        # comes along: the save's task owners and emails read them.
+        instance = joinedload(TaskRecord.instance)
+        options = [instance.joinedload(ProcessInstance.definition)]
+        options.append(instance.joinedload(ProcessInstance.started_by).lazyload(User.role_rows))
+        row = session.get(TaskRecord, str(task_id), options=options)
         if row is None:
             raise NotFound("no_such_task", id=task_id)
         permissions.require_open(row)

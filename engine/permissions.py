@@ -106,7 +106,10 @@ def _offered_to(row: TaskRecord, person: User) -> bool:
 def check_work(session: Session, actor: User, row: TaskRecord, today: date) -> int | None:
     """May `actor` complete the task today (delegations included)? The person they stand in for."""
     require_open(row)
-    return require_may_work(actor, row, row.instance, holders_for(session, actor, today))
+    held_by = row.claimed_by_id or row.assignee_id
+    # whom the actor stands in for matters only on a task someone else holds
+    holders = holders_for(session, actor, today) if held_by not in (None, actor.id) else [actor.id]
+    return require_may_work(actor, row, row.instance, holders)
 
 
 def check_claim(actor: User, row: TaskRecord) -> None:

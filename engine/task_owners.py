@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.models import Incident, ProcessInstance, TaskCandidate, TaskRecord, User
-from engine.people.roles import UNWORKABLE, may_act, role_key
+from engine.people.roles import UNWORKABLE, Member, active_members, anyone_but_requester, role_key
 from engine.xmlsafe import parse_xml
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -72,6 +72,8 @@ class Owners:
     unworkable_role: str | None = None
     #: further candidate groups, tried in order when nobody may work `role`
     other_groups: list[str] = field(default_factory=list)
+    #: `role`'s active holders, when routing read them (its new task's emails go to them)
+    members: list[Member] | None = None
 
 
 def _split(value: str | None) -> tuple[str, ...]:
@@ -242,11 +244,14 @@ def route_unworkable(session: Session, owners: Owners, requester_id: int | None,
     if owners.assignee_id is not None or owners.candidate_ids or not owners.role:
         return owners
     for group in [owners.role, *owners.other_groups]:
-        if may_act(session, group, requester_id):
-            return Owners(group)
+        members = active_members(session, group)
+        if anyone_but_requester(group, members, requester_id):
+            return Owners(group, members=members)
     for queue in (fallback, "admin"):
-        if queue != owners.role and may_act(session, queue, requester_id):
-            return Owners(queue, unworkable_role=owners.role)
+        if queue != owners.role:
+            members = active_members(session, queue)
+            if anyone_but_requester(queue, members, requester_id):
+                return Owners(queue, unworkable_role=owners.role, members=members)
     return Owners("admin", unworkable_role=owners.role)
 
 

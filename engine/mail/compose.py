@@ -26,6 +26,7 @@ from engine.forms import decision_form
 from engine.mail import bodies, outbox
 from engine.mail.links import mint, mint_reply, reply_code
 from engine.models import OutboxMessage, ProcessDefinition, ProcessInstance, TaskCandidate, TaskRecord, User, UserRole
+from engine.people.roles import Member
 from engine.permissions import bars_requester
 
 
@@ -92,7 +93,7 @@ class MailContext:
 
 # --- who gets what ------------------------------------------------------------------------------
 class Addressee(Protocol):
-    """Whom an email goes to: a `User`, or a `Recipient` read without loading one."""
+    """Whom an email goes to: a `User`, or a role `Member` read without loading one."""
 
     @property
     def id(self) -> int: ...
@@ -104,33 +105,32 @@ class Addressee(Protocol):
     def language(self) -> str: ...
 
 
-@dataclass(frozen=True)
-class Recipient:
-    """An active person with an email address: what writing them an email needs, and no more."""
-
-    id: int
-    display_name: str
-    email: str | None
-    language: str
-
-
 def person(session: Session, user_id: int | None) -> User | None:
     """A user by id, without loading their roles (emails need names and addresses only)."""
     return session.get(User, user_id, options=[lazyload(User.role_rows)]) if user_id is not None else None
 
 
-def task_recipients(session: Session, row: TaskRecord, candidate_ids: list[int] | None = None) -> list[Addressee]:
+def task_recipients(
+    session: Session,
+    row: TaskRecord,
+    candidate_ids: list[int] | None = None,
+    members: list[Member] | None = None,
+) -> list[Addressee]:
     """Who a task's emails go to: its claimant, else its assignee, else its role's members, else
-    the people it is offered to by name (`candidate_ids` when the caller knows them: a new row's,
-    not written yet). Active people with an address; a queue's by username, in one query."""
+    the people it is offered to by name. Active people with an address; a queue's by username, in
+    one query. A new row's (not written yet) `candidate_ids`, or its role's active `members` when
+    routing it read them (then no query)."""
     if row.claimed_by_id is not None or row.assignee_id is not None:
         user = person(session, row.claimed_by_id or row.assignee_id)  # often read already: no query
         return [user] if user is not None and user.active and user.email else []
+    barred = row.instance.started_by_id if bars_requester(row) else None
+    if row.role and members is not None:
+        return [m for m in members if m.email and (barred is None or m.id != barred)]
     which: ColumnElement[bool]
     if row.role:
         which = User.id.in_(select(UserRole.user_id).where(UserRole.role == row.role))
-        if bars_requester(row) and row.instance.started_by_id is not None:
-            which = and_(which, User.id != row.instance.started_by_id)
+        if barred is not None:
+            which = and_(which, User.id != barred)
     elif candidate_ids is not None:
         which = User.id.in_(candidate_ids)
     else:
@@ -138,7 +138,7 @@ def task_recipients(session: Session, row: TaskRecord, candidate_ids: list[int] 
     query = select(User.id, User.display_name, User.email, User.language).where(
         which, User.active.is_(True), User.email.is_not(None), User.email != ""
     )
-    return [Recipient(*found) for found in session.execute(query.order_by(User.username))]
+    return [Member(*found) for found in session.execute(query.order_by(User.username))]
 
 
 def task_name(row: TaskRecord, props: Mapping[str, str], lang: str) -> str:

@@ -73,7 +73,8 @@ def plan_after_save(
         plan.timers = [t for row in synced.created for t in task_timers(row, props[row.id])]
     if mail.config.enabled:
         for row in synced.created:
-            for user in task_recipients(session, row, synced.owners[row.id].candidate_ids):
+            owners = synced.owners[row.id]
+            for user in task_recipients(session, row, owners.candidate_ids, owners.members):
                 plan.emails.append(task_email(session, mail, "new_task", row, user, props[row.id], now))
     return plan
 
