@@ -84,13 +84,13 @@ def dump(workflow: BpmnWorkflow, personal: Classification | None = None, vault: 
 
 def load(state: str, parsed: ParsedDefinition, script_engine: Any, vault: Vault | None = None) -> BpmnWorkflow:
     """Rebuild a workflow from `dump` output around the cached specs of its version (decrypting
-    personal fields with `vault`)."""
+    personal fields with `vault`, which remembers their ciphertexts for the next `dump`)."""
     serializer, converter = _serializer()
-    dct = json.loads(state)
     if ENCRYPTED in state:
         if vault is None:
             raise DataKeyError("data_key_needed_to_read")
-        dct = vault.unseal(dct)
+        state = vault.unseal_state(state)
+    dct = json.loads(state)
     if dct.get(serializer.VERSION_KEY) != SERIALIZER_VERSION:
         # Library migrations expect the spec inside the document: put it back for them.
         dct["spec"] = serializer.registry.convert(parsed.spec)

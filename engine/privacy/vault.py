@@ -27,6 +27,7 @@ import hmac
 import json
 import os
 import re
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,6 +52,11 @@ TOP_PARENTS = (None, "data", "updates")
 #: form keywords that make a field personal (both are sealed, masked and purged alike)
 PERSONAL_KEYWORDS = ("x-sensitive", "x-personal")
 _KID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+#: a sealed value in JSON text; `_whole_value` tells one that is a whole string value
+_TOKEN = re.compile(r'"enc:v1:([A-Za-z0-9_-]{1,32}):([A-Za-z0-9+/=]*)"')
+_BEFORE_VALUE, _AFTER_VALUE = frozenset("[{,: \n\t\r"), re.compile(r"\s*(?:[,}\]]|$)")
+#: a memo of ciphertexts (see `Vault`) is dropped when it grows past this many values
+MEMO_LIMIT = 4096
 
 
 class DataKeyError(WaypointError):
@@ -66,6 +72,18 @@ class Keyring:
 
     keys: dict[str, bytes]
     current: str
+    #: a cipher per key id, made on first use (making one costs more than a value's encryption)
+    _ciphers: dict[str, AESGCMSIV] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def cipher(self, kid: str) -> AESGCMSIV:
+        """The cipher of key `kid`; DataKeyError when the keyring does not hold it."""
+        cipher = self._ciphers.get(kid)
+        if cipher is None:
+            key = self.keys.get(kid)
+            if key is None:
+                raise DataKeyError("data_key_unknown", kid=kid)
+            cipher = self._ciphers[kid] = AESGCMSIV(key)
+        return cipher
 
     @classmethod
     def parse(cls, text: str | None) -> Keyring:
@@ -93,31 +111,51 @@ class Keyring:
         """A fresh `kid:base64key` entry."""
         return f"{kid}:{base64.b64encode(AESGCMSIV.generate_key(bit_length=256)).decode()}"
 
-    def encrypt(self, value: Any) -> str:
-        """`enc:v1:<kid>:<nonce+ciphertext>` of the JSON text of `value`."""
-        key, plain = self.keys[self.current], json.dumps(value, sort_keys=True).encode()
+    def encrypt(self, value: Any, memo: dict[bytes, str] | None = None) -> str:
+        """`enc:v1:<kid>:<nonce+ciphertext>` of the JSON text of `value`. With a `memo` (plaintext →
+        ciphertext under the current key), a plaintext it holds keeps its ciphertext, and a fresh
+        one is remembered: the same bytes encrypting again would give (the nonce is derived)."""
+        plain = json.dumps(value, sort_keys=True).encode()
+        token = memo.get(plain) if memo is not None else None
+        if token is not None:
+            return token
+        key = self.keys[self.current]
         nonce = hmac.new(key, b"waypoint-nonce:" + plain, hashlib.sha256).digest()[:12]
-        sealed = AESGCMSIV(key).encrypt(nonce, plain, self.current.encode())
-        return f"{PREFIX}{self.current}:{base64.b64encode(nonce + sealed).decode()}"
+        sealed = self.cipher(self.current).encrypt(nonce, plain, self.current.encode())
+        token = f"{PREFIX}{self.current}:{base64.b64encode(nonce + sealed).decode()}"
+        if memo is not None:
+            memo[plain] = token
+        return token
 
-    def decrypt(self, token: str) -> Any:
-        """The original value of an `enc:v1:` string; DataKeyError when the key is unknown or wrong."""
-        kid, _, body = token[len(PREFIX) :].partition(":")
-        key = self.keys.get(kid)
-        if key is None:
-            raise DataKeyError("data_key_unknown", kid=kid)
-        raw = base64.b64decode(body)
+    def _open(self, kid: str, body: str) -> bytes:
+        """The JSON text a sealed value holds, from its key id and base64 body; DataKeyError when
+        the key is unknown or wrong."""
+        cipher, raw = self.cipher(kid), base64.b64decode(body)
         try:
-            plain = AESGCMSIV(key).decrypt(raw[:12], raw[12:], kid.encode())
+            return cipher.decrypt(raw[:12], raw[12:], kid.encode())
         except InvalidTag as exc:
             raise DataKeyError("data_key_wrong", kid=kid) from exc
-        return json.loads(plain)
+
+    def unseal_text(self, text: str, memo: dict[bytes, str] | None = None) -> str:
+        """JSON `text` with each sealed value replaced by the JSON text it holds: one scan of the
+        text, no walk of the tree. With a `memo`, each plaintext under the current key is
+        remembered with its ciphertext (see `encrypt`)."""
+
+        def opened(match: re.Match[str]) -> str:
+            if not _whole_value(match):
+                return match.group(0)
+            kid, body = match.groups()
+            plain = self._open(kid, body)
+            if memo is not None and kid == self.current:
+                memo[plain] = match.group(0)[1:-1]
+            return plain.decode()
+
+        return _TOKEN.sub(opened, text) if PREFIX in text else text
 
     def encrypt_bytes(self, plain: bytes) -> bytes:
         """A file's content sealed with the current key: `FILE_PREFIX`, key id, nonce, ciphertext."""
-        key, kid = self.keys[self.current], self.current.encode()
-        nonce = os.urandom(12)
-        sealed = AESGCMSIV(key).encrypt(nonce, plain, b"file:" + kid)
+        kid, nonce = self.current.encode(), os.urandom(12)
+        sealed = self.cipher(self.current).encrypt(nonce, plain, b"file:" + kid)
         return FILE_PREFIX + bytes([len(kid)]) + kid + nonce + sealed
 
     def decrypt_bytes(self, stored: bytes) -> bytes:
@@ -125,14 +163,18 @@ class Keyring:
         size = stored[len(FILE_PREFIX)]
         start = len(FILE_PREFIX) + 1
         kid = stored[start : start + size]
-        key = self.keys.get(kid.decode("ascii", "replace"))
-        if key is None:
-            raise DataKeyError("data_key_unknown", kid=kid.decode("ascii", "replace"))
-        body = stored[start + size :]
+        cipher, body = self.cipher(kid.decode("ascii", "replace")), stored[start + size :]
         try:
-            return AESGCMSIV(key).decrypt(body[:12], body[12:], b"file:" + kid)
+            return cipher.decrypt(body[:12], body[12:], b"file:" + kid)
         except InvalidTag as exc:
             raise DataKeyError("data_key_wrong", kid=kid.decode("ascii", "replace")) from exc
+
+
+def _whole_value(match: re.Match[str]) -> bool:
+    """Whether a `_TOKEN` match is a whole string value: its opening quote follows a structural
+    character (inside a string a quote is escaped as \\"), and a key's colon does not follow it."""
+    start, text = match.start(), match.string
+    return (start == 0 or text[start - 1] in _BEFORE_VALUE) and _AFTER_VALUE.match(text, match.end()) is not None
 
 
 def is_encrypted(value: Any) -> bool:
@@ -149,16 +191,24 @@ class Classification:
     #: variables derived from personal values: covered at the top of task data only
     #: (`TOP_PARENTS`), so that no key of the serializer's own is taken for one
     top: frozenset[str] = frozenset()
+    #: `keys_under` by parent, computed on first use
+    _under: dict[str | None, frozenset[str]] = field(
+        default_factory=dict, init=False, repr=False, hash=False, compare=False
+    )
 
     def __bool__(self) -> bool:
         return bool(self.names or self.qualified or self.top)
 
     def covers(self, parent: str | None, key: str) -> bool:
-        return (
-            key in self.names
-            or (parent is not None and (parent, key) in self.qualified)
-            or (key in self.top and parent in TOP_PARENTS)
-        )
+        return key in self.keys_under(parent)
+
+    def keys_under(self, parent: str | None) -> frozenset[str]:
+        """The personal keys of a mapping under the key `parent`."""
+        keys = self._under.get(parent)
+        if keys is None:
+            keys = self.names | {key for above, key in self.qualified if above == parent}
+            keys = self._under[parent] = keys | self.top if parent in TOP_PARENTS else keys
+        return keys
 
     def with_top(self, derived: Iterable[str]) -> Classification:
         """This classification plus `derived` top-level variables."""
@@ -198,13 +248,19 @@ def classify(schemas: Iterable[Mapping[str, Any]], keywords: tuple[str, ...] = P
 def transform(tree: Any, classification: Classification, fn: Callable[[Any], Any], parent: str | None = None) -> Any:
     """A copy of `tree` with `fn` applied to every value of a sensitive key (any depth)."""
     if isinstance(tree, dict):
+        covered = classification.keys_under(parent)
+        if covered.isdisjoint(tree):  # most mappings of a workflow state: only look for deeper ones
+            return {k: transform(v, classification, fn, k) if isinstance(v, _NESTED) else v for k, v in tree.items()}
         return {
-            k: fn(v) if classification.covers(parent, k) else transform(v, classification, fn, k)
+            k: fn(v) if k in covered else transform(v, classification, fn, k) if isinstance(v, _NESTED) else v
             for k, v in tree.items()
         }
     if isinstance(tree, list):
-        return [transform(v, classification, fn, parent) for v in tree]
+        return [transform(v, classification, fn, parent) if isinstance(v, _NESTED) else v for v in tree]
     return tree
+
+
+_NESTED = (dict, list)
 
 
 def personal_paths(tree: Any, personal: Classification, path: str = "", parent: str | None = None) -> list[str]:
@@ -223,18 +279,14 @@ def personal_paths(tree: Any, personal: Classification, path: str = "", parent: 
     return found
 
 
-def seal(tree: Any, classification: Classification, keyring: Keyring) -> Any:
-    """Encrypt every sensitive value not yet encrypted."""
-    return transform(tree, classification, lambda v: v if v is None or is_encrypted(v) else keyring.encrypt(v))
+def seal(tree: Any, classification: Classification, keyring: Keyring, memo: dict[bytes, str] | None = None) -> Any:
+    """Encrypt every sensitive value not yet encrypted (with `memo`: see `Keyring.encrypt`)."""
+    return transform(tree, classification, lambda v: v if v is None or is_encrypted(v) else keyring.encrypt(v, memo))
 
 
 def unseal(tree: Any, classification: Classification, keyring: Keyring) -> Any:
     """Decrypt every encrypted value (whatever its key: classification may have changed)."""
-    if isinstance(tree, dict):
-        return {k: unseal(v, classification, keyring) for k, v in tree.items()}
-    if isinstance(tree, list):
-        return [unseal(v, classification, keyring) for v in tree]
-    return keyring.decrypt(tree) if is_encrypted(tree) else tree
+    return json.loads(keyring.unseal_text(json.dumps(tree)))
 
 
 def mask_value(value: Any) -> str:
@@ -256,11 +308,20 @@ def redact(tree: Any, classification: Classification) -> Any:
 
 class Vault:
     """The engine's personal-data protection: seals and unseals stored trees with the keyring from
-    WAYPOINT_DATA_KEY, parsed only when needed (processes without personal fields never ask)."""
+    WAYPOINT_DATA_KEY, parsed only when needed (processes without personal fields never ask).
+
+    An action reads a workflow (`unseal_state`), changes little of it and stores it again (`seal`,
+    state and data snapshot): the vault remembers, per thread, the ciphertext of each value of the
+    workflow it last read under the current key, and sealing an equal value gives that ciphertext
+    back instead of encrypting again. It is what encrypting again gives (the nonce is derived from
+    the value), so nothing stored changes: changed values are encrypted afresh, values under an
+    older key are not remembered (rotation re-encrypts them), and each read starts a new memo.
+    """
 
     def __init__(self, key_text: str | None):
         self._key_text = key_text
         self._keyring: Keyring | None = None
+        self._local = threading.local()
 
     @property
     def keyring(self) -> Keyring:
@@ -274,10 +335,23 @@ class Vault:
             _ = self.keyring
 
     def seal(self, tree: Any, classification: Classification) -> Any:
-        return seal(tree, classification, self.keyring) if classification else tree
+        return seal(tree, classification, self.keyring, self._memo()) if classification else tree
 
     def unseal(self, tree: Any) -> Any:
         return unseal(tree, Classification(), self.keyring)
+
+    def unseal_state(self, text: str) -> str:
+        """A stored workflow state (JSON text) with its personal values in clear; starts this
+        thread's memo of their ciphertexts."""
+        memo: dict[bytes, str] = {}
+        self._local.memo = memo
+        return self.keyring.unseal_text(text, memo)
+
+    def _memo(self) -> dict[bytes, str]:
+        memo = getattr(self._local, "memo", None)
+        if memo is None or len(memo) > MEMO_LIMIT:  # many saves without a read (starts): bounded
+            memo = self._local.memo = {}
+        return memo
 
     def clear(self, tree: Any) -> Any:
         """`tree` with its encrypted values decrypted; as it is (no key needed) when it holds none."""
