@@ -19,14 +19,12 @@ changes with the data version, the schema, the process files and the engine's st
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import random
 import re
 import sqlite3
 import time
-import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -41,6 +39,7 @@ from engine import Database, Engine, ManualClock, WaypointError
 from engine import audit as audit_mod
 from engine.demo.people import DEMO_PASSWORD, seed_demo_users
 from engine.models import Base, ProcessDefinition, ProcessInstance, TaskRecord, Timer, User
+from engine.models.states import compress, decompress
 
 from .common import (
     ANCHOR,
@@ -207,15 +206,15 @@ def _handlers(table: Table, present: list[str]) -> list[tuple[str, str]]:
         kind = "copy"
         if column is None:
             kind = "copy"
+        elif _fk_target(column) == "process_instances.id":
+            kind = "iid"  # instance_states' primary key too
         elif column.primary_key and isinstance(column.type, Integer):
             kind = "newid"
-        elif _fk_target(column) == "process_instances.id":
-            kind = "iid"
         elif _fk_target(column) == "users.id":
             kind = "user"
         elif _fk_target(column) == "process_definitions.id":
             kind = "def"
-        elif table.name == "process_instances" and name == "state":
+        elif table.name == "instance_states" and name == "state":
             kind = "state"
         elif table.name == "audit_events" and name in ("prev_hash", "hash"):
             kind = "hash"
@@ -251,7 +250,7 @@ class Template:
     updated: datetime
     open_tasks: int
     row: tuple
-    state: Any  # tokenised state (see _tokenise)
+    state: Any  # compiled tokenised state text (see _tokenise, _compile)
     children: dict[str, list[tuple]] = field(default_factory=dict)
     audit: list[dict] = field(default_factory=list)
     text_re: re.Pattern | None = None
@@ -266,32 +265,6 @@ class TemplateSet:
     templates: list[Template]
     users: dict[int, str]
     definitions: dict[int, tuple[str, int]]
-
-
-def _state_codec(raw: Any) -> tuple[str, str]:
-    """(text, codec) of a stored state: JSON text, or gzip/zlib/plain bytes."""
-    if isinstance(raw, str):
-        return raw, "text"
-    data = bytes(raw)
-    if data[:2] == b"\x1f\x8b":
-        return gzip.decompress(data).decode(), "gzip"
-    if data[:1] == b"x":
-        try:
-            return zlib.decompress(data).decode(), "zlib"
-        except zlib.error:
-            pass
-    return data.decode(), "bytes"
-
-
-def _encode_state(textvalue: str, codec: str) -> Any:
-    if codec == "text":
-        return textvalue
-    data = textvalue.encode()
-    if codec == "gzip":
-        return gzip.compress(data, compresslevel=6, mtime=0)
-    if codec == "zlib":
-        return zlib.compress(data)
-    return data
 
 
 def _token_re(iid: int, corr_values: set[str]) -> re.Pattern:
@@ -363,7 +336,8 @@ def load_templates(path: Path) -> TemplateSet:
             for value in json.loads(sub_rec["correlation"]).values():
                 if isinstance(value, str) and len(value) >= 4:
                     corr_values.add(value)
-        state_text, codec = _state_codec(rec["state"])
+        [state_row] = by_instance["instance_states"][iid]
+        state_text = decompress(state_row[[c for c, _ in columns["instance_states"]].index("state")])
         for group in (json.loads(state_text).get("correlations") or {}).values():
             for value in (group or {}).values():
                 if isinstance(value, str) and len(value) >= 4:
@@ -379,7 +353,7 @@ def load_templates(path: Path) -> TemplateSet:
             updated=datetime.fromisoformat(rec["updated_at"]).replace(tzinfo=UTC),
             open_tasks=open_tasks,
             row=row,
-            state=(codec, _compile(*_tokenise(state_text, pattern))),
+            state=_compile(*_tokenise(state_text, pattern)),
             children={t.name: by_instance[t.name].get(iid, []) for t in tables[1:]},
             text_re=pattern,
             corr_values=corr_values,
@@ -539,11 +513,13 @@ class Cloner:
             cols = self.columns[name]
             rows = []
             for row in template.children[name]:
-                new = []
+                new: list[Any] = []
                 for (_, kind), value in zip(cols, row, strict=True):
                     if kind == "newid":
                         self.next_id[name] += 1
                         new.append(self.next_id[name])
+                    elif kind == "state":
+                        new.append(compress(_render(template.state, prefix, new_iid, delta, suffix)))
                     else:
                         new.append(cell(kind, value))
                 rows.append(tuple(new))
@@ -556,9 +532,6 @@ class Cloner:
         for (_, kind), value in zip(cols, template.row, strict=True):
             if kind == "newid":
                 new.append(new_iid)
-            elif kind == "state":
-                codec, groups = template.state
-                new.append(_encode_state(_render(groups, prefix, new_iid, delta, suffix), codec))
             elif kind == "head":
                 new.append(head)
             else:

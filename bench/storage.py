@@ -1,9 +1,9 @@
 """Figure 6: bytes stored per instance, and the process spec stored once per version.
 
-Per process, over finished instances of the large data set: the workflow state, the rest of the
-instance row (data snapshot, summary, bookkeeping), its task-index rows, audit events, timers and
-subscriptions (SQLite: bytes of every value; PostgreSQL: `pg_column_size`, so the state is counted
-compressed as TOAST stores it). Then each table's total size with its indexes (SQLite `dbstat`,
+Per process, over finished instances of the large data set: the workflow state (its own table,
+zlib-compressed), the instance row (data snapshot, summary, bookkeeping), its task-index rows, audit
+events, timers and subscriptions (SQLite: bytes of every value; PostgreSQL: `pg_column_size`, as
+TOAST stores it). Then each table's total size with its indexes (SQLite `dbstat`,
 PostgreSQL `pg_total_relation_size`) divided by the number of instances.
 """
 
@@ -15,10 +15,11 @@ from typing import Any
 from sqlalchemy import func, select, text
 
 from engine import Database
-from engine.models import DefinitionFile, ProcessDefinition, ProcessInstance
+from engine.models import DefinitionFile, InstanceState, ProcessDefinition, ProcessInstance
+from engine.models.states import decompress
 
 from .common import bench_engine
-from .data import _state_codec, clone_tables
+from .data import clone_tables
 from .flows import PROCESSES
 
 SAMPLE = 300
@@ -51,17 +52,13 @@ def per_process(db: Database) -> dict[str, dict[str, Any]]:
                 continue
             id_list = ", ".join(str(i) for i in ids)
             n = len(ids)
-            inst_cols = [c for c in present["process_instances"] if c != "state"]
-            state_expr = "LENGTH(CAST(state AS BLOB))" if db.is_sqlite else "pg_column_size(state)"
-            state, row = conn.execute(
+            row = conn.execute(
                 text(
-                    f"SELECT SUM({state_expr}), SUM({_row_bytes(db, 'process_instances', inst_cols)}) "
+                    f"SELECT SUM({_row_bytes(db, 'process_instances', present['process_instances'])}) "
                     f"FROM process_instances t WHERE id IN ({id_list})"
                 )
-            ).one()
-            if not db.is_sqlite:
-                row = (row or 0) - (state or 0)
-            parts = {"state": state / n, "instance row": (row or 0) / n}
+            ).scalar()
+            parts = {"state": 0.0, "instance row": (row or 0) / n}
             for table in tables[1:]:
                 total = conn.execute(
                     text(
@@ -69,7 +66,7 @@ def per_process(db: Database) -> dict[str, dict[str, Any]]:
                         f"WHERE instance_id IN ({id_list})"
                     )
                 ).scalar()
-                parts[table.name] = (total or 0) / n
+                parts["state" if table.name == "instance_states" else table.name] = (total or 0) / n
             out[key] = {name: round(v) for name, v in parts.items()}
             out[key]["total"] = round(sum(parts.values()))
             out[key]["sampled"] = n
@@ -151,8 +148,8 @@ def spec_once(db: Database) -> dict[str, Any]:
                 "definition_files_bytes": int(files or 0),
                 "stock_spec_json_bytes": spec_json,
             }
-        for state in s.scalars(select(ProcessInstance.state).order_by(ProcessInstance.id).limit(200)):
-            document = json.loads(_state_codec(state)[0])
+        for state in s.scalars(select(InstanceState.state).order_by(InstanceState.instance_id).limit(200)):
+            document = json.loads(decompress(state))
             out["states_checked"] += 1
             out["states_with_spec"] += bool({"spec", "subprocess_specs"} & set(document))
     out["pass"] = out["states_checked"] > 0 and out["states_with_spec"] == 0

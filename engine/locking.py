@@ -188,7 +188,9 @@ def lock_instance(session: Session, instance: ProcessInstance) -> None:
     `UPDATE ... SET version = version + 1 WHERE id = :id AND version = :v` is the first write
     of every action (autoflush held back), so a loser fails here before writing anything
     else, and row locks are always taken in the same order (instance first): no deadlocks.
-    The instance's own changes so far (state, data, summary...) ride in the same statement.
+    The instance's own changes so far (data, summary...) ride in the same statement; its workflow
+    state (`instance_states`, compressed when assigned) is written by the flush that follows, under
+    the lock: never by a loser.
     """
     table = cast(Table, ProcessInstance.__table__)  # typed as any FromClause
     changes = _changed_columns(instance)

@@ -5,7 +5,7 @@ summary and report facets, and a plan of every row the save writes: ended and ou
 events, the task index's changes, the timers and emails they cause, recipients found and bodies
 rendered (reads and CPU work, before any write: an optimistic action still holds no write lock
 here). Then the version lock, the first write (engine/locking.py; a new instance is inserted just
-before it under its reserved id), and the plan written: the audit events, the task index, timers
+before it under its reserved id), and the plan written: the state, the audit events, the task index, timers
 and subscriptions, and last the timers and emails (`notifications.after_save`). Changes that
 leave the workflow alone (claims, escalations, incidents, retention purges...) are
 `engine.locking.record_change`.

@@ -24,7 +24,7 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.specs.defaults import EndEvent
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, aliased, defer
+from sqlalchemy.orm import Session, aliased
 
 from engine.core import EngineCore
 from engine.definitions import ParsedDefinition, element_properties
@@ -105,9 +105,7 @@ class RequestStatuses(EngineCore):
         """The status of each request in `ids` (one query per kind of fact, not per request)."""
         if not ids:
             return {}
-        instances = session.scalars(
-            select(ProcessInstance).options(defer(ProcessInstance.state)).where(ProcessInstance.id.in_(ids))
-        ).all()
+        instances = session.scalars(select(ProcessInstance).where(ProcessInstance.id.in_(ids))).all()
         facts = _facts(session, [i.id for i in instances])
         return {i.id: self._status(session, i, facts.get(i.id, _Facts())) for i in instances}
 

@@ -19,7 +19,8 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from engine.definitions import ParsedDefinition, SpecCache, element_properties
-from engine.models import MessageSubscription, ProcessDefinition, ProcessInstance, TaskRecord, Timer
+from engine.models import InstanceState, MessageSubscription, ProcessDefinition, ProcessInstance, TaskRecord, Timer
+from engine.models.states import decompress
 from engine.queries.reports import ReportFilter
 from engine.request_status import spec_name
 from engine.taskindex import BPMN_TIMER
@@ -40,8 +41,9 @@ def waits_by_step(session: Session, specs: SpecCache, flt: ReportFilter, now: da
     open_task = exists().where(TaskRecord.instance_id == ProcessInstance.id, TaskRecord.status == "ready")
     message = exists().where(MessageSubscription.instance_id == ProcessInstance.id)
     timers = (
-        select(ProcessInstance.definition_id, ProcessInstance.state, ProcessInstance.updated_at, Timer.task_id)
+        select(ProcessInstance.definition_id, InstanceState.state, ProcessInstance.updated_at, Timer.task_id)
         .join(ProcessInstance, Timer.instance_id == ProcessInstance.id)
+        .join(InstanceState, InstanceState.instance_id == ProcessInstance.id)
         .where(Timer.kind == BPMN_TIMER, ~open_task, ~message, *running)
     )
     for definition_id, state, since, task_id in session.execute(timers):
@@ -51,9 +53,9 @@ def waits_by_step(session: Session, specs: SpecCache, flt: ReportFilter, now: da
     return _rows(session, specs, groups, now)
 
 
-def _spec_name(state: str, task_id: str) -> str | None:
+def _spec_name(state: bytes, task_id: str) -> str | None:
     try:
-        return spec_name(json.loads(state), task_id) or None
+        return spec_name(json.loads(decompress(state)), task_id) or None
     except ValueError:
         return None
 

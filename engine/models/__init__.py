@@ -38,6 +38,7 @@ from engine.models.processes import (
     TaskRecord,
     Timer,
 )
+from engine.models.states import InstanceState
 
 __all__ = [
     "ApiToken",
@@ -52,6 +53,7 @@ __all__ = [
     "GroupRole",
     "IdempotencyRecord",
     "Incident",
+    "InstanceState",
     "LoginFailure",
     "MessageSubscription",
     "OutboxMessage",

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engine.models.base import Base, UTCDateTime
 from engine.models.people import User
+from engine.models.states import InstanceState, compress, decompress
 
 
 class ProcessDefinition(Base):
@@ -52,7 +53,8 @@ class DefinitionFile(Base):
 
 
 class ProcessInstance(Base):
-    """One running or finished request: its serialized workflow and bookkeeping."""
+    """One running or finished request: its bookkeeping, and its serialized workflow (`state`, kept in
+    `instance_states` so that listings never read it)."""
 
     __tablename__ = "process_instances"
     #: "Requests I started" (count of running ones, and the list) without reading each request
@@ -63,7 +65,6 @@ class ProcessInstance(Base):
     process_key: Mapped[str] = mapped_column(String(100), index=True)
     status: Mapped[str] = mapped_column(String(20), index=True)
     outcome: Mapped[str | None] = mapped_column(String(255))
-    state: Mapped[str] = mapped_column(Text)
     serializer_version: Mapped[str] = mapped_column(String(10))
     #: optimistic lock: every action bumps it with `UPDATE ... WHERE version = :v` (see runtime)
     version: Mapped[int] = mapped_column(Integer)
@@ -88,6 +89,24 @@ class ProcessInstance(Base):
 
     definition: Mapped[ProcessDefinition] = relationship()
     started_by: Mapped[User | None] = relationship()
+    #: read through `state`; loaded when first read, written by the save's flush after the version lock
+    stored_state: Mapped[InstanceState | None] = relationship(cascade="all, delete-orphan")
+
+    @property
+    def state(self) -> str:
+        """The workflow's serialized state (spec-free JSON, personal fields sealed)."""
+        stored = self.stored_state
+        if stored is None:
+            raise LookupError(f"request {self.id} has no stored state")
+        return decompress(stored.state)
+
+    @state.setter
+    def state(self, value: str) -> None:
+        stored, compressed = self.stored_state, compress(value)
+        if stored is None:
+            self.stored_state = InstanceState(state=compressed)
+        else:
+            stored.state = compressed
 
     def summary_in(self, language: str) -> str:
         """The summary line in `language` ("en" or "fr"), English where no French was saved."""

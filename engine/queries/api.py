@@ -20,9 +20,9 @@ from engine.people.delegation import holders_for
 from engine.queries.inbox import actionable_conditions, visibility_condition
 
 TASK_SCOPES = ("actionable", "mine", "queue", "visible")
-#: Listings never carry an instance's workflow state or sealed data through their sort (a finished
-#: instance's row is over one 4 KB page on SQLite): both load only if a caller touches them.
-_WITHOUT_STATE = (defer(ProcessInstance.state), defer(ProcessInstance.data))
+#: Listings never carry an instance's sealed data through their sort (its workflow state is in a table of
+#: its own): it loads only if a caller touches it.
+_WITHOUT_DATA = (defer(ProcessInstance.data),)
 #: A literal, not a bound value: SQLite then knows that `ix_tasks_open_created` holds only open tasks
 #: and checks a page's conditions from the index alone, reading a task's row only when it matches.
 _OPEN = TaskRecord.status == literal_column("'ready'")
@@ -52,7 +52,7 @@ def list_instances(
     """One page of the instances `user` may see, by id; and the id to continue after (None: last page)."""
     query = (
         select(ProcessInstance)
-        .options(*_WITHOUT_STATE, joinedload(ProcessInstance.definition), joinedload(ProcessInstance.started_by))
+        .options(*_WITHOUT_DATA, joinedload(ProcessInstance.definition), joinedload(ProcessInstance.started_by))
         .where(visible_condition(user, today))
     )
     if filters.process:
@@ -120,7 +120,7 @@ def list_tasks_for(
         select(TaskRecord)
         .join(TaskRecord.instance)
         .options(  # the instance from the join the scope needs (one join, no second one to load it)
-            contains_eager(TaskRecord.instance).options(*_WITHOUT_STATE, joinedload(ProcessInstance.started_by)),
+            contains_eager(TaskRecord.instance).options(*_WITHOUT_DATA, joinedload(ProcessInstance.started_by)),
             joinedload(TaskRecord.assignee),
             joinedload(TaskRecord.claimed_by),
             joinedload(TaskRecord.completed_by),

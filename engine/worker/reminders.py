@@ -94,9 +94,7 @@ def _read_tasks(session: Session, task_ids: list[str]) -> list[object]:
     rows = session.scalars(
         select(TaskRecord)
         .options(
-            joinedload(TaskRecord.instance)
-            .options(defer(ProcessInstance.state), defer(ProcessInstance.data))
-            .joinedload(ProcessInstance.definition)
+            joinedload(TaskRecord.instance).options(defer(ProcessInstance.data)).joinedload(ProcessInstance.definition)
         )
         .where(TaskRecord.id.in_(task_ids))
     ).all()

@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from engine import PermissionDenied, task_drafts
 from engine.models import AuditEvent, ProcessInstance, TaskDraft, TaskRecord
+from engine.models.states import decompress
 from engine.people.users import get_user
 from engine.privacy.records import access_log, retention_due, rotate_keys, run_retention, subject_export, subject_rows
 from engine.privacy.vault import DataKeyError, Keyring
@@ -47,7 +48,8 @@ def visit(people, engine):
 
 def raw_rows(db) -> str:
     with db.engine.connect() as conn:
-        rows = conn.execute(text("SELECT state, data FROM process_instances")).all()
+        rows = conn.execute(text("SELECT data FROM process_instances")).all()
+        rows += [(decompress(state),) for (state,) in conn.execute(text("SELECT state FROM instance_states"))]
         audit_rows = conn.execute(text("SELECT details FROM audit_events")).all()
     return json.dumps([list(map(str, r)) for r in rows + audit_rows])
 

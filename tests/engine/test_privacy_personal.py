@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from engine.models import ProcessInstance
+from engine.models.states import decompress
 from engine.people.users import get_user
 from engine.privacy.records import access_log
 from engine.privacy.taint import derived_names
@@ -37,12 +38,13 @@ def trip(**overrides):  # type: ignore[no-untyped-def]
 def stored_text(db) -> str:  # type: ignore[no-untyped-def]
     """Everything the database holds about requests, their audit trail and their emails."""
     queries = (
-        "SELECT state, data, summary FROM process_instances",
+        "SELECT data, summary FROM process_instances",
         "SELECT details FROM audit_events",
         "SELECT subject, body_text, body_html FROM outbox",
     )
     with db.engine.connect() as conn:
         rows = [row for query in queries for row in conn.execute(text(query)).all()]
+        rows += [(decompress(state),) for (state,) in conn.execute(text("SELECT state FROM instance_states"))]
     return json.dumps([list(map(str, row)) for row in rows])
 
 

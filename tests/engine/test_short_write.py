@@ -77,8 +77,8 @@ def test_reads_and_rendering_come_before_the_first_write(people, engine):
 def test_the_write_is_a_fixed_handful_of_statements(people, engine):
     """One statement per table an action changes, however many people its new task's emails go
     to: the message that offers the final sign-off to the supervisors writes the version check
-    with the instance's own changes, the new task row, the audit event, the subscription it
-    consumed, the task's reminder timer and the emails (one statement for all of them)."""
+    with the instance's own changes, then its workflow state, the new task row, the audit event, the
+    subscription it consumed, the task's reminder timer and the emails (one statement for all of them)."""
     deploy_flow(people, engine)
     seed_workers(people, engine, 1)
     staff = worker_users(0)
@@ -95,6 +95,7 @@ def test_the_write_is_a_fixed_handful_of_statements(people, engine):
         "INSERT INTO outbox",
         "INSERT INTO tasks",
         "INSERT INTO timers",
+        "UPDATE instance_states SET",
     ]
     [(final, _, _, _)] = ready_tasks(people, [iid])
     with people.reading() as s:
