@@ -117,9 +117,10 @@ class EngineCore:
     def _open_task(self, session: Session, task_id: str) -> TaskRecord:
         # Task and instance in one statement: the version we later check is then no older
         # than the task row our permission decision is based on. The requester (without roles)
-        # comes along: the save's task owners and emails read them.
+        # comes along: the save's task owners and emails read them; and the stored state, which
+        # the action loads (compressed: a page or two, decompressed only when read).
         instance = joinedload(TaskRecord.instance)
-        options = [instance.joinedload(ProcessInstance.definition)]
+        options = [instance.joinedload(ProcessInstance.definition), instance.joinedload(ProcessInstance.stored_state)]
         options.append(instance.joinedload(ProcessInstance.started_by).lazyload(User.role_rows))
         row = session.get(TaskRecord, str(task_id), options=options)
         if row is None:

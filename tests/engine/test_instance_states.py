@@ -24,7 +24,7 @@ from engine.locking import lock_instance
 from engine.models import InstanceState, ProcessInstance
 from engine.models.states import decompress
 from tests.conftest import PG_ADMIN_URL, ROOT, make_engine
-from tests.engine.test_short_write import WRITES, statements
+from tests.engine.test_short_write import WRITES, completion, statements
 from tests.reliability.harness import FLOW_KEY, deploy_flow, ready_tasks, seed_workers, worker_users
 
 PREVIOUS = "0016_open_task_counts"
@@ -74,6 +74,21 @@ def test_the_state_is_stored_compressed_in_its_own_table(people, engine):
         instance = s.get_one(ProcessInstance, iid)
         assert json.loads(decompress(stored)) == json.loads(instance.state)
         assert len(stored) * 3 < len(instance.state.encode())
+
+
+def test_a_completion_reads_the_state_with_its_task(people, engine):
+    """The action's first statement (task, request, definition) brings the stored state too: no
+    read of instance_states apart."""
+    deploy_flow(people, engine)
+    seed_workers(people, engine, 1)
+    with people.transaction() as s:
+        iid = engine.start(s, FLOW_KEY, {"title": "Trip", "amount": 5}, "jdoe").id
+    task_id, _, role, _ = ready_tasks(people, [iid])[0]
+    with statements(people) as seen, people.transaction() as s:
+        completion(engine, task_id, worker_users(0)[role][0])(s)
+    first = next(statement for statement in seen if statement.startswith("SELECT tasks"))
+    assert "JOIN instance_states" in first
+    assert [r for r in seen if r.startswith("SELECT") and r.split(" FROM ")[1].startswith("instance_states")] == []
 
 
 def test_a_loser_writes_no_state(people, engine):
