@@ -7,13 +7,13 @@ from typing import Any
 
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from engine.audit import SYSTEM_ACTOR
 from engine.clock import frozen_time
 from engine.core import EngineCore
 from engine.locking import optimistic_action
-from engine.models import Timer
+from engine.models import ProcessInstance, Timer, User
 from engine.steps import find_task, run_until_waiting, script_errors
 from engine.taskindex import BPMN_TIMER
 from engine.waits import timer_parts
@@ -39,10 +39,10 @@ class TimerActions(EngineCore):
         """Fire one due timer; False when it is gone, not yet due, or its instance ended.
 
         Optimistic (engine/locking.py): the timer's scripts run without the write lock."""
-        timer = session.get(Timer, timer_id)
-        if timer is None or timer.kind != BPMN_TIMER:  # reminders/escalations: engine/mail/notifications.py
+        found = _timer_with_instance(session, timer_id)
+        if found is None:  # gone; reminders/escalations: engine/mail/notifications.py
             return False
-        instance = self._instance(session, timer.instance_id)
+        timer, instance = found
         now = self.clock.now()
         if instance.status != "running":
             session.delete(timer)
@@ -76,6 +76,22 @@ class TimerActions(EngineCore):
             run_until_waiting(wf)
         self._save(session, instance, parsed, wf, now, SYSTEM_ACTOR, events)
         return True
+
+
+def _timer_with_instance(session: Session, timer_id: int) -> tuple[Timer, ProcessInstance] | None:
+    """The BPMN timer with its instance, the instance's definition, stored state and requester
+    (without roles, as the save reads them), in one statement."""
+    row = session.execute(
+        select(Timer, ProcessInstance)
+        .join(ProcessInstance, ProcessInstance.id == Timer.instance_id)
+        .where(Timer.id == timer_id, Timer.kind == BPMN_TIMER)
+        .options(
+            joinedload(ProcessInstance.definition),
+            joinedload(ProcessInstance.stored_state),
+            joinedload(ProcessInstance.started_by).lazyload(User.role_rows),
+        )
+    ).first()
+    return None if row is None else (row[0], row[1])
 
 
 def _timer_state(task: Any) -> tuple[Any, str]:

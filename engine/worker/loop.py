@@ -1,9 +1,10 @@
 """The worker: fires due timers, sends the outbox, runs the periodic jobs; the truth lives in the database.
 
 `Worker.tick()` does one round: claim due rows of `timers` under a lease (engine/leases.py),
-fire each BPMN timer and escalation in its own transaction and each run of reminders in one
-(engine/worker/reminders.py), run the daily digest and the retention purge when their
-`periodic_jobs` rows are due (engine/worker/periodic.py), and deliver a batch of outbox mail.
+fire each run of reminders in one transaction (engine/worker/reminders.py), each run of BPMN
+timers of different requests in one (engine/worker/timer_batches.py) and each escalation alone,
+run the daily digest and the retention purge when their `periodic_jobs` rows are due
+(engine/worker/periodic.py), and deliver a batch of outbox mail.
 `run_forever` asks APScheduler's `BlockingScheduler` to call the rounds on an interval trigger;
 nothing is kept in its memory, so any number of workers on any number of machines may run, and
 a restarted worker fires what fell due while it was down, once.
@@ -12,7 +13,7 @@ Exactly once, per timer kind (see docs/scheduler.md):
 
 * `bpmn_timer`: `Engine.fire_timer` locks the instance (`UPDATE ... WHERE version = :v`) and
   deletes or moves the timer row in the same transaction; a second firing finds the row gone or
-  loses the version check.
+  loses the version check. A batch that fails or loses rolls back whole and each fires alone.
 * `task_reminder` / `task_escalation`: the worker first re-takes its lease with a conditional
   UPDATE (`lease_owner = me AND due_at = claimed due`), which also row-locks the timer, then
   writes the emails and moves (reminder) or deletes (escalation) the row in that transaction.
@@ -27,6 +28,7 @@ A failure is retried with backoff (the lease expiry doubles as "not before"); af
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import socket
@@ -49,9 +51,10 @@ from engine.mail.outbox import DeliveryReport, OutboxSender, backoff
 from engine.models import PeriodicJob, Timer
 from engine.runtime import Engine
 from engine.taskindex import BPMN_TIMER, TASK_ESCALATION, TASK_REMINDER
-from engine.worker import incidents, reminders
+from engine.worker import incidents, reminders, timer_batches
 from engine.worker.periodic import DIGEST_JOB, NEW_YEAR_JOB, RETENTION_JOB, PeriodicJobs
 from engine.worker.reminders import Claimed
+from engine.worker.timer_batches import TimerNotFired
 
 log = logging.getLogger("waypoint.worker")
 
@@ -70,13 +73,6 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-class TimerNotFired(WaypointError):
-    """A due timer that could not be fired (counted as a failed attempt)."""
-
-    status = 500
-    kind = "timer_not_fired"
-
-
 class _StaleClaim(Exception):
     """Our lease on a timer was taken over: leave the timer to its new owner."""
 
@@ -86,6 +82,9 @@ class WorkerSettings:
     """How much a worker takes at once, for how long, and how often it retries."""
 
     batch: int = 50
+    #: BPMN timers fired in one transaction at most (on SQLite it holds the write lock from the
+    #: first firing's version check to its commit)
+    timer_batch: int = 10
     lease: timedelta = timedelta(seconds=60)
     max_timer_attempts: int = 5
     email_batch: int = 20
@@ -179,16 +178,9 @@ class Worker:
     def _fire_in(self, session: Session, claimed: Claimed) -> str:
         now = self.clock.now()
         if claimed.kind == BPMN_TIMER:
-            # the instance lock inside fire_timer is what makes a BPMN timer fire once
-            if self.engine.fire_timer(session, claimed.id):
-                leases.release(session, Timer, claimed.id, self.owner)
-                return "fired"
-            timer = session.get(Timer, claimed.id)
-            if timer is None or timer.lease_owner != self.owner or timer.due_at >= now:
-                if timer is not None:
-                    leases.release(session, Timer, claimed.id, self.owner)
-                return "skipped"
-            raise TimerNotFired("timer_not_due")
+            outcome = timer_batches.fire_in(self, session, claimed)
+            timer_batches.release(session, [claimed.id], self.owner)
+            return outcome
         if claimed.kind == TASK_ESCALATION:
             # the escalation locks the instance first when it reassigns, then asks for our lease
             sent = notifications.fire_escalation(
@@ -251,19 +243,20 @@ class Worker:
     def run_timers(self) -> tuple[int, int, int]:
         """Claim one batch of due timers and fire them, oldest first: (fired, skipped, failed).
 
-        Each run of consecutive reminders shares one transaction (engine/worker/reminders.py);
-        a BPMN timer or an escalation, which locks its instance, is an engine action of its own."""
+        Each run of consecutive reminders shares one transaction (engine/worker/reminders.py), and
+        so does each run of BPMN timers of different requests (engine/worker/timer_batches.py); an
+        escalation, which may lock its instance, is fired alone."""
         counts = {"fired": 0, "skipped": 0, "failed": 0}
-        run: list[Claimed] = []
-        for claimed in [*self.claim_timers(), None]:
-            if claimed is not None and claimed.kind == TASK_REMINDER:
-                run.append(claimed)
-                continue
-            for outcome in reminders.fire_reminders(self, run):
+        for kind, run in itertools.groupby(self.claim_timers(), key=lambda claimed: claimed.kind):
+            batch = list(run)
+            if kind == TASK_REMINDER:
+                outcomes = reminders.fire_reminders(self, batch)
+            elif kind == BPMN_TIMER:
+                outcomes = timer_batches.fire_bpmn_timers(self, batch, self.settings.timer_batch)
+            else:
+                outcomes = [self.fire(claimed) for claimed in batch]
+            for outcome in outcomes:
                 counts[outcome] += 1
-            run = []
-            if claimed is not None:
-                counts[self.fire(claimed)] += 1
         return counts["fired"], counts["skipped"], counts["failed"]
 
     # --- periodic jobs --------------------------------------------------------------------------
