@@ -92,7 +92,7 @@ def insert(session: Session, entries: list[dict[str, Any]]) -> None:
     """Write `entry` rows (a save's events, in chain order) in one statement; the instance row
     must exist."""
     if entries:
-        session.execute(sa_insert(AuditEvent), entries)
+        session.execute(sa_insert(AuditEvent.table()).inline(), entries)  # no id read back
 
 
 def events(session: Session, instance_id: int) -> list[AuditEvent]:

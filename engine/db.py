@@ -8,19 +8,20 @@ writers queue on the database lock (busy timeout) instead of failing on a stale 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event
+from sqlalchemy import Table, bindparam, create_engine, event, inspect, update
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.pool import StaticPool
 
 from engine.config import ensure_sqlite_directory
@@ -50,6 +51,70 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(conn: Connection) -> None:
         write = conn.get_execution_options().get(_WRITE_OPTION, False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+@contextmanager
+def pipelined(session: Session) -> Iterator[None]:
+    """Writes whose results nobody reads, sent without waiting for each one's answer on PostgreSQL
+    (psycopg's pipeline mode: one round trip where each statement was one; an error surfaces at
+    the latest when the block ends, and the transaction rolls back as before). Core statements
+    only: nothing is flushed inside (an ORM update checks its row count, which a pipeline does not
+    report); what the session holds pending is flushed after. Elsewhere the block runs as it is."""
+    connection = session.connection()
+    pipeline = getattr(connection.connection.driver_connection, "pipeline", None)
+    if connection.dialect.name != "postgresql" or pipeline is None:
+        pipeline = nullcontext
+    driver_error = connection.dialect.loaded_dbapi.Error
+    try:
+        with session.no_autoflush, pipeline():
+            yield
+    except driver_error as exc:  # raised by the pipeline's end, outside SQLAlchemy: give it SQLAlchemy's class
+        raise DBAPIError.instance(None, None, exc, driver_error, dialect=connection.dialect) from exc
+    session.flush()
+
+
+def unflushed_changes(obj: Any) -> dict[str, Any]:
+    """A persistent object's column attributes changed in the session and not yet written, by key."""
+    state = inspect(obj)
+    changed = {}
+    for attr in state.mapper.column_attrs:
+        added = state.attrs[attr.key].history.added
+        if added:
+            changed[attr.key] = added[0]
+    return changed
+
+
+def write_changes(session: Session, objects: Iterable[Any]) -> None:
+    """Write persistent objects' unflushed column changes with Core statements (`update_by_id`,
+    fit for `pipelined`) and leave the objects as a flush would: nothing pending."""
+    by_table: dict[tuple[Table, str], list[dict[str, Any]]] = {}
+    for obj in objects:
+        changes = unflushed_changes(obj)
+        if changes:
+            mapper = inspect(obj).mapper
+            (key,) = (column.key for column in mapper.primary_key)
+            by_table.setdefault((cast(Table, mapper.local_table), key), []).append({key: getattr(obj, key), **changes})
+            for attribute, value in changes.items():
+                set_committed_value(obj, attribute, value)
+    for (table, key), updates in by_table.items():
+        update_by_id(session, table, updates, key)
+
+
+def update_by_id(session: Session, table: Table, updates: list[dict[str, Any]], key: str = "id") -> None:
+    """Write column values of `table`'s rows by `key`, one `UPDATE` per set of columns (Core
+    statements, fit for `pipelined`)."""
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for values in updates:
+        by_columns.setdefault(tuple(sorted(k for k in values if k != key)), []).append(values)
+    for columns, group in by_columns.items():
+        statement = (
+            update(table)
+            .where(table.c[key] == bindparam("row_key"))
+            .values({c: bindparam(f"new_{c}") for c in columns})
+        )
+        params = [{"row_key": values[key], **{f"new_{c}": values[c] for c in columns}} for values in group]
+        with session.no_autoflush:  # the session's objects are already level with this
+            session.execute(statement, params)
 
 
 class Database:

@@ -6,7 +6,9 @@ events, the task index's changes, the timers and emails they cause, recipients f
 rendered (reads and CPU work, before any write: an optimistic action still holds no write lock
 here). Then the version lock, the first write (engine/locking.py; a new instance is inserted just
 before it under its reserved id), and the plan written: the state, the audit events, the task index, timers
-and subscriptions, and last the timers and emails (`notifications.after_save`). Changes that
+and subscriptions, the timers and emails (`notifications.write_follow_ups`): statements only,
+pipelined on PostgreSQL (`engine.db.pipelined`); last the notices that read the trail written
+(`notifications.send_notices`). Changes that
 leave the workflow alone (claims, escalations, incidents, retention purges...) are
 `engine.locking.record_change`.
 """
@@ -28,6 +30,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from engine import audit
 from engine.audit import SYSTEM_ACTOR
+from engine.db import pipelined, write_changes
 from engine.definitions import ParsedDefinition
 from engine.glue import GlueRegistry
 from engine.locking import claim_instance_id, event_entry, lock_instance
@@ -81,12 +84,14 @@ def save_workflow(
     if not inspect(instance).persistent:
         claim_instance_id(session, instance)
     lock_instance(session, instance)
-    entries = plan.audit + [
-        event_entry(instance, now, SYSTEM_ACTOR, e) for e in write_sync(session, plan.index, plan.synced)
-    ]
-    session.flush()
-    audit.insert(session, entries)
-    notifications.after_save(session, engine.mail, instance, wf, plan.follow_ups, now)
+    with pipelined(session):  # statements whose results nothing reads: one round trip on PostgreSQL
+        write_changes(session, [instance.stored_state])  # a new instance's went in with it
+        entries = plan.audit + [
+            event_entry(instance, now, SYSTEM_ACTOR, e) for e in write_sync(session, plan.index, plan.synced)
+        ]
+        audit.insert(session, entries)
+        notifications.write_follow_ups(session, instance, plan.follow_ups)
+    notifications.send_notices(session, engine.mail, instance, wf, now)
     return plan.synced.created
 
 

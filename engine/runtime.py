@@ -23,7 +23,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session
 
-from engine import permissions, task_drafts
+from engine import permissions
 from engine.assignment import TaskAssignment
 from engine.audit import SYSTEM_ACTOR
 from engine.clock import frozen_time
@@ -214,7 +214,6 @@ class Engine(EventActions, OutsideEvents, TaskAssignment, PersonalAccess, Reques
             actor.username,
             [dict(action="task_completed", task=row, details=details)],
         )
-        task_drafts.clear(session, row.id)
         return row
 
     @optimistic_action

@@ -1,8 +1,9 @@
 """Drafts: a person's unfinished form for an open task, kept encrypted until the task is done.
 
 A draft is checked only for size and declared fields (it may be incomplete); its personal
-fields are sealed like the workflow's. `Engine.complete` clears a task's drafts whatever the
-channel (page, API, email link, reply, CLI), so no personal data outlives the task in a draft.
+fields are sealed like the workflow's. A save that closes a task (completed through any channel:
+page, API, email link, reply, CLI; or cancelled with its request) deletes its drafts in its write
+(engine/taskindex.py `write_sync`), so no personal data outlives the task in a draft.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ def get(session: Session, task_id: str, user: User) -> TaskDraft | None:
     return session.get(TaskDraft, (str(task_id), user.id))
 
 
-def clear(session: Session, task_id: str) -> None:
-    """Delete everyone's drafts of the task (it is done)."""
-    session.execute(delete(TaskDraft).where(TaskDraft.task_id == str(task_id)))
+def clear(session: Session, task_ids: list[str]) -> None:
+    """Delete everyone's drafts of these tasks (they closed)."""
+    if task_ids:
+        session.execute(delete(TaskDraft.table()).where(TaskDraft.task_id.in_(task_ids)))

@@ -23,13 +23,15 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimerEventDefinition,
 )
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
-from engine import permissions, task_owners
+from engine import permissions, task_drafts, task_owners
+from engine.db import update_by_id, write_changes
 from engine.definitions import FORM_PROPERTY, ParsedDefinition, spec_properties
 from engine.models import MessageSubscription, ProcessInstance, TaskRecord, Timer
-from engine.task_rows import insert_new, update_changed
+from engine.task_rows import insert_new
 from engine.waits import MESSAGE, subscription_kind, timer_parts, trigger_parts, wait_parts
 
 DEFAULT_DUE = "P5D"
@@ -88,8 +90,10 @@ class SyncResult:
 
     created: list[TaskRecord]
     closed: list[str]
-    #: the rows of `closed` (their new status set in the session, written by `write_sync`)
+    #: the rows of `closed` the session holds (their new status set there), written by `write_sync`
     closed_rows: list[TaskRecord] = field(default_factory=list)
+    #: the other rows of `closed`: `id` and the columns `write_sync` writes
+    closed_unloaded: list[dict] = field(default_factory=list)
     #: who each created row goes to, by task id
     owners: dict[str, task_owners.Owners] = field(default_factory=dict)
     #: the timer and subscription rows to write, when the instance's waits changed
@@ -135,11 +139,13 @@ def plan_sync(session: Session, ctx: IndexContext, wf: BpmnWorkflow) -> SyncResu
 
 
 def write_sync(session: Session, ctx: IndexContext, result: SyncResult) -> list[dict]:
-    """Under the instance lock: close the ended task rows, add the new ones (their candidates and
-    incidents), rewrite the timers and subscriptions `plan_sync` found changed, and drop every
-    wait of an instance that is no longer running. Returns the audit events of what it did (a task
-    sent to the fallback queue)."""
-    update_changed(session, result.closed_rows)
+    """Under the instance lock: close the ended task rows (their drafts deleted), add the new ones
+    (their candidates and incidents), rewrite the timers and subscriptions `plan_sync` found
+    changed, and drop every wait of an instance that is no longer running. Returns the audit
+    events of what it did (a task sent to the fallback queue)."""
+    write_changes(session, result.closed_rows)
+    update_by_id(session, TaskRecord.table(), result.closed_unloaded)
+    task_drafts.clear(session, result.closed)
     insert_new(session, result.created)
     events = [
         e
@@ -156,12 +162,11 @@ def write_sync(session: Session, ctx: IndexContext, result: SyncResult) -> list[
 def _write_waits(session: Session, changes: WaitChanges) -> None:
     for model, gone in ((Timer, changes.timers_gone), (MessageSubscription, changes.subscriptions_gone)):
         if gone:
-            session.execute(delete(model).where(model.id.in_(gone)).execution_options(synchronize_session=False))
-    if changes.timers_moved:
-        session.execute(update(Timer), changes.timers_moved)
+            session.execute(delete(model.table()).where(model.id.in_(gone)))
+    update_by_id(session, Timer.table(), changes.timers_moved)
     for model, rows in ((Timer, changes.timers_new), (MessageSubscription, changes.subscriptions_new)):
         if rows:
-            session.execute(insert(model), rows)
+            session.execute(insert(model.table()).inline(), rows)  # no id read back
 
 
 def _signature(timers: Mapping[str, datetime], subscriptions: Mapping[str, tuple]) -> str:
@@ -174,27 +179,40 @@ def _signature(timers: Mapping[str, datetime], subscriptions: Mapping[str, tuple
 
 
 def sync_tasks(session: Session, ctx: IndexContext, wf: BpmnWorkflow) -> SyncResult:
-    instance = ctx.instance
     ready = {str(t.id): t for t in wf.get_tasks(state=TaskState.READY, manual=True)}
     open_rows = {
-        row.id: row
-        for row in session.scalars(
-            select(TaskRecord).where(TaskRecord.instance_id == instance.id, TaskRecord.status == "ready")
+        task_id: (completed_by_id, completed_at)
+        for task_id, completed_by_id, completed_at in session.execute(
+            select(TaskRecord.id, TaskRecord.completed_by_id, TaskRecord.completed_at).where(
+                TaskRecord.instance_id == ctx.instance.id, TaskRecord.status == "ready"
+            )
         )
     }
-    closed = []
-    for task_id, row in open_rows.items():
-        if task_id not in ready:
-            spiff_task = wf.get_task_from_id(UUID(task_id)) if not wf.completed else None
-            done = spiff_task is not None and spiff_task.state == TaskState.COMPLETED
-            row.status = "completed" if done or row.completed_by_id else "cancelled"
-            row.completed_at = row.completed_at or ctx.now
-            closed.append(row)
-    result = SyncResult([], [row.id for row in closed], closed)
+    result = SyncResult([], [task_id for task_id in open_rows if task_id not in ready])
+    for task_id in result.closed:
+        spiff_task = wf.get_task_from_id(UUID(task_id)) if not wf.completed else None
+        done = spiff_task is not None and spiff_task.state == TaskState.COMPLETED
+        _close(session, result, task_id, done, *open_rows[task_id], ctx.now)
     for task_id, task in ready.items():
         if task_id not in open_rows:
             result.created.append(_new_task_row(session, ctx, task_id, task, result))
     return result
+
+
+def _close(
+    session: Session, result: SyncResult, task_id: str, done: bool, by: int | None, at: datetime | None, now: datetime
+) -> None:
+    """A row whose task ended: completed (by whom the action set, if it did) or cancelled. A row
+    the session holds (the action's own task) is changed there; the others are only written."""
+    row = session.identity_map.get(identity_key(TaskRecord, task_id))
+    if row is not None:
+        by, at = row.completed_by_id, row.completed_at
+    values: dict[str, Any] = {"status": "completed" if done or by else "cancelled", "completed_at": at or now}
+    if row is None:
+        result.closed_unloaded.append({"id": task_id, **values})
+        return
+    row.status, row.completed_at = values["status"], values["completed_at"]
+    result.closed_rows.append(row)
 
 
 def _new_task_row(session: Session, ctx: IndexContext, task_id: str, task: Any, result: SyncResult) -> TaskRecord:
@@ -366,5 +384,5 @@ def plan_subscriptions(session: Session, ctx: IndexContext, wanted: Mapping[str,
 
 def clear_waits(session: Session, instance_id: int) -> None:
     """Drop every timer (reminders included) and subscription of an instance that ended."""
-    session.execute(delete(Timer).where(Timer.instance_id == instance_id))
-    session.execute(delete(MessageSubscription).where(MessageSubscription.instance_id == instance_id))
+    session.execute(delete(Timer.table()).where(Timer.instance_id == instance_id))
+    session.execute(delete(MessageSubscription.table()).where(MessageSubscription.instance_id == instance_id))

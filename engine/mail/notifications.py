@@ -3,9 +3,10 @@
 Every engine action that saves an instance calls, in its transaction, `plan_after_save` before the
 instance lock (each newly offered task's reminder timer at its due time and, when the task has
 `escalateAfter`, its escalation timer; the new-task emails, recipients found and bodies rendered:
-engine/mail/compose.py) and `after_save` once the lock is won: it drops the timers of tasks that
-closed, writes the planned rows, and the calendar invitation once a trip or visit is approved
-(engine/mail/invitations.py) and the requester's email once a request ends (engine/mail/outcomes.py).
+engine/mail/compose.py), `write_follow_ups` once the lock is won (it drops the timers of tasks that
+closed and writes the planned rows) and `send_notices` last: the calendar invitation once a trip or
+visit is approved (engine/mail/invitations.py) and the requester's email once a request ends
+(engine/mail/outcomes.py).
 The worker later fires the timers through `fire_reminder` and `fire_escalation`, under its lease
 (engine/worker/loop.py). Everything here gets the engine's `MailContext` (configuration, spec
 lookup, approval rule), never the `Engine`.
@@ -47,7 +48,7 @@ DEFAULT_REMINDER_EVERY = "P1D"
 @dataclass
 class FollowUps:
     """The timers and new-task emails of an action, computed before the instance lock (recipients
-    found, bodies rendered) and written after it by `after_save`."""
+    found, bodies rendered) and written after it by `write_follow_ups`."""
 
     #: task ids the action closed (None: not known, look them up)
     closed: list[str] | None
@@ -79,17 +80,21 @@ def plan_after_save(
     return plan
 
 
-def after_save(
-    session: Session, mail: MailContext, instance: ProcessInstance, wf: BpmnWorkflow, plan: FollowUps, now: datetime
-) -> None:
-    """Under the instance lock, after the action's audit events: drop the timers of tasks that
-    closed, write `plan`'s timers and emails, and the calendar invitation and outcome email
-    (these read the audit trail, so they are decided here)."""
+def write_follow_ups(session: Session, instance: ProcessInstance, plan: FollowUps) -> None:
+    """Under the instance lock, with the save's other writes: drop the timers of tasks that closed,
+    write `plan`'s timers and emails (statements only, nothing read back)."""
     if plan.closed is None or plan.closed:
         _drop_closed_task_timers(session, instance.id, plan.closed)
     if plan.timers:
-        session.execute(insert(Timer), plan.timers)
+        session.execute(insert(Timer.table()).inline(), plan.timers)  # no id read back
     outbox.insert(session, plan.emails)
+
+
+def send_notices(
+    session: Session, mail: MailContext, instance: ProcessInstance, wf: BpmnWorkflow, now: datetime
+) -> None:
+    """After the save's writes: the calendar invitation once a trip or visit is approved, and the
+    requester's email once the request ends (both read the audit trail the save just wrote)."""
     if mail.config.enabled:
         send_calendar_invitations(session, mail, instance, now)
         send_outcome_notice(session, mail, instance, wf, now)
@@ -110,9 +115,9 @@ def _drop_closed_task_timers(session: Session, instance_id: int, closed: list[st
     else:
         which = Timer.task_id.in_(closed)
     session.execute(
-        delete(Timer)
-        .where(Timer.instance_id == instance_id, Timer.kind.in_((TASK_REMINDER, TASK_ESCALATION)), which)
-        .execution_options(synchronize_session=False)
+        delete(Timer.table()).where(
+            Timer.instance_id == instance_id, Timer.kind.in_((TASK_REMINDER, TASK_ESCALATION)), which
+        )
     )
 
 

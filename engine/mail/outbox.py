@@ -62,7 +62,7 @@ def add(session: Any, values: dict[str, Any]) -> OutboxMessage:
 def insert(session: Any, messages: list[dict[str, Any]]) -> None:
     """Write `message` rows in one statement (an action's emails, rendered before its write lock)."""
     if messages:
-        session.execute(sa_insert(OutboxMessage), messages)
+        session.execute(sa_insert(OutboxMessage.table()).inline(), messages)  # no id read back
 
 
 def message(

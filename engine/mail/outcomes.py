@@ -1,6 +1,6 @@
 """The requester hears how their request ended: the outcome email.
 
-`send_outcome_notice` runs after every save (engine/mail/notifications.py's `after_save`) and, once
+`send_outcome_notice` runs after every save (engine/mail/notifications.py's `send_notices`) and, once
 per instance, queues an email to the requester when the request has ended: at an end event (its
 name, in French from its `name_fr` property, is the outcome: "Rejected by supervisor", "Closed"),
 with the last recorded decision's comment as the reason; or cancelled, by the office (with its

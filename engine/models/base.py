@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     DateTime,
+    Table,
     TypeDecorator,
 )
 from sqlalchemy.orm import DeclarativeBase
@@ -30,4 +31,7 @@ class UTCDateTime(TypeDecorator):
 
 
 class Base(DeclarativeBase):
-    pass
+    @classmethod
+    def table(cls) -> Table:
+        """The mapped table, for Core statements (a pipelined write reads no ORM results)."""
+        return cast(Table, cls.__table__)

@@ -146,8 +146,10 @@ def _boom(*_args: object, **_kwargs: object) -> None:
 INJECTION_POINTS = {
     # after the caller's engine call returned, inside its transaction
     "caller": None,
-    # the last thing the write path does before returning (outbox rows, task timers)
-    "after_save": (persist.notifications, "after_save"),
+    # inside the pipelined writes after the version check (outbox rows, task timers)
+    "follow_ups": (persist.notifications, "write_follow_ups"),
+    # the last thing the write path does before returning (the notices that read the trail)
+    "send_notices": (persist.notifications, "send_notices"),
     # while bringing timers and subscriptions level, after the version check
     "sync_all": (persist, "write_sync"),
     # while computing the audit event (a save before its lock; claim/release under it)
@@ -174,7 +176,8 @@ CASES = [
     (action, point)
     for action in ("start", "complete", "claim", "message", "cancel")
     for point in INJECTION_POINTS
-    if not (action == "claim" and point in ("after_save", "sync_all"))  # a claim does not save the workflow
+    # a claim does not save the workflow
+    if not (action == "claim" and point in ("follow_ups", "send_notices", "sync_all"))
 ]
 
 

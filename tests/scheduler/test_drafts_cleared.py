@@ -1,5 +1,6 @@
-"""A decision given from an email (a one-click link, a reply) leaves no draft of the task behind:
-the draft holds personal data typed on the task page, and the task is done."""
+"""A decision given from an email (a one-click link, a reply), or a withdrawn request, leaves no
+draft of the task behind: the draft holds personal data typed on the task page, and the task is
+done."""
 
 from __future__ import annotations
 
@@ -71,3 +72,13 @@ def test_a_reply_decision_leaves_no_draft(flows, engine, mail_config, drafted):
     )
     assert outcome.action == "recorded", outcome
     assert (status(flows, task_id), drafts(flows, task_id)) == ("completed", 0)
+
+
+def test_a_withdrawn_request_leaves_no_draft_of_its_open_task(flows, engine, drafted):
+    """The task closes with its request (cancelled, never completed): its drafts go in the same write."""
+    task_id, _ = drafted
+    with flows.reading() as s:
+        instance_id = s.get(TaskRecord, task_id).instance_id
+    with flows.transaction() as s:
+        engine.cancel(s, instance_id, "jdoe", "no longer travelling")
+    assert (status(flows, task_id), drafts(flows, task_id)) == ("cancelled", 0)
