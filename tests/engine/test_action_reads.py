@@ -5,7 +5,7 @@ for a task someone other than the actor holds (on a queue task nobody stands in 
 from __future__ import annotations
 
 from tests.engine.test_short_write import completion, statements
-from tests.reliability.harness import FLOW_KEY, deploy_flow, ready_tasks, seed_workers, worker_users
+from tests.reliability.harness import ready_tasks, started_request
 
 
 def reads_of(seen: list[str], table: str) -> list[str]:
@@ -13,11 +13,7 @@ def reads_of(seen: list[str], table: str) -> list[str]:
 
 
 def test_a_queue_task_completion_reads_no_delegations_and_no_requester_apart(people, engine):
-    deploy_flow(people, engine)
-    seed_workers(people, engine, 1)
-    staff = worker_users(0)
-    with people.transaction() as s:
-        iid = engine.start(s, FLOW_KEY, {"title": "Trip", "amount": 5}, "jdoe").id
+    iid, staff = started_request(people, engine)
     task_id, _, role, _ = ready_tasks(people, [iid])[0]
     with statements(people) as seen, people.transaction() as s:
         completion(engine, task_id, staff[role][0])(s)

@@ -12,7 +12,14 @@ from sqlalchemy import event, func, select
 
 from engine.models import AuditEvent, OutboxMessage, ProcessInstance, Timer
 from engine.people.users import users_with_role
-from tests.reliability.harness import FLOW_KEY, deploy_flow, ready_tasks, seed_workers, worker_users
+from tests.reliability.harness import (
+    FLOW_KEY,
+    deploy_flow,
+    ready_tasks,
+    seed_workers,
+    waiting_for_go_ahead,
+    worker_users,
+)
 
 WRITES = ("INSERT", "UPDATE", "DELETE")
 
@@ -79,14 +86,7 @@ def test_the_write_is_a_fixed_handful_of_statements(people, engine):
     to: the message that offers the final sign-off to the supervisors writes the version check
     with the instance's own changes, then its workflow state, the new task row, the audit event, the
     subscription it consumed, the task's reminder timer and the emails (one statement for all of them)."""
-    deploy_flow(people, engine)
-    seed_workers(people, engine, 1)
-    staff = worker_users(0)
-    with people.transaction() as s:
-        iid = engine.start(s, FLOW_KEY, {"title": "Trip", "amount": 5}, "jdoe").id
-    for task_id, _, role, _ in ready_tasks(people, [iid]):
-        with people.transaction() as s:
-            engine.complete(s, task_id, staff[role][0], {"decision": "approve"})
+    iid, _ = waiting_for_go_ahead(people, engine)
     written = run(people, lambda s: engine.deliver_message(s, "go_ahead", {}, correlation={"instance": iid}))
     assert written[0].startswith("UPDATE process_instances SET") and "version" in written[0]
     assert sorted(" ".join(s.split(" ")[:3]) for s in written[1:]) == [

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from engine.models import TaskRecord
 from tests.engine.test_short_write import completion, statements
-from tests.reliability.harness import FLOW_KEY, deploy_flow, ready_tasks, seed_workers, worker_users
+from tests.reliability.harness import FLOW_KEY, deploy_flow, ready_tasks, started_request
 
 
 def task_writes(seen: list[str]) -> list[str]:
@@ -50,11 +50,7 @@ def test_a_start_inserts_its_rows_once_and_leaves_them_loaded(people, engine):
 
 
 def test_a_completion_updates_the_row_it_closed_once(people, engine):
-    deploy_flow(people, engine)
-    seed_workers(people, engine, 1)
-    staff = worker_users(0)
-    with people.transaction() as s:
-        iid = engine.start(s, FLOW_KEY, {"title": "Trip", "amount": 5}, "jdoe").id
+    iid, staff = started_request(people, engine)
     task_id, _, role, _ = ready_tasks(people, [iid])[0]
     with statements(people) as seen, people.transaction() as s, flushed_task_rows(s) as left:
         row = completion(engine, task_id, staff[role][0])(s)

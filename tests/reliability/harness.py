@@ -61,6 +61,25 @@ def deploy_flow(db: Database, engine: Engine) -> None:
         engine.deploy(s, [FLOW])
 
 
+def started_request(db: Database, engine: Engine) -> tuple[int, dict[str, list[str]]]:
+    """The test process deployed, one worker's people seeded and a request started by jdoe (two
+    parallel checks open): its id, and the worker's people by role."""
+    deploy_flow(db, engine)
+    seed_workers(db, engine, 1)
+    with db.transaction() as s:
+        iid = engine.start(s, FLOW_KEY, {"title": "Trip", "amount": 5}, "jdoe").id
+    return iid, worker_users(0)
+
+
+def waiting_for_go_ahead(db: Database, engine: Engine) -> tuple[int, dict[str, list[str]]]:
+    """`started_request` with both checks approved: the request waits for the go-ahead message."""
+    iid, staff = started_request(db, engine)
+    for task_id, _, role, _ in ready_tasks(db, [iid]):
+        with db.transaction() as s:
+            engine.complete(s, task_id, staff[role][0], {"decision": "approve"})
+    return iid, staff
+
+
 def start_flow(db: Database, engine: Engine, n: int, starter: str | None = None) -> list[int]:
     ids = []
     for i in range(n):
