@@ -57,9 +57,12 @@ def _configure_sqlite(engine: Engine) -> None:
 def pipelined(session: Session) -> Iterator[None]:
     """Writes whose results nobody reads, sent without waiting for each one's answer on PostgreSQL
     (psycopg's pipeline mode: one round trip where each statement was one; an error surfaces at
-    the latest when the block ends, and the transaction rolls back as before). Core statements
-    only: nothing is flushed inside (an ORM update checks its row count, which a pipeline does not
-    report); what the session holds pending is flushed after. Elsewhere the block runs as it is."""
+    the latest when the block ends, naming the statement it came from only by its message, and
+    the transaction rolls back as before). Core statements only: nothing is flushed inside (an ORM
+    update checks its row count, which a pipeline does not report); rows added before are flushed
+    first, what the block adds after. Elsewhere the block runs as it is."""
+    if session.new:  # rows added before go in first, so that a delete in the block sees them
+        session.flush(list(session.new))
     connection = session.connection()
     pipeline = getattr(connection.connection.driver_connection, "pipeline", None)
     if connection.dialect.name != "postgresql" or pipeline is None:
@@ -69,7 +72,10 @@ def pipelined(session: Session) -> Iterator[None]:
         with session.no_autoflush, pipeline():
             yield
     except driver_error as exc:  # raised by the pipeline's end, outside SQLAlchemy: give it SQLAlchemy's class
-        raise DBAPIError.instance(None, None, exc, driver_error, dialect=connection.dialect) from exc
+        lost = connection.dialect.is_disconnect(exc, connection.connection.dbapi_connection, None)
+        if lost:
+            connection.invalidate(exc)
+        raise DBAPIError.instance(None, None, exc, driver_error, connection_invalidated=lost) from exc
     session.flush()
 
 

@@ -26,11 +26,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, Table, event, func, inspect, select, text, update
+from sqlalchemy import CursorResult, event, func, inspect, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from engine import audit
+from engine.db import unflushed_changes
 from engine.errors import ConcurrentUpdate
 from engine.models import AuditEvent, ProcessInstance, TaskRecord
 
@@ -178,8 +179,7 @@ def optimistic_action(action: Callable[..., _T]) -> Callable[..., _T]:
 
 def _last_instance_id(session: Session) -> int:
     # SQLite gives a new row max(id) + 1 (no AUTOINCREMENT), so that is the id to reserve
-    table = cast(Table, ProcessInstance.__table__)
-    return int(session.scalar(select(func.max(table.c.id))) or 0)
+    return int(session.scalar(select(func.max(ProcessInstance.table().c.id))) or 0)
 
 
 def lock_instance(session: Session, instance: ProcessInstance) -> None:
@@ -192,33 +192,20 @@ def lock_instance(session: Session, instance: ProcessInstance) -> None:
     state (`instance_states`, compressed when assigned) is written by the flush that follows, under
     the lock: never by a loser.
     """
-    table = cast(Table, ProcessInstance.__table__)  # typed as any FromClause
-    changes = _changed_columns(instance)
+    table = ProcessInstance.table()
+    changes = unflushed_changes(instance) if inspect(instance).persistent else {}
     statement = (
         update(table)
         .where(table.c.id == instance.id, table.c.version == instance.version)
-        .values({table.c.version: table.c.version + 1, **{column: v for column, (_, v) in changes.items()}})
+        .values({table.c.version: table.c.version + 1, **{table.c[key]: v for key, v in changes.items()}})
     )
     optimistic_phase = take_write_lock(session)
     with session.no_autoflush:
         result = session.execute(statement)
     if cast(CursorResult[Any], result).rowcount != 1:  # an UPDATE's result is a cursor result
         raise StaleRead("concurrent_save") if optimistic_phase else ConcurrentUpdate("concurrent_save")
-    for key, value in [*changes.values(), ("version", instance.version + 1)]:
+    for key, value in [*changes.items(), ("version", instance.version + 1)]:
         set_committed_value(instance, key, value)
-
-
-def _changed_columns(instance: ProcessInstance) -> dict[Any, tuple[str, Any]]:
-    """The instance's columns changed in the session and not yet flushed: (attribute, new value) by column."""
-    state = inspect(instance)
-    if not state.persistent:
-        return {}
-    changed = {}
-    for attr in state.mapper.column_attrs:
-        added = state.attrs[attr.key].history.added
-        if added:
-            changed[attr.columns[0]] = (attr.key, added[0])
-    return changed
 
 
 def record_change(

@@ -78,6 +78,7 @@ def save_workflow(
     engine.glue.write_summaries(instance, public, now)
     _apply_facets(instance, engine.glue.facets_for(instance.process_key, public))
     instance.data = engine.vault.seal(data, parsed.personal)
+    engine.vault.forget()
     with session.no_autoflush:  # a plan reads and computes; nothing is written before the lock
         plan = _plan(session, engine, instance, parsed, wf, now, actor, events)
     # the CPU work above ran without the write lock; a new instance is inserted under it now
@@ -126,7 +127,7 @@ def _plan(
     index = IndexContext(instance, parsed, now, _user_ids(session), engine.evaluate, engine.fallback_role)
     synced = plan_sync(session, index, wf)
     closed = synced.closed + [e["task"].id for e in events if e.get("task") is not None and e["task"].status != "ready"]
-    follow_ups = notifications.plan_after_save(session, engine.mail, instance, parsed, wf, synced, now, closed)
+    follow_ups = notifications.plan_follow_ups(session, engine.mail, instance, parsed, wf, synced, now, closed)
     return _Plan(index, synced, entries, follow_ups)
 
 

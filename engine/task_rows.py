@@ -25,7 +25,9 @@ def insert_new(session: Session, rows: list[TaskRecord]) -> None:
         for attr in columns:
             if attr.key not in row.__dict__:  # unset: the column's default, else NULL (never expired)
                 default = attr.columns[0].default
-                setattr(row, attr.key, default.arg if default is not None and default.is_scalar else None)
+                if default is not None and not default.is_scalar:
+                    raise TypeError(f"tasks.{attr.key}: only a constant default can be written here")
+                setattr(row, attr.key, default.arg if default is not None else None)
     with session.no_autoflush:  # the statement is the write; a flush first would write nothing more
         session.execute(insert(_TABLE), [{attr.key: getattr(row, attr.key) for attr in columns} for row in rows])
     for row in rows:

@@ -93,7 +93,7 @@ class SyncResult:
     #: the rows of `closed` the session holds (their new status set there), written by `write_sync`
     closed_rows: list[TaskRecord] = field(default_factory=list)
     #: the other rows of `closed`: `id` and the columns `write_sync` writes
-    closed_unloaded: list[dict] = field(default_factory=list)
+    closed_values: list[dict] = field(default_factory=list)
     #: who each created row goes to, by task id
     owners: dict[str, task_owners.Owners] = field(default_factory=dict)
     #: the timer and subscription rows to write, when the instance's waits changed
@@ -139,12 +139,13 @@ def plan_sync(session: Session, ctx: IndexContext, wf: BpmnWorkflow) -> SyncResu
 
 
 def write_sync(session: Session, ctx: IndexContext, result: SyncResult) -> list[dict]:
-    """Under the instance lock: close the ended task rows (their drafts deleted), add the new ones
-    (their candidates and incidents), rewrite the timers and subscriptions `plan_sync` found
-    changed, and drop every wait of an instance that is no longer running. Returns the audit
-    events of what it did (a task sent to the fallback queue)."""
+    """Under the instance lock, Core statements only (the save pipelines them): close the ended
+    task rows (their drafts deleted), add the new ones, rewrite the timers and subscriptions
+    `plan_sync` found changed, and drop every wait of an instance that is no longer running. A
+    new row's candidates and incident are added to the session (flushed after the batch). Returns
+    the audit events of what it did (a task sent to the fallback queue)."""
     write_changes(session, result.closed_rows)
-    update_by_id(session, TaskRecord.table(), result.closed_unloaded)
+    update_by_id(session, TaskRecord.table(), result.closed_values)
     task_drafts.clear(session, result.closed)
     insert_new(session, result.created)
     events = [
@@ -209,7 +210,7 @@ def _close(
         by, at = row.completed_by_id, row.completed_at
     values: dict[str, Any] = {"status": "completed" if done or by else "cancelled", "completed_at": at or now}
     if row is None:
-        result.closed_unloaded.append({"id": task_id, **values})
+        result.closed_values.append({"id": task_id, **values})
         return
     row.status, row.completed_at = values["status"], values["completed_at"]
     result.closed_rows.append(row)

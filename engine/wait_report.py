@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import zlib
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
@@ -56,7 +57,7 @@ def waits_by_step(session: Session, specs: SpecCache, flt: ReportFilter, now: da
 def _spec_name(state: bytes, task_id: str) -> str | None:
     try:
         return spec_name(json.loads(decompress(state)), task_id) or None
-    except ValueError:
+    except (ValueError, zlib.error):  # a state that does not read: no name rather than no report
         return None
 
 

@@ -1,6 +1,6 @@
 """Which task timers and emails an engine action causes; firing reminders and escalations.
 
-Every engine action that saves an instance calls, in its transaction, `plan_after_save` before the
+Every engine action that saves an instance calls, in its transaction, `plan_follow_ups` before the
 instance lock (each newly offered task's reminder timer at its due time and, when the task has
 `escalateAfter`, its escalation timer; the new-task emails, recipients found and bodies rendered:
 engine/mail/compose.py), `write_follow_ups` once the lock is won (it drops the timers of tasks that
@@ -56,7 +56,7 @@ class FollowUps:
     emails: list[dict] = field(default_factory=list)
 
 
-def plan_after_save(
+def plan_follow_ups(
     session: Session,
     mail: MailContext,
     instance: ProcessInstance,

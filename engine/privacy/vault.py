@@ -347,6 +347,11 @@ class Vault:
         self._local.memo = memo
         return self.keyring.unseal_text(text, memo)
 
+    def forget(self) -> None:
+        """Drop this thread's memo: a save calls it once sealed, so no value it read stays in
+        memory in clear after the action."""
+        self._local.memo = None
+
     def _memo(self) -> dict[bytes, str]:
         memo = getattr(self._local, "memo", None)
         if memo is None or len(memo) > MEMO_LIMIT:  # many saves without a read (starts): bounded

@@ -132,6 +132,13 @@ def test_an_action_keeps_unchanged_ciphertexts_and_seals_what_it_adds(visit, eng
         assert engine.clear_data(instance)["members"][0]["passport_number"] == "C4X9T4821"
 
 
+def test_no_value_read_stays_in_memory_after_the_action(visit, engine):
+    """The memo of ciphertexts holds personal values in clear: a save drops it once sealed."""
+    db, _ = visit
+    screen(db, engine, COMMENT)
+    assert getattr(engine.vault._local, "memo", None) is None
+
+
 def test_an_action_under_a_new_key_reseals_the_whole_state(visit, engine, clock):
     db, iid = visit
     rotated = make_engine(clock=clock, data_key=f"{Keyring.new_key('k2')},{engine.vault._key_text}")
