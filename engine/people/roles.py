@@ -211,9 +211,14 @@ def _bring_back(session: Session, key: str, actor: str) -> None:
         Incident.kind == UNWORKABLE, Incident.status == "open", Incident.timer_kind == key[:20]
     )
     now = current_time()
+    members = active_members(session, key)
     for incident in session.scalars(waiting):
         row = session.get(TaskRecord, incident.task_id) if incident.task_id else None
-        if row is None or f"role '{key}'" not in incident.error or not may_act(session, key, row.requester_id):
+        if (
+            row is None
+            or f"role '{key}'" not in incident.error
+            or not anyone_but_requester(key, members, row.requester_id)
+        ):
             continue
         incident.status, incident.resolved_at, incident.resolved_by = "retried", now, actor
         if row.status == "ready" and row.assignee_id is None and row.claimed_by_id is None:
@@ -320,8 +325,3 @@ def anyone_but_requester(key: str | None, members: Iterable[Member], requester_i
     if key == "requester" or requester_id is None:
         return any(True for _ in members)
     return any(m.id != requester_id for m in members)
-
-
-def may_act(session: Session, key: str | None, requester_id: int | None) -> bool:
-    """`anyone_but_requester`, reading the role's members."""
-    return bool(key) and anyone_but_requester(key, active_members(session, key or ""), requester_id)
