@@ -21,11 +21,11 @@ from sqlalchemy.orm.attributes import set_committed_value
 from engine import ConcurrentUpdate, Database, Engine, ManualClock
 from engine.demo.people import seed_demo_users
 from engine.locking import lock_instance
-from engine.models import InstanceState, ProcessInstance
+from engine.models import InstanceState, ProcessInstance, TaskRecord
 from engine.models.states import decompress
 from tests.conftest import PG_ADMIN_URL, ROOT, make_engine
 from tests.engine.test_short_write import WRITES, completion, statements
-from tests.reliability.harness import FLOW_KEY, deploy_flow, ready_tasks, seed_workers, worker_users
+from tests.reliability.harness import FLOW_KEY, deploy_flow, ready_tasks, seed_workers, started_request, worker_users
 
 PREVIOUS = "0016_open_task_counts"
 
@@ -108,6 +108,31 @@ def test_a_loser_writes_no_state(people, engine):
     assert not [w for w in seen if w.startswith(WRITES) and "instance_states" in w]
     with people.reading() as s:
         assert s.scalar(select(InstanceState.state).where(InstanceState.instance_id == iid)) == kept
+
+
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)  # SQLite serializes writers: no such interleaving
+def test_the_loser_of_a_real_race_writes_nothing_but_its_failed_check(people, engine):
+    """Two completions of one request read the same version; the later one fails at its version
+    check, the first write of its save, and sends nothing after it: no state row, task row, audit
+    event or email of the loser reaches the database, pipelined or not."""
+    iid, staff = started_request(people, engine)
+    (first, _, first_role, _), (second, _, second_role, _) = ready_tasks(people, [iid])
+    with people.reading() as s:
+        kept = s.scalar(select(InstanceState.state).where(InstanceState.instance_id == iid))
+    with people.transaction() as late:
+        stale = late.get(ProcessInstance, iid), late.get(TaskRecord, second)  # read before the winner commits
+        held = stale[0].version
+        with people.transaction() as early:
+            engine.complete(early, first, staff[first_role][0], {"decision": "approve"})
+        with statements(people) as seen, pytest.raises(ConcurrentUpdate):
+            engine.complete(late, second, staff[second_role][0], {"decision": "approve"})
+        assert stale[0].version == held  # the late transaction really acted on the old version
+        late.rollback()
+    written = [w for w in seen if w.startswith(WRITES)]
+    assert len(written) == 1 and written[0].startswith("UPDATE process_instances SET"), written
+    with people.reading() as s:
+        assert s.scalar(select(InstanceState.state).where(InstanceState.instance_id == iid)) != kept  # the winner's
+        assert s.get_one(TaskRecord, second).status == "ready"
 
 
 def test_a_database_at_the_previous_head_upgrades_with_its_states(own_db, clock):
