@@ -216,7 +216,9 @@ def test_sigkill_the_worker_mid_smtp_sends_every_email_once(tmp_path):
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            assert sink.in_dialogue.wait(60), "the worker never reached the SMTP server"
+            # the second worker waits for the first one's leases (a minute: WorkerSettings.email_lease)
+            # before it may send: the wait covers them and a loaded machine's start-up
+            assert sink.in_dialogue.wait(150), "the worker never reached the SMTP server"
             time.sleep(0.1)
             worker.send_signal(signal.SIGKILL)
             worker.wait(10)
