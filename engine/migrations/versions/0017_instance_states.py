@@ -11,6 +11,8 @@ Create Date: 2026-12-07 12:40:00
 """
 
 import zlib
+from collections.abc import Iterator
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -28,6 +30,14 @@ INSTANCES = sa.table("process_instances", sa.column("id", sa.Integer), sa.column
 STATES = sa.table("instance_states", sa.column("instance_id", sa.Integer), sa.column("state", sa.LargeBinary))
 
 
+def _batches(connection: Any, key: Any, value: Any) -> Iterator[list[Any]]:
+    """(key, value) rows in batches by key: a large history never sits in memory at once."""
+    last = 0
+    while rows := connection.execute(sa.select(key, value).where(key > last).order_by(key).limit(BATCH)).all():
+        yield rows
+        last = rows[-1][0]
+
+
 def upgrade() -> None:
     op.create_table(
         "instance_states",
@@ -36,39 +46,21 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["instance_id"], ["process_instances.id"]),
         sa.PrimaryKeyConstraint("instance_id"),
     )
-    connection, last = op.get_bind(), 0
-    while True:  # in batches by id: a large history never sits in memory at once
-        rows = connection.execute(
-            sa.select(INSTANCES.c.id, INSTANCES.c.state)
-            .where(INSTANCES.c.id > last)
-            .order_by(INSTANCES.c.id)
-            .limit(BATCH)
-        ).all()
-        if not rows:
-            break
+    connection = op.get_bind()
+    for rows in _batches(connection, INSTANCES.c.id, INSTANCES.c.state):
         states = [{"instance_id": i, "state": zlib.compress(state.encode(), LEVEL)} for i, state in rows]
         connection.execute(STATES.insert(), states)
-        last = rows[-1][0]
     # SQLite (3.35+) drops the column in place: no table copy, which its foreign keys would refuse
     op.drop_column("process_instances", "state")
 
 
 def downgrade() -> None:
     op.add_column("process_instances", sa.Column("state", sa.Text(), server_default="{}", nullable=False))
-    connection, last = op.get_bind(), 0
-    while True:
-        rows = connection.execute(
-            sa.select(STATES.c.instance_id, STATES.c.state)
-            .where(STATES.c.instance_id > last)
-            .order_by(STATES.c.instance_id)
-            .limit(BATCH)
-        ).all()
-        if not rows:
-            break
+    connection = op.get_bind()
+    for rows in _batches(connection, STATES.c.instance_id, STATES.c.state):
         for instance_id, state in rows:
             text = zlib.decompress(state).decode()
             connection.execute(INSTANCES.update().where(INSTANCES.c.id == instance_id).values(state=text))
-        last = rows[-1][0]
     if connection.dialect.name == "postgresql":
         op.alter_column("process_instances", "state", server_default=None)
     op.drop_table("instance_states")
