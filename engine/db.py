@@ -143,7 +143,8 @@ class Database:
             _configure_sqlite(self.engine)
         write_engine = self.engine.execution_options(**{_WRITE_OPTION: True})
         self._write_sessions = sessionmaker(write_engine, expire_on_commit=False)
-        self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
+        read_engine = self.engine if self.is_sqlite else self.engine.execution_options(postgresql_readonly=True)
+        self._read_sessions = sessionmaker(read_engine, expire_on_commit=False, autoflush=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -157,9 +158,16 @@ class Database:
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
-        """A read-only unit of work (rolled back at the end)."""
+        """A read-only unit of work: nothing it changes on its objects is written (no autoflush;
+        on PostgreSQL a `READ ONLY` transaction, where a write fails). It ends in a rollback, except
+        on PostgreSQL where it read without changing anything: there it commits, since a rollback
+        makes psycopg drop the connection's prepared statements, and the next statements would pay
+        their planning again."""
         with self._guard(), self._read_sessions() as session:
             yield session
+            changed = session.new or session.dirty or session.deleted
+            if not self.is_sqlite and session.in_transaction() and not changed:
+                session.commit()
 
     @contextmanager
     def _guard(self) -> Iterator[None]:

@@ -3,10 +3,17 @@ office reports and operational metrics. Nothing here writes."""
 
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Integer, and_, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from engine.models import ProcessDefinition, ProcessInstance
+
+
+def literal_count(count: int) -> Any:
+    """A LIMIT or OFFSET written into the statement's text, not bound: PostgreSQL plans a prepared
+    listing once for every call (a generic plan) only when it knows how many rows are wanted; with
+    the count as a parameter it plans every call again, which costs more than running it."""
+    return literal(count, Integer, literal_execute=True)
 
 
 def summary_contains(text: str) -> Any:

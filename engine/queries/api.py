@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, contains_eager, defer, joinedload
 
 from engine.models import ProcessDefinition, ProcessInstance, TaskRecord, User
 from engine.people.delegation import holders_for
+from engine.queries import literal_count
 from engine.queries.inbox import actionable_conditions, visibility_condition
 
 TASK_SCOPES = ("actionable", "mine", "queue", "visible")
@@ -71,7 +72,8 @@ def list_instances(
     descending = filters.order == "desc"
     if after_id is not None:
         query = query.where(ProcessInstance.id < after_id if descending else ProcessInstance.id > after_id)
-    query = query.order_by(ProcessInstance.id.desc() if descending else ProcessInstance.id.asc()).limit(limit + 1)
+    order = ProcessInstance.id.desc() if descending else ProcessInstance.id.asc()
+    query = query.order_by(order).limit(literal_count(limit + 1))
     rows = list(session.scalars(query).unique())
     more = len(rows) > limit
     rows = rows[:limit]
@@ -145,7 +147,7 @@ def list_tasks_for(
         query = query.where(
             or_(TaskRecord.created_at > created, and_(TaskRecord.created_at == created, TaskRecord.id > task_id))
         )
-    query = query.order_by(TaskRecord.created_at, TaskRecord.id).limit(limit + 1)
+    query = query.order_by(TaskRecord.created_at, TaskRecord.id).limit(literal_count(limit + 1))
     rows = list(session.scalars(query).unique())
     more = len(rows) > limit
     rows = rows[:limit]

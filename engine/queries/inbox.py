@@ -18,7 +18,7 @@ from engine.errors import NotFound
 from engine.models import ProcessDefinition, ProcessInstance, TaskRecord, User
 from engine.people.delegation import active_delegators, holders_for
 from engine.permissions import OVERSIGHT_ROLES
-from engine.queries import summary_contains
+from engine.queries import literal_count, summary_contains
 from engine.task_owners import candidate_task_ids, in_queue_of
 
 TABS = ("mine", "queue", "overdue", "started")
@@ -156,7 +156,8 @@ def _counts(session: Session, parts: dict[str, list[Any]]) -> dict[str, int]:
     """Rows each name's disjoint queries select, up to COUNT_CAP: capped counts, in one statement."""
     named = [(name, query) for name, queries in parts.items() for query in queries]
     # each counts constant rows: selecting the tasks' ids (not SQLite's rowid) would visit every row
-    ones = [q.with_only_columns(literal(1), maintain_column_froms=True).limit(COUNT_CAP) for _, q in named]
+    cap = literal_count(COUNT_CAP)
+    ones = [q.with_only_columns(literal(1), maintain_column_froms=True).limit(cap) for _, q in named]
     capped = [select(func.count()).select_from(q.subquery()).scalar_subquery() for q in ones]
     totals = dict.fromkeys(parts, 0)
     for (name, _), value in zip(named, session.execute(select(*capped)).one(), strict=True):
@@ -194,16 +195,10 @@ def inbox_page(session: Session, user: User, query: InboxQuery, now: datetime) -
 
 
 def _task_filters(q: InboxQuery, now: datetime) -> list[Any]:
-    filters = []
-    if q.process:
-        filters.append(TaskRecord.process_key == q.process)
-    if q.step:
-        filters.append(TaskRecord.name == q.step)
-    if q.overdue_only:
-        filters.append(TaskRecord.due_at < now)
-    if q.search:
-        filters.append(summary_contains(q.search))
-    return filters
+    wanted = (q.process, TaskRecord.process_key == q.process), (q.step, TaskRecord.name == q.step)
+    filters = [condition for value, condition in wanted if value]
+    filters += [TaskRecord.due_at < now] if q.overdue_only else []
+    return filters + ([summary_contains(q.search)] if q.search else [])
 
 
 #: The page's order of task rows, by `InboxQuery.sort`.
@@ -255,13 +250,14 @@ def _task_page(
     order = _TASK_ORDER[q.sort]
     offset, wanted = (q.page - 1) * q.per_page, q.per_page + 1
     firsts = [
-        select(_open(branch, *filters, join=True).order_by(*order).limit(offset + wanted).subquery())
+        select(_open(branch, *filters, join=True).order_by(*order).limit(literal_count(offset + wanted)).subquery())
         for branch in branches
     ]
     candidates = firsts[0] if len(firsts) == 1 else union_all(*firsts)
     base = _TASK_ROWS.where(TaskRecord.id.in_(candidates))
     rows = []
-    for row in session.execute(base.order_by(*order).offset(offset).limit(wanted)).mappings():
+    page = base.order_by(*order).offset(literal_count(offset)).limit(literal_count(wanted))
+    for row in session.execute(page).mappings():
         fields = dict(row)
         fields["holder"] = fields.pop("claimant") or fields["holder"]
         rows.append(InboxRow(**fields, overdue=row.due_at is not None and row.due_at < now))

@@ -17,7 +17,7 @@ from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from engine.models import ProcessInstance, TaskRecord, User
-from engine.queries import summary_contains
+from engine.queries import literal_count, summary_contains
 from engine.queries.api import visible_condition
 
 COUNT_CAP = 10_000
@@ -102,7 +102,7 @@ def register_page(
     conditions = _conditions(user, filters, today)
     rows, next_after = _fetch(session, conditions, after, limit)
     counted = select(func.count()).select_from(
-        select(ProcessInstance.id).where(and_(*conditions)).limit(COUNT_CAP + 1).subquery()
+        select(ProcessInstance.id).where(and_(*conditions)).limit(literal_count(COUNT_CAP + 1)).subquery()
     )
     total = session.scalar(counted) or 0
     return RegisterPage(rows, next_after, min(total, COUNT_CAP), total > COUNT_CAP)
@@ -133,7 +133,7 @@ def _fetch(
     )
     if after is not None:
         query = query.where(ProcessInstance.id < after)
-    found = session.execute(query.order_by(ProcessInstance.id.desc()).limit(limit + 1)).all()
+    found = session.execute(query.order_by(ProcessInstance.id.desc()).limit(literal_count(limit + 1))).all()
     more = len(found) > limit
     steps = _open_steps(session, [r[0] for r in found[:limit]])
     rows = [RegisterRow(*tuple(r), steps=steps.get(r[0], ())) for r in found[:limit]]
