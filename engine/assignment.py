@@ -20,8 +20,7 @@ class TaskAssignment(EngineCore):
 
     def claim(self, session: Session, task_id: str, user: User | str) -> TaskRecord:
         """Take an open queue task so that only this user works on it."""
-        row = self._open_task(session, task_id)
-        actor = self._user(session, user)
+        row, actor = self._open_task(session, task_id, user)
         permissions.check_claim(actor, row)
         if row.claimed_by_id == actor.id:
             return row
@@ -33,8 +32,7 @@ class TaskAssignment(EngineCore):
 
     def release(self, session: Session, task_id: str, user: User | str) -> TaskRecord:
         """Give a claimed task back to its queue (the claimant or an admin)."""
-        row = self._open_task(session, task_id)
-        actor = self._user(session, user)
+        row, actor = self._open_task(session, task_id, user)
         permissions.check_release(actor, row)
         row.claimed_by_id = None
         locking.record_change(
@@ -50,8 +48,7 @@ class TaskAssignment(EngineCore):
         Allowed for admins, ITV coordinators and the manager of whoever holds the task; the new
         holder must be able to do it (its role, never the requester's own approval).
         """
-        row = self._open_task(session, task_id)
-        actor = self._user(session, user)
+        row, actor = self._open_task(session, task_id, user)
         holder = permissions.check_reassign(session, actor, row)
         if not reason.strip():
             raise ValidationFailed("reassign_needs_reason", [FieldError("reason", "required")])

@@ -12,9 +12,10 @@ from typing import Any, Self
 from zoneinfo import ZoneInfo
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session, aliased, joinedload
 
-from engine import permissions, persist
+from engine import permissions, persist, task_rows
 from engine.clock import Clock, SystemClock
 from engine.config import Settings
 from engine.definitions import ParsedDefinition, SpecCache
@@ -99,14 +100,7 @@ class EngineCore:
         return load(instance.state, parsed, self.script_engine, self.vault)
 
     def _user(self, session: Session, user: User | str) -> User:
-        if isinstance(user, User):
-            return user
-        found = find_user(session, user)
-        if found is None:
-            raise NotFound("no_such_user", username=user)
-        if not found.active:
-            raise PermissionDenied("user_deactivated", username=user)
-        return found
+        return user if isinstance(user, User) else _active(find_user(session, user), user)
 
     def _instance(self, session: Session, instance_id: int) -> ProcessInstance:
         instance = session.get(ProcessInstance, instance_id)
@@ -114,19 +108,30 @@ class EngineCore:
             raise NotFound("no_such_request", id=instance_id)
         return instance
 
-    def _open_task(self, session: Session, task_id: str) -> TaskRecord:
-        # Task and instance in one statement: the version we later check is then no older
-        # than the task row our permission decision is based on. The requester (without roles)
-        # comes along: the save's task owners and emails read them; and the stored state, which
-        # the action loads (compressed: a page or two, decompressed only when read).
+    def _open_task(self, session: Session, task_id: str, user: User | str) -> tuple[TaskRecord, User]:
+        """The open task an action works on and the person acting, in one statement.
+
+        The task and its instance come together, so the version later checked is no older than the
+        task row the permission decision is based on. With them come the requester (without roles:
+        the save's task owners and emails read them), the stored state the action loads
+        (compressed: a page or two, decompressed only when read), and the request's open task rows,
+        which the save's task index compares with the workflow (engine/taskindex.py)."""
         instance = joinedload(TaskRecord.instance)
         options = [instance.joinedload(ProcessInstance.definition), instance.joinedload(ProcessInstance.stored_state)]
         options.append(instance.joinedload(ProcessInstance.started_by).lazyload(User.role_rows))
-        row = session.get(TaskRecord, str(task_id), options=options)
-        if row is None:
+        options.append(instance.joinedload(ProcessInstance.open_tasks))
+        query: Select[Any] = select(TaskRecord).where(TaskRecord.id == str(task_id))
+        if not isinstance(user, User):  # the actor by name, with roles, in the same statement
+            actor = aliased(User, name="actor")
+            query = query.add_columns(actor).outerjoin(actor, actor.username == user)
+            options.append(joinedload(actor.role_rows))
+        found = session.execute(query.options(*options)).unique().first()
+        if found is None:
             raise NotFound("no_such_task", id=task_id)
+        row = found[0]
+        task_rows.note_open_rows(session, row.instance)
         permissions.require_open(row)
-        return row
+        return row, user if isinstance(user, User) else _active(found[1], user)
 
     def office_day(self, moment: datetime | None) -> date | None:
         """The office's calendar day of a stored UTC time (None stays None)."""
@@ -152,3 +157,12 @@ class EngineCore:
     def evaluate(self, expression: str, data: Mapping[str, Any]) -> Any:
         """The value of a process expression (task properties, message correlation) over `data`."""
         return self.script_engine.environment.evaluate(expression, dict(data))
+
+
+def _active(found: User | None, username: str) -> User:
+    """The person called `username`, who may act: known and not deactivated."""
+    if found is None:
+        raise NotFound("no_such_user", username=username)
+    if not found.active:
+        raise PermissionDenied("user_deactivated", username=username)
+    return found

@@ -109,8 +109,7 @@ class EventActions(EngineCore):
     ) -> TaskRecord:
         """Raise BPMN error or escalation `code` from open user task `task_id`, as `user`; a boundary
         event of the task must catch it."""
-        row = self._open_task(session, task_id)
-        actor = self._user(session, user)
+        row, actor = self._open_task(session, task_id, user)
         permissions.check_work(session, actor, row, self.today())
         instance = row.instance
         parsed = self.specs.get(session, instance.definition)

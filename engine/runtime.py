@@ -179,11 +179,10 @@ class Engine(EventActions, OutsideEvents, TaskAssignment, PersonalAccess, Reques
     ) -> TaskRecord:
         """Complete a READY user task with the submitted form data; run until it waits. `channel`
         (web, api, email_link, reply, cli) and, for replies, the `sender` evidence go to the audit."""
-        row = self._open_task(session, task_id)
+        row, actor = self._open_task(session, task_id, user)
         instance = row.instance
         if expected_version is not None and instance.version != expected_version:
             raise ConcurrentUpdate("request_changed")
-        actor = self._user(session, user)
         on_behalf = permissions.check_work(session, actor, row, self.today())
         parsed = self.specs.get(session, instance.definition)
         clean = self._validated(parsed.form(row.form), data)

@@ -4,14 +4,19 @@ A save adds the rows of the tasks it offered (and closes the rows of the tasks t
 `engine.db.write_changes`). The ORM flush of those few objects cost more than everything else
 written under the write lock (issue 21), so they go in as one `INSERT`, and the session's
 objects are left as a flush would leave them: persistent, with nothing pending.
+
+The rows open before a save come with the task the action read (`note_open_rows`), so the
+task index's comparison with the workflow costs no statement of its own.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import insert, inspect
+from datetime import datetime
+
+from sqlalchemy import insert, inspect, select
 from sqlalchemy.orm import Session, make_transient_to_detached
 
-from engine.models import TaskRecord
+from engine.models import ProcessInstance, TaskRecord
 
 _TABLE = TaskRecord.table()
 
@@ -33,3 +38,28 @@ def insert_new(session: Session, rows: list[TaskRecord]) -> None:
     for row in rows:
         make_transient_to_detached(row)
         session.add(row)
+
+
+_OPEN_ROWS = "waypoint_open_task_rows"
+OpenRows = dict[str, tuple[int | None, datetime | None]]
+
+
+def note_open_rows(session: Session, instance: ProcessInstance) -> None:
+    """Keep the request's open task rows, loaded with the task an action works on (engine/core.py),
+    for its save (`open_before_save`): by the version they were read at, since every change to a request's tasks moves
+    its version (a row read at another version is never used)."""
+    rows = {row.id: (row.completed_by_id, row.completed_at) for row in instance.open_tasks}
+    session.info.setdefault(_OPEN_ROWS, {})[instance.id] = (instance.version, rows)
+    session.expire(instance, ["open_tasks"])  # loaded again, fresh, by the next action's read
+
+
+def open_before_save(session: Session, instance: ProcessInstance) -> OpenRows:
+    """The request's task rows open before this save, with who completed them and when: as the
+    action read them with its task, if at this version, else read here."""
+    version, rows = session.info.get(_OPEN_ROWS, {}).pop(instance.id, (None, {}))
+    if version is not None and version == instance.version:
+        return rows
+    query = select(TaskRecord.id, TaskRecord.completed_by_id, TaskRecord.completed_at).where(
+        TaskRecord.instance_id == instance.id, TaskRecord.status == "ready"
+    )
+    return {task_id: (by, at) for task_id, by, at in session.execute(query)}

@@ -27,11 +27,10 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
-from engine import permissions, task_drafts, task_owners
+from engine import permissions, task_drafts, task_owners, task_rows
 from engine.db import update_by_id, write_changes
 from engine.definitions import FORM_PROPERTY, ParsedDefinition, spec_properties
 from engine.models import MessageSubscription, ProcessInstance, TaskRecord, Timer
-from engine.task_rows import insert_new
 from engine.waits import MESSAGE, subscription_kind, timer_parts, trigger_parts, wait_parts
 
 DEFAULT_DUE = "P5D"
@@ -147,7 +146,7 @@ def write_sync(session: Session, ctx: IndexContext, result: SyncResult) -> list[
     write_changes(session, result.closed_rows)
     update_by_id(session, TaskRecord.table(), result.closed_values)
     task_drafts.clear(session, result.closed)
-    insert_new(session, result.created)
+    task_rows.insert_new(session, result.created)
     events = [
         e
         for row in result.created
@@ -181,14 +180,7 @@ def _signature(timers: Mapping[str, datetime], subscriptions: Mapping[str, tuple
 
 def sync_tasks(session: Session, ctx: IndexContext, wf: BpmnWorkflow) -> SyncResult:
     ready = {str(t.id): t for t in wf.get_tasks(state=TaskState.READY, manual=True)}
-    open_rows = {
-        task_id: (completed_by_id, completed_at)
-        for task_id, completed_by_id, completed_at in session.execute(
-            select(TaskRecord.id, TaskRecord.completed_by_id, TaskRecord.completed_at).where(
-                TaskRecord.instance_id == ctx.instance.id, TaskRecord.status == "ready"
-            )
-        )
-    }
+    open_rows = task_rows.open_before_save(session, ctx.instance)
     result = SyncResult([], [task_id for task_id in open_rows if task_id not in ready])
     for task_id in result.closed:
         spiff_task = wf.get_task_from_id(UUID(task_id)) if not wf.completed else None

@@ -91,6 +91,12 @@ class ProcessInstance(Base):
     started_by: Mapped[User | None] = relationship()
     #: read through `state`; loaded when first read, written by the save's flush after the version lock
     stored_state: Mapped[InstanceState | None] = relationship(cascade="all, delete-orphan")
+    #: the open task rows, loaded only with the task an action works on (engine/core.py), never lazily
+    open_tasks: Mapped[list[TaskRecord]] = relationship(
+        primaryjoin="and_(TaskRecord.instance_id == ProcessInstance.id, TaskRecord.status == 'ready')",
+        viewonly=True,
+        lazy="raise",
+    )
 
     @property
     def state(self) -> str:

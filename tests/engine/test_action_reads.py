@@ -4,8 +4,13 @@ for a task someone other than the actor holds (on a queue task nobody stands in 
 
 from __future__ import annotations
 
+import pytest
+from sqlalchemy import select
+
+from engine import PermissionDenied
+from engine.models import TaskRecord
 from tests.engine.test_short_write import completion, statements
-from tests.reliability.harness import ready_tasks, started_request
+from tests.reliability.harness import check_consistency, ready_tasks, started_request
 
 
 def reads_of(seen: list[str], table: str) -> list[str]:
@@ -22,3 +27,30 @@ def test_a_queue_task_completion_reads_no_delegations_and_no_requester_apart(peo
     assert "JOIN users" in first  # the requester, with the task
     by_id = [s for s in reads_of(seen, "users") if s.endswith("WHERE users.id = ?") or "users.id = %(pk_1)" in s]
     assert by_id == []
+
+
+def test_actions_on_one_request_in_one_transaction_each_see_the_open_rows_of_the_one_before(people, engine):
+    """The open task rows come with the task an action reads; several actions on one request in one
+    transaction (a refused one among them, then a claim, then both completions and the message
+    that offers the last step) each compare the workflow with the rows the action before left."""
+    iid, staff = started_request(people, engine)
+    (first, _, first_role, _), (second, _, second_role, _) = ready_tasks(people, [iid])
+    with people.transaction() as s:
+        with pytest.raises(PermissionDenied):
+            engine.complete(s, first, "jdoe", {"decision": "approve"})  # the requester: refused, after its read
+        engine.claim(s, second, staff[second_role][0])
+        completion(engine, first, staff[first_role][0])(s)
+        completion(engine, second, staff[second_role][0])(s)
+        engine.deliver_message(s, "go_ahead", {}, correlation={"instance": iid})
+        [(last, _, last_role, _)] = [t for t in ready_tasks_in(s, iid)]
+        completion(engine, last, staff[last_role][0])(s)
+    assert ready_tasks(people, [iid]) == []
+    assert check_consistency(people, engine).by_status == {"completed": 1}
+    with people.reading() as s:
+        rows = s.execute(select(TaskRecord.id, TaskRecord.status).where(TaskRecord.instance_id == iid)).all()
+    assert sorted(status for _, status in rows) == ["completed"] * 3 and len({i for i, _ in rows}) == 3
+
+
+def ready_tasks_in(s, iid: int) -> list[tuple]:
+    query = select(TaskRecord.id, TaskRecord.instance_id, TaskRecord.role, TaskRecord.status)
+    return [tuple(r) for r in s.execute(query.where(TaskRecord.instance_id == iid, TaskRecord.status == "ready"))]
