@@ -124,6 +124,10 @@ def summary_line_in(language: str, summary: str | None, summary_fr: str | None) 
     return (summary_fr if language == "fr" else "") or summary or ""
 
 
+#: what a task's listing reads of it besides its conditions: the open-task indexes end with it (migration 0018)
+_OPEN_ROW = ("created_at", "instance_id", "id")
+
+
 class TaskRecord(Base):
     """The task index: one row per user task the engine has offered (READY or done)."""
 
@@ -139,8 +143,9 @@ class TaskRecord(Base):
             sqlite_where=text("status = 'completed'"),
         ),
         # "IS NOT NULL" keeps these two out of the queue's plans (assignee and claimant both NULL); these three
-        # hold what separation of duties reads (approval, role, requester) and, last, what their WHERE reads:
-        # SQLite reads a partial index alone only when it holds every column a query names
+        # hold what separation of duties reads (approval, role, requester), what their WHERE reads and, last,
+        # the task's row (a search walks them and reads no task from the table): SQLite reads a partial index
+        # alone only when it holds every column a query names
         Index(
             "ix_tasks_open_assignee",
             "assignee_id",
@@ -149,6 +154,7 @@ class TaskRecord(Base):
             "role",
             "requester_id",
             "status",
+            *_OPEN_ROW,
             postgresql_where=text("status = 'ready' AND assignee_id IS NOT NULL"),
             sqlite_where=text("status = 'ready' AND assignee_id IS NOT NULL"),
         ),
@@ -161,6 +167,7 @@ class TaskRecord(Base):
             "role",
             "requester_id",
             "status",
+            *_OPEN_ROW,
             postgresql_where=text("status = 'ready' AND claimed_by_id IS NOT NULL"),
             sqlite_where=text("status = 'ready' AND claimed_by_id IS NOT NULL"),
         ),
@@ -173,6 +180,7 @@ class TaskRecord(Base):
             "assignee_id",
             "claimed_by_id",
             "status",
+            *_OPEN_ROW,
             postgresql_where=text("status = 'ready' AND assignee_id IS NULL AND claimed_by_id IS NULL"),
             sqlite_where=text("status = 'ready' AND assignee_id IS NULL AND claimed_by_id IS NULL"),
         ),
