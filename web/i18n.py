@@ -60,7 +60,7 @@ def summary_line(row: Any) -> str:
 def money(value: Any) -> str:
     try:
         return format_currency(float(value), "CAD", locale=LOCALES[language()])
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, ArithmeticError):  # not a number, or one Babel cannot round (1E100)
         return str(value)
 
 

@@ -293,3 +293,14 @@ def test_french_process_names_come_from_the_bpmn_files(app):
     with app.test_request_context("/", headers={"Accept-Language": "en"}):
         refresh()
         assert task_name("conference_attendance", "Confirm funds") == "Confirm funds"
+
+
+@pytest.mark.parametrize("value", ["1E100", "-1e300", "abc", None])
+def test_money_and_numbers_show_what_they_cannot_format_as_it_was_given(app, value):
+    """An amount a form let through but Babel cannot round (found by the hostile-forms test: a
+    registration fee of 1E100 made the request's page fail) is shown as given, not a 500."""
+    from web.i18n import money, number
+
+    with app.test_request_context("/"):
+        assert (money(value), number(value)) == (str(value), str(value))
+        assert money("1800.5") == "$1,800.50"
