@@ -74,9 +74,12 @@ def format_money(amount: Any, language: str = "en") -> str:
         return ""
     locale = _locale(language)
     pattern = locale.currency_formats["standard"].pattern
-    if number == int(number):
-        pattern = pattern.replace("0.00", "0")  # whole dollars show no cents
-    return format_currency(number, "CAD", format=pattern, locale=locale, currency_digits=False)
+    try:
+        if number == int(number):
+            pattern = pattern.replace("0.00", "0")  # whole dollars show no cents
+        return format_currency(number, "CAD", format=pattern, locale=locale, currency_digits=False)
+    except (ArithmeticError, ValueError, OverflowError):  # infinite, or too large for Babel to round (1e100)
+        return str(amount)
 
 
 def format_date_range(start: Any, end: Any, this_year: int | None = None, language: str = "en") -> str:
