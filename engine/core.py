@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
+from functools import cache
 from typing import Any, Self
 from zoneinfo import ZoneInfo
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from engine import permissions, persist, task_rows
@@ -116,16 +117,9 @@ class EngineCore:
         the save's task owners and emails read them), the stored state the action loads
         (compressed: a page or two, decompressed only when read), and the request's open task rows,
         which the save's task index compares with the workflow (engine/taskindex.py)."""
-        instance = joinedload(TaskRecord.instance)
-        options = [instance.joinedload(ProcessInstance.definition), instance.joinedload(ProcessInstance.stored_state)]
-        options.append(instance.joinedload(ProcessInstance.started_by).lazyload(User.role_rows))
-        options.append(instance.joinedload(ProcessInstance.open_tasks))
-        query: Select[Any] = select(TaskRecord).where(TaskRecord.id == str(task_id))
-        if not isinstance(user, User):  # the actor by name, with roles, in the same statement
-            actor = aliased(User, name="actor")
-            query = query.add_columns(actor).outerjoin(actor, actor.username == user)
-            options.append(joinedload(actor.role_rows))
-        found = session.execute(query.options(*options)).unique().first()
+        by_name = not isinstance(user, User)
+        params = {"task_id": str(task_id), "username": user} if by_name else {"task_id": str(task_id)}
+        found = session.execute(_open_task_statement(by_name), params).unique().first()
         if found is None:
             raise NotFound("no_such_task", id=task_id)
         row = found[0]
@@ -157,6 +151,23 @@ class EngineCore:
     def evaluate(self, expression: str, data: Mapping[str, Any]) -> Any:
         """The value of a process expression (task properties, message correlation) over `data`."""
         return self.script_engine.environment.evaluate(expression, dict(data))
+
+
+@cache
+def _open_task_statement(actor_by_name: bool) -> Select[Any]:
+    """`_open_task`'s statement, built once: building it costs more than running it.
+
+    Binds `task_id`, and `username` when the actor comes by name (with roles, in the same statement)."""
+    instance = joinedload(TaskRecord.instance)
+    options = [instance.joinedload(ProcessInstance.definition), instance.joinedload(ProcessInstance.stored_state)]
+    options.append(instance.joinedload(ProcessInstance.started_by).lazyload(User.role_rows))
+    options.append(instance.joinedload(ProcessInstance.open_tasks))
+    query: Select[Any] = select(TaskRecord).where(TaskRecord.id == bindparam("task_id"))
+    if actor_by_name:
+        actor = aliased(User, name="actor")
+        query = query.add_columns(actor).outerjoin(actor, actor.username == bindparam("username"))
+        options.append(joinedload(actor.role_rows))
+    return query.options(*options)
 
 
 def _active(found: User | None, username: str) -> User:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
+from functools import cache
 from pathlib import Path
 from typing import Any, cast
 
@@ -113,14 +114,15 @@ def update_by_id(session: Session, table: Table, updates: list[dict[str, Any]], 
     for values in updates:
         by_columns.setdefault(tuple(sorted(k for k in values if k != key)), []).append(values)
     for columns, group in by_columns.items():
-        statement = (
-            update(table)
-            .where(table.c[key] == bindparam("row_key"))
-            .values({c: bindparam(f"new_{c}") for c in columns})
-        )
         params = [{"row_key": values[key], **{f"new_{c}": values[c] for c in columns}} for values in group]
         with session.no_autoflush:  # the session's objects are already level with this
-            session.execute(statement, params)
+            session.execute(_update_statement(table, key, columns), params)
+
+
+@cache
+def _update_statement(table: Table, key: str, columns: tuple[str, ...]) -> Any:
+    """`update_by_id`'s statement for one set of columns, built once (every action writes the same few)."""
+    return update(table).where(table.c[key] == bindparam("row_key")).values({c: bindparam(f"new_{c}") for c in columns})
 
 
 class Database:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete
 from sqlalchemy.orm import Session
 
 from engine.errors import PermissionDenied
@@ -50,7 +50,10 @@ def get(session: Session, task_id: str, user: User) -> TaskDraft | None:
     return session.get(TaskDraft, (str(task_id), user.id))
 
 
+_CLEAR = delete(TaskDraft.table()).where(TaskDraft.task_id.in_(bindparam("task_ids", expanding=True)))
+
+
 def clear(session: Session, task_ids: list[str]) -> None:
     """Delete everyone's drafts of these tasks (they closed)."""
     if task_ids:
-        session.execute(delete(TaskDraft.table()).where(TaskDraft.task_id.in_(task_ids)))
+        session.execute(_CLEAR, {"task_ids": task_ids})

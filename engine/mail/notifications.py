@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.orm import Session, joinedload
 
 from engine.audit import SYSTEM_ACTOR
@@ -108,17 +108,21 @@ def _props_from_workflow(wf: BpmnWorkflow, parsed: ParsedDefinition, row: TaskRe
         return element_properties(parsed, row.element_id)
 
 
+_TASK_TIMERS = delete(Timer.table()).where(
+    Timer.instance_id == bindparam("instance_id"), Timer.kind.in_((TASK_REMINDER, TASK_ESCALATION))
+)
+_OPEN_TASK_IDS = select(TaskRecord.id).where(
+    TaskRecord.instance_id == bindparam("instance_id"), TaskRecord.status == "ready"
+)
+_DROP_TIMERS_OF = {  # built once: every completion drops its task's timers
+    True: _TASK_TIMERS.where(Timer.task_id.not_in(_OPEN_TASK_IDS)),
+    False: _TASK_TIMERS.where(Timer.task_id.in_(bindparam("closed", expanding=True))),
+}
+
+
 def _drop_closed_task_timers(session: Session, instance_id: int, closed: list[str] | None) -> None:
-    if closed is None:
-        open_tasks = select(TaskRecord.id).where(TaskRecord.instance_id == instance_id, TaskRecord.status == "ready")
-        which = Timer.task_id.not_in(open_tasks)
-    else:
-        which = Timer.task_id.in_(closed)
-    session.execute(
-        delete(Timer.table()).where(
-            Timer.instance_id == instance_id, Timer.kind.in_((TASK_REMINDER, TASK_ESCALATION)), which
-        )
-    )
+    params = {"instance_id": instance_id} if closed is None else {"instance_id": instance_id, "closed": closed}
+    session.execute(_DROP_TIMERS_OF[closed is None], params)
 
 
 def task_timers(row: TaskRecord, props: Mapping[str, str]) -> list[dict]:
