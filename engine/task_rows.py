@@ -46,8 +46,8 @@ OpenRows = dict[str, tuple[int | None, datetime | None]]
 
 def note_open_rows(session: Session, instance: ProcessInstance) -> None:
     """Keep the request's open task rows, loaded with the task an action works on (engine/core.py),
-    for its save (`open_before_save`): by the version they were read at, since every change to a request's tasks moves
-    its version (a row read at another version is never used)."""
+    for its save (`open_before_save`): by the version they were read at, since every change to a
+    request's tasks moves its version (a row read at another version is never used)."""
     rows = {row.id: (row.completed_by_id, row.completed_at) for row in instance.open_tasks}
     session.info.setdefault(_OPEN_ROWS, {})[instance.id] = (instance.version, rows)
     session.expire(instance, ["open_tasks"])  # loaded again, fresh, by the next action's read
@@ -57,7 +57,7 @@ def open_before_save(session: Session, instance: ProcessInstance) -> OpenRows:
     """The request's task rows open before this save, with who completed them and when: as the
     action read them with its task, if at this version, else read here."""
     version, rows = session.info.get(_OPEN_ROWS, {}).pop(instance.id, (None, {}))
-    if version is not None and version == instance.version:
+    if version == instance.version:  # never None: a stored instance always has a version
         return rows
     query = select(TaskRecord.id, TaskRecord.completed_by_id, TaskRecord.completed_at).where(
         TaskRecord.instance_id == instance.id, TaskRecord.status == "ready"

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import event, select, text, update
 from sqlalchemy.exc import DBAPIError
 
+from engine import Database
 from engine.models import User
 from engine.queries.inbox import InboxQuery, inbox_page
 
@@ -64,3 +65,17 @@ def test_the_inbox_writes_its_row_counts_into_its_statements(people):
     counts = [n for s in statements for n in re.findall(r"(?:LIMIT|OFFSET)\s+(\S+)", s)]
     assert len(counts) >= 4 and all(re.match(r"\d+\b", n) for n in counts), counts
     assert any("LIMIT 26 OFFSET 25" in s for s in statements)
+
+
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
+def test_postgresql_sessions_start_no_parallel_workers_and_keep_the_urls_own_options(db):
+    # a parallel worker cost a search page 3-5 ms to start for a branch of no rows
+    with db.reading() as s:
+        assert s.scalar(text("SHOW max_parallel_workers_per_gather")) == "0"
+        assert s.scalar(text("SHOW search_path")).startswith("wp_test_")  # the URL's options still apply
+    own = Database(f"{db.url} -c max_parallel_workers_per_gather=1")
+    try:
+        with own.reading() as s:
+            assert s.scalar(text("SHOW max_parallel_workers_per_gather")) == "1"  # the URL's own setting wins
+    finally:
+        own.dispose()
