@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import Any
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
+from engine import task_rows
 from engine.audit import SYSTEM_ACTOR
 from engine.clock import frozen_time
 from engine.core import EngineCore
@@ -78,20 +79,28 @@ class TimerActions(EngineCore):
         return True
 
 
+_TIMER_WITH_INSTANCE = (  # built once: every timer fired reads it
+    select(Timer, ProcessInstance)
+    .join(ProcessInstance, ProcessInstance.id == Timer.instance_id)
+    .where(Timer.id == bindparam("timer_id"), Timer.kind == BPMN_TIMER)
+    .options(
+        joinedload(ProcessInstance.definition),
+        joinedload(ProcessInstance.stored_state),
+        joinedload(ProcessInstance.started_by).lazyload(User.role_rows),
+        joinedload(ProcessInstance.open_tasks),
+    )
+)
+
+
 def _timer_with_instance(session: Session, timer_id: int) -> tuple[Timer, ProcessInstance] | None:
-    """The BPMN timer with its instance, the instance's definition, stored state and requester
-    (without roles, as the save reads them), in one statement."""
-    row = session.execute(
-        select(Timer, ProcessInstance)
-        .join(ProcessInstance, ProcessInstance.id == Timer.instance_id)
-        .where(Timer.id == timer_id, Timer.kind == BPMN_TIMER)
-        .options(
-            joinedload(ProcessInstance.definition),
-            joinedload(ProcessInstance.stored_state),
-            joinedload(ProcessInstance.started_by).lazyload(User.role_rows),
-        )
-    ).first()
-    return None if row is None else (row[0], row[1])
+    """The BPMN timer with its instance, the instance's definition, stored state, requester
+    (without roles, as the save reads them) and open task rows (for the save's task index, as
+    an action's read keeps them: engine/task_rows.py), in one statement."""
+    row = session.execute(_TIMER_WITH_INSTANCE, {"timer_id": timer_id}).unique().first()
+    if row is None:
+        return None
+    task_rows.note_open_rows(session, row[1])
+    return row[0], row[1]
 
 
 def _timer_state(task: Any) -> tuple[Any, str]:
