@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from engine.definitions import ParsedSources, content_hash, finding_from_validation
@@ -29,9 +29,16 @@ class DeployResult:
     content_hash: str
 
 
+_NEWEST = (  # built once: every start reads it
+    select(ProcessDefinition)
+    .where(ProcessDefinition.key == bindparam("key"))
+    .order_by(ProcessDefinition.version.desc())
+    .limit(1)
+)
+
+
 def _newest(session: Session, key: str) -> ProcessDefinition | None:
-    query = select(ProcessDefinition).where(ProcessDefinition.key == key)
-    return session.scalars(query.order_by(ProcessDefinition.version.desc()).limit(1)).first()
+    return session.scalars(_NEWEST, {"key": key}).first()
 
 
 def latest_definition(session: Session, key: str) -> ProcessDefinition:

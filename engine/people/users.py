@@ -8,7 +8,7 @@ import hmac
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -66,15 +66,16 @@ def get_user(session: Session, username: str) -> User:
     return user
 
 
+_BY_USERNAME = (  # built once: most requests and actions read someone by name
+    select(User).where(User.username == bindparam("username")).options(joinedload(User.role_rows))
+)
+
+
 def find_user(session: Session, username: str | None) -> User | None:
     """The user called `username` with their roles (one query), or None."""
     if not username:
         return None
-    return (
-        session.scalars(select(User).where(User.username == username).options(joinedload(User.role_rows)))
-        .unique()
-        .first()
-    )
+    return session.scalars(_BY_USERNAME, {"username": username}).unique().first()
 
 
 def add_user(
