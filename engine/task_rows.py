@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import insert, inspect, select
+from sqlalchemy import bindparam, insert, inspect, select
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from engine.models import ProcessInstance, TaskRecord
@@ -54,12 +54,17 @@ def note_open_rows(session: Session, instance: ProcessInstance) -> None:
 
 
 def open_before_save(session: Session, instance: ProcessInstance) -> OpenRows:
-    """The request's task rows open before this save, with who completed them and when: as the
-    action read them with its task, if at this version, else read here."""
+    """The request's task rows open before this save, with who completed them and when: none for
+    a request not stored yet (a start); as the action read them with its task, if at this version;
+    else read here."""
+    if not inspect(instance).persistent:
+        return {}
     version, rows = session.info.get(_OPEN_ROWS, {}).pop(instance.id, (None, {}))
     if version == instance.version:  # never None: a stored instance always has a version
         return rows
-    query = select(TaskRecord.id, TaskRecord.completed_by_id, TaskRecord.completed_at).where(
-        TaskRecord.instance_id == instance.id, TaskRecord.status == "ready"
-    )
-    return {task_id: (by, at) for task_id, by, at in session.execute(query)}
+    return {task_id: (by, at) for task_id, by, at in session.execute(_OPEN_ROWS_OF, {"instance_id": instance.id})}
+
+
+_OPEN_ROWS_OF = select(TaskRecord.id, TaskRecord.completed_by_id, TaskRecord.completed_at).where(
+    TaskRecord.instance_id == bindparam("instance_id"), TaskRecord.status == "ready"
+)

@@ -10,7 +10,14 @@ from sqlalchemy import select
 from engine import PermissionDenied
 from engine.models import TaskRecord
 from tests.engine.test_short_write import completion, statements
-from tests.reliability.harness import check_consistency, ready_tasks, started_request
+from tests.reliability.harness import (
+    FLOW_KEY,
+    check_consistency,
+    deploy_flow,
+    ready_tasks,
+    seed_workers,
+    started_request,
+)
 
 
 def reads_of(seen: list[str], table: str) -> list[str]:
@@ -49,6 +56,16 @@ def test_actions_on_one_request_in_one_transaction_each_see_the_open_rows_of_the
     with people.reading() as s:
         rows = s.execute(select(TaskRecord.id, TaskRecord.status).where(TaskRecord.instance_id == iid)).all()
     assert sorted(status for _, status in rows) == ["completed"] * 3 and len({i for i, _ in rows}) == 3
+
+
+def test_a_start_reads_no_task_rows_of_its_new_request(people, engine):
+    """A request not stored yet has no task rows: its save compares the workflow with none, unread."""
+    deploy_flow(people, engine)
+    seed_workers(people, engine, 1)
+    with statements(people) as seen, people.transaction() as s:
+        iid = engine.start(s, FLOW_KEY, {"title": "Trip", "amount": 5}, "jdoe").id
+    assert reads_of(seen, "tasks") == []
+    assert len(ready_tasks(people, [iid])) == 2  # its two parallel checks, written
 
 
 def ready_tasks_in(s, iid: int) -> list[tuple]:
