@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from engine.errors import InvalidState, NotFound, PermissionDenied
@@ -97,16 +97,19 @@ def comment_required(session: Session, engine: Engine, row: TaskRecord, form: De
     return any(path == form.comment_field for path, _ in errors)
 
 
+_FORMS_OF_TASKS = (  # built once: every inbox page asks
+    select(TaskRecord.id, TaskRecord.form, ProcessDefinition)
+    .join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id)
+    .join(ProcessDefinition, ProcessInstance.definition_id == ProcessDefinition.id)
+    .where(TaskRecord.id.in_(bindparam("task_ids", expanding=True)))
+)
+
+
 def bulk_approvable(session: Session, engine: Engine, task_ids: list[str]) -> set[str]:
     """Which of these tasks can be approved in bulk (a decision form that `allows("approve")`):
     the inbox offers bulk approval only for those. One query, whatever the number of tasks (none
     included, so that a page costs the same statements empty or full)."""
-    rows = session.execute(
-        select(TaskRecord.id, TaskRecord.form, ProcessDefinition)
-        .join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id)
-        .join(ProcessDefinition, ProcessInstance.definition_id == ProcessDefinition.id)
-        .where(TaskRecord.id.in_(task_ids))
-    ).all()
+    rows = session.execute(_FORMS_OF_TASKS, {"task_ids": task_ids}).all()
     approvable = set()
     for task_id, form_name, definition in rows:
         form = decision_form(engine.specs.get(session, definition).form(form_name))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event, func, inspect, select, update
+from sqlalchemy import bindparam, event, func, inspect, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from engine.models import User, UserRole
@@ -24,17 +24,18 @@ def generation(session: Session, user_id: int) -> int:
     return int(session.scalar(select(SessionGeneration.generation).where(SessionGeneration.user_id == user_id)) or 0)
 
 
+_GENERATION_OF_USER = select(SessionGeneration.generation).where(SessionGeneration.user_id == User.id)
+_SIGNED_IN = (  # built once: every signed-in request reads it
+    select(User, func.coalesce(_GENERATION_OF_USER.scalar_subquery(), 0))
+    .options(joinedload(User.role_rows))
+    .where(User.id == bindparam("user_id"))
+)
+
+
 def signed_in_user(session: Session, user_id: int, began_in: int) -> User | None:
     """The still active person with this id, roles loaded, if their generation is still `began_in`
     (the one their session began in), else None: one statement for the person, roles and generation."""
-    current = select(SessionGeneration.generation).where(SessionGeneration.user_id == User.id).scalar_subquery()
-    found = (
-        session.execute(
-            select(User, func.coalesce(current, 0)).options(joinedload(User.role_rows)).where(User.id == user_id)
-        )
-        .unique()
-        .first()
-    )
+    found = session.execute(_SIGNED_IN, {"user_id": user_id}).unique().first()
     if found is None or not found[0].active or int(found[1]) != began_in:
         return None
     return found[0]

@@ -25,17 +25,21 @@ def summary_contains(text: str) -> Any:
     )
 
 
+_NEWEST_VERSIONS = (
+    select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("version"))
+    .group_by(ProcessDefinition.key)
+    .subquery()
+)
+_LATEST_DEFINITIONS = (  # built once: most pages list the processes
+    select(ProcessDefinition)
+    .join(
+        _NEWEST_VERSIONS,
+        and_(ProcessDefinition.key == _NEWEST_VERSIONS.c.key, ProcessDefinition.version == _NEWEST_VERSIONS.c.version),
+    )
+    .order_by(ProcessDefinition.key)
+)
+
+
 def latest_definitions(session: Session) -> list[ProcessDefinition]:
     """The newest version of every process key (definitions table only)."""
-    newest = (
-        select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("version"))
-        .group_by(ProcessDefinition.key)
-        .subquery()
-    )
-    return list(
-        session.scalars(
-            select(ProcessDefinition)
-            .join(newest, and_(ProcessDefinition.key == newest.c.key, ProcessDefinition.version == newest.c.version))
-            .order_by(ProcessDefinition.key)
-        )
-    )
+    return list(session.scalars(_LATEST_DEFINITIONS))
