@@ -45,12 +45,18 @@ OpenRows = dict[str, tuple[int | None, datetime | None]]
 
 
 def note_open_rows(session: Session, instance: ProcessInstance) -> None:
-    """Keep the request's open task rows, loaded with the task an action works on (engine/core.py),
-    for its save (`open_before_save`): by the version they were read at, since every change to a
-    request's tasks moves its version (a row read at another version is never used)."""
+    """Keep the request's open task rows, loaded with the task an action works on (engine/core.py)
+    or the timer it fires (engine/timer_actions.py), for its save (`open_before_save`): by the
+    version they were read at, since every change to a request's tasks moves its version (a row
+    read at another version is never used)."""
     rows = {row.id: (row.completed_by_id, row.completed_at) for row in instance.open_tasks}
     session.info.setdefault(_OPEN_ROWS, {})[instance.id] = (instance.version, rows)
     session.expire(instance, ["open_tasks"])  # loaded again, fresh, by the next action's read
+
+
+_OPEN_ROWS_OF = select(TaskRecord.id, TaskRecord.completed_by_id, TaskRecord.completed_at).where(
+    TaskRecord.instance_id == bindparam("instance_id"), TaskRecord.status == "ready"
+)
 
 
 def open_before_save(session: Session, instance: ProcessInstance) -> OpenRows:
@@ -63,8 +69,3 @@ def open_before_save(session: Session, instance: ProcessInstance) -> OpenRows:
     if version == instance.version:  # never None: a stored instance always has a version
         return rows
     return {task_id: (by, at) for task_id, by, at in session.execute(_OPEN_ROWS_OF, {"instance_id": instance.id})}
-
-
-_OPEN_ROWS_OF = select(TaskRecord.id, TaskRecord.completed_by_id, TaskRecord.completed_at).where(
-    TaskRecord.instance_id == bindparam("instance_id"), TaskRecord.status == "ready"
-)
