@@ -153,15 +153,23 @@ class EngineCore:
         return self.script_engine.environment.evaluate(expression, dict(data))
 
 
+#: What an action's one read loads with the request it changes (here, and a timer's in
+#: engine/timer_actions.py): its definition, its stored state, its requester without roles (the
+#: save's task owners and emails read them) and its open task rows (engine/task_rows.py).
+REQUEST_FOR_SAVE = (
+    joinedload(ProcessInstance.definition),
+    joinedload(ProcessInstance.stored_state),
+    joinedload(ProcessInstance.started_by).lazyload(User.role_rows),
+    joinedload(ProcessInstance.open_tasks),
+)
+
+
 @cache
 def _open_task_statement(actor_by_name: bool) -> Select[Any]:
     """`_open_task`'s statement, built once: building it costs more than running it.
 
     Binds `task_id`, and `username` when the actor comes by name (with roles, in the same statement)."""
-    instance = joinedload(TaskRecord.instance)
-    options = [instance.joinedload(ProcessInstance.definition), instance.joinedload(ProcessInstance.stored_state)]
-    options.append(instance.joinedload(ProcessInstance.started_by).lazyload(User.role_rows))
-    options.append(instance.joinedload(ProcessInstance.open_tasks))
+    options = [joinedload(TaskRecord.instance).options(*REQUEST_FOR_SAVE)]
     query: Select[Any] = select(TaskRecord).where(TaskRecord.id == bindparam("task_id"))
     if actor_by_name:
         actor = aliased(User, name="actor")

@@ -7,14 +7,14 @@ from typing import Any
 
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from engine import task_rows
 from engine.audit import SYSTEM_ACTOR
 from engine.clock import frozen_time
-from engine.core import EngineCore
+from engine.core import REQUEST_FOR_SAVE, EngineCore
 from engine.locking import optimistic_action
-from engine.models import ProcessInstance, Timer, User
+from engine.models import ProcessInstance, Timer
 from engine.steps import find_task, run_until_waiting, script_errors
 from engine.taskindex import BPMN_TIMER
 from engine.waits import timer_parts
@@ -83,12 +83,7 @@ _TIMER_WITH_INSTANCE = (  # built once: every timer fired reads it
     select(Timer, ProcessInstance)
     .join(ProcessInstance, ProcessInstance.id == Timer.instance_id)
     .where(Timer.id == bindparam("timer_id"), Timer.kind == BPMN_TIMER)
-    .options(
-        joinedload(ProcessInstance.definition),
-        joinedload(ProcessInstance.stored_state),
-        joinedload(ProcessInstance.started_by).lazyload(User.role_rows),
-        joinedload(ProcessInstance.open_tasks),
-    )
+    .options(*REQUEST_FOR_SAVE)
 )
 
 
