@@ -78,7 +78,7 @@ def format_money(amount: Any, language: str = "en") -> str:
         if number == int(number):
             pattern = pattern.replace("0.00", "0")  # whole dollars show no cents
         return format_currency(number, "CAD", format=pattern, locale=locale, currency_digits=False)
-    except (ArithmeticError, ValueError, OverflowError):  # infinite, or too large for Babel to round (1e100)
+    except (ArithmeticError, ValueError):  # infinite (OverflowError), or too large for Babel to round (1e100)
         return str(amount)
 
 
