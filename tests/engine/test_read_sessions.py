@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from engine import Database
 from engine.models import User
 from engine.queries.inbox import InboxQuery, inbox_page
+from tests.conftest import PG_ADMIN_URL
 
 NOW = datetime(2026, 12, 7, 12, tzinfo=UTC)
 
@@ -74,8 +75,12 @@ def test_postgresql_sessions_start_no_parallel_workers_and_keep_the_urls_own_opt
         assert s.scalar(text("SHOW max_parallel_workers_per_gather")) == "0"
         assert s.scalar(text("SHOW search_path")).startswith("wp_test_")  # the URL's options still apply
     own = Database(f"{db.url} -c max_parallel_workers_per_gather=1")
+    plain = Database(PG_ADMIN_URL)  # the README's form of WAYPOINT_DATABASE_URL: no options of its own
     try:
         with own.reading() as s:
             assert s.scalar(text("SHOW max_parallel_workers_per_gather")) == "1"  # the URL's own setting wins
+        with plain.reading() as s:
+            assert s.scalar(text("SHOW max_parallel_workers_per_gather")) == "0"
     finally:
         own.dispose()
+        plain.dispose()
