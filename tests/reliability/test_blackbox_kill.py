@@ -8,6 +8,7 @@ sent twice.
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import os
 import signal
@@ -95,7 +96,7 @@ def _load(base: str, tokens: dict[str, str], until: float, acked: dict[str, list
                 )
                 if done == 200:
                     acked["completed"].append(task["id"])
-        except OSError:  # the server is down between a kill and its restart
+        except (OSError, http.client.HTTPException):  # killed mid-answer, or down until its restart
             time.sleep(0.05)
 
 
