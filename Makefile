@@ -5,6 +5,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# test processes for `make test` (pytest-xdist): one per core, at most 4; PYTEST_WORKERS=0 runs in this process
+PYTEST_WORKERS ?= auto
 
 .PHONY: run test install lint stress clean chromium slapd messages bench bench-quick conformance
 
@@ -67,7 +69,7 @@ run: install
 test: install chromium slapd
 	$(BIN)/ruff check engine workflows web cli tests
 	$(BIN)/mypy engine web workflows cli
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --maxprocesses 4 --dist loadfile $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check engine workflows web cli tests
