@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import and_, delete, event, not_
 
 from engine import Database, ManualClock, WaypointError
+from engine.heap import settle
 
 from .common import ANCHOR, Mode, bench_engine, log, peak_rss_mb, summary
 from .data import FlowTemplates, _Rollback, clone_into, clone_task_id, next_instance_id
@@ -73,6 +74,7 @@ def _throughput_child(url: str, jobs: list, warmup: int, duration: float, ready:
 
     for job in jobs[:warmup]:
         complete(job)
+    settle()  # as a web or worker process does once it has started
     ready.set()
     go.wait()
     clock.sql = clock.lock = 0.0
@@ -230,6 +232,7 @@ def _scheduler_child(url: str, plan: dict, scale_url: str | None, runs: int, out
     engine = bench_engine(clock=clock, mail=mail)
     _parse_specs(db, engine)
     worker = Worker(db, engine, owner="bench-worker", settings=WorkerSettings(batch=50))
+    settle()  # as `waypoint worker` does before its first round
     fired, seconds, failed = _fire_all(worker)
     result["bpmn"] = {
         "fired": fired,

@@ -11,6 +11,7 @@ import click
 
 from cli import Context, emit_rows, json_option, pass_ctx
 from engine import logs, mailin, permissions
+from engine.heap import settle
 from engine.mail import capture
 from engine.mail.outbox import latest
 from engine.people.users import get_user
@@ -58,6 +59,7 @@ def worker(ctx: Context, once: bool, interval: float) -> None:
     click.echo(
         f"Waypoint worker {runner.owner}: every {interval:g}s on {ctx.db.safe_url}, mail via {smtp.host}:{smtp.port}"
     )
+    settle()  # its start-up objects leave the full garbage collections
     run_forever(runner)
 
 

@@ -17,6 +17,7 @@ import workflows
 from engine import Database, Engine, Settings
 from engine.attachments import AttachmentStore
 from engine.config import DEFAULT_SECRET_KEY
+from engine.heap import settle
 from engine.people.throttle import Policy
 
 from . import csrf, email_actions, errors, i18n, inputs, logs, nostore, process_text, render, request_status
@@ -134,4 +135,5 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             abort(404)
         return send_from_directory(NODE_MODULES, filename, max_age=86400)
 
+    settle()  # the process's first app: its start-up objects leave the full garbage collections
     return app
