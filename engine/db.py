@@ -77,7 +77,21 @@ def pipelined(session: Session) -> Iterator[None]:
         if lost:
             connection.invalidate(exc)
         raise DBAPIError.instance(None, None, exc, driver_error, connection_invalidated=lost) from exc
+    mark_written(session)
     session.flush()
+
+
+def mark_written(session: Session) -> None:
+    """Leave the session's objects whose changes are all written (by Core statements, each value
+    then set committed) as a flush would: clean. Such an object stays flagged modified, and the
+    unit of work would walk its mapper and relationships to find nothing to write: 0.6 ms of
+    every action (issue 21). An object with a change not yet written is left to the flush.
+    SQLAlchemy has no public call for this; `InstanceState._commit_all` is what its flush calls
+    on each object it wrote (tests/engine/test_write_path.py checks the session is clean)."""
+    for obj in list(session.dirty):
+        if not session.is_modified(obj):
+            state = inspect(obj)
+            state._commit_all(state.dict, session.identity_map)
 
 
 def unflushed_changes(obj: Any) -> dict[str, Any]:

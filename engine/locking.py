@@ -26,7 +26,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, event, func, inspect, select, text, update
+from sqlalchemy import CursorResult, bindparam, event, func, inspect, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -192,20 +192,27 @@ def lock_instance(session: Session, instance: ProcessInstance) -> None:
     state (`instance_states`, compressed when assigned) is written by the flush that follows, under
     the lock: never by a loser.
     """
-    table = ProcessInstance.table()
     changes = unflushed_changes(instance) if inspect(instance).persistent else {}
-    statement = (
-        update(table)
-        .where(table.c.id == instance.id, table.c.version == instance.version)
-        .values({table.c.version: table.c.version + 1, **{table.c[key]: v for key, v in changes.items()}})
-    )
+    params = {"row_id": instance.id, "row_version": instance.version, **{f"new_{k}": v for k, v in changes.items()}}
     optimistic_phase = take_write_lock(session)
     with session.no_autoflush:
-        result = session.execute(statement)
+        result = session.execute(_version_lock_statement(tuple(sorted(changes))), params)
     if cast(CursorResult[Any], result).rowcount != 1:  # an UPDATE's result is a cursor result
         raise StaleRead("concurrent_save") if optimistic_phase else ConcurrentUpdate("concurrent_save")
     for key, value in [*changes.items(), ("version", instance.version + 1)]:
         set_committed_value(instance, key, value)
+
+
+@functools.cache
+def _version_lock_statement(columns: tuple[str, ...]) -> Any:
+    """`lock_instance`'s statement for one set of changed columns, built once (building it cost
+    more than running it)."""
+    table = ProcessInstance.table()
+    return (
+        update(table)
+        .where(table.c.id == bindparam("row_id"), table.c.version == bindparam("row_version"))
+        .values({table.c.version: table.c.version + 1, **{table.c[c]: bindparam(f"new_{c}") for c in columns}})
+    )
 
 
 def record_change(

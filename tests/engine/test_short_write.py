@@ -102,3 +102,31 @@ def test_the_write_is_a_fixed_handful_of_statements(people, engine):
         supervisors = [u for u in users_with_role(s, "supervisor") if u.email]
         emails = s.scalar(select(func.count()).where(OutboxMessage.task_id == final))
         assert emails == len(supervisors) > 1  # one INSERT for all of them
+
+
+def test_no_flush_walks_objects_whose_changes_are_already_written(people, engine):
+    """The save writes with Core statements and leaves what it wrote clean (`engine.db.mark_written`):
+    no flush of a start, a completion or a message walks an object flagged changed with nothing
+    left to write (the unit of work's walk cost 0.6 ms of every action)."""
+    deploy_flow(people, engine)
+    seed_workers(people, engine, 1)
+    staff = worker_users(0)
+    walked: list[str] = []
+
+    def note(session, _context, _instances) -> None:
+        walked.extend(type(obj).__name__ for obj in session.dirty if not session.is_modified(obj))
+
+    def watched(action: Callable) -> None:
+        with people.transaction() as s:
+            event.listen(s, "before_flush", note)
+            action(s)
+            assert not s.dirty and not s.new  # all of it written, nothing pending
+
+    watched(lambda s: engine.start(s, FLOW_KEY, {"title": "Trip", "amount": 5}, "jdoe"))
+    tasks = ready_tasks(people)
+    for task_id, _, role, _ in tasks:
+        watched(completion(engine, task_id, staff[role][0]))
+    [iid] = {iid for _, iid, _, _ in tasks}
+    watched(lambda s: engine.deliver_message(s, "go_ahead", {}, correlation={"instance": iid}))
+    assert walked == []
+    assert ready_tasks(people, [iid])  # the message offered the final sign-off: written all the same
