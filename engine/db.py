@@ -8,7 +8,7 @@ writers queue on the database lock (busy timeout) instead of failing on a stale 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from functools import cache
 from pathlib import Path
@@ -18,10 +18,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Table, bindparam, create_engine, event, inspect, update
+from sqlalchemy import Table, bindparam, create_engine, event, insert, inspect, update
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import MANYTOONE, Session, make_transient_to_detached, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.pool import StaticPool
 
@@ -119,6 +119,46 @@ def write_changes(session: Session, objects: Iterable[Any]) -> None:
                 set_committed_value(obj, attribute, value)
     for (table, key), updates in by_table.items():
         update_by_id(session, table, updates, key)
+
+
+def insert_objects(session: Session, objects: Sequence[Any]) -> None:
+    """Insert new (transient) mapped objects with Core statements, one per table in the order the
+    tables first come (parents first), and leave them as a flush would: persistent, nothing pending.
+    Their keys must be set, and the foreign keys of their one-to-many children; a many-to-one
+    relationship's is taken from the object it holds; a column left unset takes its constant
+    default, else NULL. The ORM flush of a few objects cost more than the statements (issue 21)."""
+    by_table: dict[Table, list[dict[str, Any]]] = {}
+    for obj in objects:
+        mapper = inspect(obj).mapper
+        by_table.setdefault(cast(Table, mapper.local_table), []).append(_column_values(obj, mapper))
+    with session.no_autoflush:  # the statements are the write; a flush first would write nothing more
+        for table, rows in by_table.items():
+            session.execute(insert(table), rows)
+    for obj in objects:
+        if obj in session:  # pending through a cascade: out first, to come back persistent
+            session.expunge(obj)
+        make_transient_to_detached(obj)
+    for obj in objects:
+        session.add(obj)
+
+
+def _column_values(obj: Any, mapper: Any) -> dict[str, Any]:
+    """A new object's row, on the object too: its many-to-one foreign keys from the objects its
+    relationships hold, as a flush would set them, and its unset columns' constant defaults."""
+    for relation in mapper.relationships:
+        parent = obj.__dict__.get(relation.key)
+        if relation.direction is MANYTOONE and not relation.viewonly and parent is not None:
+            parent_mapper = inspect(parent).mapper
+            for local, remote in relation.local_remote_pairs:
+                value = getattr(parent, parent_mapper.get_property_by_column(remote).key)
+                setattr(obj, mapper.get_property_by_column(local).key, value)
+    for attr in mapper.column_attrs:
+        if attr.key not in obj.__dict__:  # unset: never expired, a new object
+            default = attr.columns[0].default
+            if default is not None and not default.is_scalar:
+                raise TypeError(f"{mapper.local_table.name}.{attr.key}: only a constant default can be written here")
+            setattr(obj, attr.key, default.arg if default is not None else None)
+    return {attr.columns[0].key: getattr(obj, attr.key) for attr in mapper.column_attrs}
 
 
 def update_by_id(session: Session, table: Table, updates: list[dict[str, Any]], key: str = "id") -> None:

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from engine import audit
-from engine.db import unflushed_changes
+from engine.db import insert_objects, unflushed_changes
 from engine.errors import ConcurrentUpdate
 from engine.models import AuditEvent, ProcessInstance, TaskRecord
 
@@ -157,14 +157,17 @@ def reserve_instance_id(session: Session) -> int:
 
 
 def claim_instance_id(session: Session, instance: ProcessInstance) -> None:
-    """Take the write lock and insert the new `instance` under its reserved id, or StaleRead."""
+    """Take the write lock and insert the new `instance` (and its state) under its reserved id, or
+    StaleRead."""
     optimistic_phase = take_write_lock(session)
     if session.get_bind().dialect.name != "postgresql" and _last_instance_id(session) >= instance.id:
         if optimistic_phase:
             raise StaleRead("concurrent_save")
         raise ConcurrentUpdate("concurrent_save")
-    session.add(instance)
-    session.flush()
+    stored = instance.stored_state
+    if stored is not None:
+        stored.instance_id = instance.id
+    insert_objects(session, [instance, *([stored] if stored is not None else [])])
 
 
 def optimistic_action(action: Callable[..., _T]) -> Callable[..., _T]:

@@ -1,11 +1,8 @@
-"""Task-index rows written by a save with Core statements, not through the ORM's unit of work.
+"""The task-index rows a save compares with the workflow: the request's rows open before it.
 
-A save adds the rows of the tasks it offered (and closes the rows of the tasks that ended with
-`engine.db.write_changes`). The ORM flush of those few objects cost more than everything else
-written under the write lock (issue 21), so they go in as one `INSERT`, and the session's
-objects are left as a flush would leave them: persistent, with nothing pending.
-
-The rows open before a save come with the task the action read (`note_open_rows`), so the
+A save writes the task index with Core statements (`engine.db.insert_objects` for the rows of the
+tasks it offered, `engine.db.write_changes` for those that ended), not through the ORM's unit of
+work. The rows open before a save come with the task the action read (`note_open_rows`), so the
 task index's comparison with the workflow costs no statement of its own.
 """
 
@@ -13,32 +10,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, insert, inspect, select
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy import bindparam, inspect, select
+from sqlalchemy.orm import Session
 
 from engine.models import ProcessInstance, TaskRecord
-
-_TABLE = TaskRecord.table()
-
-
-def insert_new(session: Session, rows: list[TaskRecord]) -> None:
-    """Insert new (transient) task rows in one statement; they become persistent in `session`."""
-    if not rows:
-        return
-    columns = inspect(TaskRecord).column_attrs
-    for row in rows:
-        for attr in columns:
-            if attr.key not in row.__dict__:  # unset: the column's default, else NULL (never expired)
-                default = attr.columns[0].default
-                if default is not None and not default.is_scalar:
-                    raise TypeError(f"tasks.{attr.key}: only a constant default can be written here")
-                setattr(row, attr.key, default.arg if default is not None else None)
-    with session.no_autoflush:  # the statement is the write; a flush first would write nothing more
-        session.execute(insert(_TABLE), [{attr.key: getattr(row, attr.key) for attr in columns} for row in rows])
-    for row in rows:
-        make_transient_to_detached(row)
-        session.add(row)
-
 
 _OPEN_ROWS = "waypoint_open_task_rows"
 OpenRows = dict[str, tuple[int | None, datetime | None]]

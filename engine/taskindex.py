@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from engine import permissions, task_drafts, task_owners, task_rows
-from engine.db import update_by_id, write_changes
+from engine.db import insert_objects, update_by_id, write_changes
 from engine.definitions import FORM_PROPERTY, ParsedDefinition, spec_properties
 from engine.models import MessageSubscription, ProcessInstance, TaskRecord, Timer
 from engine.waits import MESSAGE, subscription_kind, timer_parts, trigger_parts, wait_parts
@@ -146,7 +146,7 @@ def write_sync(session: Session, ctx: IndexContext, result: SyncResult) -> list[
     write_changes(session, result.closed_rows)
     update_by_id(session, TaskRecord.table(), result.closed_values)
     task_drafts.clear(session, result.closed)
-    task_rows.insert_new(session, result.created)
+    insert_objects(session, result.created)
     events = [
         e
         for row in result.created
