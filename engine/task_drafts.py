@@ -50,7 +50,9 @@ def get(session: Session, task_id: str, user: User) -> TaskDraft | None:
     return session.get(TaskDraft, (str(task_id), user.id))
 
 
-_CLEAR = delete(TaskDraft.table()).where(TaskDraft.task_id.in_(bindparam("task_ids", expanding=True)))
+#: on the table's column, so it runs as a Core statement (an ORM-enabled DELETE would look for
+#: drafts in the session first, on every completion; an action holds none)
+_CLEAR = delete(TaskDraft.table()).where(TaskDraft.table().c.task_id.in_(bindparam("task_ids", expanding=True)))
 
 
 def clear(session: Session, task_ids: list[str]) -> None:
