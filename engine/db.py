@@ -87,7 +87,7 @@ def mark_written(session: Session) -> None:
     unit of work would walk its mapper and relationships to find nothing to write: 0.6 ms of
     every action (issue 21). An object with a change not yet written is left to the flush.
     SQLAlchemy has no public call for this; `InstanceState._commit_all` is what its flush calls
-    on each object it wrote (tests/engine/test_write_path.py checks the session is clean)."""
+    on each object it wrote (tests/engine/test_short_write.py: no action leaves a flush anything)."""
     for obj in list(session.dirty):
         if not session.is_modified(obj):
             state = inspect(obj)

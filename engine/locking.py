@@ -192,8 +192,8 @@ def lock_instance(session: Session, instance: ProcessInstance) -> None:
     of every action (autoflush held back), so a loser fails here before writing anything
     else, and row locks are always taken in the same order (instance first): no deadlocks.
     The instance's own changes so far (data, summary...) ride in the same statement; its workflow
-    state (`instance_states`, compressed when assigned) is written by the flush that follows, under
-    the lock: never by a loser.
+    state (`instance_states`, compressed when assigned) is written after it (engine/persist.py),
+    under the lock: never by a loser.
     """
     changes = unflushed_changes(instance) if inspect(instance).persistent else {}
     params = {"row_id": instance.id, "row_version": instance.version, **{f"new_{k}": v for k, v in changes.items()}}
