@@ -191,7 +191,9 @@ class Classification:
     #: variables derived from personal values: covered at the top of task data only
     #: (`TOP_PARENTS`), so that no key of the serializer's own is taken for one
     top: frozenset[str] = frozenset()
-    #: `keys_under` by parent, computed on first use
+    #: `keys_under` of the parents with keys of their own (the top of task data, the containers),
+    #: computed on first use; any other parent has `names` alone, and is not kept: a state's
+    #: mappings sit under task ids, and keeping one entry per id grew without end (issue 21)
     _under: dict[str | None, frozenset[str]] = field(
         default_factory=dict, init=False, repr=False, hash=False, compare=False
     )
@@ -204,11 +206,11 @@ class Classification:
 
     def keys_under(self, parent: str | None) -> frozenset[str]:
         """The personal keys of a mapping under the key `parent`."""
-        keys = self._under.get(parent)
-        if keys is None:
-            keys = self.names | {key for above, key in self.qualified if above == parent}
-            keys = self._under[parent] = keys | self.top if parent in TOP_PARENTS else keys
-        return keys
+        if not self._under:
+            for above in {*TOP_PARENTS, *self.containers}:
+                keys = self.names | {key for container, key in self.qualified if container == above}
+                self._under[above] = keys | self.top if above in TOP_PARENTS else keys
+        return self._under.get(parent, self.names)
 
     def with_top(self, derived: Iterable[str]) -> Classification:
         """This classification plus `derived` top-level variables."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import tracemalloc
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCMSIV
@@ -151,3 +152,36 @@ def test_an_action_under_a_new_key_reseals_the_whole_state(visit, engine, clock)
     assert "enc:v1:test:" not in data and "enc:v1:k2:" in data
     for secret in (*SECRETS, "Anna Weber", COMMENT, ASKED):
         assert secret not in state and secret not in data
+
+
+def test_sealing_state_after_state_keeps_nothing_per_task():
+    """A worker seals the states of request after request: what the classification remembers does
+    not grow with the task ids it has met (it kept one entry per id, without end), and what it
+    seals under them is unchanged: names anywhere, a container's own keys, derived values at the
+    top of task data only."""
+    personal = Classification(frozenset({"passport_number"}), frozenset({("members", "name")}), top=frozenset({"age"}))
+    keyring = Keyring.parse(Keyring.new_key())
+
+    def state(n: int) -> dict:
+        data = {"passport_number": "C4X9T4821", "members": [{"name": "Ann", "ref": "M1"}], "age": 41}
+        return {"tasks": {f"0000-{n}-{j}": {"data": data, "internal_data": {"age": 1}} for j in range(3)}}
+
+    sealed = seal(state(0), personal, keyring)
+    task = sealed["tasks"]["0000-0-0"]
+    assert is_sealed(task["data"]["passport_number"]) and is_sealed(task["data"]["age"])
+    assert is_sealed(task["data"]["members"][0]["name"]) and task["data"]["members"][0]["ref"] == "M1"
+    assert task["internal_data"]["age"] == 1  # a derived name below the top of task data is no personal field
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot()
+        for n in range(1, 2001):
+            seal(state(n), personal, keyring)
+        grown = tracemalloc.take_snapshot().compare_to(before, "filename")
+    finally:
+        tracemalloc.stop()
+    kept = sum(stat.size_diff for stat in grown if stat.traceback[0].filename.endswith("vault.py"))
+    assert kept < 50_000, f"{kept} bytes kept by the vault after 2,000 states"
+
+
+def is_sealed(value: object) -> bool:
+    return isinstance(value, str) and TOKEN.fullmatch(value) is not None
