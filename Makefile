@@ -26,8 +26,10 @@ MO_FILES := $(patsubst %.po,%.mo,$(wildcard web/translations/*/LC_MESSAGES/messa
 NPM_STAMP := node_modules/.installed
 
 # Front-end packages (bpmn-js) from the npm registry; without npm the pages work, minus the diagram.
+# Some of them (@carbon/*, under form-js) run IBM's telemetry collector when installed, which reads
+# the repository's git remote and commit and reports them to IBM: opted out.
 $(NPM_STAMP): package.json package-lock.json
-	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --loglevel=error && touch $@; \
+	@if command -v npm >/dev/null 2>&1; then IBM_TELEMETRY_DISABLED=true npm ci --no-audit --no-fund --loglevel=error && touch $@; \
 	else echo "npm not found: the BPMN diagram viewer will be missing"; fi
 
 # Debian's Chromium for the browser tests (installed when missing and running as root).
