@@ -206,11 +206,13 @@ class Classification:
 
     def keys_under(self, parent: str | None) -> frozenset[str]:
         """The personal keys of a mapping under the key `parent`."""
-        if not self._under:
-            for above in {*TOP_PARENTS, *self.containers}:
-                keys = self.names | {key for container, key in self.qualified if container == above}
-                self._under[above] = keys | self.top if above in TOP_PARENTS else keys
+        if not self._under:  # filled in one dict.update: another thread sees it empty or whole
+            self._under.update({above: self._keys_of(above) for above in {*TOP_PARENTS, *self.containers}})
         return self._under.get(parent, self.names)
+
+    def _keys_of(self, parent: str | None) -> frozenset[str]:
+        keys = self.names | {key for above, key in self.qualified if above == parent}
+        return keys | self.top if parent in TOP_PARENTS else keys
 
     def with_top(self, derived: Iterable[str]) -> Classification:
         """This classification plus `derived` top-level variables."""
