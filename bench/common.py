@@ -141,9 +141,18 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 # --- memory --------------------------------------------------------------------------------------
 def peak_rss_mb(pid: int | str = "self") -> float | None:
     """Peak resident set size (VmHWM) of a process, in MiB (None when gone)."""
+    return _status_mb(pid, "VmHWM:")
+
+
+def rss_mb(pid: int | str = "self") -> float | None:
+    """Resident set size now (VmRSS) of a process, in MiB (None when gone)."""
+    return _status_mb(pid, "VmRSS:")
+
+
+def _status_mb(pid: int | str, field: str) -> float | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field):
                 return round(int(line.split()[1]) / 1024, 1)
     except OSError:
         return None

@@ -117,11 +117,12 @@ def render(results: dict[str, Any]) -> tuple[str, list[str]]:
             lat = "/".join(_f(x.get("p95")) for x in r["latency_ms"])
             sql = "/".join(f"{(x or 0) * 100:.0f}%" for x in r.get("sql_share", []))
             lock = "/".join(f"{(x or 0) * 100:.0f}%" for x in r.get("lock_wait_share", []))
+            grown = "/".join(_f(x, 2) for x in r.get("rss_growth_mb_per_1000", []))
             t.add(
                 f"  {kind:<10} {_f(r['per_second']):>10} {r['completions']:>11} {_f(r['seconds']):>7}  "
                 f"{'/'.join(_f(x) for x in r['per_worker']):<14} {lat:<15} "
                 f"{('>=' + _f(r.get('target'), 0)) if r.get('target') else '-':>7}  {ok}"
-                + f"  (time in SQL {sql}; waiting for the write lock {lock})"
+                + f"  (time in SQL {sql}; waiting for the write lock {lock}; memory grown {grown} MiB per 1,000)"
                 + ("  (pool ran out)" if r.get("pool_exhausted") else "")
             )
     if s.get("queues"):

@@ -16,7 +16,7 @@ from sqlalchemy import and_, delete, event, not_
 from engine import Database, ManualClock, WaypointError
 from engine.heap import settle
 
-from .common import ANCHOR, Mode, bench_engine, log, peak_rss_mb, summary
+from .common import ANCHOR, Mode, bench_engine, log, peak_rss_mb, rss_mb, summary
 from .data import FlowTemplates, _Rollback, clone_into, clone_task_id, next_instance_id
 from .flows import PROCESSES, load_flows
 
@@ -75,6 +75,7 @@ def _throughput_child(url: str, jobs: list, warmup: int, duration: float, ready:
     for job in jobs[:warmup]:
         complete(job)
     settle()  # as a web or worker process does once it has started
+    rss_before = rss_mb()
     ready.set()
     go.wait()
     clock.sql = clock.lock = 0.0
@@ -98,9 +99,15 @@ def _throughput_child(url: str, jobs: list, warmup: int, duration: float, ready:
             "sql_share": round(clock.sql / elapsed, 3) if elapsed else None,
             "lock_wait_share": round(clock.lock / elapsed, 3) if elapsed else None,
             "peak_rss_mb": peak_rss_mb(),
+            # what a long-running process would keep growing by: a leak shows here, not in its peak
+            "rss_growth_mb_per_1000": _per_1000(rss_before, rss_mb(), done),
             "exhausted": done + sum(errors.values()) >= len(jobs) - warmup,
         }
     )
+
+
+def _per_1000(before: float | None, after: float | None, done: int) -> float | None:
+    return round((after - before) * 1000 / done, 2) if before is not None and after is not None and done else None
 
 
 def throughput(kind: str, url: str, ft: FlowTemplates, mode: Mode, per_complete_ms: float | None) -> dict:
@@ -146,6 +153,7 @@ def throughput(kind: str, url: str, ft: FlowTemplates, mode: Mode, per_complete_
         "sql_share": [r["sql_share"] for r in reports],
         "lock_wait_share": [r["lock_wait_share"] for r in reports],
         "peak_rss_mb": [r["peak_rss_mb"] for r in reports],
+        "rss_growth_mb_per_1000": [r["rss_growth_mb_per_1000"] for r in reports],
     }
     if kind == "sqlite":
         result["target"] = THROUGHPUT_TARGET
