@@ -24,8 +24,8 @@ from typing import Any, Protocol
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import inspect, select
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy import bindparam, inspect, select
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from engine import audit
@@ -35,7 +35,7 @@ from engine.definitions import ParsedDefinition
 from engine.glue import GlueRegistry
 from engine.locking import claim_instance_id, event_entry, lock_instance
 from engine.mail import notifications
-from engine.mail.compose import MailContext
+from engine.mail.compose import MailContext, person
 from engine.models import ProcessInstance, TaskRecord, User
 from engine.privacy.vault import Vault, redact
 from engine.serialization import SERIALIZER_VERSION, dump
@@ -140,8 +140,10 @@ def _load_starter(session: Session, instance: ProcessInstance) -> None:
         if not state.persistent:
             instance.started_by_id = instance.started_by.id if instance.started_by is not None else None
     elif instance.started_by_id is not None:
-        starter = session.get(User, instance.started_by_id, options=[lazyload(User.role_rows)])
-        set_committed_value(instance, "started_by", starter)
+        set_committed_value(instance, "started_by", person(session, instance.started_by_id))
+
+
+_USER_ID = select(User.table().c.id).where(User.table().c.username == bindparam("username"))  # Core, built once
 
 
 def _user_ids(session: Session) -> Callable[[str], int | None]:
@@ -150,7 +152,7 @@ def _user_ids(session: Session) -> Callable[[str], int | None]:
 
     def user_id(username: str) -> int | None:
         if username not in known:
-            known[username] = session.scalar(select(User.id).where(User.username == username))
+            known[username] = session.scalar(_USER_ID, {"username": username})
         return known[username]
 
     return user_id

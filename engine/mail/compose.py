@@ -105,9 +105,13 @@ class Addressee(Protocol):
     def language(self) -> str: ...
 
 
+#: built once: building the loader option cost more than finding the user in the session
+_WITHOUT_ROLES = (lazyload(User.role_rows),)
+
+
 def person(session: Session, user_id: int | None) -> User | None:
     """A user by id, without loading their roles (emails need names and addresses only)."""
-    return session.get(User, user_id, options=[lazyload(User.role_rows)]) if user_id is not None else None
+    return session.get(User, user_id, options=_WITHOUT_ROLES) if user_id is not None else None
 
 
 def task_recipients(

@@ -135,24 +135,34 @@ def test_the_unit_of_work_has_nothing_left_to_flush(people, engine):
         assert s.get(ProcessInstance, iid).state  # the start's state went in with the request
 
 
-def test_a_completions_writes_run_as_core_statements(people, engine):
-    """A completion's deletes (the closed task's drafts and reminder timers) are built on table
-    columns: an ORM-enabled DELETE would first look for matching objects in the session, which cost
-    more than the statement, and the action holds none."""
+def test_an_actions_writes_and_its_queue_read_run_as_core_statements(people, engine):
+    """A completion's deletes (the closed task's drafts and reminder timers) and the read of a new
+    queue task's members are built on table columns: an ORM-enabled DELETE would first look for
+    matching objects in the session, and an ORM select of plain columns costs twice the Core one."""
     deploy_flow(people, engine)
     seed_workers(people, engine, 1)
     staff = worker_users(0)
     with people.transaction() as s:
         engine.start(s, FLOW_KEY, {"title": "Trip", "amount": 5}, "jdoe")
     orm_writes: list[str] = []
+    orm_reads: list[str] = []
 
     def note(state) -> None:
-        if state.is_orm_statement and (state.is_insert or state.is_update or state.is_delete):
-            orm_writes.append(str(state.statement).split("\n")[0])
+        text = " ".join(str(state.statement).split())
+        if state.is_orm_statement:
+            (orm_writes if state.is_insert or state.is_update or state.is_delete else orm_reads).append(text)
 
-    for task_id, _, role, _ in ready_tasks(people):
+    tasks = ready_tasks(people)
+    for task_id, _, role, _ in tasks:
         with statements(people) as seen, people.transaction() as s:
             event.listen(s, "do_orm_execute", note)
             completion(engine, task_id, staff[role][0])(s)
         assert {"DELETE FROM task_drafts", "DELETE FROM timers"} <= {" ".join(w.split()[:3]) for w in seen}
     assert orm_writes == []
+    [iid] = {iid for _, iid, _, _ in tasks}
+    with statements(people) as seen, people.transaction() as s:
+        event.listen(s, "do_orm_execute", note)
+        engine.deliver_message(s, "go_ahead", {}, correlation={"instance": iid})
+    assert any("FROM users JOIN user_roles" in w for w in seen)  # the final sign-off's queue members were read
+    assert ready_tasks(people, [iid])
+    assert not [r for r in orm_reads if "FROM users JOIN user_roles" in r]
