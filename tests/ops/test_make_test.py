@@ -9,13 +9,18 @@ import subprocess
 from tests.conftest import ROOT
 
 
-def _pytest_line(**variables: str) -> list[str]:
-    """The pytest command `make test` would run (a dry run: nothing is installed or started)."""
-    assignments = [f"{name}={value}" for name, value in variables.items()]
+def make_dry_run(*arguments: str) -> str:
+    """What `make -n` prints for `arguments` as a newcomer's shell would run it (nothing is installed
+    or started; no variable of the make running this suite leaks in)."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_WORKERS", "PYTEST_ARGS", "MAKEFLAGS")}
-    printed = subprocess.run(
-        ["make", "-n", "test", *assignments], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    return subprocess.run(
+        ["make", "-n", *arguments], cwd=ROOT, env=env, capture_output=True, text=True, check=True
     ).stdout
+
+
+def _pytest_line(**variables: str) -> list[str]:
+    """The pytest command `make test` would run."""
+    printed = make_dry_run("test", *(f"{name}={value}" for name, value in variables.items()))
     (line,) = [line for line in printed.splitlines() if " -m pytest" in line]
     return line.split()
 
